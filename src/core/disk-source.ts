@@ -1,0 +1,25 @@
+// A readable VM disk, wherever it comes from: an image file served by qemu-nbd, a libvirt
+// pull-mode backup export, later a vSphere snapshot. The engine reads disks only through
+// this interface.
+
+import type { ByteRange } from './target.ts';
+
+export interface AllocationExtent extends ByteRange {
+  /** True when the range reads as zeros (a hole or a known-zero area): it need not be read. */
+  readonly zero: boolean;
+}
+
+export interface DiskSource {
+  /** The disk's name in backups: the libvirt target (vda) or an image's file name stem. */
+  readonly name: string;
+  readonly sizeBytes: number;
+  /** Allocation of [offsetBytes, offsetBytes+lengthBytes), covering the range without gaps. */
+  mapAllocation(offsetBytes: number, lengthBytes: number): Promise<AllocationExtent[]>;
+  /**
+   * Ranges changed since the checkpoint this source was opened against (changed-block
+   * tracking); absent when the source has no such checkpoint.
+   */
+  mapDirty?(offsetBytes: number, lengthBytes: number): Promise<ByteRange[]>;
+  read(offsetBytes: number, lengthBytes: number): Promise<Buffer>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,99 @@
+// The one registry behind every message vmbak prints for a failure. Each entry has a stable
+// code, a message template ({name} placeholders), the process exit code, the HTTP status the
+// API will answer with, and whether retrying the same operation may succeed. docs/errors.md
+// lists every code; a test keeps the two in step.
+
+export interface ErrorSpec {
+  readonly message: string;
+  readonly exitCode: number;
+  readonly httpStatus: number;
+  readonly retryable: boolean;
+}
+
+const spec = (message: string, exitCode = 1, httpStatus = 500, retryable = false): ErrorSpec =>
+  ({ message, exitCode, httpStatus, retryable });
+
+export const errorRegistry = {
+  USAGE: spec('{detail}', 2, 400),
+  CONFIG_INVALID: spec('invalid configuration: {detail}', 2, 400),
+  NODE_TOO_OLD: spec('vmbak needs Node.js 24 or newer, this is {version}', 1, 500),
+  PASSPHRASE_MISSING: spec('no passphrase: set VMBAK_PASSPHRASE, pass --passphrase-file, or run on a terminal', 2, 400),
+  PASSPHRASE_FILE_UNREADABLE: spec('cannot read passphrase file {path}: {reason}', 2, 400),
+  PASSPHRASE_EMPTY: spec('the passphrase is empty', 2, 400),
+  PASSPHRASE_MISMATCH: spec('the two passphrases differ', 2, 400),
+  WRONG_PASSPHRASE: spec('wrong passphrase for repository {repo}', 1, 401),
+  REPO_NOT_FOUND: spec('no vmbak repository at {repo}', 1, 404),
+  REPO_EXISTS: spec('a repository already exists at {repo}', 1, 409),
+  REPO_VERSION_UNKNOWN: spec('repository {repo} has format version {version}, this vmbak reads {supported}', 1, 500),
+  REPO_CONFIG_CORRUPT: spec('repository {repo} has a damaged config: {detail}', 1, 500),
+  REPO_ENCRYPTED_NEEDS_KEY: spec('repository {repo} is encrypted; a passphrase is needed', 2, 400),
+  REPO_NOT_ENCRYPTED: spec('repository {repo} is not encrypted and has no key', 1, 400),
+  REPO_LOCKED: spec('{what} in {repo} is locked by {owner}', 1, 409, true),
+  BACKUP_NOT_FOUND: spec('no backup {backupId} in {repo}', 1, 404),
+  BACKUP_ID_AMBIGUOUS: spec('backup id {backupId} is ambiguous in {repo}: {matches}', 2, 400),
+  MANIFEST_CORRUPT: spec('manifest of backup {backupId} in {repo} is damaged: {detail}', 1, 500),
+  INDEX_CORRUPT: spec('index of disk {disk} in backup {backupId} is damaged: {detail}', 1, 500),
+  CHUNK_MISSING: spec('chunk {chunkId} of backup {backupId}, disk {disk} at offset {offset} is missing from {repo}', 1, 500),
+  CHUNK_CORRUPT: spec('chunk {chunkId} of backup {backupId}, disk {disk} at offset {offset} is damaged: {detail}', 1, 500),
+  PACK_CORRUPT: spec('pack {packId} in {repo} is damaged: {detail}', 1, 500),
+  DISK_NOT_IN_BACKUP: spec('backup {backupId} has no disk {disk} (it has: {disks})', 2, 404),
+  DIGEST_MISMATCH: spec('restored disk {disk} of backup {backupId} does not match the digest in its manifest', 1, 500),
+  NOT_A_DISK_IMAGE: spec('{path} is not a disk image QEMU can read: {detail}', 1, 400),
+  IMAGE_NOT_FOUND: spec('disk image {path} does not exist', 1, 404),
+  DOMAIN_XML_INVALID: spec('domain XML {path} is not usable: {detail}', 2, 400),
+  DISK_NAME_CLASH: spec('two disks of VM {vm} would both be named {disk}', 2, 400),
+  NBD_PROTOCOL: spec('NBD server {server} broke the protocol: {detail}', 1, 502, true),
+  NBD_ERROR: spec('NBD server {server} failed {op} at offset {offset}: {detail}', 1, 502, true),
+  NBD_CONNECT: spec('cannot connect to NBD server {server}: {detail}', 1, 502, true),
+  QEMU_NBD_FAILED: spec('qemu-nbd could not serve {path}: {detail}', 1, 500),
+  TOOL_MISSING: spec('{tool} is not installed ({hint})', 1, 500),
+  TARGET_FULL: spec('target {target} is full: {detail}', 1, 507, true),
+  TARGET_DENIED: spec('target {target} refused access: {detail}', 1, 403),
+  TARGET_UNREACHABLE: spec('target {target} is unreachable: {detail}', 1, 502, true),
+  TARGET_IO: spec('target {target} failed {op} {object}: {detail}', 1, 502, true),
+  OBJECT_MISSING: spec('object {object} is missing on target {target}', 1, 404),
+  TARGET_URL_INVALID: spec('cannot use {url} as a repository: {detail}', 2, 400),
+  OUTPUT_EXISTS: spec('{path} already exists; remove it or restore elsewhere', 1, 409),
+  OUTPUT_IO: spec('cannot write {path}: {detail}', 1, 500),
+  ABORTED: spec('aborted by {signal}; nothing was recorded', 130, 499),
+  VERIFY_FAILED: spec('verification found {count} problem(s) in {repo}', 1, 500),
+  CHECK_FAILED: spec('check found {count} problem(s) in {repo}', 1, 500),
+  COMPLETED_WITH_WARNINGS: spec('completed with warnings: {detail}', 3, 207),
+  INTERNAL: spec('internal error: {detail}', 1, 500),
+} as const satisfies Record<string, ErrorSpec>;
+
+export type ErrorCode = keyof typeof errorRegistry;
+export type ErrorParams = Record<string, string | number | bigint>;
+
+export class VmbakError extends Error {
+  readonly code: ErrorCode;
+  readonly params: ErrorParams;
+  constructor(code: ErrorCode, params: ErrorParams = {}, options?: { cause?: unknown }) {
+    super(formatMessage(errorRegistry[code].message, params), options);
+    this.name = 'VmbakError';
+    this.code = code;
+    this.params = params;
+  }
+  get exitCode(): number { return errorRegistry[this.code].exitCode; }
+  get retryable(): boolean { return errorRegistry[this.code].retryable; }
+  get httpStatus(): number { return errorRegistry[this.code].httpStatus; }
+}
+
+export function formatMessage(template: string, params: ErrorParams): string {
+  return template.replace(/\{(\w+)\}/g, (whole, key: string) =>
+    key in params ? String(params[key]) : whole);
+}
+
+export function isVmbakError(err: unknown, code?: ErrorCode): err is VmbakError {
+  return err instanceof VmbakError && (code === undefined || err.code === code);
+}
+
+/** A short, single-line description of any thrown value, for wrapping foreign errors. */
+export function describeError(err: unknown): string {
+  if (err instanceof Error) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const msg = err.message.split('\n')[0] ?? '';
+    return code && !msg.includes(code) ? `${code}: ${msg}` : msg;
+  }
+  return String(err);
+}

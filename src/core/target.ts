@@ -1,0 +1,32 @@
+// The storage interface every back-end implements (local directory, SFTP, FTP/FTPS, S3).
+// Names are '/'-separated paths relative to the repository root. The repository format
+// relies on exactly these guarantees and nothing more, so any store that offers them can
+// hold a repository.
+
+export interface ObjectInfo {
+  readonly name: string;
+  readonly sizeBytes: number;
+}
+
+export interface ByteRange {
+  readonly offsetBytes: number;
+  readonly lengthBytes: number;
+}
+
+export interface Target {
+  /** Where the target is, for messages: never contains a password or key. */
+  readonly displayUrl: string;
+  /** Writes an object atomically: a reader sees the old object, or none, or all of the new one. */
+  put(name: string, data: Uint8Array): Promise<void>;
+  /** Creates an object atomically only if no object has that name; false when one exists. */
+  create(name: string, data: Uint8Array): Promise<boolean>;
+  /** Reads an object or a byte range of it; throws OBJECT_MISSING when there is none. */
+  get(name: string, range?: ByteRange): Promise<Buffer>;
+  /** Lists every object whose name starts with prefix (recursively). A failure throws: never an empty list. */
+  list(prefix: string): Promise<ObjectInfo[]>;
+  /** Removes an object; removing a missing object is not an error. */
+  delete(name: string): Promise<void>;
+  /** Size of an object, or null when there is none. */
+  stat(name: string): Promise<ObjectInfo | null>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,158 @@
+// A repository in a local directory (also NFS and SMB mounts). Atomic writes: the data goes
+// to a temporary name in the same directory, is fsynced, then renamed over the final name,
+// so a crash leaves either the old object or the new one, plus at worst a stray temp file
+// that listing ignores and gc removes.
+
+import { mkdir, open, readdir, rename, rm, stat, link, unlink } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { dirname, join, relative, sep } from 'node:path';
+import { VmbakError, describeError, type ByteRange, type ObjectInfo, type Target } from '../core/index.ts';
+
+export const TEMP_MARKER = '.vmbak-tmp-';
+
+export class LocalTarget implements Target {
+  readonly displayUrl: string;
+  private readonly root: string;
+
+  constructor(root: string) {
+    this.root = root;
+    this.displayUrl = root;
+  }
+
+  async put(name: string, data: Uint8Array): Promise<void> {
+    const tmp = await this.writeTemp(name, data);
+    try {
+      await rename(tmp, this.path(name));
+    } catch (err) {
+      await rm(tmp, { force: true });
+      throw this.ioError('put', name, err);
+    }
+  }
+
+  async create(name: string, data: Uint8Array): Promise<boolean> {
+    const tmp = await this.writeTemp(name, data);
+    try {
+      // link() fails with EEXIST instead of replacing: an atomic create-if-absent.
+      await link(tmp, this.path(name));
+      return true;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
+      throw this.ioError('create', name, err);
+    } finally {
+      await unlink(tmp).catch(() => {});
+    }
+  }
+
+  async get(name: string, range?: ByteRange): Promise<Buffer> {
+    let fh;
+    try {
+      fh = await open(this.path(name), 'r');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+        throw new VmbakError('OBJECT_MISSING', { object: name, target: this.displayUrl });
+      }
+      throw this.ioError('get', name, err);
+    }
+    try {
+      const offset = range?.offsetBytes ?? 0;
+      const length = range?.lengthBytes ?? (await fh.stat()).size - offset;
+      const buf = Buffer.allocUnsafe(length);
+      let done = 0;
+      while (done < length) {
+        const { bytesRead } = await fh.read(buf, done, length - done, offset + done);
+        if (bytesRead === 0) break;
+        done += bytesRead;
+      }
+      if (done < length) {
+        throw new VmbakError('TARGET_IO', { target: this.displayUrl, op: 'get', object: name, detail: `short read (${done} of ${length} bytes)` });
+      }
+      return buf;
+    } catch (err) {
+      if (err instanceof VmbakError) throw err;
+      throw this.ioError('get', name, err);
+    } finally {
+      await fh.close();
+    }
+  }
+
+  async list(prefix: string): Promise<ObjectInfo[]> {
+    const out: ObjectInfo[] = [];
+    const startDir = prefix.endsWith('/') || prefix === '' ? prefix : dirname(prefix) === '.' ? '' : dirname(prefix) + '/';
+    await this.walk(join(this.root, startDir), out);
+    return out.filter((o) => o.name.startsWith(prefix)).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  }
+
+  async delete(name: string): Promise<void> {
+    try {
+      await rm(this.path(name), { force: true });
+    } catch (err) {
+      throw this.ioError('delete', name, err);
+    }
+  }
+
+  async stat(name: string): Promise<ObjectInfo | null> {
+    try {
+      const st = await stat(this.path(name));
+      return { name, sizeBytes: st.size };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw this.ioError('stat', name, err);
+    }
+  }
+
+  async close(): Promise<void> {}
+
+  private path(name: string): string {
+    if (name.split('/').some((part) => part === '..')) throw new VmbakError('INTERNAL', { detail: `bad object name ${name}` });
+    return join(this.root, name);
+  }
+
+  private async writeTemp(name: string, data: Uint8Array): Promise<string> {
+    const final = this.path(name);
+    const tmp = `${final}${TEMP_MARKER}${randomBytes(6).toString('hex')}`;
+    try {
+      await mkdir(dirname(final), { recursive: true });
+      const fh = await open(tmp, 'wx');
+      try {
+        let done = 0;
+        while (done < data.length) {
+          const { bytesWritten } = await fh.write(data, done, data.length - done);
+          done += bytesWritten;
+        }
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+      return tmp;
+    } catch (err) {
+      await rm(tmp, { force: true }).catch(() => {});
+      throw this.ioError('put', name, err);
+    }
+  }
+
+  private async walk(dir: string, out: ObjectInfo[]): Promise<void> {
+    let entries;
+    try {
+      entries = await readdir(dir, { withFileTypes: true });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw this.ioError('list', relative(this.root, dir) || '.', err);
+    }
+    for (const entry of entries) {
+      const full = join(dir, entry.name);
+      if (entry.isDirectory()) await this.walk(full, out);
+      else if (entry.isFile() && !entry.name.includes(TEMP_MARKER)) {
+        const st = await stat(full).catch(() => null);
+        if (st) out.push({ name: relative(this.root, full).split(sep).join('/'), sizeBytes: st.size });
+      }
+    }
+  }
+
+  private ioError(op: string, object: string, err: unknown): VmbakError {
+    const code = (err as NodeJS.ErrnoException).code;
+    const detail = describeError(err);
+    if (code === 'ENOSPC' || code === 'EDQUOT') return new VmbakError('TARGET_FULL', { target: this.displayUrl, detail }, { cause: err });
+    if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') return new VmbakError('TARGET_DENIED', { target: this.displayUrl, detail }, { cause: err });
+    return new VmbakError('TARGET_IO', { target: this.displayUrl, op, object, detail }, { cause: err });
+  }
+}
