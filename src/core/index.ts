@@ -5,3 +5,4 @@ export * from './clock.ts';
 export * from './target.ts';
 export * from './disk-source.ts';
 export * from './units.ts';
+export * from './hypervisor.ts';
