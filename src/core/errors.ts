@@ -59,6 +59,14 @@ export const errorRegistry = {
   VERIFY_FAILED: spec('verification found {count} problem(s) in {repo}', 1, 500),
   CHECK_FAILED: spec('check found {count} problem(s) in {repo}', 1, 500),
   COMPLETED_WITH_WARNINGS: spec('completed with warnings: {detail}', 3, 207),
+  VM_NOT_FOUND: spec('no VM matches {pattern} on {uri}', 1, 404),
+  VM_EXISTS: spec('a VM named {vm} already exists on {uri}', 1, 409),
+  VM_NOT_SHUT_OFF: spec('VM {vm} must be shut off to {op} (it is {state})', 1, 409),
+  LIBVIRT_FAILED: spec('libvirt {op} failed for {vm}: {detail}', 1, 502, true),
+  DISK_UNSUPPORTED: spec('disk {disk} of VM {vm} cannot be backed up: {detail} (exclude it with --exclude-disk {disk})', 1, 400),
+  QUIESCE_FAILED: spec('cannot quiesce VM {vm}: {detail}', 1, 502, true),
+  HOOK_FAILED: spec('{hook} hook for VM {vm} failed: {detail}', 1, 500),
+  SCRATCH_SPACE_LOW: spec('scratch directory {dir} has {freeBytes} free, the backup of {vm} needs {needBytes}', 1, 507, true),
   INTERNAL: spec('internal error: {detail}', 1, 500),
 } as const satisfies Record<string, ErrorSpec>;
 
