@@ -1,0 +1,6 @@
+// Public face of the NBD module: the client used to read hypervisor disks, its options and
+// the protocol constants callers interpret (block status flags, context names).
+export { NbdClient } from './client.ts';
+export type { NbdConnectOptions } from './client.ts';
+export type { BlockStatusExtent } from './block-status.ts';
+export { BASE_ALLOCATION, NBD_STATE_HOLE, NBD_STATE_ZERO, NBD_STATE_DIRTY } from './protocol.ts';
