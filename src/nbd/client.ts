@@ -25,8 +25,8 @@ export interface NbdConnectOptions {
   readonly handshakeTimeoutMs?: number;
 }
 
-/** Socket reads land in one reused buffer; 1 MiB means few syscalls per 4 MiB read. */
-const RECEIVE_BUFFER_BYTES = 1024 * 1024;
+/** Reads that do not go straight into a caller's buffer land here, then are copied out. */
+const RECEIVE_BUFFER_BYTES = 256 * 1024;
 /** Block status lengths are u32; 2 GiB keeps each request aligned for any block size. */
 const MAX_BLOCK_STATUS_REQUEST_BYTES = 2 ** 31;
 const DEFAULT_HANDSHAKE_TIMEOUT_MS = 30_000;
@@ -61,7 +61,10 @@ export class NbdClient {
     const receiveBuffer = Buffer.allocUnsafe(RECEIVE_BUFFER_BYTES);
     const socket = net.connect({
       ...where,
-      onread: { buffer: receiveBuffer, callback: (n) => { reader.push(receiveBuffer.subarray(0, n)); return true; } },
+      onread: {
+        buffer: () => reader.nextReadBuffer(receiveBuffer),
+        callback: (n, buf) => { reader.onSocketRead(n, buf); return true; },
+      },
     });
     const connectFailed = (err: unknown) => new VmbakError('NBD_CONNECT', { server: serverLabel, detail: describeError(err) }, { cause: err });
     await new Promise<void>((resolve, reject) => {
