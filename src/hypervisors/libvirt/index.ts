@@ -1,0 +1,17 @@
+// Public face of the libvirt/QEMU adapter: inventory, backup sessions (hot pull-mode backups
+// with checkpoints, cold image reads), crash cleanup, and defining VMs from backups.
+export { DEFAULT_CONNECT_URI, connectUri } from './virsh.ts';
+export { listVms, getVm, findVms, matchesPattern } from './inventory.ts';
+export type { LibvirtVm, ConnectOptions } from './inventory.ts';
+export { VMBAK_XMLNS, parseDomainXml } from './domain-xml.ts';
+export { openBackupSession } from './session.ts';
+export type { LibvirtBackupSession } from './hot-session.ts';
+export type { SessionOptions, ExportOpener, ImageOpener } from './session-options.ts';
+export type { QuiesceMode, QuiesceHooks } from './quiesce.ts';
+export { sweepStaleRuns } from './sweep.ts';
+export type { SweepOptions, SweptRun } from './sweep.ts';
+export { defaultStateDir } from './run-records.ts';
+export { defaultScratchRoot, DEFAULT_SCRATCH_RESERVE_BYTES } from './scratch.ts';
+export { defineVmFromBackup, rewriteDomainXml, checkRestoreInPlace, randomMac } from './restore-define.ts';
+export type { DefineOptions } from './restore-define.ts';
+export { CHECKPOINT_PREFIX } from './checkpoints.ts';

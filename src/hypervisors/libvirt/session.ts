@@ -1,0 +1,67 @@
+// openBackupSession: the entry the engine calls for one VM. It re-reads the VM, plans each
+// disk (incremental or full, and why), captures the domain XML and boot state files, and
+// opens either a hot session (running/paused: libvirt pull-mode backup) or a cold one
+// (shut off: the image files themselves, read-only).
+
+import { VmbakError } from '../../core/errors.ts';
+import type { DiskSource } from '../../core/disk-source.ts';
+import { getCheckpoint } from './checkpoints.ts';
+import { getVm } from './inventory.ts';
+import type { LibvirtVm } from './inventory.ts';
+import { openHotSession } from './hot-session.ts';
+import type { LibvirtBackupSession } from './hot-session.ts';
+import { openBackupExport, openImageFile } from './nbd-export.ts';
+import { planDisks } from './session-options.ts';
+import type { SessionOptions } from './session-options.ts';
+import { readStateFiles } from './state-files.ts';
+import { virsh, virshRaw } from './virsh.ts';
+
+export async function openBackupSession(vmRef: string | Pick<LibvirtVm, 'uuid'>, opts: SessionOptions): Promise<LibvirtBackupSession> {
+  const vm = await getVm(typeof vmRef === 'string' ? vmRef : vmRef.uuid, { uri: opts.uri });
+  const hot = vm.state === 'running' || vm.state === 'paused';
+  if (!hot && vm.state !== 'shutoff') {
+    throw new VmbakError('LIBVIRT_FAILED', { op: 'backup', vm: vm.name, detail: 'the VM is neither running, paused nor shut off (crashed or suspended?)' });
+  }
+  const base = hot && opts.sinceCheckpoint ? await getCheckpoint(vm.uuid, opts.sinceCheckpoint, { uri: opts.uri }) : null;
+  const plan = planDisks(vm, opts, base);
+  const domainXml = await dumpDomainXml(vm, opts.uri);
+  const stateFiles = await readStateFiles(vm.domain);
+  if (hot) {
+    return openHotSession({ vm, plan, domainXml, stateFiles, openExport: opts.openExport ?? openBackupExport }, opts);
+  }
+  const open = opts.openImage ?? openImageFile;
+  const sources: DiskSource[] = [];
+  try {
+    for (const d of plan.disks) sources.push(await open(d.path, d.target));
+  } catch (err) {
+    for (const s of sources) await s.close().catch(() => undefined);
+    throw err;
+  }
+  const closeAll = async () => { for (const s of sources) await s.close().catch(() => undefined); };
+  return {
+    // A shut-off VM cannot prove it was shut down cleanly (virsh destroy looks the same).
+    consistency: 'crash',
+    checkpointId: null,
+    domainXml,
+    stateFiles,
+    disks: plan.disks.map((d, i) => ({ source: sources[i]!, incrementalFrom: null, fallbackReason: d.fallbackReason })),
+    skippedDisks: plan.skipped,
+    warnings: [],
+    signal: new AbortController().signal,
+    runDir: null,
+    finish: closeAll,
+    abort: closeAll,
+  };
+}
+
+/**
+ * The persistent definition (what a restore defines again), with secrets such as VNC
+ * passwords kept; a transient VM only has its live XML.
+ */
+async function dumpDomainXml(vm: LibvirtVm, uri?: string): Promise<string> {
+  try {
+    return await virshRaw(['dumpxml', vm.uuid, '--inactive', '--security-info'], { uri });
+  } catch {
+    return virsh(['dumpxml', vm.uuid, '--security-info'], { uri, vm: vm.name });
+  }
+}
