@@ -1,0 +1,288 @@
+// bench/report.ts RESULTS_DIR — turns results.tsv + meta.tsv written by bench/run.sh into the
+// printed report (per-tool figures, vmbak/peer ratios, targets from issue 2) and results.json.
+// Run with Node 24 (node_modules/.bin/node), which executes TypeScript directly.
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+interface Row {
+  tool: string;
+  step: string;
+  wallS: number;
+  cpuS: number;
+  otherCpuS: number;
+  rssKB: number;
+  treeRssKB: number;
+  repoBytes: number;
+  newBytes: number | null;
+  mutatedBytes: number | null;
+  rc: number;
+  verify: string;
+  restoredAlloc: number | null;
+  quietWaitS: number;
+  toolJson: unknown;
+  mbpsLogical: number;
+  mbpsAlloc: number;
+}
+
+interface Target {
+  id: string;
+  text: string;
+  measured: string;
+  met: boolean | null;
+}
+
+const dir = process.argv[2];
+if (!dir) {
+  console.error('usage: report.ts RESULTS_DIR');
+  process.exit(2);
+}
+
+const meta = new Map<string, string>();
+for (const line of readFileSync(join(dir, 'meta.tsv'), 'utf8').split('\n')) {
+  const i = line.indexOf('\t');
+  if (i > 0) meta.set(line.slice(0, i), line.slice(i + 1));
+}
+const logical = Number(meta.get('logical_bytes'));
+const alloc = Number(meta.get('alloc_bytes'));
+const mode = meta.get('mode') ?? 'full';
+
+const num = (s: string | undefined): number | null => (s === undefined || s === '' ? null : Number(s));
+
+const rows: Row[] = [];
+const tsvLines = readFileSync(join(dir, 'results.tsv'), 'utf8').split('\n').filter((l) => l.length > 0);
+for (const line of tsvLines.slice(1)) {
+  const f = line.split('\t');
+  const wallS = Number(f[2]);
+  let toolJson: unknown = null;
+  if (f[14]) {
+    try {
+      toolJson = JSON.parse(f[14]);
+    } catch {
+      toolJson = f[14];
+    }
+  }
+  rows.push({
+    tool: f[0] ?? '',
+    step: f[1] ?? '',
+    wallS,
+    cpuS: Number(f[3]),
+    otherCpuS: Number(f[4]),
+    rssKB: Number(f[5]),
+    treeRssKB: Number(f[6]),
+    repoBytes: Number(f[7]),
+    newBytes: num(f[8]),
+    mutatedBytes: num(f[9]),
+    rc: Number(f[10]),
+    verify: f[11] ?? '',
+    restoredAlloc: num(f[12]),
+    quietWaitS: Number(f[13]),
+    toolJson,
+    mbpsLogical: wallS > 0 ? logical / 1e6 / wallS : 0,
+    mbpsAlloc: wallS > 0 ? alloc / 1e6 / wallS : 0,
+  });
+}
+
+const MB = (b: number | null): string => (b === null ? '-' : (b / 1e6).toFixed(1));
+const MiB = (kb: number): string => (kb / 1024).toFixed(1);
+const pad = (s: string, n: number): string => (s.length >= n ? s : s + ' '.repeat(n - s.length));
+const lpad = (s: string, n: number): string => (s.length >= n ? s : ' '.repeat(n - s.length) + s);
+const table = (head: string[], body: string[][], leftCols = 2): string => {
+  const w = head.map((h, i) => Math.max(h.length, ...body.map((r) => (r[i] ?? '').length)));
+  const fmt = (r: string[]): string =>
+    r.map((c, i) => (i < leftCols ? pad(c, w[i] ?? 0) : lpad(c, w[i] ?? 0))).join('  ').trimEnd();
+  return [fmt(head), ...body.map(fmt)].join('\n');
+};
+const get = (tool: string, step: string): Row | undefined =>
+  rows.find((r) => r.tool === tool && r.step === step && r.rc === 0);
+const tools = [...new Set(rows.map((r) => r.tool))];
+const mut1 = rows.find((r) => r.step === 'c')?.mutatedBytes ?? null;
+const mut2 = rows.find((r) => r.step === 'c2')?.mutatedBytes ?? null;
+const mutConsistent = rows.every(
+  (r) => r.mutatedBytes === null || r.mutatedBytes === (r.step === 'c' ? mut1 : mut2),
+);
+
+const out: string[] = [];
+out.push('');
+out.push(
+  `vmbak bench (${mode}) — ${meta.get('time')} on ${meta.get('host')} (${meta.get('nproc')} cores, kernel ${meta.get('kernel')}), commit ${meta.get('vmbak_commit')}`,
+);
+out.push(
+  `image: ${meta.get('size_gib')} GiB, seed ${meta.get('seed')}: logical ${logical} B (${MB(logical)} MB), allocated ${alloc} B (${MB(alloc)} MB)`,
+);
+out.push(
+  `bytes changed: c (mutate 1% seed 1, scattered 4 KiB) ${mut1 ?? '-'} B = ${MB(mut1)} MB; c2 (mutate 1% seed 2, 64 KiB runs) ${mut2 ?? '-'} B = ${MB(mut2)} MB${mutConsistent ? '' : '  (WARNING: differs between tools!)'}`,
+);
+out.push(
+  `${meta.get('restic')} | ${meta.get('borg')} | node ${meta.get('node')} | page-cache drop before each step: ${meta.get('drop_caches')} | total ${meta.get('total_s')} s`,
+);
+out.push(
+  'MB = 1e6 bytes. MB/s log = logical image size / wall; MB/s alloc = allocated bytes / wall. new MB = repository size growth (du -sb) in the step.',
+);
+out.push(
+  'rss = max RSS of the largest single process (GNU time; for vmbak its node process, worker threads included);',
+);
+out.push('tree = peak of the summed RSS of the whole process tree (tool + children such as qemu-nbd), sampled every 0.25 s.');
+out.push('');
+
+const ratio = (a: number | null | undefined, b: number | null | undefined): number | null =>
+  a === null || a === undefined || b === null || b === undefined || b === 0 ? null : a / b;
+const fx = (r: number | null, digits = 2): string => (r === null ? '-' : `${r.toFixed(digits)}x`);
+const peak = (tool: string, key: 'rssKB' | 'treeRssKB'): number | null => {
+  const rs = rows.filter((r) => r.tool === tool);
+  return rs.length ? Math.max(...rs.map((r) => r[key])) : null;
+};
+
+const steps = mode === 'sweep' ? ['a', 'c', 'c2'] : ['a', 'b', 'c', 'c2', 'd'];
+const body: string[][] = [];
+for (const t of tools) {
+  for (const s of steps) {
+    const r = rows.find((x) => x.tool === t && x.step === s);
+    if (!r) continue;
+    const note: string[] = [];
+    if (r.rc !== 0) note.push(`FAILED rc=${r.rc}`);
+    if (r.otherCpuS > 0.5 * r.wallS) note.push(`busy machine: other processes used ${r.otherCpuS.toFixed(1)} CPU-s`);
+    if (r.verify) note.push(`restore sha256 ${r.verify}, restored file allocates ${MB(r.restoredAlloc)} MB`);
+    if (r.newBytes !== null && r.mutatedBytes) note.push(`${(r.newBytes / r.mutatedBytes).toFixed(2)}x bytes changed`);
+    body.push([
+      t,
+      s,
+      r.wallS.toFixed(2),
+      r.mbpsLogical.toFixed(0),
+      r.mbpsAlloc.toFixed(0),
+      MB(r.newBytes),
+      MB(r.repoBytes),
+      MiB(r.rssKB),
+      MiB(r.treeRssKB),
+      r.cpuS.toFixed(1),
+      r.otherCpuS.toFixed(1),
+      note.join('; '),
+    ]);
+  }
+}
+out.push(
+  table(
+    ['tool', 'step', 'wall_s', 'MB/s log', 'MB/s alloc', 'new MB', 'repo MB', 'rss MiB', 'tree MiB', 'cpu_s', 'other_cpu_s', 'note'],
+    body,
+  ),
+);
+out.push('');
+
+const targets: Target[] = [];
+const ratios: Record<string, Record<string, number | null>> = {};
+
+if (mode === 'full' && tools.includes('vmbak')) {
+  const peers = tools.filter((t) => t !== 'vmbak');
+  if (peers.length) {
+    const rb: string[][] = [];
+    const add = (label: string, key: string, f: (p: string) => number | null): void => {
+      const cells = peers.map((p) => {
+        const v = f(p);
+        (ratios[p] ??= {})[key] = v;
+        return fx(v);
+      });
+      rb.push([label, ...cells]);
+    };
+    for (const s of ['a', 'b', 'c', 'c2', 'd']) {
+      add(`${s} throughput (vmbak/peer)`, `${s}_throughput`, (p) => ratio(get('vmbak', s)?.mbpsLogical, get(p, s)?.mbpsLogical));
+    }
+    for (const s of ['a', 'b', 'c', 'c2']) {
+      add(`${s} new stored (vmbak/peer)`, `${s}_new_stored`, (p) => ratio(get('vmbak', s)?.newBytes, get(p, s)?.newBytes));
+    }
+    add('repo size after a (vmbak/peer)', 'repo_after_a', (p) => ratio(get('vmbak', 'a')?.repoBytes, get(p, 'a')?.repoBytes));
+    add('repo size after c2 (vmbak/peer)', 'repo_after_c2', (p) => ratio(get('vmbak', 'c2')?.repoBytes, get(p, 'c2')?.repoBytes));
+    add('peak RSS, largest process (vmbak/peer)', 'peak_rss', (p) => ratio(peak('vmbak', 'rssKB'), peak(p, 'rssKB')));
+    add('peak RSS, process tree (vmbak/peer)', 'peak_tree_rss', (p) => ratio(peak('vmbak', 'treeRssKB'), peak(p, 'treeRssKB')));
+    out.push('Ratios vmbak / peer (throughput: >1 = vmbak faster; stored, size, RSS: <1 = vmbak smaller)');
+    out.push(table(['', ...peers], rb, 1));
+    out.push('');
+  }
+
+  const v = (s: string): Row | undefined => get('vmbak', s);
+  const tgt = (id: string, text: string, value: number | null, measured: (x: number) => string, ok: (x: number) => boolean): void => {
+    targets.push({ id, text, measured: value === null ? 'not measured' : measured(value), met: value === null ? null : ok(value) });
+  };
+  tgt('a-restic', '(a) first backup throughput >= 2x restic', ratio(v('a')?.mbpsLogical, get('restic', 'a')?.mbpsLogical), (x) => fx(x), (x) => x >= 2);
+  tgt('a-borg-zstd3', '(a) first backup throughput >= 1.5x borg repokey zstd,3', ratio(v('a')?.mbpsLogical, get('borg-zstd3', 'a')?.mbpsLogical), (x) => fx(x), (x) => x >= 1.5);
+  targets.push({
+    id: 'a-borg-lz4',
+    text: '(a) first backup throughput vs borg repokey lz4 (reported, no target)',
+    measured: fx(ratio(v('a')?.mbpsLogical, get('borg-lz4', 'a')?.mbpsLogical)),
+    met: null,
+  });
+  tgt('b-borg', '(b) unchanged re-read >= 2x faster than borg (zstd,3, --files-cache=disabled)', ratio(get('borg-zstd3', 'b')?.wallS, v('b')?.wallS), (x) => `${fx(x)} faster`, (x) => x >= 2);
+  const c64 = get('borg-fixed64k', 'c')?.newBytes;
+  tgt('c-borg-fixed64k', '(c) new stored after 1% scattered <= borg fixed 64 KiB', ratio(v('c')?.newBytes, c64), (x) => `${MB(v('c')?.newBytes ?? null)} MB vs ${MB(c64 ?? null)} MB = ${fx(x)}`, (x) => x <= 1);
+  tgt('c2-changed', '(c2) new stored after 1% in 64 KiB runs <= 2x bytes changed', ratio(v('c2')?.newBytes, mut2), (x) => `${MB(v('c2')?.newBytes ?? null)} MB vs ${MB(mut2)} MB changed = ${fx(x)}`, (x) => x <= 2);
+  tgt('d-restic', '(d) restore throughput >= 2x restic', ratio(v('d')?.mbpsLogical, get('restic', 'd')?.mbpsLogical), (x) => fx(x), (x) => x >= 2);
+  tgt('repo-a', 'repository after (a) <= 1.10x borg repokey zstd,3', ratio(v('a')?.repoBytes, get('borg-zstd3', 'a')?.repoBytes), (x) => `${MB(v('a')?.repoBytes ?? null)} MB vs ${MB(get('borg-zstd3', 'a')?.repoBytes ?? null)} MB = ${fx(x, 3)}`, (x) => x <= 1.1);
+  const pt = peak('vmbak', 'treeRssKB');
+  const pn = peak('vmbak', 'rssKB');
+  tgt('rss', 'vmbak peak RSS <= 250 MiB (process tree: node + qemu-nbd)', pt, (x) => `tree ${MiB(x)} MiB, node process ${pn === null ? '-' : MiB(pn)} MiB`, (x) => x / 1024 <= 250);
+  const dv = v('d');
+  targets.push({
+    id: 'restore-verified',
+    text: '(d) restored image sha256 equals the image after c2',
+    measured: dv ? dv.verify : 'not measured',
+    met: dv ? dv.verify === 'OK' : null,
+  });
+
+  out.push('Targets (issue 2), measured in this run:');
+  out.push(
+    table(
+      ['', 'target', 'measured'],
+      targets.map((t) => [t.met === null ? (t.measured === 'not measured' ? 'n/a' : 'info') : t.met ? 'MET' : 'NOT MET', t.text, t.measured]),
+      2,
+    ),
+  );
+  out.push('');
+}
+
+if (mode === 'sweep') {
+  const sb: string[][] = [];
+  for (const t of tools) {
+    const a = rows.find((r) => r.tool === t && r.step === 'a');
+    const c = rows.find((r) => r.tool === t && r.step === 'c');
+    const c2 = rows.find((r) => r.tool === t && r.step === 'c2');
+    const last = c2 ?? c ?? a;
+    sb.push([
+      t.replace(/^vmbak-/, ''),
+      a ? a.wallS.toFixed(2) : '-',
+      a ? a.mbpsLogical.toFixed(0) : '-',
+      MB(a?.newBytes ?? null),
+      c ? c.wallS.toFixed(2) : '-',
+      MB(c?.newBytes ?? null),
+      fx(ratio(c?.newBytes, mut1)),
+      c2 ? c2.wallS.toFixed(2) : '-',
+      MB(c2?.newBytes ?? null),
+      fx(ratio(c2?.newBytes, mut2)),
+      MB(last?.repoBytes ?? null),
+      MiB(peak(t, 'treeRssKB') ?? 0),
+    ]);
+  }
+  out.push('vmbak chunk-size sweep (steps a, c, c2; new MB = repository growth):');
+  out.push(
+    table(
+      ['chunk', 'a wall_s', 'a MB/s', 'a new MB', 'c wall_s', 'c new MB', 'c new/changed', 'c2 wall_s', 'c2 new MB', 'c2 new/changed', 'repo MB', 'peak tree MiB'],
+      sb,
+      1,
+    ),
+  );
+  out.push('');
+}
+
+const text = out.join('\n');
+console.log(text);
+writeFileSync(
+  join(dir, 'results.json'),
+  JSON.stringify(
+    {
+      meta: Object.fromEntries(meta),
+      mutatedBytes: { c: mut1, c2: mut2 },
+      rows,
+      ratios,
+      targets,
+    },
+    null,
+    2,
+  ) + '\n',
+);
