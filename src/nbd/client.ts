@@ -47,6 +47,7 @@ export class NbdClient {
   private nextCookie = 1;
   private failure: VmbakError | null = null;
   private closing = false;
+  private closed: Promise<void> | null = null;
 
   static connectUnix(socketPath: string, opts: NbdConnectOptions = {}): Promise<NbdClient> {
     return NbdClient.connect({ path: socketPath }, opts.serverLabel ?? socketPath, opts);
@@ -149,9 +150,14 @@ export class NbdClient {
     return mergeExtents(extents);
   }
 
-  /** Ends the session politely (NBD_CMD_DISC) and waits for the server to close. */
-  async close(): Promise<void> {
-    if (this.failure) { this.socket.destroy(); return; }
+  /** Ends the session politely (NBD_CMD_DISC) and waits for the server to close. Idempotent. */
+  close(): Promise<void> {
+    this.closed ??= this.disconnect();
+    return this.closed;
+  }
+
+  private async disconnect(): Promise<void> {
+    if (this.failure || this.socket.destroyed) { this.socket.destroy(); return; }
     const closed = new Promise<void>((resolve) => this.socket.once('close', () => resolve()));
     const header = Buffer.allocUnsafe(REQUEST_HEADER_BYTES);
     writeRequestHeader(header, 0, NBD_CMD_DISC, 0, 0, 0, 0);

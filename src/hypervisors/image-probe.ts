@@ -1,0 +1,72 @@
+// Decides whether a file is a disk image before qemu-nbd is started, so that a wrong path
+// gets a one-line IMAGE_NOT_FOUND / NOT_A_DISK_IMAGE instead of a qemu-nbd failure. QEMU
+// calls any file "raw", so a raw image must at least be a non-empty whole number of
+// 512-byte sectors; a qcow2 whose backing chain cannot be opened is refused here too.
+
+import { execFile } from 'node:child_process';
+import { stat } from 'node:fs/promises';
+import { VmbakError, describeError } from '../core/index.ts';
+
+export interface ImageInfo {
+  readonly format: string;
+  readonly virtualSizeBytes: number;
+}
+
+const SECTOR_BYTES = 512;
+
+export async function probeImage(absPath: string, format?: string): Promise<ImageInfo> {
+  const fileSizeBytes = await statImage(absPath);
+  const args = ['info', '--output=json', '--backing-chain', ...(format ? ['-f', format] : []), absPath];
+  const json = await runQemuImg(args, absPath);
+  let top: { format?: unknown; 'virtual-size'?: unknown };
+  try {
+    const parsed: unknown = JSON.parse(json);
+    top = (Array.isArray(parsed) ? parsed[0] : parsed) as typeof top;
+  } catch {
+    throw new VmbakError('NOT_A_DISK_IMAGE', { path: absPath, detail: 'qemu-img info gave unreadable output' });
+  }
+  if (typeof top?.format !== 'string' || typeof top['virtual-size'] !== 'number') {
+    throw new VmbakError('NOT_A_DISK_IMAGE', { path: absPath, detail: 'qemu-img info reported no format or size' });
+  }
+  if (top.format === 'raw' && fileSizeBytes !== null) {
+    if (fileSizeBytes === 0) throw new VmbakError('NOT_A_DISK_IMAGE', { path: absPath, detail: 'the file is empty' });
+    if (fileSizeBytes % SECTOR_BYTES !== 0) {
+      throw new VmbakError('NOT_A_DISK_IMAGE', {
+        path: absPath, detail: `its size (${fileSizeBytes} bytes) is not a whole number of ${SECTOR_BYTES}-byte sectors`,
+      });
+    }
+  }
+  return { format: top.format, virtualSizeBytes: top['virtual-size'] };
+}
+
+/** File size for regular files, null for block devices (whose size qemu reports). */
+async function statImage(absPath: string): Promise<number | null> {
+  try {
+    const st = await stat(absPath);
+    if (st.isBlockDevice()) return null;
+    if (!st.isFile()) throw new VmbakError('NOT_A_DISK_IMAGE', { path: absPath, detail: 'not a regular file or block device' });
+    return st.size;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new VmbakError('IMAGE_NOT_FOUND', { path: absPath });
+    if (err instanceof VmbakError) throw err;
+    throw new VmbakError('NOT_A_DISK_IMAGE', { path: absPath, detail: describeError(err) });
+  }
+}
+
+function runQemuImg(args: string[], absPath: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile('qemu-img', args, { maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
+      if (!err) return resolve(stdout);
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+        return reject(new VmbakError('TOOL_MISSING', { tool: 'qemu-img', hint: 'install the qemu-utils package' }));
+      }
+      reject(new VmbakError('NOT_A_DISK_IMAGE', { path: absPath, detail: firstQemuLine(stderr) || describeError(err) }));
+    });
+  });
+}
+
+/** The first line of a QEMU tool's stderr without its "qemu-img: " style prefix. */
+export function firstQemuLine(stderr: string): string {
+  const line = stderr.split('\n').find((l) => l.trim() !== '') ?? '';
+  return line.replace(/^qemu-[\w-]+: /, '').trim();
+}

@@ -1,0 +1,31 @@
+// A disk image file (raw, qcow2, vmdk, vhdx: anything QEMU reads) as a DiskSource: probed
+// with qemu-img, served read-only by a private qemu-nbd, read through our NBD client. This
+// is how powered-off VMs and templates are backed up. Also re-exports openNbdSource, the
+// generic NbdClient → DiskSource adapter the libvirt backup exports use.
+
+import path from 'node:path';
+import type { DiskSource } from '../core/index.ts';
+import { BASE_ALLOCATION } from '../nbd/index.ts';
+import { probeImage } from './image-probe.ts';
+import { startQemuNbd } from './qemu-nbd-process.ts';
+import { openNbdSource } from './nbd-disk-source.ts';
+
+export { openNbdSource } from './nbd-disk-source.ts';
+export type { NbdSourceOptions } from './nbd-disk-source.ts';
+
+export interface ImageSourceOptions {
+  /** Disk name in backups; defaults to the file name without its extension. */
+  readonly name?: string;
+  /** Image format; detected by qemu-img when absent (always pass it for untrusted raw images). */
+  readonly format?: string;
+}
+
+export async function openImageSource(imagePath: string, opts: ImageSourceOptions = {}): Promise<DiskSource> {
+  // An absolute path keeps QEMU from reading "proto:..." file names as protocols.
+  const absPath = path.resolve(imagePath);
+  const info = await probeImage(absPath, opts.format);
+  const session = await startQemuNbd(absPath, info.format, [BASE_ALLOCATION]);
+  const name = opts.name ?? path.basename(absPath, path.extname(absPath));
+  // The client is already closed by the source; stopping again only waits for qemu-nbd.
+  return openNbdSource(session.client, name, { onClose: () => session.stop() });
+}
