@@ -6,7 +6,7 @@ set -euo pipefail
 PKGS=(
   qemu-utils qemu-system-x86 libvirt-daemon-system libvirt-clients libnbd-bin
   fdisk e2fsprogs openssl procps time psmisc
-  openssh-server openssh-client vsftpd
+  openssh-server openssh-client vsftpd radosgw ceph-mon ceph-osd
   restic borgbackup zstd
 )
 missing=()
