@@ -33,7 +33,7 @@ export async function sweepStaleRuns(opts: SweepOptions = {}): Promise<SweptRun[
     let jobAborted = false;
     let checkpointDeleted = false;
     try {
-      const vmExists = await virshRaw(['domuuid', record.vmUuid], { uri: record.uri }).then(() => true, () => false);
+      const vmExists = await virshRaw(['domstate', record.vmUuid], { uri: record.uri }).then(() => true, () => false);
       if (vmExists) {
         jobAborted = await endJob({ uuid: record.vmUuid, name: record.vmName }, record.uri, record.scratchDir);
         if (record.checkpoint && (await listCheckpoints(record.vmUuid, { uri: record.uri })).includes(record.checkpoint)) {
