@@ -42,6 +42,10 @@ export interface SessionDisk {
    */
   readonly incrementalFrom: string | null;
   readonly fallbackReason: string | null;
+  /** The format the disk is stored in at its source (qcow2, raw, …), for the manifest. */
+  readonly format?: string;
+  /** The image file the disk was read from, when it is a file. */
+  readonly sourcePath?: string | null;
 }
 
 /** One consistent point in time of a VM's disks, open for reading. */

@@ -1,0 +1,54 @@
+// vmbak restore: a backup's disks into a directory as sparse raw or qcow2 images.
+
+import type { Command } from 'commander';
+import { VmbakError, formatBytes, formatDuration, formatRate } from '../../core/index.ts';
+import { WorkerPool, newProgress, restoreBackup } from '../../engine/index.ts';
+import { resolveBackupRef } from '../../repository/index.ts';
+import { abortOnSignals, openRepository, type RepoOptions } from '../context.ts';
+import { startProgressBar } from '../progress-bar.ts';
+import { withRepoOptions } from '../program.ts';
+
+interface RestoreOptions extends RepoOptions {
+  to?: string;
+  disk?: string;
+  format: string;
+  verify?: boolean;
+  json?: boolean;
+  progress: boolean;
+}
+
+export function registerRestoreCommand(program: Command): void {
+  withRepoOptions(program.command('restore'))
+    .description('restore a backup\'s disks as DIR/<disk>.<raw|qcow2>')
+    .argument('<backup>', 'backup id (or a unique prefix), latest, or VM@latest')
+    .option('--to <dir>', 'directory to write the disk images into')
+    .option('--disk <name>', 'restore only this disk')
+    .option('--format <format>', 'raw or qcow2', 'raw')
+    .option('--verify', 'check each restored disk against the digest recorded at backup time')
+    .option('--json', 'print the result as JSON')
+    .option('--no-progress', 'no progress bar')
+    .action(async (ref: string, opts: RestoreOptions) => {
+      if (!opts.to) throw new VmbakError('USAGE', { detail: 'restore needs --to DIR' });
+      if (opts.format !== 'raw' && opts.format !== 'qcow2') throw new VmbakError('USAGE', { detail: `--format ${opts.format}: give raw or qcow2` });
+      const repo = await openRepository(opts);
+      const signal = abortOnSignals();
+      const manifest = await resolveBackupRef(repo, ref);
+      const pool = new WorkerPool(repo.keys ? repo.masterSecret : null, repo.config.compression.level);
+      const progress = newProgress(Date.now());
+      const stopBar = startProgressBar(progress, `restore ${manifest.backupId}`, opts.progress && !opts.json);
+      try {
+        const disks = await restoreBackup({ repo, manifest, toDir: opts.to, disk: opts.disk ?? null, format: opts.format, verify: opts.verify === true, pool, signal, progress })
+          .finally(stopBar);
+        const durationMs = Date.now() - progress.startedMs;
+        if (opts.json) {
+          process.stdout.write(`${JSON.stringify({ backupId: manifest.backupId, vm: manifest.vm.name, durationMs, disks })}\n`);
+        } else {
+          for (const d of disks) process.stdout.write(`restored ${d.name} (${formatBytes(d.sizeBytes)}) to ${d.path}${d.verified ? ', verified' : ''}\n`);
+          process.stdout.write(`restored backup ${manifest.backupId} of ${manifest.vm.name}: ${formatBytes(progress.bytesRead)} of data in ${formatDuration(durationMs)} (${formatRate(progress.bytesRead, durationMs)})\n`);
+        }
+      } finally {
+        await pool.close();
+        await repo.target.close();
+      }
+    });
+}

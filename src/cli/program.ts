@@ -1,0 +1,46 @@
+// The command tree. Each command lives in commands/ and only parses options and prints:
+// the work is done by the engine and repository modules.
+
+import { Command } from 'commander';
+import { registerRepoCommands } from './commands/repo.ts';
+import { registerKeyCommands } from './commands/key.ts';
+import { registerBackupCommand } from './commands/backup.ts';
+import { registerRestoreCommand } from './commands/restore.ts';
+import { registerBackupsCommands } from './commands/backups.ts';
+import { registerCareCommands } from './commands/care.ts';
+import { registerDemoCommand } from './commands/demo.ts';
+
+export function buildProgram(): Command {
+  const program = new Command('vmbak')
+    .description('agentless, image-level backup for virtual machines')
+    .version('0.1.0')
+    .exitOverride()
+    .showSuggestionAfterError(true)
+    .configureOutput({
+      writeErr: (s) => process.stderr.write(s.startsWith('error: ') ? `vmbak: ${s.slice(7)}` : s),
+    });
+  registerRepoCommands(program);
+  registerKeyCommands(program);
+  registerBackupCommand(program);
+  registerRestoreCommand(program);
+  registerBackupsCommands(program);
+  registerCareCommands(program);
+  registerDemoCommand(program);
+  for (const cmd of program.commands) inheritSettings(cmd);
+  return program;
+}
+
+function inheritSettings(cmd: Command): void {
+  cmd.exitOverride().configureOutput({
+    writeErr: (s) => process.stderr.write(s.startsWith('error: ') ? `vmbak: ${s.slice(7)}` : s),
+  });
+  for (const sub of cmd.commands) inheritSettings(sub);
+}
+
+/** Adds the options every repository command takes. */
+export function withRepoOptions(cmd: Command): Command {
+  return cmd
+    .option('--repo <location>', 'repository path or URL (default: $VMBAK_REPO)')
+    .option('--passphrase-file <file>', 'read the passphrase from a file (default: $VMBAK_PASSPHRASE, or a prompt)')
+    .option('--key-file <file>', 'unlock with a master key saved by `vmbak key export` instead of a passphrase');
+}

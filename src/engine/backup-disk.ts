@@ -1,0 +1,120 @@
+// The backup pipeline for one disk: source reads → workers hash (and detect zeros) → only
+// chunks the repository lacks are compressed and encrypted → pack writer. Several batches
+// are in flight at once so reading, hashing and uploading overlap; the in-flight limit is the
+// back-pressure that keeps memory independent of the disk's size.
+
+import { VmbakError, type DiskSource } from '../core/index.ts';
+import { DiskIndex, ZERO_CHUNK_ID, type PackWriter } from '../repository/index.ts';
+import type { WorkerPool } from './worker-pool.ts';
+import { CHUNK_READ, CHUNK_UNCHANGED, planDiskRead, readRuns } from './read-plan.ts';
+import type { ProgressCounters } from './progress.ts';
+
+const BATCH_BYTES = 4 << 20;
+
+export interface DiskBackupContext {
+  readonly pool: WorkerPool;
+  readonly writer: PackWriter;
+  readonly chunkSizeBytes: number;
+  readonly signal: AbortSignal;
+  readonly progress: ProgressCounters;
+  readonly batchesInFlight?: number;
+}
+
+export interface DiskBackupInput {
+  readonly source: DiskSource;
+  /** The same disk's index in the previous backup of this VM, when sizes and chunking match. */
+  readonly previous: DiskIndex | null;
+  /** True when source.mapDirty reports changes since `previous` was taken. */
+  readonly useDirtyMap: boolean;
+}
+
+export interface DiskBackupResult {
+  readonly index: DiskIndex;
+  readonly bytesRead: number;
+  /** Bytes of chunks the repository did not hold (before compression). */
+  readonly bytesNew: number;
+  readonly bytesChanged: number | null;
+}
+
+export async function backupDisk(ctx: DiskBackupContext, input: DiskBackupInput): Promise<DiskBackupResult> {
+  const { source, previous } = input;
+  const chunkSizeBytes = ctx.chunkSizeBytes;
+  const useDirtyMap = input.useDirtyMap && previous !== null;
+  const plan = await planDiskRead(source, chunkSizeBytes, useDirtyMap);
+  const index = new DiskIndex(source.sizeBytes, chunkSizeBytes);
+  for (let i = 0; i < index.count; i++) {
+    if (plan.state[i] === CHUNK_UNCHANGED) index.setId(i, previous!.id(i));
+  }
+  let bytesRead = 0;
+  let bytesNew = 0;
+  for (let i = 0; i < index.count; i++) if (plan.state[i] === CHUNK_READ) ctx.progress.bytesToRead += index.chunkLength(i);
+
+  const processRun = async (first: number, count: number): Promise<void> => {
+    const offset = first * chunkSizeBytes;
+    const length = Math.min(count * chunkSizeBytes, source.sizeBytes - offset);
+    const data = await source.read(offset, length);
+    bytesRead += length;
+    ctx.progress.bytesRead += length;
+    const worker = ctx.pool.pick();
+    const jobId = ctx.pool.newJobId();
+    const ab = data.byteOffset === 0 && data.byteLength === data.buffer.byteLength ? data.buffer as ArrayBuffer : data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength) as ArrayBuffer;
+    const hashed = await ctx.pool.run(worker, { op: 'hash', jobId, data: ab, chunkSizeBytes, keep: true }, [ab]);
+    if (hashed.op !== 'hash') throw new VmbakError('INTERNAL', { detail: 'unexpected worker reply' });
+    const ids = Buffer.from(hashed.ids);
+    const toEncode: number[] = [];
+    for (let n = 0; n < count; n++) {
+      const id = ids.subarray(n * 32, n * 32 + 32);
+      if (hashed.zero[n]) {
+        index.setId(first + n, ZERO_CHUNK_ID);
+        continue;
+      }
+      index.setId(first + n, id);
+      if (!ctx.writer.knows(id)) {
+        ctx.writer.reserve(id);
+        toEncode.push(n);
+      }
+    }
+    const wanted = Buffer.concat(toEncode.map((n) => ids.subarray(n * 32, n * 32 + 32)));
+    const encoded = await ctx.pool.run(worker, { op: 'encode', jobId, indices: toEncode, ids: toArrayBuffer(wanted) });
+    if (encoded.op !== 'encode') throw new VmbakError('INTERNAL', { detail: 'unexpected worker reply' });
+    for (let k = 0; k < toEncode.length; k++) {
+      const n = toEncode[k]!;
+      const chunkBytes = index.chunkLength(first + n);
+      bytesNew += chunkBytes;
+      ctx.progress.bytesNew += chunkBytes;
+      await ctx.writer.add(Buffer.from(ids.subarray(n * 32, n * 32 + 32)), Buffer.from(encoded.blobs[k]!));
+    }
+    ctx.progress.bytesStored = ctx.writer.bytesStored;
+  };
+
+  await runLimited(readRuns(plan.state, Math.max(1, Math.floor(BATCH_BYTES / chunkSizeBytes))), ctx.batchesInFlight ?? 6, ctx.signal,
+    (run) => processRun(run.first, run.count));
+
+  let bytesChanged = plan.bytesChanged;
+  if (bytesChanged === null && previous) {
+    bytesChanged = 0;
+    for (let i = 0; i < index.count; i++) if (!index.id(i).equals(previous.id(i))) bytesChanged += index.chunkLength(i);
+  }
+  return { index, bytesRead, bytesNew, bytesChanged };
+}
+
+function toArrayBuffer(buf: Buffer): ArrayBuffer {
+  return buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength) as ArrayBuffer;
+}
+
+/** Feeds items to fn with at most `limit` in flight; stops at the first error or on abort. */
+export async function runLimited<T>(items: Iterable<T>, limit: number, signal: AbortSignal, fn: (item: T) => Promise<void>): Promise<void> {
+  const running = new Set<Promise<void>>();
+  let failure: unknown = null;
+  for (const item of items) {
+    if (failure) break;
+    if (signal.aborted) { failure = signal.reason; break; }
+    while (running.size >= limit) await Promise.race(running);
+    if (failure) break;
+    const p: Promise<void> = fn(item).catch((err: unknown) => { failure ??= err; }).finally(() => running.delete(p));
+    running.add(p);
+  }
+  await Promise.all(running);
+  if (!failure && signal.aborted) failure = signal.reason;
+  if (failure) throw failure;
+}

@@ -1,0 +1,122 @@
+// Backs up one VM into one repository: take the VM's lock, compare with its previous backup,
+// run every disk through the pipeline, then write the disk indexes and — last — the manifest.
+// Until the manifest exists nothing refers to the new packs, so an abort or a crash at any
+// point leaves the repository as it was plus unreferenced packs that gc removes.
+
+import { hostname } from 'node:os';
+import { createHash } from 'node:crypto';
+import { VmbakError, systemClock, type BackupSession, type Clock } from '../core/index.ts';
+import {
+  PackWriter, acquireLock, latestBackupOf, newBackupId, type DiskIndex, type Manifest, type ManifestDisk, type Repository,
+} from '../repository/index.ts';
+import { openChunkTableForWriting } from '../repository/index.ts';
+import { backupDisk } from './backup-disk.ts';
+import type { WorkerPool } from './worker-pool.ts';
+import type { ProgressCounters } from './progress.ts';
+
+export interface VmIdentity {
+  /** Stable key of the VM in repositories: its UUID when known, else its name. */
+  readonly key: string;
+  readonly name: string;
+  readonly uuid: string | null;
+}
+
+export interface BackupVmRequest {
+  readonly repo: Repository;
+  readonly vm: VmIdentity;
+  readonly source: Manifest['source'];
+  readonly session: BackupSession;
+  readonly pool: WorkerPool;
+  readonly signal: AbortSignal;
+  readonly progress: ProgressCounters;
+  readonly clock?: Clock;
+}
+
+export function vmLockName(vmKey: string): string {
+  return `vm-${createHash('sha256').update(vmKey).digest('hex').slice(0, 24)}`;
+}
+
+export async function backupVm(req: BackupVmRequest): Promise<Manifest> {
+  const { repo, vm, session } = req;
+  const clock = req.clock ?? systemClock;
+  const startedMs = clock.nowMs();
+  const lock = await acquireLock(repo.target, vmLockName(vm.key), `backup of ${vm.name}`, `VM ${vm.name}`, clock);
+  try {
+    const table = await openChunkTableForWriting(repo);
+    const previous = await latestBackupOf(repo, vm.key);
+    const writer = new PackWriter(repo.target, repo.keys, table, { packSizeBytes: repo.config.packSizeBytes });
+    const disks: ManifestDisk[] = [];
+    const indexes = new Map<string, DiskIndex>();
+    for (const disk of session.disks) {
+      const prevDisk = previous?.disks.find((d) => d.name === disk.source.name) ?? null;
+      const { base, reason } = await chooseBase(repo, previous, prevDisk, disk.source.sizeBytes);
+      let fallbackReason = disk.fallbackReason ?? reason;
+      let useDirtyMap = disk.incrementalFrom !== null && base !== null;
+      if (useDirtyMap && previous?.checkpointId !== disk.incrementalFrom) {
+        useDirtyMap = false;
+        fallbackReason = `checkpoint ${disk.incrementalFrom} does not match the latest backup of ${vm.name} in ${repo.displayUrl}`;
+      }
+      if (!useDirtyMap && disk.incrementalFrom === null && !fallbackReason) fallbackReason = 'no changed-block tracking for this source';
+      if (useDirtyMap) fallbackReason = null;
+      const result = await backupDisk(
+        { pool: req.pool, writer, chunkSizeBytes: repo.config.chunkSizeBytes, signal: req.signal, progress: req.progress },
+        { source: disk.source, previous: base, useDirtyMap },
+      );
+      indexes.set(disk.source.name, result.index);
+      disks.push({
+        name: disk.source.name, sizeBytes: disk.source.sizeBytes, chunkSizeBytes: repo.config.chunkSizeBytes,
+        digest: result.index.digest(), format: 'raw', sourcePath: null,
+        bytesRead: result.bytesRead, bytesNew: result.bytesNew, bytesChanged: result.bytesChanged,
+        incremental: useDirtyMap, fallbackReason,
+      });
+    }
+    await writer.finish();
+    if (req.signal.aborted) throw req.signal.reason;
+    const backupId = await unusedBackupId(repo);
+    for (const [name, index] of indexes) await repo.writeDiskIndex(backupId, name, index);
+    const incremental = disks.length > 0 && disks.every((d) => d.incremental);
+    const manifest: Manifest = {
+      version: 1, backupId, vm: { key: vm.key, name: vm.name, uuid: vm.uuid },
+      time: new Date(startedMs).toISOString(), finishedAt: new Date(clock.nowMs()).toISOString(), host: hostname(),
+      source: req.source, consistency: session.consistency, incremental,
+      fallbackReason: incremental ? null : disks.map((d) => d.fallbackReason).find((r) => r) ?? null,
+      parentBackupId: previous?.backupId ?? null, checkpointId: session.checkpointId, domainXml: session.domainXml || null,
+      stateFiles: session.stateFiles.map((f) => ({ name: f.name, dataBase64: f.data.toString('base64') })),
+      disks,
+      skippedDisks: session.skippedDisks.map((s) => ({ name: s.target, reason: s.reason })),
+      warnings: [...session.warnings],
+      stats: {
+        bytesRead: sum(disks.map((d) => d.bytesRead)), bytesNew: sum(disks.map((d) => d.bytesNew)),
+        bytesStored: writer.bytesStored, durationMs: clock.nowMs() - startedMs,
+      },
+    };
+    if (req.signal.aborted) throw req.signal.reason;
+    // The manifest is written last: from this instant the backup exists.
+    if (!(await repo.writeManifest(manifest))) throw new VmbakError('INTERNAL', { detail: `backup id ${backupId} was taken meanwhile` });
+    return manifest;
+  } finally {
+    await lock.release().catch(() => {});
+  }
+}
+
+/** The previous index to compare with, or why there is none. */
+async function chooseBase(repo: Repository, previous: Manifest | null, prevDisk: ManifestDisk | null, sizeBytes: number): Promise<{ base: DiskIndex | null; reason: string | null }> {
+  if (!previous) return { base: null, reason: 'first backup of this VM in this repository' };
+  if (!prevDisk) return { base: null, reason: 'disk is new since the previous backup' };
+  if (prevDisk.sizeBytes !== sizeBytes) return { base: null, reason: `disk was resized (${prevDisk.sizeBytes} → ${sizeBytes} bytes)` };
+  if (prevDisk.chunkSizeBytes !== repo.config.chunkSizeBytes) return { base: null, reason: 'previous backup used another chunk size' };
+  const base = await repo.readDiskIndex(previous.backupId, prevDisk.name);
+  if (base.digest() !== prevDisk.digest) return { base: null, reason: `previous index of ${prevDisk.name} does not match its manifest` };
+  return { base, reason: null };
+}
+
+async function unusedBackupId(repo: Repository): Promise<string> {
+  for (;;) {
+    const id = newBackupId();
+    if (await repo.isBackupIdFree(id)) return id;
+  }
+}
+
+function sum(values: number[]): number {
+  return values.reduce((a, b) => a + b, 0);
+}

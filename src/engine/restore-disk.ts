@@ -1,0 +1,84 @@
+// Restores one disk of a backup to a sparse raw file: chunk reads are grouped per pack and
+// run in parallel, workers authenticate and decompress, zero chunks stay holes. Output goes
+// to a temporary name and is renamed only when every chunk checked out, so a damaged chunk
+// never leaves wrong data under the final name.
+
+import { open, rename, rm, truncate } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { dirname, basename, join } from 'node:path';
+import { VmbakError, describeError } from '../core/index.ts';
+import { planBlobReads, readPackRange, type ChunkTable, type Repository } from '../repository/index.ts';
+import type { DiskIndex } from '../repository/index.ts';
+import type { WorkerPool } from './worker-pool.ts';
+import { runLimited } from './backup-disk.ts';
+import type { ProgressCounters } from './progress.ts';
+
+export interface RestoreDiskRequest {
+  readonly repo: Repository;
+  readonly table: ChunkTable;
+  readonly pool: WorkerPool;
+  readonly backupId: string;
+  readonly disk: string;
+  readonly index: DiskIndex;
+  /** Final path of the raw image. */
+  readonly outputPath: string;
+  readonly signal: AbortSignal;
+  readonly progress: ProgressCounters;
+  readonly readsInFlight?: number;
+}
+
+export function temporaryPathFor(finalPath: string): string {
+  return join(dirname(finalPath), `.${basename(finalPath)}.partial-${randomBytes(4).toString('hex')}`);
+}
+
+export async function restoreDiskToRaw(req: RestoreDiskRequest): Promise<void> {
+  const tmp = temporaryPathFor(req.outputPath);
+  try {
+    await writeChunks(req, tmp);
+    await rename(tmp, req.outputPath);
+  } catch (err) {
+    await rm(tmp, { force: true });
+    if (err instanceof VmbakError) throw err;
+    throw new VmbakError('OUTPUT_IO', { path: req.outputPath, detail: describeError(err) }, { cause: err });
+  }
+}
+
+async function writeChunks(req: RestoreDiskRequest, path: string): Promise<void> {
+  const { index, table, backupId, disk } = req;
+  const fh = await open(path, 'wx');
+  try {
+    await truncate(path, index.sizeBytes);
+    const requests = [];
+    for (let i = 0; i < index.count; i++) {
+      if (index.isZero(i)) continue;
+      const location = table.get(index.id(i));
+      if (!location) {
+        throw new VmbakError('CHUNK_MISSING', { chunkId: index.id(i).toString('hex').slice(0, 16), backupId, disk, offset: i * index.chunkSizeBytes, repo: req.repo.displayUrl });
+      }
+      requests.push({ location, tag: i });
+    }
+    req.progress.bytesToRead += requests.reduce((s, r) => s + index.chunkLength(r.tag), 0);
+    await runLimited(planBlobReads(requests), req.readsInFlight ?? 6, req.signal, async (read) => {
+      const data = await readPackRange(req.repo.target, read.packId, read.offsetBytes, read.lengthBytes);
+      const items = read.members.map((m) => ({ offsetBytes: m.location.offsetBytes - read.offsetBytes, lengthBytes: m.location.lengthBytes, chunkId: new Uint8Array(index.id(m.tag)) }));
+      const ab = data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength) as ArrayBuffer;
+      const reply = await req.pool.run(req.pool.pick(), { op: 'decode', jobId: req.pool.newJobId(), data: ab, items }, [ab]);
+      if (reply.op !== 'decode') throw new VmbakError('INTERNAL', { detail: 'unexpected worker reply' });
+      for (let k = 0; k < read.members.length; k++) {
+        const chunkIndex = read.members[k]!.tag;
+        const result = reply.results[k]!;
+        if (typeof result === 'string' || result.byteLength !== index.chunkLength(chunkIndex)) {
+          throw new VmbakError('CHUNK_CORRUPT', {
+            chunkId: index.id(chunkIndex).toString('hex').slice(0, 16), backupId, disk, offset: chunkIndex * index.chunkSizeBytes,
+            detail: typeof result === 'string' ? result : `wrong length ${result.byteLength}`,
+          });
+        }
+        await fh.write(new Uint8Array(result), 0, result.byteLength, chunkIndex * index.chunkSizeBytes);
+        req.progress.bytesRead += result.byteLength;
+      }
+    });
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}

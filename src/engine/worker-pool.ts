@@ -1,0 +1,78 @@
+// A fixed pool of chunk workers (one per core by default). Requests carry a job id; a job's
+// follow-up request (encode after hash) goes to the worker that holds its data.
+
+import { Worker } from 'node:worker_threads';
+import { availableParallelism } from 'node:os';
+import { VmbakError } from '../core/index.ts';
+import type { WorkerReply, WorkerRequest } from './worker-protocol.ts';
+
+type Pending = { resolve: (r: WorkerReply) => void; reject: (e: unknown) => void };
+type DistributiveOmit<T, K extends keyof T> = T extends unknown ? Omit<T, K> : never;
+
+export class WorkerPool {
+  private readonly workers: Worker[] = [];
+  private readonly load: number[] = [];
+  private readonly pending = new Map<number, Pending & { worker: number }>();
+  private nextJobId = 1;
+  private closed = false;
+
+  constructor(secret: Buffer | null, compressionLevel: number, size = availableParallelism()) {
+    for (let i = 0; i < Math.max(1, size); i++) {
+      const worker = new Worker(new URL('./chunk-worker.ts', import.meta.url), {
+        workerData: { secret: secret ? new Uint8Array(secret) : null, compressionLevel },
+      });
+      worker.on('message', (reply: WorkerReply) => this.settle(reply));
+      worker.on('error', (err) => this.failAll(err));
+      worker.unref();
+      this.workers.push(worker);
+      this.load.push(0);
+    }
+  }
+
+  /** Starts a job on the least busy worker; returns the worker's number for follow-ups. */
+  pick(): number {
+    let best = 0;
+    for (let i = 1; i < this.load.length; i++) if (this.load[i]! < this.load[best]!) best = i;
+    return best;
+  }
+
+  newJobId(): number {
+    return this.nextJobId++;
+  }
+
+  run(worker: number, request: DistributiveOmit<WorkerRequest, never>, transfer: ArrayBuffer[] = []): Promise<WorkerReply> {
+    if (this.closed) return Promise.reject(new VmbakError('INTERNAL', { detail: 'worker pool is closed' }));
+    return new Promise((resolve, reject) => {
+      this.pending.set(request.jobId * 2 + (request.op === 'hash' ? 0 : 1), { resolve, reject, worker });
+      this.load[worker]!++;
+      this.workers[worker]!.postMessage(request, transfer);
+    });
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await Promise.all(this.workers.map((w) => w.terminate()));
+  }
+
+  private settle(reply: WorkerReply): void {
+    const key = reply.jobId * 2 + (reply.op === 'hash' ? 0 : 1);
+    let entry = this.pending.get(key);
+    let usedKey = key;
+    if (!entry && reply.op === 'error') {
+      usedKey = this.pending.has(reply.jobId * 2) ? reply.jobId * 2 : reply.jobId * 2 + 1;
+      entry = this.pending.get(usedKey);
+    }
+    if (!entry) return;
+    this.pending.delete(usedKey);
+    this.load[entry.worker]!--;
+    if (reply.op === 'error') entry.reject(new VmbakError('INTERNAL', { detail: `worker: ${reply.message}` }));
+    else entry.resolve(reply);
+  }
+
+  private failAll(err: unknown): void {
+    for (const [key, p] of this.pending) {
+      this.pending.delete(key);
+      p.reject(new VmbakError('INTERNAL', { detail: `worker failed: ${err instanceof Error ? err.message : String(err)}` }));
+    }
+  }
+}

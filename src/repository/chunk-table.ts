@@ -1,0 +1,83 @@
+// Where every stored chunk lives: chunk id → (pack, offset, length), built from the pack
+// index objects when a repository is opened. It answers the dedup question ("is this chunk
+// stored already?") and the restore question ("where do I read it?").
+//
+// Memory: one Map entry (a 32-character key) plus 12 bytes of typed arrays per unique chunk —
+// about 120 bytes, so ~37k chunks (2.4 GB at 64 KiB) take ~5 MB and a TiB of unique data
+// (~16M chunks) ~2 GB. docs/format.md describes the partitioned table that replaces this
+// beyond that size.
+
+export interface ChunkLocation {
+  readonly packId: string;
+  readonly offsetBytes: number;
+  readonly lengthBytes: number;
+}
+
+export class ChunkTable {
+  private readonly slots = new Map<string, number>();
+  private readonly packIds: string[] = [];
+  private readonly packNumbers = new Map<string, number>();
+  private packOf = new Uint32Array(1024);
+  private offsetOf = new Uint32Array(1024);
+  private lengthOf = new Uint32Array(1024);
+
+  get size(): number {
+    return this.slots.size;
+  }
+
+  has(chunkId: Uint8Array): boolean {
+    return this.slots.has(key(chunkId));
+  }
+
+  get(chunkId: Uint8Array): ChunkLocation | null {
+    const slot = this.slots.get(key(chunkId));
+    if (slot === undefined) return null;
+    return { packId: this.packIds[this.packOf[slot]!]!, offsetBytes: this.offsetOf[slot]!, lengthBytes: this.lengthOf[slot]! };
+  }
+
+  /** Adds a chunk; when it is stored twice (a crashed run's pack, say) the first location wins. */
+  add(chunkId: Uint8Array, location: ChunkLocation): void {
+    const k = key(chunkId);
+    if (this.slots.has(k)) return;
+    const slot = this.slots.size;
+    this.grow(slot + 1);
+    this.packOf[slot] = this.packNumber(location.packId);
+    this.offsetOf[slot] = location.offsetBytes;
+    this.lengthOf[slot] = location.lengthBytes;
+    this.slots.set(k, slot);
+  }
+
+  delete(chunkId: Uint8Array): void {
+    // Slots are not reused: deletion happens only in gc, on a table that is then dropped.
+    this.slots.delete(key(chunkId));
+  }
+
+  *ids(): IterableIterator<Buffer> {
+    for (const k of this.slots.keys()) yield Buffer.from(k, 'latin1');
+  }
+
+  private packNumber(packId: string): number {
+    let n = this.packNumbers.get(packId);
+    if (n === undefined) {
+      n = this.packIds.length;
+      this.packIds.push(packId);
+      this.packNumbers.set(packId, n);
+    }
+    return n;
+  }
+
+  private grow(needed: number): void {
+    if (needed <= this.packOf.length) return;
+    const size = Math.max(needed, this.packOf.length * 2);
+    const enlarge = (old: Uint32Array<ArrayBuffer>): Uint32Array<ArrayBuffer> => { const a = new Uint32Array(size); a.set(old); return a; };
+    this.packOf = enlarge(this.packOf);
+    this.offsetOf = enlarge(this.offsetOf);
+    this.lengthOf = enlarge(this.lengthOf);
+  }
+}
+
+export const chunkKey = (chunkId: Uint8Array): string => key(chunkId);
+
+function key(chunkId: Uint8Array): string {
+  return Buffer.from(chunkId.buffer, chunkId.byteOffset, chunkId.byteLength).toString('latin1');
+}

@@ -1,0 +1,78 @@
+// How bytes are turned into what is stored: chunk blobs and sealed metadata objects.
+// Pure functions of their inputs and keys, so the worker pool can run them.
+//
+// Chunk blob, plaintext form: 1 byte payload type (0 stored as is, 1 zstd) ‖ payload.
+// Encrypted repositories store AES-256-GCM(nonce ‖ ciphertext ‖ tag) of that, with the chunk
+// id as associated data; unencrypted ones store it as is and are checked by SHA-256 on read.
+// Sealed object (manifests, disk indexes, pack indexes): zstd(data), then AES-256-GCM with the
+// object's name as associated data, or in unencrypted repositories SHA-256(name ‖ zstd(data)) ‖ zstd(data).
+
+import { constants, zstdCompressSync, zstdDecompressSync } from 'node:zlib';
+import { chunkIdOf, seal, sha256, unseal, type MasterKeys } from './crypto.ts';
+
+const PAYLOAD_RAW = 0;
+const PAYLOAD_ZSTD = 1;
+/** Stored compressed only when that saves at least this fraction; random data is stored as is. */
+const MIN_SAVING = 1 / 32;
+
+export function compress(data: Uint8Array, level: number): Buffer {
+  return zstdCompressSync(data, { params: { [constants.ZSTD_c_compressionLevel]: level } });
+}
+
+export function decompress(data: Uint8Array): Buffer {
+  return zstdDecompressSync(data);
+}
+
+export function computeChunkId(keys: MasterKeys | null, data: Uint8Array): Buffer {
+  return chunkIdOf(keys ? keys.idKey : null, data);
+}
+
+export function encodeChunk(keys: MasterKeys | null, chunkId: Uint8Array, data: Uint8Array, level: number): Buffer {
+  const packed = compress(data, level);
+  const useZstd = packed.length < data.length * (1 - MIN_SAVING);
+  const body = useZstd ? packed : data;
+  const plain = Buffer.allocUnsafe(body.length + 1);
+  plain[0] = useZstd ? PAYLOAD_ZSTD : PAYLOAD_RAW;
+  plain.set(body, 1);
+  return keys ? seal(keys.encryptionKey, plain, Buffer.from(chunkId)) : plain;
+}
+
+/** Returns the chunk's data, or a reason it is not the chunk it claims to be. */
+export function decodeChunk(keys: MasterKeys | null, chunkId: Uint8Array, blob: Uint8Array): Buffer | string {
+  const plain = keys ? unseal(keys.encryptionKey, blob, Buffer.from(chunkId)) : Buffer.from(blob.buffer, blob.byteOffset, blob.length);
+  if (!plain) return 'authentication failed';
+  if (plain.length < 1) return 'empty blob';
+  let data: Buffer;
+  try {
+    data = plain[0] === PAYLOAD_ZSTD ? decompress(plain.subarray(1)) : plain[0] === PAYLOAD_RAW ? plain.subarray(1) : Buffer.alloc(0);
+  } catch {
+    return 'does not decompress';
+  }
+  if (plain[0] !== PAYLOAD_ZSTD && plain[0] !== PAYLOAD_RAW) return `unknown payload type ${plain[0]}`;
+  // Under encryption the GCM tag over the chunk id already proves origin and integrity.
+  if (!keys && !sha256(data).equals(Buffer.from(chunkId))) return 'content does not match its id';
+  return data;
+}
+
+export function sealObject(keys: MasterKeys | null, data: Uint8Array, name: string): Buffer {
+  const packed = compress(data, 3);
+  if (keys) return seal(keys.encryptionKey, packed, name);
+  return Buffer.concat([sha256(Buffer.concat([Buffer.from(name), packed])), packed]);
+}
+
+/** The object's data, or null when it is damaged, not authentic, or not the object named. */
+export function openObject(keys: MasterKeys | null, blob: Uint8Array, name: string): Buffer | null {
+  let packed: Buffer | null;
+  if (keys) {
+    packed = unseal(keys.encryptionKey, blob, name);
+  } else {
+    const buf = Buffer.from(blob.buffer, blob.byteOffset, blob.length);
+    packed = buf.length >= 32 && sha256(Buffer.concat([Buffer.from(name), buf.subarray(32)])).equals(buf.subarray(0, 32)) ? buf.subarray(32) : null;
+  }
+  if (!packed) return null;
+  try {
+    return decompress(packed);
+  } catch {
+    return null;
+  }
+}

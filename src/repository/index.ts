@@ -1,0 +1,15 @@
+// The on-target repository format: keys, chunks, packs, disk indexes, manifests, locks, and
+// the care operations over them. docs/format.md is its normative description.
+export { Repository, type InitOptions, type Credentials } from './repository.ts';
+export { splitMasterSecret, type MasterKeys } from './crypto.ts';
+export { computeChunkId, encodeChunk, decodeChunk } from './codec.ts';
+export { ChunkTable, type ChunkLocation } from './chunk-table.ts';
+export { DiskIndex, ZERO_CHUNK_ID, chunkCountFor } from './disk-index.ts';
+export { PackWriter } from './pack-writer.ts';
+export { loadChunkTable, planBlobReads, readPackRange, forEachLimited } from './chunk-store.ts';
+export { acquireLock, operationLockName, listLocks, isOwnerAlive, describeOwner, type HeldLock, type LockOwner } from './locks.ts';
+export { type Manifest, type ManifestDisk } from './manifest.ts';
+export { encodeExportedKey } from './keys.ts';
+export { DEFAULT_CHUNK_SIZE_BYTES, DEFAULT_COMPRESSION_LEVEL, DEFAULT_PACK_SIZE_BYTES, type RepositoryConfig } from './config.ts';
+export { listBackups, listBackupIds, resolveBackupRef, latestBackupOf, newBackupId, matchesVm, type BackupListing } from './backup-list.ts';
+export { openChunkTableForWriting, readGcPlan, GC_LOCK } from './gc-plan.ts';
