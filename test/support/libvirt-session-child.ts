@@ -3,11 +3,10 @@
 // argv: VM_NAME STATE_DIR SCRATCH_DIR
 
 import { openBackupSession } from '../../src/hypervisors/libvirt/index.ts';
-import { testExportOpener } from './libvirt-nbd.ts';
 
 const [vmName, stateDir, scratchDir] = process.argv.slice(2) as [string, string, string];
 const session = await openBackupSession(vmName, {
-  sinceCheckpoint: null, quiesce: 'off', stateDir, scratchDir, openExport: testExportOpener(),
+  sinceCheckpoint: null, quiesce: 'off', stateDir, scratchDir,
 });
 process.stdout.write(`${JSON.stringify({ checkpoint: session.checkpointId, runDir: session.runDir })}\n`);
 setInterval(() => undefined, 60_000);

@@ -15,7 +15,7 @@ import { openBackupSession, sweepStaleRuns } from './index.ts';
 import type { LibvirtBackupSession, SessionOptions } from './index.ts';
 import { applyWrite, createTestVm, destroyAllTestVms, ensureLibvirt, hmpWrite, virshTest } from '../../../test/support/libvirt.ts';
 import type { TestVm } from '../../../test/support/libvirt.ts';
-import { readAll, testExportOpener } from '../../../test/support/libvirt-nbd.ts';
+import { readAll } from '../../../test/support/libvirt-nbd.ts';
 
 const MiB = 1024 * 1024;
 const KiB = 1024;
@@ -29,7 +29,7 @@ let scratchDir: string;
 const model = { vda: Buffer.alloc(16 * MiB), vdb: Buffer.alloc(8 * MiB) };
 
 function options(extra: Partial<SessionOptions> = {}): SessionOptions {
-  return { sinceCheckpoint: null, quiesce: 'auto', stateDir, scratchDir, scratchReserveBytes: 1 * MiB, openExport: testExportOpener(), ...extra };
+  return { sinceCheckpoint: null, quiesce: 'auto', stateDir, scratchDir, scratchReserveBytes: 1 * MiB, ...extra };
 }
 
 async function write(target: 'vda' | 'vdb', offsetBytes: number, lengthBytes: number, pattern: number, updateModel = true): Promise<void> {

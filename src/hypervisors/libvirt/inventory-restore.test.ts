@@ -11,7 +11,7 @@ import { isVmbakError } from '../../core/errors.ts';
 import { checkRestoreInPlace, defineVmFromBackup, findVms, getVm, listVms, openBackupSession, rewriteDomainXml } from './index.ts';
 import { createTestVm, destroyAllTestVms, destroyTestVm, ensureLibvirt, virshTest } from '../../../test/support/libvirt.ts';
 import type { TestVm } from '../../../test/support/libvirt.ts';
-import { testExportOpener } from '../../../test/support/libvirt-nbd.ts';
+import { readAll } from '../../../test/support/libvirt-nbd.ts';
 
 const MiB = 1024 * 1024;
 let unavailable: string | null = null;
@@ -54,6 +54,25 @@ describe('libvirt inventory and restore define', { concurrency: false }, () => {
     await assert.rejects(getVm('no-such-vm-xyz'), (err) => isVmbakError(err, 'VM_NOT_FOUND'));
   });
 
+  test('a shut-off VM is read from its image files, without a checkpoint', async (t) => {
+    if (unavailable) { t.skip(unavailable); return; }
+    const off = await createTestVm({ namePrefix: 'vmbak-off', start: 'defined', disks: [{ target: 'vda', format: 'qcow2', sizeBytes: 4 * MiB }] });
+    execFileSync('qemu-io', ['-f', 'qcow2', '-c', 'write -P 0x42 1M 64k', off.disks[0]!.path]);
+    const session = await openBackupSession(off.name, { sinceCheckpoint: 'vmbak-whatever', quiesce: 'auto' });
+    try {
+      assert.equal(session.checkpointId, null);
+      assert.equal(session.disks[0]!.fallbackReason, 'VM is shut off');
+      const data = await readAll(session.disks[0]!.source);
+      const expected = Buffer.alloc(4 * MiB);
+      expected.fill(0x42, MiB, MiB + 64 * 1024);
+      assert.ok(data.equals(expected));
+      (await checkRestoreInPlace(off.name)).disks.get('vda');
+    } finally {
+      await session.finish();
+      await off.destroy();
+    }
+  });
+
   test('restore in place needs the VM shut off', async (t) => {
     if (unavailable) { t.skip(unavailable); return; }
     await assert.rejects(checkRestoreInPlace(vm.name), (err) => isVmbakError(err, 'VM_NOT_SHUT_OFF'));
@@ -61,7 +80,7 @@ describe('libvirt inventory and restore define', { concurrency: false }, () => {
 
   test('defineVmFromBackup: new name, UUID and MACs, disks on restored qcow2 files; the VM starts', async (t) => {
     if (unavailable) { t.skip(unavailable); return; }
-    const session = await openBackupSession(vm.name, { sinceCheckpoint: null, quiesce: 'off', stateDir: join(work, 'runs'), scratchDir: join(work, 'scratch'), scratchReserveBytes: MiB, openExport: testExportOpener() });
+    const session = await openBackupSession(vm.name, { sinceCheckpoint: null, quiesce: 'off', stateDir: join(work, 'runs'), scratchDir: join(work, 'scratch'), scratchReserveBytes: MiB });
     const domainXml = session.domainXml;
     await session.abort();
     const diskPaths = new Map<string, string>();
