@@ -3,3 +3,4 @@
 export { openImageSource, openNbdSource } from './qemu-nbd-source.ts';
 export type { ImageSourceOptions, NbdSourceOptions } from './qemu-nbd-source.ts';
 export { openImageSession, imagesFromDomainXml, type ImageSpec } from './image-session.ts';
+export * as libvirt from './libvirt/index.ts';
