@@ -88,10 +88,10 @@ async function stopQemuNbd(child: ChildProcess, exited: Promise<string>, dir: st
   const gone = () => child.exitCode !== null || child.signalCode !== null || child.pid === undefined;
   if (!gone()) {
     // After our disconnect qemu-nbd exits on its own; only a stuck one gets signals.
-    const timeout = sleep(EXIT_GRACE_MS).then(() => 'timeout');
+    const timeout = sleep(EXIT_GRACE_MS, 'timeout', { ref: false });
     if (await Promise.race([exited, timeout]) === 'timeout') {
       child.kill('SIGTERM');
-      if (await Promise.race([exited, sleep(EXIT_GRACE_MS).then(() => 'timeout')]) === 'timeout') {
+      if (await Promise.race([exited, sleep(EXIT_GRACE_MS, 'timeout', { ref: false })]) === 'timeout') {
         child.kill('SIGKILL');
         await exited;
       }
