@@ -4,8 +4,8 @@
 import { formatBytes, formatDuration } from '../core/index.ts';
 import type { ProgressCounters } from '../engine/index.ts';
 
-export function startProgressBar(progress: ProgressCounters, label: string, enabled = process.stderr.isTTY === true): () => void {
-  if (!enabled) return () => {};
+export function startProgressBar(progress: ProgressCounters, label: string, wanted = true): () => void {
+  if (!wanted || process.stderr.isTTY !== true) return () => {};
   const draw = (): void => {
     const elapsedMs = Date.now() - progress.startedMs;
     const rate = elapsedMs > 0 ? (progress.bytesRead * 1000) / elapsedMs : 0;

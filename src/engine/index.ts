@@ -4,3 +4,4 @@ export { WorkerPool } from './worker-pool.ts';
 export { backupVm, vmLockName, type BackupVmRequest, type VmIdentity } from './backup-vm.ts';
 export { restoreBackup, type RestoreRequest, type RestoredDisk } from './restore-backup.ts';
 export { newProgress, type ProgressCounters } from './progress.ts';
+export { verifyBackups, type VerifyProblem } from './verify.ts';

@@ -23,7 +23,6 @@ export class WorkerPool {
       });
       worker.on('message', (reply: WorkerReply) => this.settle(reply));
       worker.on('error', (err) => this.failAll(err));
-      worker.unref();
       this.workers.push(worker);
       this.load.push(0);
     }

@@ -3,7 +3,7 @@
 export { Repository, type InitOptions, type Credentials } from './repository.ts';
 export { splitMasterSecret, type MasterKeys } from './crypto.ts';
 export { computeChunkId, encodeChunk, decodeChunk } from './codec.ts';
-export { ChunkTable, type ChunkLocation } from './chunk-table.ts';
+export { ChunkTable, chunkKey as chunkKeyOf, type ChunkLocation } from './chunk-table.ts';
 export { DiskIndex, ZERO_CHUNK_ID, chunkCountFor } from './disk-index.ts';
 export { PackWriter } from './pack-writer.ts';
 export { loadChunkTable, planBlobReads, readPackRange, forEachLimited } from './chunk-store.ts';
@@ -13,3 +13,6 @@ export { encodeExportedKey } from './keys.ts';
 export { DEFAULT_CHUNK_SIZE_BYTES, DEFAULT_COMPRESSION_LEVEL, DEFAULT_PACK_SIZE_BYTES, type RepositoryConfig } from './config.ts';
 export { listBackups, listBackupIds, resolveBackupRef, latestBackupOf, newBackupId, matchesVm, type BackupListing } from './backup-list.ts';
 export { openChunkTableForWriting, readGcPlan, GC_LOCK } from './gc-plan.ts';
+export { planPrune, executePrune, type RetentionPolicy, type PrunePlan } from './prune.ts';
+export { runGc, type GcReport } from './gc.ts';
+export { checkRepository, type CheckReport } from './check.ts';

@@ -1,4 +1,100 @@
 // vmbak verify | prune | gc | check: keeping a repository healthy.
 
 import type { Command } from 'commander';
-export function registerCareCommands(_program: Command): void {}
+import { VmbakError, formatBytes } from '../../core/index.ts';
+import { WorkerPool, newProgress, verifyBackups } from '../../engine/index.ts';
+import { checkRepository, executePrune, listBackups, matchesVm, planPrune, resolveBackupRef, runGc, type RetentionPolicy } from '../../repository/index.ts';
+import { abortOnSignals, openRepository, type RepoOptions } from '../context.ts';
+import { startProgressBar } from '../progress-bar.ts';
+import { withRepoOptions } from '../program.ts';
+
+const count = (flag: string) => (value: string): number => {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new VmbakError('USAGE', { detail: `${flag} ${value}: give a whole number` });
+  return n;
+};
+
+export function registerCareCommands(program: Command): void {
+  withRepoOptions(program.command('verify'))
+    .description('re-read and authenticate every chunk the backups need (all backups by default)')
+    .argument('[backups...]', 'backup ids, latest or VM@latest')
+    .option('--json', 'print the problems as JSON')
+    .option('--no-progress', 'no progress bar')
+    .action(async (refs: string[], opts: RepoOptions & { json?: boolean; progress: boolean }) => {
+      const repo = await openRepository(opts);
+      const signal = abortOnSignals();
+      const listing = refs.length ? { backups: await Promise.all(refs.map((r) => resolveBackupRef(repo, r))), damaged: [] } : await listBackups(repo);
+      const pool = new WorkerPool(repo.keys ? repo.masterSecret : null, repo.config.compression.level);
+      const progress = newProgress(Date.now());
+      const stopBar = startProgressBar(progress, 'verify', opts.progress && !opts.json);
+      try {
+        const problems = await verifyBackups(repo, listing.backups, pool, signal, progress).finally(stopBar);
+        const all = [...listing.damaged.map((d) => ({ backupId: d.backupId, disk: null, offsetBytes: null, message: d.detail })), ...problems];
+        if (opts.json) process.stdout.write(`${JSON.stringify({ backups: listing.backups.length, bytesChecked: progress.bytesRead, problems: all })}\n`);
+        else {
+          for (const p of all) process.stdout.write(`${p.message}\n`);
+          process.stdout.write(`verified ${listing.backups.length} backup(s), ${formatBytes(progress.bytesRead)} of chunk data: ${all.length === 0 ? 'no problems' : `${all.length} problem(s)`}\n`);
+        }
+        if (all.length > 0) throw new VmbakError('VERIFY_FAILED', { count: all.length, repo: repo.displayUrl });
+      } finally {
+        await pool.close();
+      }
+    });
+
+  withRepoOptions(program.command('prune'))
+    .description('delete backups the retention rules do not keep (per VM); run gc afterwards to free space')
+    .option('--keep-last <n>', 'keep the newest N', count('--keep-last'))
+    .option('--keep-hourly <n>', 'keep the newest backup of each of the last N hours that have one', count('--keep-hourly'))
+    .option('--keep-daily <n>', 'same per day', count('--keep-daily'))
+    .option('--keep-weekly <n>', 'same per ISO week', count('--keep-weekly'))
+    .option('--keep-monthly <n>', 'same per month', count('--keep-monthly'))
+    .option('--keep-yearly <n>', 'same per year', count('--keep-yearly'))
+    .option('--vm <name>', 'prune only this VM\'s backups')
+    .option('--dry-run', 'print the plan, delete nothing')
+    .option('--json', 'print the plan as JSON')
+    .action(async (opts: RepoOptions & RetentionPolicy & { vm?: string; dryRun?: boolean; json?: boolean }) => {
+      const repo = await openRepository(opts);
+      const listing = await listBackups(repo);
+      if (listing.damaged.length > 0) throw new VmbakError('CHECK_FAILED', { count: listing.damaged.length, repo: repo.displayUrl });
+      const chosen = opts.vm ? listing.backups.filter((m) => matchesVm(m, opts.vm!)) : listing.backups;
+      const plan = planPrune(chosen, opts);
+      if (!opts.dryRun) await executePrune(repo, plan);
+      if (opts.json) {
+        process.stdout.write(`${JSON.stringify({ dryRun: opts.dryRun === true, keep: plan.keep.map((k) => ({ backupId: k.manifest.backupId, vm: k.manifest.vm.name, time: k.manifest.time, reasons: k.reasons })), remove: plan.remove.map((m) => ({ backupId: m.backupId, vm: m.vm.name, time: m.time })) })}\n`);
+      } else {
+        for (const k of plan.keep) process.stdout.write(`keep   ${k.manifest.backupId} ${k.manifest.vm.name} ${k.manifest.time} (${k.reasons.join(', ')})\n`);
+        for (const m of plan.remove) process.stdout.write(`${opts.dryRun ? 'would remove' : 'remove'} ${m.backupId} ${m.vm.name} ${m.time}\n`);
+        process.stdout.write(`${opts.dryRun ? 'dry run: ' : ''}${plan.keep.length} kept, ${plan.remove.length} ${opts.dryRun ? 'to remove' : 'removed'}${plan.remove.length && !opts.dryRun ? '; run `vmbak gc` to free their space' : ''}\n`);
+      }
+    });
+
+  withRepoOptions(program.command('gc'))
+    .description('delete data no backup refers to (safe while backups run)')
+    .option('--dry-run', 'report, delete nothing')
+    .option('--json', 'print the report as JSON')
+    .action(async (opts: RepoOptions & { dryRun?: boolean; json?: boolean }) => {
+      const repo = await openRepository(opts);
+      const report = await runGc(repo, { dryRun: opts.dryRun === true });
+      if (opts.json) { process.stdout.write(`${JSON.stringify(report)}\n`); return; }
+      const verb = report.dryRun ? 'would delete' : 'deleted';
+      process.stdout.write(`${verb} ${report.packsDeleted} pack(s), repacked ${report.packsRepacked}, freed ${formatBytes(report.bytesFreed)}; `
+        + `removed ${report.orphanObjectsDeleted} orphan index object(s) and ${report.staleLocksRemoved} stale lock(s)\n`);
+      if (report.deferredBecause) process.stdout.write(`${report.packsCondemned} unreferenced pack(s) kept for a later gc: ${report.deferredBecause}\n`);
+    });
+
+  withRepoOptions(program.command('check'))
+    .description('check the repository\'s structure: packs, indexes, manifests')
+    .option('--read-data', 'also read every pack and check it against its id')
+    .option('--json', 'print the report as JSON')
+    .action(async (opts: RepoOptions & { readData?: boolean; json?: boolean }) => {
+      const repo = await openRepository(opts);
+      const report = await checkRepository(repo, { readPacks: opts.readData === true });
+      if (opts.json) process.stdout.write(`${JSON.stringify(report)}\n`);
+      else {
+        for (const e of report.errors) process.stdout.write(`error: ${e}\n`);
+        for (const w of report.warnings) process.stdout.write(`warning: ${w}\n`);
+        process.stdout.write(`checked ${report.packsChecked} pack(s) and ${report.backupsChecked} backup(s): ${report.errors.length} error(s), ${report.warnings.length} warning(s)\n`);
+      }
+      if (report.errors.length > 0) throw new VmbakError('CHECK_FAILED', { count: report.errors.length, repo: repo.displayUrl });
+    });
+}

@@ -1,2 +1,114 @@
+// vmbak demo: the whole cycle on a disk image it builds itself — create a repository, back
+// up, change 1% of the disk, back up again, restore, verify, and summarise. It runs the same
+// `vmbak` commands a user would type, printing each one.
+
 import type { Command } from 'commander';
-export function registerDemoCommand(_program: Command): void {}
+import { spawn } from 'node:child_process';
+import { mkdtemp, open, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createCipheriv, createHash } from 'node:crypto';
+import { VmbakError, formatBytes } from '../../core/index.ts';
+
+const MAIN = fileURLToPath(new URL('../main.ts', import.meta.url));
+
+export function registerDemoCommand(program: Command): void {
+  program.command('demo')
+    .description('build a disk image, back it up twice, restore and verify it (the README\'s first command)')
+    .option('--dir <dir>', 'work directory (default: a new temporary directory, removed afterwards)')
+    .option('--size <MiB>', 'disk size in MiB', '1024')
+    .action(async (opts: { dir?: string; size: string }) => {
+      const dir = opts.dir ?? await mkdtemp(join(tmpdir(), 'vmbak-demo-'));
+      const sizeBytes = Number(opts.size) * 1024 * 1024;
+      if (!Number.isInteger(sizeBytes) || sizeBytes < 16 << 20) throw new VmbakError('USAGE', { detail: '--size: give at least 16 (MiB)' });
+      const env = { ...process.env, VMBAK_REPO: join(dir, 'repo'), VMBAK_PASSPHRASE: process.env.VMBAK_PASSPHRASE ?? 'demo passphrase' };
+      const image = join(dir, 'demo-disk.raw');
+      try {
+        say(`building a ${formatBytes(sizeBytes)} disk image with text, binary and empty regions: ${image}`);
+        await writeDemoImage(image, sizeBytes, 1);
+        await vmbak(env, ['repo', 'init']);
+        const first = await vmbak(env, ['backup', '--image', image, '--vm', 'demo-vm', '--json', '--no-progress']);
+        say('changing 1% of the disk in scattered 64 KiB writes');
+        await mutateImage(image, sizeBytes, 0.01, 7);
+        const second = await vmbak(env, ['backup', '--image', image, '--vm', 'demo-vm', '--json', '--no-progress']);
+        await vmbak(env, ['backups', 'ls']);
+        await vmbak(env, ['restore', 'demo-vm@latest', '--to', join(dir, 'restored'), '--verify', '--no-progress']);
+        const same = (await fileDigest(image)) === (await fileDigest(join(dir, 'restored', 'demo-disk.raw')));
+        await vmbak(env, ['verify', '--no-progress']);
+        const a = JSON.parse(first) as { bytesRead: number; bytesNew: number; durationMs: number };
+        const b = JSON.parse(second) as { bytesRead: number; bytesNew: number; durationMs: number };
+        say('summary');
+        process.stdout.write(`  first backup:  read ${formatBytes(a.bytesRead)}, stored new ${formatBytes(a.bytesNew)} in ${a.durationMs} ms\n`
+          + `  second backup: read ${formatBytes(b.bytesRead)}, stored new ${formatBytes(b.bytesNew)} in ${b.durationMs} ms\n`
+          + `  restored image is ${same ? 'byte-identical to' : 'DIFFERENT from'} the disk\n`);
+        if (!same) throw new VmbakError('DIGEST_MISMATCH', { disk: 'demo-disk', backupId: 'latest' });
+      } finally {
+        if (!opts.dir) await rm(dir, { recursive: true, force: true });
+      }
+    });
+}
+
+function say(text: string): void {
+  process.stdout.write(`\n== ${text}\n`);
+}
+
+/** Runs a vmbak command in a child process, echoing it; returns its stdout. */
+function vmbak(env: NodeJS.ProcessEnv, args: string[]): Promise<string> {
+  say(`vmbak ${args.join(' ')}`);
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [MAIN, ...args], { env, stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => { out += d; process.stdout.write(d); });
+    child.on('close', (code) => code === 0 ? resolve(out) : reject(new VmbakError('INTERNAL', { detail: `vmbak ${args[0]} exited with ${code}` })));
+  });
+}
+
+/** Deterministic pseudo-random bytes (AES-CTR keystream), incompressible like media files. */
+function keystream(seed: number, bytes: number): Buffer {
+  const key = createHash('sha256').update(`vmbak-demo-${seed}`).digest();
+  return createCipheriv('aes-256-ctr', key, Buffer.alloc(16)).update(Buffer.alloc(bytes));
+}
+
+/** A disk that looks like a VM's: a third text (compressible), a fifth random, the rest holes. */
+async function writeDemoImage(path: string, sizeBytes: number, seed: number): Promise<void> {
+  const fh = await open(path, 'w');
+  try {
+    await fh.truncate(sizeBytes);
+    const step = 4 << 20;
+    const line = 'Nov 22 04:00:00 host app[1234]: processed request id=%d status=200 bytes=5123\n';
+    for (let at = 0, n = 0; at < sizeBytes; at += step, n++) {
+      const len = Math.min(step, sizeBytes - at);
+      if (n % 3 === 0) await fh.write(Buffer.from(Array.from({ length: len / 64 }, (_, i) => line.replace('%d', String(n * 100000 + i))).join('').slice(0, len)), 0, len, at);
+      else if (n % 5 === 1) await fh.write(keystream(seed * 1000 + n, len), 0, len, at);
+    }
+  } finally {
+    await fh.close();
+  }
+}
+
+async function mutateImage(path: string, sizeBytes: number, fraction: number, seed: number): Promise<void> {
+  const fh = await open(path, 'r+');
+  try {
+    const run = 64 * 1024;
+    const runs = Math.max(1, Math.round((sizeBytes * fraction) / run));
+    const data = keystream(seed, runs * run);
+    for (let i = 0; i < runs; i++) {
+      const at = Math.floor(((i * 2654435761) % (sizeBytes / 4096 - 16))) * 4096;
+      await fh.write(data, i * run, run, at);
+    }
+  } finally {
+    await fh.close();
+  }
+}
+
+async function fileDigest(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  const fh = await open(path, 'r');
+  try {
+    for await (const chunk of fh.createReadStream()) hash.update(chunk as Buffer);
+  } finally {
+    await fh.close().catch(() => {});
+  }
+  return hash.digest('hex');
+}

@@ -1,0 +1,162 @@
+// Garbage collection, mark and sweep. Mark: every chunk a manifest's disk indexes refer to.
+// Sweep: packs holding no marked chunk are deleted, packs mostly unmarked are repacked, and
+// what crashed runs left (packs without index, disk indexes without manifest, dead owners'
+// locks) goes too. Safety against concurrent writers (see docs/format.md):
+//   - gc holds the `gc` lock; a writer takes its own lock and then refuses to start while a
+//     live gc lock exists, so at least one of the two always sees the other;
+//   - while any other operation is live, gc deletes nothing new: it writes the unreferenced
+//     packs into the gc plan (writers leave those out of dedup) and deletes them on a later
+//     run, once every live operation started well after the plan was written.
+
+import { VmbakError, systemClock, type Clock } from '../core/index.ts';
+import type { Repository } from './repository.ts';
+import { listBackups } from './backup-list.ts';
+import { chunkKey, ChunkTable } from './chunk-table.ts';
+import { listIndexedPacks, readPackIndex } from './chunk-store.ts';
+import { BACKUPS_PREFIX, PACKS_PREFIX, lockObject, manifestObject, packIdFromObject, packIndexObject, packObject, splitBackupObject } from './layout.ts';
+import { acquireLock, isOwnerAlive, listLocks } from './locks.ts';
+import { GC_LOCK, readGcPlan, writeGcPlan, type GcPlan } from './gc-plan.ts';
+import { PackWriter } from './pack-writer.ts';
+import type { PackEntry } from './pack-format.ts';
+
+/** A writer that started this long after a plan was written has surely read it. */
+export const PLAN_SETTLE_MS = 5 * 60_000;
+const REPACK_WASTE_FRACTION = 0.25;
+
+export interface GcReport {
+  readonly packsDeleted: number;
+  readonly packsRepacked: number;
+  readonly packsCondemned: number;
+  readonly bytesFreed: number;
+  readonly orphanObjectsDeleted: number;
+  readonly staleLocksRemoved: number;
+  /** Why some unreferenced packs were only condemned, or null. */
+  readonly deferredBecause: string | null;
+  readonly dryRun: boolean;
+}
+
+interface PackState {
+  readonly packId: string;
+  readonly sizeBytes: number;
+  readonly entries: PackEntry[] | null;
+  readonly liveBytes: number;
+}
+
+export async function runGc(repo: Repository, opts: { dryRun: boolean; clock?: Clock }): Promise<GcReport> {
+  const clock = opts.clock ?? systemClock;
+  const lock = await acquireLock(repo.target, GC_LOCK, 'gc', 'garbage collection', clock);
+  try {
+    let staleLocksRemoved = 0;
+    const liveOps = [];
+    for (const l of await listLocks(repo.target)) {
+      if (l.name === GC_LOCK) continue;
+      if (l.owner && isOwnerAlive(l.owner, clock)) liveOps.push(l.owner);
+      else {
+        staleLocksRemoved++;
+        if (!opts.dryRun) await repo.target.delete(lockObject(l.name));
+      }
+    }
+    const marked = await markReferencedChunks(repo);
+    const packs = await surveyPacks(repo, marked);
+    const unreferenced = packs.filter((p) => p.liveBytes === 0);
+    const wasteful = packs.filter((p) => p.entries && p.liveBytes > 0 && p.sizeBytes - p.liveBytes > p.sizeBytes * REPACK_WASTE_FRACTION);
+    const previous = await readGcPlan(repo);
+    let deletable: PackState[];
+    let condemned: PackState[] = [];
+    let deferredBecause: string | null = null;
+    if (liveOps.length === 0) {
+      deletable = unreferenced;
+    } else {
+      const planSettled = previous !== null && liveOps.every((o) => o.startedMs > previous.createdMs + PLAN_SETTLE_MS);
+      const inPlan = new Set(planSettled ? previous!.condemnedPacks : []);
+      deletable = unreferenced.filter((p) => inPlan.has(p.packId));
+      condemned = unreferenced.filter((p) => !inPlan.has(p.packId));
+      deferredBecause = `${liveOps.length} other operation(s) running (${liveOps.map((o) => o.purpose).join(', ')})`;
+    }
+    let orphanObjectsDeleted = 0;
+    let packsRepacked = 0;
+    if (!opts.dryRun) {
+      if (liveOps.length === 0) {
+        packsRepacked = await repack(repo, wasteful, marked);
+        orphanObjectsDeleted = await deleteOrphanBackupObjects(repo);
+      }
+      for (const p of deletable) await deletePack(repo, p.packId);
+      const plan: GcPlan | null = condemned.length > 0 ? { createdMs: clock.nowMs(), condemnedPacks: condemned.map((p) => p.packId) } : null;
+      await writeGcPlan(repo, plan);
+    }
+    return {
+      packsDeleted: deletable.length, packsRepacked, packsCondemned: condemned.length,
+      bytesFreed: deletable.reduce((s, p) => s + p.sizeBytes, 0) + wasteful.reduce((s, p) => s + p.sizeBytes - p.liveBytes, 0) * (liveOps.length === 0 ? 1 : 0),
+      orphanObjectsDeleted, staleLocksRemoved, deferredBecause, dryRun: opts.dryRun,
+    };
+  } finally {
+    await lock.release().catch(() => {});
+  }
+}
+
+async function markReferencedChunks(repo: Repository): Promise<Set<string>> {
+  const { backups, damaged } = await listBackups(repo);
+  if (damaged.length > 0) {
+    // What a damaged manifest refers to is unknown: sweeping could delete its data.
+    throw new VmbakError('CHECK_FAILED', { count: damaged.length, repo: repo.displayUrl });
+  }
+  const marked = new Set<string>();
+  for (const m of backups) {
+    for (const d of m.disks) {
+      const index = await repo.readDiskIndex(m.backupId, d.name);
+      for (let i = 0; i < index.count; i++) if (!index.isZero(i)) marked.add(chunkKey(index.id(i)));
+    }
+  }
+  return marked;
+}
+
+async function surveyPacks(repo: Repository, marked: Set<string>): Promise<PackState[]> {
+  const indexed = new Set(await listIndexedPacks(repo.target));
+  const states: PackState[] = [];
+  for (const o of await repo.target.list(PACKS_PREFIX)) {
+    const packId = packIdFromObject(o.name);
+    if (!packId) continue;
+    // A pack without an index was cut short before its index was written: nothing refers to it.
+    const entries = indexed.has(packId) ? await readPackIndex(repo.target, repo.keys, packId) : null;
+    const liveBytes = (entries ?? []).filter((e) => marked.has(chunkKey(e.chunkId))).reduce((s, e) => s + e.lengthBytes, 0);
+    states.push({ packId, sizeBytes: o.sizeBytes, entries, liveBytes });
+  }
+  return states;
+}
+
+async function repack(repo: Repository, packs: PackState[], marked: Set<string>): Promise<number> {
+  if (packs.length === 0) return 0;
+  const writer = new PackWriter(repo.target, repo.keys, new ChunkTable(), { packSizeBytes: repo.config.packSizeBytes });
+  for (const p of packs) {
+    const data = await repo.target.get(packObject(p.packId));
+    for (const e of p.entries!) {
+      if (marked.has(chunkKey(e.chunkId)) && !writer.knows(e.chunkId)) {
+        // Blobs are self-contained (sealed with their chunk id), so they move without re-encoding.
+        await writer.add(e.chunkId, Buffer.from(data.subarray(e.offsetBytes, e.offsetBytes + e.lengthBytes)));
+      }
+    }
+  }
+  await writer.finish();
+  for (const p of packs) await deletePack(repo, p.packId);
+  return packs.length;
+}
+
+async function deletePack(repo: Repository, packId: string): Promise<void> {
+  // Index first: a crash in between leaves a pack without index, which the next gc removes.
+  await repo.target.delete(packIndexObject(packId));
+  await repo.target.delete(packObject(packId));
+}
+
+async function deleteOrphanBackupObjects(repo: Repository): Promise<number> {
+  const objects = await repo.target.list(BACKUPS_PREFIX);
+  const withManifest = new Set(objects.map((o) => splitBackupObject(o.name)).filter((s) => s?.[1] === 'manifest').map((s) => s![0]));
+  let deleted = 0;
+  for (const o of objects) {
+    const split = splitBackupObject(o.name);
+    if (split && !withManifest.has(split[0]) && o.name !== manifestObject(split[0])) {
+      await repo.target.delete(o.name);
+      deleted++;
+    }
+  }
+  return deleted;
+}

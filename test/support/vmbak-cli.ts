@@ -1,0 +1,77 @@
+// Runs the real `vmbak` command in a child process, as a user would, and helpers that build
+// disk images with QEMU's own tools.
+
+import { spawn, execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+
+export const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
+
+export interface CliResult {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+export function vmbak(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [MAIN, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => { stdout += d; });
+    child.stderr.on('data', (d: Buffer) => { stderr += d; });
+    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
+  });
+}
+
+/** Starts vmbak and returns the child, for tests that kill it. */
+export function spawnVmbak(args: string[], env: NodeJS.ProcessEnv = {}) {
+  return spawn(process.execPath, [MAIN, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+export function tempDir(prefix: string): { dir: string; remove: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), `vmbak-test-${prefix}-`));
+  return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+export function qemuImg(...args: string[]): string {
+  return execFileSync('qemu-img', args, { encoding: 'utf8' });
+}
+
+/** Writes through QEMU's block layer (so qcow2 images get real allocations). */
+export function qemuIo(image: string, format: string, ...commands: string[]): void {
+  execFileSync('qemu-io', ['-f', format, ...commands.flatMap((c) => ['-c', c]), image], { stdio: 'ignore' });
+}
+
+export function sha256File(path: string): string {
+  return createHash('sha256').update(readFileSync(path)).digest('hex');
+}
+
+/** The raw content of any image QEMU reads, as a SHA-256. */
+export function imageDigest(image: string, dir: string): string {
+  const raw = join(dir, `digest-${Math.random().toString(36).slice(2)}.raw`);
+  qemuImg('convert', '-O', 'raw', image, raw);
+  try {
+    return sha256File(raw);
+  } finally {
+    rmSync(raw, { force: true });
+  }
+}
+
+/** Parses the single --json line a backup prints. */
+export function jsonLine<T = Record<string, unknown>>(result: CliResult): T {
+  const lines = result.stdout.trim().split('\n').filter((l) => l.startsWith('{'));
+  if (lines.length !== 1) throw new Error(`expected one JSON line, got: ${result.stdout}\n${result.stderr}`);
+  return JSON.parse(lines[0]!) as T;
+}
+
+/** Asserts the shape every failure must have: one line "vmbak: …", no stack trace. */
+export function isCleanError(result: CliResult): boolean {
+  const lines = result.stderr.trim().split('\n');
+  return result.code !== 0 && lines.length === 1 && lines[0]!.startsWith('vmbak: ') && !/\n\s+at /.test(result.stderr);
+}
