@@ -1,15 +1,26 @@
-// Turns what the user gave as --repo into a Target. Plain paths are local directories;
-// URL schemes (sftp://, ftp://, ftps://, s3://) pick the other back-ends.
+// Turns what the user gave as --repo into a Target: parses the location (target-url.ts) and
+// opens the matching back-end, wrapped in the per-target parallelism and bandwidth limits.
+// Opening does not connect; the first operation does, so an unreachable target shows up as
+// a TARGET_UNREACHABLE from that operation.
 
-import { resolve } from 'node:path';
-import { VmbakError, type Target } from '../core/index.ts';
+import type { Target } from '../core/index.ts';
 import { LocalTarget } from './local-target.ts';
+import { S3Target } from './s3-target.ts';
+import { SftpTarget } from './sftp-target.ts';
+
+import { ThrottledTarget } from './throttled-target.ts';
+import { parseTargetLocation } from './target-url.ts';
 
 export async function openTarget(location: string): Promise<Target> {
-  const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(location)?.[1]?.toLowerCase();
-  if (!scheme || scheme === 'file') {
-    const path = scheme === 'file' ? decodeURIComponent(new URL(location).pathname) : location;
-    return new LocalTarget(resolve(path));
+  const loc = parseTargetLocation(location);
+  switch (loc.kind) {
+    case 'local':
+      return new LocalTarget(loc.path);
+    case 's3':
+      return new ThrottledTarget(new S3Target(loc, loc.options), loc.options.connections, loc.options.limitMBps);
+    case 'sftp':
+      return new ThrottledTarget(new SftpTarget(loc, loc.options), loc.options.connections, loc.options.limitMBps);
+    case 'ftp':
+      throw new Error('todo');
   }
-  throw new VmbakError('TARGET_URL_INVALID', { url: location, detail: `unsupported scheme ${scheme}://` });
 }

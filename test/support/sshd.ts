@@ -1,0 +1,83 @@
+// Starts OpenSSH sshd on a free loopback port for tests, with a throwaway host key and a
+// generated client key, all in a temp directory; logs in as the current user (root here)
+// with that key only. Returns where it listens, the key path, and stop().
+
+import { spawn, execFile } from 'node:child_process';
+import { mkdtemp, writeFile, rm, mkdir, readFile } from 'node:fs/promises';
+import { tmpdir, userInfo } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { findFreePort, stopProcess, waitForPort } from './free-port.ts';
+
+const run = promisify(execFile);
+
+export interface Sshd {
+  readonly host: string;
+  readonly port: number;
+  readonly user: string;
+  readonly clientKeyPath: string;
+  /** A known_hosts path for vmbak to pin into (empty at start). */
+  readonly knownHostsPath: string;
+  readonly dir: string;
+  /** Kills sshd and its sessions at once (for dropped-connection tests). */
+  kill(): Promise<void>;
+  /** Starts it again on the same port, optionally with a new host key. */
+  restart(newHostKey?: boolean): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export async function startSshd(): Promise<Sshd> {
+  const dir = await mkdtemp(join(tmpdir(), 'vmbak-sshd-'));
+  await mkdir('/run/sshd', { recursive: true, mode: 0o755 });
+  const port = await findFreePort();
+  const keygen = (path: string) => run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', path]);
+  await keygen(join(dir, 'host_key'));
+  await keygen(join(dir, 'client_key'));
+  await writeFile(join(dir, 'authorized_keys'), await readFile(join(dir, 'client_key.pub')), { mode: 0o600 });
+  await writeFile(join(dir, 'sshd_config'), [
+    `Port ${port}`, 'ListenAddress 127.0.0.1', `HostKey ${join(dir, 'host_key')}`,
+    `PidFile ${join(dir, 'sshd.pid')}`, `AuthorizedKeysFile ${join(dir, 'authorized_keys')}`,
+    'PermitRootLogin prohibit-password', 'PasswordAuthentication no', 'KbdInteractiveAuthentication no',
+    'StrictModes no', 'UsePAM no', 'Subsystem sftp internal-sftp', 'LogLevel ERROR', 'MaxStartups 64', 'MaxSessions 64',
+  ].join('\n') + '\n');
+  let child = spawn('/usr/sbin/sshd', ['-D', '-e', '-f', join(dir, 'sshd_config')], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let log = '';
+  const attach = (): void => { child.stderr?.on('data', (d: Buffer) => { log += d.toString(); }); };
+  attach();
+  const start = async (): Promise<void> => {
+    try {
+      await waitForPort(port, 10_000, child);
+    } catch (err) {
+      throw new Error(`sshd did not start: ${(err as Error).message}; ${log.trim()}`);
+    }
+  };
+  try {
+    await start();
+  } catch (err) {
+    await stopProcess(child);
+    await rm(dir, { recursive: true, force: true });
+    throw err;
+  }
+  return {
+    host: '127.0.0.1', port, user: userInfo().username, dir,
+    clientKeyPath: join(dir, 'client_key'),
+    knownHostsPath: join(dir, 'vmbak_known_hosts'),
+    // Killing the process group takes the per-connection sshd children with it.
+    kill: async () => {
+      await run('pkill', ['-KILL', '-P', String(child.pid)]).catch(() => {});
+      child.kill('SIGKILL');
+      await stopProcess(child);
+    },
+    restart: async (newHostKey = false) => {
+      if (newHostKey) { await rm(join(dir, 'host_key'), { force: true }); await rm(join(dir, 'host_key.pub'), { force: true }); await keygen(join(dir, 'host_key')); }
+      child = spawn('/usr/sbin/sshd', ['-D', '-e', '-f', join(dir, 'sshd_config')], { stdio: ['ignore', 'ignore', 'pipe'] });
+      attach();
+      await start();
+    },
+    stop: async () => {
+      await run('pkill', ['-TERM', '-P', String(child.pid)]).catch(() => {});
+      await stopProcess(child);
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
