@@ -140,3 +140,19 @@ test('TCP connection works too', async (t) => {
   assert.ok((await client.read(MiB, MiB)).equals(Buffer.alloc(MiB, 0x77)));
   await client.close();
 });
+
+test('block status over more than one request (5 GiB sparse image) covers the range without gaps', async (t) => {
+  if (!haveTool(t, 'qemu-nbd')) return;
+  const dir = makeTempDir(t);
+  const GiB = 1024 * MiB;
+  const img = makeImage(path.join(dir, 'wide.qcow2'), 'qcow2', '5G', ['write -P 0x01 0 1M', 'write -P 0x02 2047M 2M', 'write -P 0x03 4607M 1M']);
+  const { socketPath } = await serveImage(t, dir, img, 'qcow2');
+  const client = await NbdClient.connectUnix(socketPath, { metaContexts: [BASE_ALLOCATION] });
+  t.after(() => client.close());
+  const extents = await client.blockStatus(BASE_ALLOCATION, 0, client.sizeBytes);
+  let at = 0;
+  for (const e of extents) { assert.equal(e.offsetBytes, at); at += e.lengthBytes; }
+  assert.equal(at, 5 * GiB);
+  const data = extents.filter((e) => (e.flags & 2) === 0).map((e) => [e.offsetBytes / MiB, e.lengthBytes / MiB]);
+  assert.deepEqual(data, [[0, 1], [2047, 2], [4607, 1]]);
+});
