@@ -7,6 +7,7 @@ import type { Target } from '../core/index.ts';
 import { LocalTarget } from './local-target.ts';
 import { S3Target } from './s3-target.ts';
 import { SftpTarget } from './sftp-target.ts';
+import { FtpTarget } from './ftp-target.ts';
 
 import { ThrottledTarget } from './throttled-target.ts';
 import { parseTargetLocation } from './target-url.ts';
@@ -21,6 +22,6 @@ export async function openTarget(location: string): Promise<Target> {
     case 'sftp':
       return new ThrottledTarget(new SftpTarget(loc, loc.options), loc.options.connections, loc.options.limitMBps);
     case 'ftp':
-      throw new Error('todo');
+      return new ThrottledTarget(new FtpTarget(loc, loc.options), loc.options.connections, loc.options.limitMBps);
   }
 }
