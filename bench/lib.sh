@@ -2,7 +2,7 @@
 # (Adapted from the team's shared bench lib.sh so the bench runs from the repo alone.)
 # Env knobs:
 #   DROP_CACHES=1      drop the page cache before each timed step (root only; skipped silently otherwise)
-#   BENCH_QUIET_MAX=15 max seconds to wait for the machine to be idle before a timed step
+#   BENCH_QUIET_MAX=10 max seconds to wait for the machine to be idle before a timed step
 #   BENCH_QUIET_TICKS=20  "idle" = other CPU use below this many ticks (1/100 s) per 1 s window
 #   GNU_TIME=/usr/bin/time
 
@@ -11,7 +11,7 @@ _busy_ticks() { awk '/^cpu /{ print $2+$3+$4+$7+$8+$9, $5+$6; exit }' /proc/stat
 # wait_quiet: wait until 2 consecutive 1-second windows show few busy ticks.
 # Sets QUIET_WAITED (s) and QUIET_OK (1/0).
 wait_quiet() {
-  local max=${BENCH_QUIET_MAX:-15} lim=${BENCH_QUIET_TICKS:-20} ok=0 w=0 a b
+  local max=${BENCH_QUIET_MAX:-10} lim=${BENCH_QUIET_TICKS:-20} ok=0 w=0 a b
   QUIET_OK=0; QUIET_WAITED=0
   while (( w < max )); do
     a=$(_busy_ticks); sleep 1; b=$(_busy_ticks); w=$((w + 1))

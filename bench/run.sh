@@ -25,7 +25,7 @@
 #
 # Env: BENCH_WORK (default bench/work), BENCH_SIZE_GIB (4), BENCH_SEED (1),
 #      BENCH_TOOLS (all), BENCH_CHUNK_SIZES ("32K 64K 128K 256K"), DROP_CACHES (1),
-#      BENCH_QUIET_MAX (15 s idle wait cap), VMBAK (default bin/vmbak).
+#      BENCH_QUIET_MAX (10 s idle wait cap), VMBAK (default bin/vmbak).
 # Output: a report on stdout; results.tsv, meta.tsv, results.json, report.txt and bench.log
 #         (all tool output) under $BENCH_WORK/results/<UTC time>/ (also results/latest).
 set -euo pipefail
