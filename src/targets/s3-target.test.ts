@@ -66,7 +66,7 @@ test('s3: failed multipart upload is aborted and leaves nothing', { timeout: 120
 
 test('s3: connection refused is TARGET_UNREACHABLE naming the target', async () => {
   const port = await findFreePort();
-  const target = await openTarget(`s3://b/p/?endpoint=http://127.0.0.1:${port}&region=us-east-1`);
+  const target = await openTarget(`s3://bucket/p/?endpoint=http://127.0.0.1:${port}&region=us-east-1`);
   await assert.rejects(target.get('x'), (err) => isVmbakError(err, 'TARGET_UNREACHABLE') && err.message.includes(`127.0.0.1:${port}`));
   await target.close();
 });

@@ -11,6 +11,8 @@ import { isVmbakError, type Target } from '../core/index.ts';
 export interface ConformanceOptions {
   /** Includes the 70 MiB object (multipart on S3); slow targets may leave it out. */
   readonly largeObjects?: boolean;
+  /** Case names this back-end is known to fail, with why: run as `todo`, reported, not failing. */
+  readonly knownFailures?: Readonly<Record<string, string>>;
 }
 
 const MiB = 1024 * 1024;
@@ -18,7 +20,8 @@ const MiB = 1024 * 1024;
 /** Registers the suite; `open` returns a target over an empty area for each test. */
 export function registerTargetConformance(label: string, open: () => Promise<Target>, options: ConformanceOptions = {}): void {
   const withTarget = (name: string, body: (t: Target) => Promise<void>, timeoutMs = 60_000): void => {
-    test(`${label}: ${name}`, { timeout: timeoutMs }, async () => {
+    const todo = options.knownFailures?.[name];
+    test(`${label}: ${name}`, { timeout: timeoutMs, ...(todo ? { todo } : {}) }, async () => {
       const target = await open();
       try {
         await body(target);
