@@ -34,7 +34,7 @@ drop_caches() {
 #   T_TREE  peak summed RSS (kB) of the process tree (sampled; wrappers time/bash excluded;
 #           at least T_RSS)
 #   T_CPU   user+sys s of CMD    T_OTHER other busy CPU s on the machine during the run
-#   T_RC    exit code
+#   T_RC    exit code (124: killed after BENCH_STEP_TIMEOUT seconds, default 600)
 timed() {
   local cmd=$1 tf pf a b u s pid spid
   tf=$(mktemp "${TMPDIR:-/tmp}/.bench-time.XXXXXX")
@@ -42,12 +42,14 @@ timed() {
   echo 0 > "$pf"
   a=$(_busy_ticks)
   # setsid does not fork here (a background job is not a group leader), so $! is the session id
-  setsid "${GNU_TIME:-/usr/bin/time}" -f '%e %M %U %S' -o "$tf" bash -c "$cmd" &
+  # a hung tool must not stall the bench: BENCH_STEP_TIMEOUT (s) per step, then TERM (KILL 10 s later)
+  setsid "${GNU_TIME:-/usr/bin/time}" -f '%e %M %U %S' -o "$tf" \
+    timeout -k 10 "${BENCH_STEP_TIMEOUT:-600}" bash -c "$cmd" &
   pid=$!
   (
     peak=0
     while [ -d "/proc/$pid" ]; do
-      cur=$(ps -o rss=,comm= -s "$pid" 2>/dev/null | awk '$2 != "time" && $2 != "bash" { s += $1 } END { print s + 0 }') || cur=0
+      cur=$(ps -o rss=,comm= -s "$pid" 2>/dev/null | awk '$2 != "time" && $2 != "timeout" && $2 != "bash" { s += $1 } END { print s + 0 }') || cur=0
       if (( cur > peak )); then peak=$cur; echo "$peak" > "$pf"; fi
       sleep 0.25
     done
@@ -56,6 +58,15 @@ timed() {
   T_RC=0
   wait "$pid" || T_RC=$?
   wait "$spid" 2>/dev/null || true
+  # anything of the step still alive in its session (e.g. an orphaned qemu-nbd) is a tool bug:
+  # note it and end those processes, by pid, so the next step starts clean
+  local left
+  left=$(ps -o pid= -s "$pid" 2>/dev/null | xargs || true)
+  if [ -n "$left" ]; then
+    echo "[bench] WARNING: processes left running after the step: $(ps -o pid=,args= -p "${left// /,}" 2>/dev/null | tr '\n' ';')" >&2
+    # shellcheck disable=SC2086
+    kill -9 $left 2>/dev/null || true
+  fi
   b=$(_busy_ticks)
   read -r T_WALL T_RSS u s < <(tail -n 1 "$tf")
   T_TREE=$(cat "$pf")

@@ -104,7 +104,7 @@ const mutConsistent = rows.every(
 const out: string[] = [];
 out.push('');
 out.push(
-  `vmbak bench (${mode}) — ${meta.get('time')} on ${meta.get('host')} (${meta.get('nproc')} cores, kernel ${meta.get('kernel')}), commit ${meta.get('vmbak_commit')}`,
+  `vmbak bench (${mode}) — ${meta.get('time')} on ${meta.get('host')} (${meta.get('nproc')} cores, kernel ${meta.get('kernel')}), vmbak ${meta.get('vmbak_launcher')} at commit ${meta.get('vmbak_commit')}${Number(meta.get('vmbak_uncommitted_files') ?? 0) > 0 ? ` + ${meta.get('vmbak_uncommitted_files')} uncommitted files in src/ bin/` : ''}`,
 );
 out.push(
   `image: ${meta.get('size_gib')} GiB, seed ${meta.get('seed')}: logical ${logical} B (${MB(logical)} MB), allocated ${alloc} B (${MB(alloc)} MB)`,
@@ -141,6 +141,10 @@ for (const t of tools) {
     const note: string[] = [];
     if (r.rc !== 0) note.push(`FAILED rc=${r.rc}`);
     if (r.otherCpuS > 0.5 * r.wallS) note.push(`other CPU ${r.otherCpuS.toFixed(1)} s (other processes, kernel writeback)`);
+    const j = r.toolJson;
+    if (j !== null && typeof j === 'object' && 'durationMs' in j && 'bytesNew' in j) {
+      note.push(`own report: ${(Number(j.durationMs) / 1000).toFixed(2)} s, bytesNew ${MB(Number(j.bytesNew))} MB`);
+    }
     if (r.verify) note.push(`restore sha256 ${r.verify}, restored file allocates ${MB(r.restoredAlloc)} MB`);
     if (r.newBytes !== null && r.mutatedBytes) note.push(`${(r.newBytes / r.mutatedBytes).toFixed(2)}x bytes changed`);
     body.push([

@@ -25,7 +25,8 @@
 #
 # Env: BENCH_WORK (default bench/work), BENCH_SIZE_GIB (4), BENCH_SEED (1),
 #      BENCH_TOOLS (all), BENCH_CHUNK_SIZES ("32K 64K 128K 256K"), DROP_CACHES (1),
-#      BENCH_QUIET_MAX (10 s idle wait cap), VMBAK (default bin/vmbak).
+#      BENCH_QUIET_MAX (10 s idle wait cap), BENCH_STEP_TIMEOUT (600 s per step),
+#      VMBAK (default bin/vmbak).
 # Output: a report on stdout; results.tsv, meta.tsv, results.json, report.txt and bench.log
 #         (all tool output) under $BENCH_WORK/results/<UTC time>/ (also results/latest).
 set -euo pipefail
@@ -96,6 +97,10 @@ if [ ! -f "$PRISTINE" ]; then
   mv "$PRISTINE.tmp.$$" "$PRISTINE"
 fi
 LOGICAL=$(stat -c %s "$PRISTINE")
+# room for one tool's image copy + repository + a non-sparse restore (restic, borg), roughly 3x the logical size
+need_kb=$(( SIZE_GIB * 3 * 1024 * 1024 ))
+free_kb=$(df -Pk "$WORK" | awk 'NR == 2 { print $4 }')
+(( free_kb >= need_kb )) || { echo "bench: $WORK has $(( free_kb / 1024 / 1024 )) GiB free; a ${SIZE_GIB} GiB run needs about $(( need_kb / 1024 / 1024 )) GiB" >&2; exit 1; }
 ALLOC=$(du -B1 "$PRISTINE" | cut -f1)
 
 {
@@ -114,6 +119,8 @@ ALLOC=$(du -B1 "$PRISTINE" | cut -f1)
   printf 'borg\t%s\n' "$(borg --version)"
   printf 'node\t%s\n' "$("$NODE" --version)"
   printf 'vmbak_commit\t%s\n' "$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+  printf 'vmbak_uncommitted_files\t%s\n' "$(git -C "$ROOT" status --porcelain -- src bin 2>/dev/null | wc -l)"
+  printf 'vmbak_launcher\t%s\n' "$VMBAK"
   printf 'drop_caches\t%s\n' "$( [ -w /proc/sys/vm/drop_caches ] && [ "${DROP_CACHES:-1}" = 1 ] && echo yes || echo no)"
 } > "$META"
 log "image: logical=$LOGICAL allocated=$ALLOC; tools: $TOOLS; results: $RES"
