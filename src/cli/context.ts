@@ -2,6 +2,7 @@
 // and the repository with the right credentials, and an AbortSignal tied to Ctrl-C/SIGTERM.
 
 import { readFile } from 'node:fs/promises';
+import type { Command } from 'commander';
 import { VmbakError, describeError } from '../core/index.ts';
 import { openTarget } from '../targets/index.ts';
 import { Repository } from '../repository/index.ts';
@@ -44,4 +45,12 @@ export function abortOnSignals(): AbortSignal {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   return controller.signal;
+}
+
+/** Adds the options every repository command takes. */
+export function withRepoOptions(cmd: Command): Command {
+  return cmd
+    .option('--repo <location>', 'repository path or URL (default: $VMBAK_REPO)')
+    .option('--passphrase-file <file>', 'read the passphrase from a file (default: $VMBAK_PASSPHRASE, or a prompt)')
+    .option('--key-file <file>', 'unlock with a master key saved by `vmbak key export` instead of a passphrase');
 }

@@ -36,11 +36,3 @@ function inheritSettings(cmd: Command): void {
   });
   for (const sub of cmd.commands) inheritSettings(sub);
 }
-
-/** Adds the options every repository command takes. */
-export function withRepoOptions(cmd: Command): Command {
-  return cmd
-    .option('--repo <location>', 'repository path or URL (default: $VMBAK_REPO)')
-    .option('--passphrase-file <file>', 'read the passphrase from a file (default: $VMBAK_PASSPHRASE, or a prompt)')
-    .option('--key-file <file>', 'unlock with a master key saved by `vmbak key export` instead of a passphrase');
-}

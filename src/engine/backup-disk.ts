@@ -8,6 +8,7 @@ import { DiskIndex, ZERO_CHUNK_ID, type PackWriter } from '../repository/index.t
 import type { WorkerPool } from './worker-pool.ts';
 import { CHUNK_READ, CHUNK_UNCHANGED, planDiskRead, readRuns } from './read-plan.ts';
 import type { ProgressCounters } from './progress.ts';
+import { garbageCollector } from './collect-garbage.ts';
 
 const BATCH_BYTES = 4 << 20;
 
@@ -49,12 +50,14 @@ export async function backupDisk(ctx: DiskBackupContext, input: DiskBackupInput)
   let bytesNew = 0;
   for (let i = 0; i < index.count; i++) if (plan.state[i] === CHUNK_READ) ctx.progress.bytesToRead += index.chunkLength(i);
 
+  const countGarbage = garbageCollector(64 << 20);
   const processRun = async (first: number, count: number): Promise<void> => {
     const offset = first * chunkSizeBytes;
     const length = Math.min(count * chunkSizeBytes, source.sizeBytes - offset);
     const data = await source.read(offset, length);
     bytesRead += length;
     ctx.progress.bytesRead += length;
+    countGarbage(length);
     const worker = ctx.pool.pick();
     const jobId = ctx.pool.newJobId();
     const ab = data.byteOffset === 0 && data.byteLength === data.buffer.byteLength ? data.buffer as ArrayBuffer : data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength) as ArrayBuffer;
@@ -87,7 +90,7 @@ export async function backupDisk(ctx: DiskBackupContext, input: DiskBackupInput)
     ctx.progress.bytesStored = ctx.writer.bytesStored;
   };
 
-  await runLimited(readRuns(plan.state, Math.max(1, Math.floor(BATCH_BYTES / chunkSizeBytes))), ctx.batchesInFlight ?? 6, ctx.signal,
+  await runLimited(readRuns(plan.state, Math.max(1, Math.floor(BATCH_BYTES / chunkSizeBytes))), ctx.batchesInFlight ?? 4, ctx.signal,
     (run) => processRun(run.first, run.count));
 
   let bytesChanged = plan.bytesChanged;

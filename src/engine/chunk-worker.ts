@@ -4,6 +4,7 @@
 // transfer; `encode` with no indices just releases it.
 
 import { parentPort, workerData } from 'node:worker_threads';
+import { garbageCollector } from './collect-garbage.ts';
 import { splitMasterSecret, computeChunkId, encodeChunk, decodeChunk } from '../repository/index.ts';
 import type { WorkerRequest, WorkerReply } from './worker-protocol.ts';
 
@@ -62,7 +63,10 @@ function toArrayBuffer(buf: Buffer): ArrayBuffer {
   return buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength) as ArrayBuffer;
 }
 
+const countGarbage = garbageCollector(32 << 20);
+
 parentPort!.on('message', (req: WorkerRequest) => {
+  if (req.op !== 'encode') countGarbage(req.data.byteLength);
   try {
     const { reply, transfer } = handle(req);
     parentPort!.postMessage(reply, transfer);

@@ -18,7 +18,7 @@ export class WorkerPool {
 
   constructor(secret: Buffer | null, compressionLevel: number, size = availableParallelism()) {
     for (let i = 0; i < Math.max(1, size); i++) {
-      const worker = new Worker(new URL('./chunk-worker.ts', import.meta.url), {
+      const worker = new Worker(new URL(import.meta.url.endsWith('.ts') ? './chunk-worker.ts' : './chunk-worker.js', import.meta.url), {
         workerData: { secret: secret ? new Uint8Array(secret) : null, compressionLevel },
       });
       worker.on('message', (reply: WorkerReply) => this.settle(reply));

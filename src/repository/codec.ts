@@ -16,11 +16,17 @@ const PAYLOAD_ZSTD = 1;
 const MIN_SAVING = 1 / 32;
 
 export function compress(data: Uint8Array, level: number): Buffer {
-  return zstdCompressSync(data, { params: { [constants.ZSTD_c_compressionLevel]: level } });
+  // Declaring the input size lets zstd size its context for this chunk rather than for its
+  // default window (MBs per call), and one output buffer of the input's size avoids regrowth.
+  return zstdCompressSync(data, {
+    pledgedSrcSize: data.length,
+    chunkSize: Math.max(1024, data.length + 1024),
+    params: { [constants.ZSTD_c_compressionLevel]: level },
+  });
 }
 
-export function decompress(data: Uint8Array): Buffer {
-  return zstdDecompressSync(data);
+export function decompress(data: Uint8Array, expectedBytes?: number): Buffer {
+  return zstdDecompressSync(data, expectedBytes ? { chunkSize: expectedBytes + 1024 } : {});
 }
 
 export function computeChunkId(keys: MasterKeys | null, data: Uint8Array): Buffer {

@@ -1,8 +1,5 @@
 // Storage back-ends behind the core Target interface, and the URL parser that picks one.
 export { LocalTarget } from './local-target.ts';
-export { SftpTarget } from './sftp-target.ts';
-export { FtpTarget } from './ftp-target.ts';
-export { S3Target } from './s3-target.ts';
 export { ThrottledTarget } from './throttled-target.ts';
 export { openTarget } from './open-target.ts';
 export { parseTargetLocation, type TargetLocation } from './target-url.ts';

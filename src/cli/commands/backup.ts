@@ -4,10 +4,9 @@ import type { Command } from 'commander';
 import { VmbakError, type BackupSession } from '../../core/index.ts';
 import { WorkerPool, backupVm, newProgress } from '../../engine/index.ts';
 import { imagesFromDomainXml, openImageSession, type ImageSpec } from '../../hypervisors/index.ts';
-import { abortOnSignals, openRepository, type RepoOptions } from '../context.ts';
+import { abortOnSignals, openRepository, type RepoOptions, withRepoOptions } from '../context.ts';
 import { startProgressBar } from '../progress-bar.ts';
 import { backupJson, backupSummary } from '../report.ts';
-import { withRepoOptions } from '../program.ts';
 
 interface BackupOptions extends RepoOptions {
   image: string[];

@@ -3,8 +3,7 @@
 import type { Command } from 'commander';
 import { formatBytes } from '../../core/index.ts';
 import { listBackups, matchesVm } from '../../repository/index.ts';
-import { openRepository, type RepoOptions } from '../context.ts';
-import { withRepoOptions } from '../program.ts';
+import { openRepository, type RepoOptions, withRepoOptions } from '../context.ts';
 
 export function registerBackupsCommands(program: Command): void {
   const backups = program.command('backups').description('list the backups in a repository');

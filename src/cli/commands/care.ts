@@ -4,9 +4,8 @@ import type { Command } from 'commander';
 import { VmbakError, formatBytes } from '../../core/index.ts';
 import { WorkerPool, newProgress, verifyBackups } from '../../engine/index.ts';
 import { checkRepository, executePrune, listBackups, matchesVm, planPrune, resolveBackupRef, runGc, type RetentionPolicy } from '../../repository/index.ts';
-import { abortOnSignals, openRepository, type RepoOptions } from '../context.ts';
+import { abortOnSignals, openRepository, type RepoOptions, withRepoOptions } from '../context.ts';
 import { startProgressBar } from '../progress-bar.ts';
-import { withRepoOptions } from '../program.ts';
 
 const count = (flag: string) => (value: string): number => {
   const n = Number(value);

@@ -4,9 +4,8 @@
 import type { Command } from 'commander';
 import { VmbakError } from '../../core/index.ts';
 import { encodeExportedKey } from '../../repository/index.ts';
-import { openRepository, type RepoOptions } from '../context.ts';
+import { openRepository, type RepoOptions, withRepoOptions } from '../context.ts';
 import { obtainPassphrase, readPassphraseFile } from '../passphrase.ts';
-import { withRepoOptions } from '../program.ts';
 
 export function registerKeyCommands(program: Command): void {
   const key = program.command('key').description('manage the repository key');

@@ -4,9 +4,8 @@ import type { Command } from 'commander';
 import { VmbakError, formatBytes, formatDuration, formatRate } from '../../core/index.ts';
 import { WorkerPool, newProgress, restoreBackup } from '../../engine/index.ts';
 import { resolveBackupRef } from '../../repository/index.ts';
-import { abortOnSignals, openRepository, type RepoOptions } from '../context.ts';
+import { abortOnSignals, openRepository, type RepoOptions, withRepoOptions } from '../context.ts';
 import { startProgressBar } from '../progress-bar.ts';
-import { withRepoOptions } from '../program.ts';
 
 interface RestoreOptions extends RepoOptions {
   to?: string;

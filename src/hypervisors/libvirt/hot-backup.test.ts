@@ -9,8 +9,8 @@ import { chmodSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { isVmbakError } from '../../core/errors.ts';
-import type { ByteRange } from '../../core/target.ts';
+import { isVmbakError } from '../../core/index.ts';
+import type { ByteRange } from '../../core/index.ts';
 import { openBackupSession, sweepStaleRuns } from './index.ts';
 import type { LibvirtBackupSession, SessionOptions } from './index.ts';
 import { applyWrite, createTestVm, destroyAllTestVms, ensureLibvirt, hmpWrite, virshTest } from '../../../test/support/libvirt.ts';

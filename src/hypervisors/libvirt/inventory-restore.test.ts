@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { chmodSync, chownSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { isVmbakError } from '../../core/errors.ts';
+import { isVmbakError } from '../../core/index.ts';
 import { checkRestoreInPlace, defineVmFromBackup, findVms, getVm, listVms, openBackupSession, rewriteDomainXml } from './index.ts';
 import { createTestVm, destroyAllTestVms, destroyTestVm, ensureLibvirt, virshTest } from '../../../test/support/libvirt.ts';
 import type { TestVm } from '../../../test/support/libvirt.ts';

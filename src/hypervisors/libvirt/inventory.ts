@@ -3,8 +3,8 @@
 // an error, never an empty list; a pattern that matches nothing is VM_NOT_FOUND.
 
 import { hostname } from 'node:os';
-import { VmbakError } from '../../core/errors.ts';
-import type { VmDisk, VmInfo, VmState } from '../../core/hypervisor.ts';
+import { VmbakError } from '../../core/index.ts';
+import type { VmDisk, VmInfo, VmState } from '../../core/index.ts';
 import { parseDomainXml } from './domain-xml.ts';
 import type { DomainInfo } from './domain-xml.ts';
 import { connectUri, virsh } from './virsh.ts';

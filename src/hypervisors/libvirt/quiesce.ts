@@ -4,8 +4,8 @@
 // when the start fails, because a guest left frozen is worse than a failed backup.
 
 import { execFile } from 'node:child_process';
-import { VmbakError } from '../../core/errors.ts';
-import type { Consistency } from '../../core/hypervisor.ts';
+import { VmbakError } from '../../core/index.ts';
+import type { Consistency } from '../../core/index.ts';
 import { virshRaw } from './virsh.ts';
 
 export type QuiesceMode = 'auto' | 'require' | 'off';

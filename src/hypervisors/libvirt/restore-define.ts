@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { VmbakError } from '../../core/errors.ts';
+import { VmbakError } from '../../core/index.ts';
 import { getVm } from './inventory.ts';
 import { parseDomainXml } from './domain-xml.ts';
 import { connectUri, virsh, virshRaw } from './virsh.ts';

@@ -4,8 +4,8 @@
 // session is open, aborting the backup (never the guest) while a reserve is still free.
 
 import { statfs } from 'node:fs/promises';
-import { formatBytes } from '../../core/units.ts';
-import { VmbakError } from '../../core/errors.ts';
+import { formatBytes } from '../../core/index.ts';
+import { VmbakError } from '../../core/index.ts';
 
 export function defaultScratchRoot(): string {
   return process.env.VMBAK_SCRATCH_DIR ?? '/var/lib/vmbak/scratch';

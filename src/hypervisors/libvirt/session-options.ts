@@ -2,8 +2,8 @@
 // incrementally or in full (and why) — kept apart from the code that runs libvirt so the
 // decisions are testable and printable.
 
-import { VmbakError } from '../../core/errors.ts';
-import type { DiskSource } from '../../core/disk-source.ts';
+import { VmbakError } from '../../core/index.ts';
+import type { DiskSource } from '../../core/index.ts';
 import type { CheckpointInfo } from './checkpoints.ts';
 import { incrementalRefusal } from './checkpoints.ts';
 import type { LibvirtVm } from './inventory.ts';

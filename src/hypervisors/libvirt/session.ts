@@ -3,8 +3,8 @@
 // opens either a hot session (running/paused: libvirt pull-mode backup) or a cold one
 // (shut off: the image files themselves, read-only).
 
-import { VmbakError } from '../../core/errors.ts';
-import type { DiskSource } from '../../core/disk-source.ts';
+import { VmbakError } from '../../core/index.ts';
+import type { DiskSource } from '../../core/index.ts';
 import { getCheckpoint } from './checkpoints.ts';
 import { getVm } from './inventory.ts';
 import type { LibvirtVm } from './inventory.ts';

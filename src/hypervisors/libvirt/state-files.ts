@@ -4,7 +4,7 @@
 
 import { readdir, readFile } from 'node:fs/promises';
 import { basename, join, relative } from 'node:path';
-import type { VmStateFile } from '../../core/hypervisor.ts';
+import type { VmStateFile } from '../../core/index.ts';
 import type { DomainInfo } from './domain-xml.ts';
 
 export const SWTPM_STATE_ROOT = '/var/lib/libvirt/swtpm';

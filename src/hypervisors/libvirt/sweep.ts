@@ -4,7 +4,7 @@
 // records are never touched. Called on every vmbak start.
 
 import { rmSync } from 'node:fs';
-import { describeError } from '../../core/errors.ts';
+import { describeError } from '../../core/index.ts';
 import { deleteCheckpoint, listCheckpoints } from './checkpoints.ts';
 import { endJob } from './hot-session.ts';
 import { defaultStateDir, ownerStatus, readRunRecords, removeRunRecord } from './run-records.ts';

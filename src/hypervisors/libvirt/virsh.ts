@@ -4,7 +4,7 @@
 // with virsh's own one-line message.
 
 import { execFile } from 'node:child_process';
-import { VmbakError } from '../../core/errors.ts';
+import { VmbakError } from '../../core/index.ts';
 
 export const DEFAULT_CONNECT_URI = 'qemu:///system';
 

@@ -1,0 +1,68 @@
+// Guards the shape of the code: dependencies point inward (core ← nbd/targets ← repository/
+// hypervisors ← engine ← jobs/catalog ← server/cli), modules reach each other only through
+// their index.ts, and no import cycle exists between files.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const SRC = resolve(dirname(fileURLToPath(import.meta.url)), '../src');
+const RANK: Record<string, number> = {
+  core: 0, nbd: 1, targets: 1, repository: 2, hypervisors: 2, engine: 3, jobs: 4, catalog: 4, server: 5, cli: 5,
+};
+
+function sourceFiles(dir: string): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const full = join(dir, name);
+    if (statSync(full).isDirectory()) return sourceFiles(full);
+    return full.endsWith('.ts') && !full.endsWith('.test.ts') ? [full] : [];
+  });
+}
+
+function importsOf(file: string): string[] {
+  const text = readFileSync(file, 'utf8');
+  const specs = [...text.matchAll(/^\s*(?:import|export)\s[^;]*?from\s+'([^']+)'/gms)].map((m) => m[1]!);
+  specs.push(...[...text.matchAll(/new Worker\(new URL\('(\.[^']+\.ts)', import\.meta\.url\)/g)].map((m) => m[1]!));
+  return specs.filter((s) => s.startsWith('.')).map((s) => resolve(dirname(file), s));
+}
+
+const moduleOf = (file: string): string => relative(SRC, file).split('/')[0]!;
+const files = sourceFiles(SRC);
+const graph = new Map(files.map((f) => [f, importsOf(f)]));
+
+test('every source folder is a known module', () => {
+  for (const f of files) assert.ok(moduleOf(f) in RANK, `${relative(SRC, f)} is in no known module`);
+});
+
+test('dependencies point inward and cross modules only through index.ts', () => {
+  const problems: string[] = [];
+  for (const [file, deps] of graph) {
+    for (const dep of deps) {
+      const from = moduleOf(file);
+      const to = moduleOf(dep);
+      if (from === to) continue;
+      if (RANK[to]! > RANK[from]!) problems.push(`${relative(SRC, file)} imports outward: ${relative(SRC, dep)}`);
+      if (!dep.endsWith(`${to}/index.ts`)) problems.push(`${relative(SRC, file)} reaches into ${relative(SRC, dep)} instead of ${to}/index.ts`);
+    }
+  }
+  assert.deepEqual(problems, []);
+});
+
+test('no import cycles between files', () => {
+  const state = new Map<string, 'visiting' | 'done'>();
+  const cycles: string[] = [];
+  const visit = (file: string, path: string[]): void => {
+    if (state.get(file) === 'done') return;
+    if (state.get(file) === 'visiting') {
+      cycles.push([...path.slice(path.indexOf(file)), file].map((f) => relative(SRC, f)).join(' → '));
+      return;
+    }
+    state.set(file, 'visiting');
+    for (const dep of graph.get(file) ?? []) visit(dep, [...path, file]);
+    state.set(file, 'done');
+  };
+  for (const f of files) visit(f, []);
+  assert.deepEqual(cycles, []);
+});
