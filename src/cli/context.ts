@@ -9,19 +9,32 @@ import { Repository } from '../repository/index.ts';
 import { obtainPassphrase } from './passphrase.ts';
 
 export interface RepoOptions {
-  repo?: string;
-  passphraseFile?: string;
+  repo: string[];
+  passphraseFile: string[];
   keyFile?: string;
 }
 
+/** The repositories named by --repo (repeatable) or VMBAK_REPO. */
+export function repoLocations(opts: RepoOptions): string[] {
+  const locations = opts.repo.length > 0 ? opts.repo : process.env.VMBAK_REPO ? [process.env.VMBAK_REPO] : [];
+  if (locations.length === 0) throw new VmbakError('USAGE', { detail: 'no repository: pass --repo or set VMBAK_REPO' });
+  return locations;
+}
+
+/** The one repository of a command that takes one. */
 export function repoLocation(opts: RepoOptions): string {
-  const location = opts.repo ?? process.env.VMBAK_REPO;
-  if (!location) throw new VmbakError('USAGE', { detail: 'no repository: pass --repo or set VMBAK_REPO' });
-  return location;
+  const locations = repoLocations(opts);
+  if (locations.length > 1) throw new VmbakError('USAGE', { detail: 'this command takes one --repo (only backup takes several, for failover)' });
+  return locations[0]!;
 }
 
 export async function openRepository(opts: RepoOptions): Promise<Repository> {
-  const target = await openTarget(repoLocation(opts));
+  return openRepositoryAt(repoLocation(opts), opts, 0);
+}
+
+/** Opens the n-th repository of the command line with its own credentials. */
+export async function openRepositoryAt(location: string, opts: RepoOptions, n: number): Promise<Repository> {
+  const target = await openTarget(location);
   return Repository.open(target, async () => {
     if (opts.keyFile) {
       try {
@@ -30,7 +43,10 @@ export async function openRepository(opts: RepoOptions): Promise<Repository> {
         throw new VmbakError('PASSPHRASE_FILE_UNREADABLE', { path: opts.keyFile, reason: describeError(err) });
       }
     }
-    return { passphrase: await obtainPassphrase({ passphraseFile: opts.passphraseFile }) };
+    if (opts.passphraseFile.length > 1 && opts.passphraseFile.length <= n) {
+      throw new VmbakError('USAGE', { detail: `no --passphrase-file for repository ${n + 1} (${target.displayUrl}): give one per --repo, in order` });
+    }
+    return { passphrase: await obtainPassphrase({ passphraseFile: opts.passphraseFile[Math.min(n, opts.passphraseFile.length - 1)] }) };
   });
 }
 
@@ -50,7 +66,12 @@ export function abortOnSignals(): AbortSignal {
 /** Adds the options every repository command takes. */
 export function withRepoOptions(cmd: Command): Command {
   return cmd
-    .option('--repo <location>', 'repository path or URL (default: $VMBAK_REPO)')
-    .option('--passphrase-file <file>', 'read the passphrase from a file (default: $VMBAK_PASSPHRASE, or a prompt)')
+    .option('--repo <location>', 'repository path or URL (default: $VMBAK_REPO)', collect, [])
+    .option('--passphrase-file <file>', 'read the passphrase from a file (default: $VMBAK_PASSPHRASE, or a prompt); one per --repo', collect, [])
     .option('--key-file <file>', 'unlock with a master key saved by `vmbak key export` instead of a passphrase');
+}
+
+/** Commander helper for repeatable options. */
+export function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
 }

@@ -5,3 +5,5 @@ export { backupVm, vmLockName, type BackupVmRequest, type VmIdentity } from './b
 export { restoreBackup, type RestoreRequest, type RestoredDisk } from './restore-backup.ts';
 export { newProgress, type ProgressCounters } from './progress.ts';
 export { verifyBackups, type VerifyProblem } from './verify.ts';
+export { runBackups, type VmJob, type RepoHandle, type VmOutcome, type BackupRunOptions } from './backup-run.ts';
+export { targetOrder } from './target-choice.ts';

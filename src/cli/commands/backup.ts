@@ -1,62 +1,152 @@
-// vmbak backup: one VM from image files (--image, --domain-xml) into a repository.
+// vmbak backup: VMs into one or more repositories — running libvirt VMs (--vm, hot and
+// incremental), or image files (--image, --domain-xml) for powered-off VMs and templates.
 
 import type { Command } from 'commander';
-import { VmbakError, type BackupSession } from '../../core/index.ts';
-import { WorkerPool, backupVm, newProgress } from '../../engine/index.ts';
-import { imagesFromDomainXml, openImageSession, type ImageSpec } from '../../hypervisors/index.ts';
-import { abortOnSignals, openRepository, type RepoOptions, withRepoOptions } from '../context.ts';
+import { VmbakError } from '../../core/index.ts';
+import { newProgress, runBackups, type RepoHandle, type VmJob, type VmOutcome } from '../../engine/index.ts';
+import { imagesFromDomainXml, libvirt, openImageSession, type ImageSpec } from '../../hypervisors/index.ts';
+import { listBackups } from '../../repository/index.ts';
+import { abortOnSignals, collect, openRepositoryAt, repoLocations, withRepoOptions, type RepoOptions } from '../context.ts';
 import { startProgressBar } from '../progress-bar.ts';
 import { backupJson, backupSummary } from '../report.ts';
 
 interface BackupOptions extends RepoOptions {
   image: string[];
-  vm?: string;
+  vm: string[];
   domainXml?: string;
+  connect?: string;
+  excludeDisk: string[];
+  quiesce: string;
+  preFreeze?: string;
+  postThaw?: string;
+  hookTimeout: string;
+  scratchDir?: string;
+  parallel: string;
+  spread?: boolean;
   json?: boolean;
   progress: boolean;
 }
 
-const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
-
 export function registerBackupCommand(program: Command): void {
   withRepoOptions(program.command('backup'))
-    .description('back up a VM: its image files (--image, --domain-xml)')
-    .option('--image <file>', 'a disk image file of the VM (repeat for each disk)', collect, [])
-    .option('--vm <name>', 'the VM the images belong to (default: the first image\'s name)')
+    .description('back up VMs: running libvirt VMs by --vm, or image files by --image / --domain-xml')
+    .option('--vm <name>', 'a VM name, UUID, glob or tag:NAME (repeatable); with --image, the name to record', collect, [])
+    .option('--image <file>', 'a disk image file of one VM (repeat for each disk)', collect, [])
     .option('--domain-xml <file>', 'a libvirt domain XML: back up its disks and store the XML (powered-off VMs, templates)')
+    .option('--connect <uri>', 'libvirt connection URI (default: $VMBAK_CONNECT or qemu:///system)')
+    .option('--exclude-disk <target>', 'leave out this disk (repeatable; recorded in the manifest)', collect, [])
+    .option('--quiesce <mode>', 'auto (freeze when the guest agent answers), require, or off', 'auto')
+    .option('--pre-freeze <command>', 'host command run before the guest filesystems are frozen')
+    .option('--post-thaw <command>', 'host command run after they are thawed')
+    .option('--hook-timeout <seconds>', 'time limit of each hook command', '60')
+    .option('--scratch-dir <dir>', 'where libvirt keeps the backup job\'s scratch files (default: $VMBAK_SCRATCH_DIR or /var/lib/vmbak/scratch)')
+    .option('--parallel <n>', 'VMs backed up at once', '2')
+    .option('--spread', 'spread VMs over the --repo targets (each VM keeps a stable primary) instead of failing over in order')
     .option('--json', 'print one JSON line per VM (see docs/cli.md)')
     .option('--no-progress', 'no progress bar')
     .action(async (opts: BackupOptions) => {
-      if (opts.image.length === 0 && !opts.domainXml) throw new VmbakError('USAGE', { detail: 'backup needs --image FILE (repeatable) or --domain-xml FILE' });
-      const repo = await openRepository(opts);
+      const parallel = Number(opts.parallel);
+      if (!Number.isInteger(parallel) || parallel < 1) throw new VmbakError('USAGE', { detail: `--parallel ${opts.parallel}: give a whole number from 1` });
+      if (!['auto', 'require', 'off'].includes(opts.quiesce)) throw new VmbakError('USAGE', { detail: `--quiesce ${opts.quiesce}: give auto, require or off` });
+      const locations = repoLocations(opts);
+      if (opts.spread && locations.length < 2) throw new VmbakError('USAGE', { detail: '--spread needs two or more --repo targets' });
+      const targets: RepoHandle[] = locations.map((location, n) => ({ location, open: once(() => openRepositoryAt(location, opts, n)) }));
       const signal = abortOnSignals();
-      const { session, vmName, vmUuid, source } = await openSession(opts);
-      const pool = new WorkerPool(repo.keys ? repo.masterSecret : null, repo.config.compression.level);
+      const jobs = opts.image.length > 0 || opts.domainXml ? [await imageJob(opts)] : await libvirtJobs(opts, targets);
       const progress = newProgress(Date.now());
-      const stopBar = startProgressBar(progress, vmName, opts.progress && !opts.json);
-      try {
-        const manifest = await backupVm({ repo, vm: { key: vmUuid ?? vmName, name: vmName, uuid: vmUuid }, source, session, pool, signal, progress })
-          .catch(async (err: unknown) => { stopBar(); await session.abort(); throw err; });
-        stopBar();
-        await session.finish();
-        process.stdout.write(opts.json ? `${JSON.stringify(backupJson(manifest, repo.displayUrl, []))}\n` : backupSummary(manifest, repo.displayUrl));
-      } finally {
-        await pool.close();
-        await repo.target.close();
-      }
+      const stopBar = startProgressBar(progress, jobs.length === 1 ? jobs[0]!.vm.name : `${jobs.length} VMs`, opts.progress && !opts.json);
+      const outcomes = await runBackups(jobs, {
+        targets, spread: opts.spread === true, parallelStreams: parallel, signal, progress,
+        onOutcome: (o) => { stopBar(); report(o, opts.json === true, targets.length > 1); },
+      }).finally(stopBar);
+      setExitCode(outcomes);
     });
 }
 
-async function openSession(opts: BackupOptions): Promise<{ session: BackupSession; vmName: string; vmUuid: string | null; source: 'image' | 'domain-xml' }> {
+function report(o: VmOutcome, json: boolean, manyTargets: boolean): void {
+  // With one target the final error says it all; with several, the way there matters.
+  if (manyTargets) for (const e of o.events) process.stderr.write(`vmbak: ${o.vm.name}: ${e}\n`);
+  if (o.manifest) {
+    process.stdout.write(json ? `${JSON.stringify({ ...backupJson(o.manifest, o.repo!, []), events: o.events })}\n` : backupSummary(o.manifest, o.repo!));
+  } else if (json) {
+    process.stdout.write(`${JSON.stringify({ backupId: null, vm: o.vm.name, repo: o.repo, error: o.error?.message ?? 'failed', code: o.error?.code ?? 'INTERNAL', events: o.events })}\n`);
+  }
+}
+
+/** 0 all recorded, 3 some recorded and some failed, else the first failure's own code. */
+function setExitCode(outcomes: VmOutcome[]): void {
+  const failed = outcomes.filter((o) => !o.manifest);
+  if (failed.length === 0) return;
+  if (failed.length < outcomes.length) {
+    for (const f of failed) process.stderr.write(`vmbak: ${f.vm.name}: ${f.error?.message ?? 'failed'}\n`);
+    throw new VmbakError('COMPLETED_WITH_WARNINGS', { detail: `${failed.length} of ${outcomes.length} VMs failed (${failed.map((f) => f.vm.name).join(', ')})` });
+  }
+  for (const f of failed.slice(1)) process.stderr.write(`vmbak: ${f.vm.name}: ${f.error?.message ?? 'failed'}\n`);
+  throw failed[0]!.error ?? new VmbakError('INTERNAL', { detail: 'backup failed' });
+}
+
+async function imageJob(opts: BackupOptions): Promise<VmJob> {
+  if (opts.vm.length > 1) throw new VmbakError('USAGE', { detail: 'with --image or --domain-xml, --vm names the one VM the images belong to' });
   if (opts.domainXml) {
     const dom = await imagesFromDomainXml(opts.domainXml);
     const images: ImageSpec[] = [...dom.images, ...opts.image.map((path) => ({ path }))];
-    const vmName = opts.vm ?? dom.name;
-    const session = await openImageSession(images, { vmName, domainXml: dom.xml, skipped: dom.skipped });
-    return { session, vmName, vmUuid: dom.uuid, source: 'domain-xml' };
+    const name = opts.vm[0] ?? dom.name;
+    return {
+      vm: { key: dom.uuid ?? name, name, uuid: dom.uuid }, source: 'domain-xml',
+      openSession: () => openImageSession(images, { vmName: name, domainXml: dom.xml, skipped: dom.skipped }),
+    };
   }
-  const first = opts.image[0]!;
-  const vmName = opts.vm ?? first.replace(/^.*\//, '').replace(/\.[^.]*$/, '');
-  const session = await openImageSession(opts.image.map((path) => ({ path })), { vmName });
-  return { session, vmName, vmUuid: null, source: 'image' };
+  const name = opts.vm[0] ?? opts.image[0]!.replace(/^.*\//, '').replace(/\.[^.]*$/, '');
+  return {
+    vm: { key: name, name, uuid: null }, source: 'image',
+    openSession: () => openImageSession(opts.image.map((path) => ({ path })), { vmName: name }),
+  };
+}
+
+async function libvirtJobs(opts: BackupOptions, targets: RepoHandle[]): Promise<VmJob[]> {
+  if (opts.vm.length === 0) throw new VmbakError('USAGE', { detail: 'backup needs --vm NAME (libvirt), or --image FILE / --domain-xml FILE' });
+  const uri = opts.connect;
+  await sweepLeftovers(targets);
+  const vms = await libvirt.findVms(opts.vm, { uri });
+  const hooks = { preFreeze: opts.preFreeze, postThaw: opts.postThaw, timeoutMs: Number(opts.hookTimeout) * 1000 };
+  return vms.map((vm) => ({
+    vm: { key: vm.uuid, name: vm.name, uuid: vm.uuid },
+    source: 'libvirt' as const,
+    openSession: (sinceCheckpoint: string | null) => libvirt.openBackupSession(vm, {
+      uri, sinceCheckpoint, excludeDisks: opts.excludeDisk, quiesce: opts.quiesce as 'auto' | 'require' | 'off', hooks, scratchDir: opts.scratchDir,
+    }),
+  }));
+}
+
+/**
+ * What crashed runs left on this host: libvirt jobs, scratch files, checkpoints no manifest
+ * needs. A checkpoint counts as needed when any of the repositories records it — or when one
+ * of them cannot be read, since then nobody can tell.
+ */
+async function sweepLeftovers(targets: RepoHandle[]): Promise<void> {
+  const swept = await libvirt.sweepStaleRuns({
+    isCheckpointNeeded: async (vmUuid, checkpoint) => {
+      for (const t of targets) {
+        try {
+          const { backups } = await listBackups(await t.open());
+          if (backups.some((m) => m.vm.uuid === vmUuid && m.checkpointId === checkpoint)) return true;
+        } catch {
+          return true;
+        }
+      }
+      return false;
+    },
+  });
+  for (const s of swept) {
+    process.stderr.write(`vmbak: cleaned up after a dead run of ${s.record.vmName}: ${s.error ?? `${s.jobAborted ? 'backup job ended, ' : ''}${s.checkpointDeleted ? `checkpoint ${s.record.checkpoint} deleted, ` : ''}scratch removed`}\n`);
+  }
+}
+
+/** Runs fn once and shares its result; a failure is not kept, so a later call tries again. */
+function once<T>(fn: () => Promise<T>): () => Promise<T> {
+  let pending: Promise<T> | null = null;
+  return () => {
+    pending ??= fn().catch((err: unknown) => { pending = null; throw err; });
+    return pending;
+  };
 }

@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import { VmbakError, formatBytes, parseSize } from '../../core/index.ts';
 import { openTarget } from '../../targets/index.ts';
 import { Repository } from '../../repository/index.ts';
-import { repoLocation, type RepoOptions } from '../context.ts';
+import { collect, repoLocation, type RepoOptions } from '../context.ts';
 import { obtainPassphrase } from '../passphrase.ts';
 
 interface InitOptions extends RepoOptions {
@@ -18,8 +18,8 @@ export function registerRepoCommands(program: Command): void {
   const repo = program.command('repo').description('create and inspect repositories');
   repo.command('init')
     .description('create a repository (encrypted unless --no-encryption)')
-    .option('--repo <location>', 'repository path or URL (default: $VMBAK_REPO)')
-    .option('--passphrase-file <file>', 'read the passphrase from a file (default: $VMBAK_PASSPHRASE, or a prompt)')
+    .option('--repo <location>', 'repository path or URL (default: $VMBAK_REPO)', collect, [])
+    .option('--passphrase-file <file>', 'read the passphrase from a file (default: $VMBAK_PASSPHRASE, or a prompt)', collect, [])
     .option('--no-encryption', 'store data unencrypted (chunk ids are then plain SHA-256)')
     .option('--chunk-size <size>', 'chunk size, a power of two from 4K to 16M', '64K')
     .option('--pack-size <size>', 'target size of pack objects', '16M')
@@ -34,7 +34,7 @@ export function registerRepoCommands(program: Command): void {
       const level = Number(opts.compressionLevel);
       if (!Number.isInteger(level) || level < -7 || level > 22) throw new VmbakError('USAGE', { detail: `--compression-level ${opts.compressionLevel}: give an integer from -7 to 22` });
       const target = await openTarget(repoLocation(opts));
-      const passphrase = opts.encryption ? await obtainPassphrase({ passphraseFile: opts.passphraseFile, confirm: true, prompt: 'New repository passphrase: ' }) : null;
+      const passphrase = opts.encryption ? await obtainPassphrase({ passphraseFile: opts.passphraseFile[0], confirm: true, prompt: 'New repository passphrase: ' }) : null;
       const created = await Repository.init(target, { passphrase, chunkSizeBytes, packSizeBytes, compressionLevel: level });
       process.stdout.write(`created repository ${created.config.repositoryId} at ${target.displayUrl}\n`
         + `  ${created.config.encryption ? 'encrypted (AES-256-GCM, HMAC-SHA-256 chunk ids)' : 'NOT encrypted'}, `
