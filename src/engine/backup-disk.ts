@@ -9,6 +9,7 @@ import type { WorkerPool } from './worker-pool.ts';
 import { CHUNK_READ, CHUNK_UNCHANGED, planDiskRead, readRuns } from './read-plan.ts';
 import type { ProgressCounters } from './progress.ts';
 import { garbageCollector } from './collect-garbage.ts';
+import type { PauseGate } from './pause-gate.ts';
 
 const BATCH_BYTES = 4 << 20;
 
@@ -19,6 +20,8 @@ export interface DiskBackupContext {
   readonly signal: AbortSignal;
   readonly progress: ProgressCounters;
   readonly batchesInFlight?: number;
+  /** While paused, no new read starts. */
+  readonly gate?: PauseGate;
 }
 
 export interface DiskBackupInput {
@@ -91,7 +94,10 @@ export async function backupDisk(ctx: DiskBackupContext, input: DiskBackupInput)
   };
 
   await runLimited(readRuns(plan.state, Math.max(1, Math.floor(BATCH_BYTES / chunkSizeBytes))), ctx.batchesInFlight ?? 4, ctx.signal,
-    (run) => processRun(run.first, run.count));
+    async (run) => {
+      await ctx.gate?.wait(ctx.signal);
+      await processRun(run.first, run.count);
+    });
 
   let bytesChanged = plan.bytesChanged;
   if (bytesChanged === null && previous) {

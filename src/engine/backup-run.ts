@@ -11,6 +11,7 @@ import { WorkerPool } from './worker-pool.ts';
 import { runLimited } from './backup-disk.ts';
 import { targetOrder } from './target-choice.ts';
 import type { ProgressCounters } from './progress.ts';
+import type { PauseGate } from './pause-gate.ts';
 
 export interface VmJob {
   readonly vm: VmIdentity;
@@ -43,6 +44,8 @@ export interface BackupRunOptions {
   readonly retries?: number;
   readonly retryDelayMs?: number;
   readonly onOutcome?: (outcome: VmOutcome) => void;
+  /** Pauses reading (and the start of further VMs) while paused. */
+  readonly gate?: PauseGate;
 }
 
 export async function runBackups(jobs: readonly VmJob[], opts: BackupRunOptions): Promise<VmOutcome[]> {
@@ -106,11 +109,12 @@ async function backupWithFailover(job: VmJob, opts: BackupRunOptions, openRepo: 
 }
 
 async function backupInto(job: VmJob, repo: Repository, pool: WorkerPool, opts: BackupRunOptions): Promise<Manifest> {
+  await opts.gate?.wait(opts.signal);
   const previous = await latestBackupOf(repo, job.vm.key);
   const session = await job.openSession(previous?.checkpointId ?? null);
   let manifest: Manifest;
   try {
-    manifest = await backupVm({ repo, vm: job.vm, source: job.source, session, pool, signal: opts.signal, progress: opts.progress });
+    manifest = await backupVm({ repo, vm: job.vm, source: job.source, session, pool, signal: opts.signal, progress: opts.progress, gate: opts.gate });
   } catch (err) {
     await session.abort().catch(() => {});
     throw err;

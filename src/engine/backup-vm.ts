@@ -13,6 +13,7 @@ import { openChunkTableForWriting } from '../repository/index.ts';
 import { backupDisk } from './backup-disk.ts';
 import type { WorkerPool } from './worker-pool.ts';
 import type { ProgressCounters } from './progress.ts';
+import type { PauseGate } from './pause-gate.ts';
 
 export interface VmIdentity {
   /** Stable key of the VM in repositories: its UUID when known, else its name. */
@@ -30,6 +31,7 @@ export interface BackupVmRequest {
   readonly signal: AbortSignal;
   readonly progress: ProgressCounters;
   readonly clock?: Clock;
+  readonly gate?: PauseGate;
 }
 
 export function vmLockName(vmKey: string): string {
@@ -59,7 +61,7 @@ export async function backupVm(req: BackupVmRequest): Promise<Manifest> {
       if (!useDirtyMap && disk.incrementalFrom === null && !fallbackReason) fallbackReason = 'no changed-block tracking for this source';
       if (useDirtyMap) fallbackReason = null;
       const result = await backupDisk(
-        { pool: req.pool, writer, chunkSizeBytes: repo.config.chunkSizeBytes, signal: req.signal, progress: req.progress },
+        { pool: req.pool, writer, chunkSizeBytes: repo.config.chunkSizeBytes, signal: req.signal, progress: req.progress, gate: req.gate },
         { source: disk.source, previous: base, useDirtyMap },
       );
       indexes.set(disk.source.name, result.index);

@@ -7,3 +7,4 @@ export { newProgress, type ProgressCounters } from './progress.ts';
 export { verifyBackups, type VerifyProblem } from './verify.ts';
 export { runBackups, type VmJob, type RepoHandle, type VmOutcome, type BackupRunOptions } from './backup-run.ts';
 export { targetOrder } from './target-choice.ts';
+export { PauseGate, type PauseGateOptions } from './pause-gate.ts';
