@@ -9,6 +9,8 @@ import { registerRestoreCommand } from './commands/restore.ts';
 import { registerBackupsCommands } from './commands/backups.ts';
 import { registerCareCommands } from './commands/care.ts';
 import { registerDemoCommand } from './commands/demo.ts';
+import { registerVmCommands } from './commands/vm.ts';
+import { registerJobsCommands } from './commands/jobs.ts';
 
 export function buildProgram(): Command {
   const program = new Command('vmbak')
@@ -26,6 +28,8 @@ export function buildProgram(): Command {
   registerBackupsCommands(program);
   registerCareCommands(program);
   registerDemoCommand(program);
+  registerVmCommands(program);
+  registerJobsCommands(program);
   for (const cmd of program.commands) inheritSettings(cmd);
   return program;
 }

@@ -67,6 +67,10 @@ export const errorRegistry = {
   QUIESCE_FAILED: spec('cannot quiesce VM {vm}: {detail}', 1, 502, true),
   HOOK_FAILED: spec('{hook} hook for VM {vm} failed: {detail}', 1, 500),
   SCRATCH_SPACE_LOW: spec('scratch directory {dir} has {freeBytes} free, the backup of {vm} needs {needBytes}', 1, 507, true),
+  JOB_NOT_FOUND: spec('no job {jobId} on this host (see vmbak jobs ls)', 1, 404),
+  JOB_NOT_RUNNING: spec('job {jobId} cannot be {op}: {detail}', 1, 409),
+  PAUSE_TOO_LONG: spec('backup was paused for longer than {limit} and was aborted; nothing was recorded', 1, 408),
+  CONFIRMATION_NEEDED: spec('{what} needs confirmation: pass --yes (no terminal to ask on)', 2, 400),
   INTERNAL: spec('internal error: {detail}', 1, 500),
 } as const satisfies Record<string, ErrorSpec>;
 

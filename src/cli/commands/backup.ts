@@ -6,8 +6,9 @@ import { VmbakError } from '../../core/index.ts';
 import { newProgress, runBackups, type RepoHandle, type VmJob, type VmOutcome } from '../../engine/index.ts';
 import { imagesFromDomainXml, libvirt, openImageSession, type ImageSpec } from '../../hypervisors/index.ts';
 import { listBackups } from '../../repository/index.ts';
-import { abortOnSignals, collect, openRepositoryAt, repoLocations, withRepoOptions, type RepoOptions } from '../context.ts';
+import { collect, openRepositoryAt, repoLocations, withRepoOptions, type RepoOptions } from '../context.ts';
 import { startProgressBar } from '../progress-bar.ts';
+import { parseDurationMs, startJobControl } from '../job-control.ts';
 import { backupJson, backupSummary } from '../report.ts';
 
 interface BackupOptions extends RepoOptions {
@@ -22,6 +23,7 @@ interface BackupOptions extends RepoOptions {
   hookTimeout: string;
   scratchDir?: string;
   parallel: string;
+  maxPause: string;
   spread?: boolean;
   json?: boolean;
   progress: boolean;
@@ -42,6 +44,7 @@ export function registerBackupCommand(program: Command): void {
     .option('--scratch-dir <dir>', 'where libvirt keeps the backup job\'s scratch files (default: $VMBAK_SCRATCH_DIR or /var/lib/vmbak/scratch)')
     .option('--parallel <n>', 'VMs backed up at once', '2')
     .option('--spread', 'spread VMs over the --repo targets (each VM keeps a stable primary) instead of failing over in order')
+    .option('--max-pause <duration>', 'abort the backup when a pause (SIGUSR1, vmbak jobs pause) lasts longer', '30m')
     .option('--json', 'print one JSON line per VM (see docs/cli.md)')
     .option('--no-progress', 'no progress bar')
     .action(async (opts: BackupOptions) => {
@@ -51,15 +54,21 @@ export function registerBackupCommand(program: Command): void {
       const locations = repoLocations(opts);
       if (opts.spread && locations.length < 2) throw new VmbakError('USAGE', { detail: '--spread needs two or more --repo targets' });
       const targets: RepoHandle[] = locations.map((location, n) => ({ location, open: once(() => openRepositoryAt(location, opts, n)) }));
-      const signal = abortOnSignals();
-      const jobs = opts.image.length > 0 || opts.domainXml ? [await imageJob(opts)] : await libvirtJobs(opts, targets);
+      const maxPauseMs = parseDurationMs(opts.maxPause, '--max-pause');
       const progress = newProgress(Date.now());
-      const stopBar = startProgressBar(progress, jobs.length === 1 ? jobs[0]!.vm.name : `${jobs.length} VMs`, opts.progress && !opts.json);
-      const outcomes = await runBackups(jobs, {
-        targets, spread: opts.spread === true, parallelStreams: parallel, signal, progress,
-        onOutcome: (o) => { stopBar(); report(o, opts.json === true, targets.length > 1); },
-      }).finally(stopBar);
-      setExitCode(outcomes);
+      const control = startJobControl({ command: 'backup', vms: opts.vm.length > 0 ? opts.vm : opts.image, progress, maxPauseMs });
+      try {
+        const signal = control.signal;
+        const jobs = opts.image.length > 0 || opts.domainXml ? [await imageJob(opts)] : await libvirtJobs(opts, targets);
+        const stopBar = startProgressBar(progress, jobs.length === 1 ? jobs[0]!.vm.name : `${jobs.length} VMs`, opts.progress && !opts.json);
+        const outcomes = await runBackups(jobs, {
+          targets, spread: opts.spread === true, parallelStreams: parallel, signal, progress, gate: control.gate,
+          onOutcome: (o) => { stopBar(); report(o, opts.json === true, targets.length > 1); },
+        }).finally(stopBar);
+        setExitCode(outcomes);
+      } finally {
+        control.stop();
+      }
     });
 }
 
