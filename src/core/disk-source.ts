@@ -20,6 +20,7 @@ export interface DiskSource {
    * tracking); absent when the source has no such checkpoint.
    */
   mapDirty?(offsetBytes: number, lengthBytes: number): Promise<ByteRange[]>;
-  read(offsetBytes: number, lengthBytes: number): Promise<Buffer>;
+  /** Reads a range; with `into` (at least lengthBytes long) the data lands there. */
+  read(offsetBytes: number, lengthBytes: number, into?: Buffer): Promise<Buffer>;
   close(): Promise<void>;
 }

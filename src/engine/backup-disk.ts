@@ -8,7 +8,6 @@ import { DiskIndex, ZERO_CHUNK_ID, type PackWriter } from '../repository/index.t
 import type { WorkerPool } from './worker-pool.ts';
 import { CHUNK_READ, CHUNK_UNCHANGED, planDiskRead, readRuns } from './read-plan.ts';
 import type { ProgressCounters } from './progress.ts';
-import { garbageCollector } from './collect-garbage.ts';
 import type { PauseGate } from './pause-gate.ts';
 
 const BATCH_BYTES = 4 << 20;
@@ -53,18 +52,24 @@ export async function backupDisk(ctx: DiskBackupContext, input: DiskBackupInput)
   let bytesNew = 0;
   for (let i = 0; i < index.count; i++) if (plan.state[i] === CHUNK_READ) ctx.progress.bytesToRead += index.chunkLength(i);
 
-  const countGarbage = garbageCollector(64 << 20);
+  const inFlight = ctx.batchesInFlight ?? 4;
+  const runChunks = Math.max(1, Math.floor(BATCH_BYTES / chunkSizeBytes));
+  // Read buffers go to a worker and come back with its answer: a fixed set is recycled, so the
+  // pipeline allocates no memory per batch however large the disk.
+  const freeBuffers: ArrayBuffer[] = Array.from({ length: inFlight }, () => new ArrayBuffer(runChunks * chunkSizeBytes));
   const processRun = async (first: number, count: number): Promise<void> => {
     const offset = first * chunkSizeBytes;
     const length = Math.min(count * chunkSizeBytes, source.sizeBytes - offset);
-    const data = await source.read(offset, length);
+    const buffer = freeBuffers.pop()!;
+    const data = await source.read(offset, length, Buffer.from(buffer, 0, length));
     bytesRead += length;
     ctx.progress.bytesRead += length;
-    countGarbage(length);
+    // A source may ignore `into` and return its own buffer.
+    const ab = data.buffer === buffer ? buffer : toArrayBuffer(data);
+    if (ab !== buffer) freeBuffers.push(buffer);
     const worker = ctx.pool.pick();
     const jobId = ctx.pool.newJobId();
-    const ab = data.byteOffset === 0 && data.byteLength === data.buffer.byteLength ? data.buffer as ArrayBuffer : data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength) as ArrayBuffer;
-    const hashed = await ctx.pool.run(worker, { op: 'hash', jobId, data: ab, chunkSizeBytes, keep: true }, [ab]);
+    const hashed = await ctx.pool.run(worker, { op: 'hash', jobId, data: ab, lengthBytes: length, chunkSizeBytes, keep: true }, [ab]);
     if (hashed.op !== 'hash') throw new VmbakError('INTERNAL', { detail: 'unexpected worker reply' });
     const ids = Buffer.from(hashed.ids);
     const toEncode: number[] = [];
@@ -83,17 +88,22 @@ export async function backupDisk(ctx: DiskBackupContext, input: DiskBackupInput)
     const wanted = Buffer.concat(toEncode.map((n) => ids.subarray(n * 32, n * 32 + 32)));
     const encoded = await ctx.pool.run(worker, { op: 'encode', jobId, indices: toEncode, ids: toArrayBuffer(wanted) });
     if (encoded.op !== 'encode') throw new VmbakError('INTERNAL', { detail: 'unexpected worker reply' });
+    if (encoded.data.byteLength === runChunks * chunkSizeBytes) freeBuffers.push(encoded.data);
+    const blobs = Buffer.from(encoded.blobs);
+    let at = 0;
     for (let k = 0; k < toEncode.length; k++) {
       const n = toEncode[k]!;
       const chunkBytes = index.chunkLength(first + n);
       bytesNew += chunkBytes;
       ctx.progress.bytesNew += chunkBytes;
-      await ctx.writer.add(Buffer.from(ids.subarray(n * 32, n * 32 + 32)), Buffer.from(encoded.blobs[k]!));
+      const blobBytes = encoded.blobBytes[k]!;
+      await ctx.writer.add(Buffer.from(ids.subarray(n * 32, n * 32 + 32)), blobs.subarray(at, at + blobBytes));
+      at += blobBytes;
     }
     ctx.progress.bytesStored = ctx.writer.bytesStored;
   };
 
-  await runLimited(readRuns(plan.state, Math.max(1, Math.floor(BATCH_BYTES / chunkSizeBytes))), ctx.batchesInFlight ?? 4, ctx.signal,
+  await runLimited(readRuns(plan.state, runChunks), inFlight, ctx.signal,
     async (run) => {
       await ctx.gate?.wait(ctx.signal);
       await processRun(run.first, run.count);
@@ -108,6 +118,7 @@ export async function backupDisk(ctx: DiskBackupContext, input: DiskBackupInput)
 }
 
 function toArrayBuffer(buf: Buffer): ArrayBuffer {
+  if (buf.byteOffset === 0 && buf.byteLength === buf.buffer.byteLength) return buf.buffer as ArrayBuffer;
   return buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength) as ArrayBuffer;
 }
 

@@ -4,7 +4,6 @@
 // transfer; `encode` with no indices just releases it.
 
 import { parentPort, workerData } from 'node:worker_threads';
-import { garbageCollector } from './collect-garbage.ts';
 import { splitMasterSecret, computeChunkId, encodeChunk, decodeChunk } from '../repository/index.ts';
 import type { WorkerRequest, WorkerReply } from './worker-protocol.ts';
 
@@ -25,7 +24,7 @@ function pieceOf(data: Buffer, chunkSizeBytes: number, index: number): Buffer {
 function handle(req: WorkerRequest): { reply: WorkerReply; transfer: ArrayBuffer[] } {
   switch (req.op) {
     case 'hash': {
-      const data = Buffer.from(req.data);
+      const data = Buffer.from(req.data, 0, req.lengthBytes ?? req.data.byteLength);
       const count = Math.ceil(data.length / req.chunkSizeBytes);
       const ids = Buffer.alloc(count * 32);
       const zero = new Uint8Array(count);
@@ -42,17 +41,19 @@ function handle(req: WorkerRequest): { reply: WorkerReply; transfer: ArrayBuffer
       held.delete(req.jobId);
       if (!batch) throw new Error(`encode of unknown job ${req.jobId}`);
       const ids = Buffer.from(req.ids);
-      const blobs = req.indices.map((index, n) =>
-        toArrayBuffer(encodeChunk(keys, ids.subarray(n * 32, n * 32 + 32), pieceOf(batch.data, batch.chunkSizeBytes, index), compressionLevel)));
-      return { reply: { op: 'encode', jobId: req.jobId, blobs }, transfer: blobs };
+      const encoded = req.indices.map((index, n) =>
+        encodeChunk(keys, ids.subarray(n * 32, n * 32 + 32), pieceOf(batch.data, batch.chunkSizeBytes, index), compressionLevel));
+      // One buffer for all blobs: one allocation and one transfer instead of one per chunk.
+      const blobs = toArrayBuffer(Buffer.concat(encoded));
+      const data = batch.data.buffer as ArrayBuffer;
+      return { reply: { op: 'encode', jobId: req.jobId, blobs, blobBytes: encoded.map((b) => b.length), data }, transfer: [blobs, data] };
     }
     case 'decode': {
       const data = Buffer.from(req.data);
-      const results = req.items.map((item) => {
-        const out = decodeChunk(keys, Buffer.from(item.chunkId), data.subarray(item.offsetBytes, item.offsetBytes + item.lengthBytes));
-        return typeof out === 'string' ? out : toArrayBuffer(out);
-      });
-      return { reply: { op: 'decode', jobId: req.jobId, results }, transfer: results.filter((r): r is ArrayBuffer => typeof r !== 'string') };
+      const decoded = req.items.map((item) => decodeChunk(keys, Buffer.from(item.chunkId), data.subarray(item.offsetBytes, item.offsetBytes + item.lengthBytes), item.plainBytes));
+      const out = toArrayBuffer(Buffer.concat(decoded.filter((d): d is Buffer => typeof d !== 'string')));
+      const results = decoded.map((d) => (typeof d === 'string' ? d : d.length));
+      return { reply: { op: 'decode', jobId: req.jobId, results, data: out }, transfer: [out] };
     }
   }
 }
@@ -63,10 +64,8 @@ function toArrayBuffer(buf: Buffer): ArrayBuffer {
   return buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength) as ArrayBuffer;
 }
 
-const countGarbage = garbageCollector(32 << 20);
 
 parentPort!.on('message', (req: WorkerRequest) => {
-  if (req.op !== 'encode') countGarbage(req.data.byteLength);
   try {
     const { reply, transfer } = handle(req);
     parentPort!.postMessage(reply, transfer);

@@ -58,24 +58,39 @@ async function writeChunks(req: RestoreDiskRequest, path: string): Promise<void>
       requests.push({ location, tag: i });
     }
     req.progress.bytesToRead += requests.reduce((s, r) => s + index.chunkLength(r.tag), 0);
-    await runLimited(planBlobReads(requests), req.readsInFlight ?? 6, req.signal, async (read) => {
+    await runLimited(planBlobReads(requests, 4 << 20), req.readsInFlight ?? 4, req.signal, async (read) => {
       const data = await readPackRange(req.repo.target, read.packId, read.offsetBytes, read.lengthBytes);
-      const items = read.members.map((m) => ({ offsetBytes: m.location.offsetBytes - read.offsetBytes, lengthBytes: m.location.lengthBytes, chunkId: new Uint8Array(index.id(m.tag)) }));
-      const ab = data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength) as ArrayBuffer;
+      const items = read.members.map((m) => ({ offsetBytes: m.location.offsetBytes - read.offsetBytes, lengthBytes: m.location.lengthBytes, chunkId: new Uint8Array(index.id(m.tag)), plainBytes: index.chunkLength(m.tag) }));
+      const ab = data.byteOffset === 0 && data.byteLength === data.buffer.byteLength ? data.buffer as ArrayBuffer : data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength) as ArrayBuffer;
       const reply = await req.pool.run(req.pool.pick(), { op: 'decode', jobId: req.pool.newJobId(), data: ab, items }, [ab]);
       if (reply.op !== 'decode') throw new VmbakError('INTERNAL', { detail: 'unexpected worker reply' });
+      const decoded = Buffer.from(reply.data);
+      // Chunks that are neighbours on disk and in the decoded buffer go out in one write.
+      let runStart = 0;
+      let runDiskOffset = -1;
+      let runBytes = 0;
+      let at = 0;
+      const flush = async (): Promise<void> => {
+        if (runBytes > 0) await fh.write(decoded, runStart, runBytes, runDiskOffset);
+        runBytes = 0;
+      };
       for (let k = 0; k < read.members.length; k++) {
         const chunkIndex = read.members[k]!.tag;
         const result = reply.results[k]!;
-        if (typeof result === 'string' || result.byteLength !== index.chunkLength(chunkIndex)) {
+        if (typeof result === 'string' || result !== index.chunkLength(chunkIndex)) {
           throw new VmbakError('CHUNK_CORRUPT', {
             chunkId: index.id(chunkIndex).toString('hex').slice(0, 16), backupId, disk, offset: chunkIndex * index.chunkSizeBytes,
-            detail: typeof result === 'string' ? result : `wrong length ${result.byteLength}`,
+            detail: typeof result === 'string' ? result : `wrong length ${result}`,
           });
         }
-        await fh.write(new Uint8Array(result), 0, result.byteLength, chunkIndex * index.chunkSizeBytes);
-        req.progress.bytesRead += result.byteLength;
+        const diskOffset = chunkIndex * index.chunkSizeBytes;
+        if (runBytes > 0 && diskOffset !== runDiskOffset + runBytes) await flush();
+        if (runBytes === 0) { runStart = at; runDiskOffset = diskOffset; }
+        runBytes += result;
+        at += result;
+        req.progress.bytesRead += result;
       }
+      await flush();
     });
     await fh.sync();
   } finally {

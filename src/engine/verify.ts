@@ -57,7 +57,7 @@ export async function verifyBackups(repo: Repository, manifests: readonly Manife
     }
     const requests = [...chunks.values()].map((c) => ({ location: c.location, tag: c }));
     progress.bytesToRead = requests.reduce((s, r) => s + r.tag.lengthBytes, 0);
-    await runLimited(planBlobReads(requests), 6, signal, async (read) => {
+    await runLimited(planBlobReads(requests, 4 << 20), 4, signal, async (read) => {
       let data: Buffer;
       try {
         data = await readPackRange(repo.target, read.packId, read.offsetBytes, read.lengthBytes);
@@ -66,14 +66,14 @@ export async function verifyBackups(repo: Repository, manifests: readonly Manife
         for (const m of read.members) reportBad(problems, m.tag, err.message);
         return;
       }
-      const items = read.members.map((m) => ({ offsetBytes: m.location.offsetBytes - read.offsetBytes, lengthBytes: m.location.lengthBytes, chunkId: new Uint8Array(m.tag.id) }));
-      const ab = data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength) as ArrayBuffer;
+      const items = read.members.map((m) => ({ offsetBytes: m.location.offsetBytes - read.offsetBytes, lengthBytes: m.location.lengthBytes, chunkId: new Uint8Array(m.tag.id), plainBytes: m.tag.lengthBytes }));
+      const ab = data.byteOffset === 0 && data.byteLength === data.buffer.byteLength ? data.buffer as ArrayBuffer : data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength) as ArrayBuffer;
       const reply = await pool.run(pool.pick(), { op: 'decode', jobId: pool.newJobId(), data: ab, items }, [ab]);
       if (reply.op !== 'decode') throw new VmbakError('INTERNAL', { detail: 'unexpected worker reply' });
       read.members.forEach((m, k) => {
         const r = reply.results[k]!;
         if (typeof r === 'string') reportBad(problems, m.tag, r);
-        else if (r.byteLength !== m.tag.lengthBytes) reportBad(problems, m.tag, `wrong length ${r.byteLength}`);
+        else if (r !== m.tag.lengthBytes) reportBad(problems, m.tag, `wrong length ${r}`);
         progress.bytesRead += m.tag.lengthBytes;
       });
     });

@@ -37,8 +37,8 @@ export function openNbdSource(client: NbdClient, name: string, opts: NbdSourceOp
       // HOLE alone is not enough: an unallocated qcow2 cluster may read from a backing file.
       return joinAllocation(extents.map((e) => ({ offsetBytes: e.offsetBytes, lengthBytes: e.lengthBytes, zero: (e.flags & NBD_STATE_ZERO) !== 0 })));
     },
-    read(offsetBytes, lengthBytes) {
-      return client.read(offsetBytes, lengthBytes);
+    read(offsetBytes, lengthBytes, into) {
+      return client.read(offsetBytes, lengthBytes, into);
     },
     close() {
       closing ??= (async () => {

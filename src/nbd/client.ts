@@ -110,10 +110,13 @@ export class NbdClient {
     this.parser.start();
   }
 
-  /** Reads exactly lengthBytes at offsetBytes; holes come back as zeros. */
-  async read(offsetBytes: number, lengthBytes: number): Promise<Buffer> {
+  /**
+   * Reads exactly lengthBytes at offsetBytes; holes come back as zeros. With `into`, the data
+   * lands in that buffer (callers recycle buffers instead of allocating one per read).
+   */
+  async read(offsetBytes: number, lengthBytes: number, into?: Buffer): Promise<Buffer> {
     this.checkRange('read', offsetBytes, lengthBytes);
-    const dest = Buffer.allocUnsafe(lengthBytes);
+    const dest = into ? into.subarray(0, lengthBytes) : Buffer.allocUnsafe(lengthBytes);
     const pieces: Promise<void>[] = [];
     this.socket.cork();
     for (let at = 0; at < lengthBytes; at += this.maxPayloadBytes) {

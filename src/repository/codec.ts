@@ -44,13 +44,13 @@ export function encodeChunk(keys: MasterKeys | null, chunkId: Uint8Array, data: 
 }
 
 /** Returns the chunk's data, or a reason it is not the chunk it claims to be. */
-export function decodeChunk(keys: MasterKeys | null, chunkId: Uint8Array, blob: Uint8Array): Buffer | string {
+export function decodeChunk(keys: MasterKeys | null, chunkId: Uint8Array, blob: Uint8Array, expectedBytes?: number): Buffer | string {
   const plain = keys ? unseal(keys.encryptionKey, blob, Buffer.from(chunkId)) : Buffer.from(blob.buffer, blob.byteOffset, blob.length);
   if (!plain) return 'authentication failed';
   if (plain.length < 1) return 'empty blob';
   let data: Buffer;
   try {
-    data = plain[0] === PAYLOAD_ZSTD ? decompress(plain.subarray(1)) : plain[0] === PAYLOAD_RAW ? plain.subarray(1) : Buffer.alloc(0);
+    data = plain[0] === PAYLOAD_ZSTD ? decompress(plain.subarray(1), expectedBytes) : plain[0] === PAYLOAD_RAW ? plain.subarray(1) : Buffer.alloc(0);
   } catch {
     return 'does not decompress';
   }
