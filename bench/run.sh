@@ -114,7 +114,7 @@ ALLOC=$(du -B1 "$PRISTINE" | cut -f1)
   printf 'seed\t%s\n' "$SEED"
   printf 'logical_bytes\t%s\n' "$LOGICAL"
   printf 'alloc_bytes\t%s\n' "$ALLOC"
-  printf 'tools\t%s\n' "$TOOLS"
+  printf 'tools\t%s\n' "$( [ "$MODE" = sweep ] && echo "vmbak ($CHUNK_SIZES)" || echo "$TOOLS")"
   printf 'restic\t%s\n' "$(restic version | head -n1)"
   printf 'borg\t%s\n' "$(borg --version)"
   printf 'node\t%s\n' "$("$NODE" --version)"
@@ -123,7 +123,7 @@ ALLOC=$(du -B1 "$PRISTINE" | cut -f1)
   printf 'vmbak_launcher\t%s\n' "$VMBAK"
   printf 'drop_caches\t%s\n' "$( [ -w /proc/sys/vm/drop_caches ] && [ "${DROP_CACHES:-1}" = 1 ] && echo yes || echo no)"
 } > "$META"
-log "image: logical=$LOGICAL allocated=$ALLOC; tools: $TOOLS; results: $RES"
+log "image: logical=$LOGICAL allocated=$ALLOC; tools: $(sed -n 's/^tools\t//p' "$META"); results: $RES"
 
 printf 'tool\tstep\twall_s\tcpu_s\tother_cpu_s\trss_kB\ttree_rss_kB\trepo_bytes\tnew_bytes\tmutated_bytes\trc\tverify\trestored_alloc\tquiet_wait_s\ttool_json\n' > "$TSV"
 
