@@ -11,7 +11,8 @@ import { fileURLToPath } from 'node:url';
 import { createCipheriv, createHash } from 'node:crypto';
 import { VmbakError, formatBytes } from '../../core/index.ts';
 
-const MAIN = fileURLToPath(new URL('../main.ts', import.meta.url));
+// The entry point beside this module: main.ts when run from the sources, main.js when compiled.
+const MAIN = fileURLToPath(new URL(import.meta.url.endsWith('.ts') ? '../main.ts' : '../main.js', import.meta.url));
 
 export function registerDemoCommand(program: Command): void {
   program.command('demo')
@@ -36,11 +37,11 @@ export function registerDemoCommand(program: Command): void {
         await vmbak(env, ['restore', 'demo-vm@latest', '--to', join(dir, 'restored'), '--verify', '--no-progress']);
         const same = (await fileDigest(image)) === (await fileDigest(join(dir, 'restored', 'demo-disk.raw')));
         await vmbak(env, ['verify', '--no-progress']);
-        const a = JSON.parse(first) as { bytesRead: number; bytesNew: number; durationMs: number };
-        const b = JSON.parse(second) as { bytesRead: number; bytesNew: number; durationMs: number };
+        type Result = { bytesRead: number; bytesNew: number; bytesStored: number; durationMs: number };
+        const line = (r: Result): string => `read ${formatBytes(r.bytesRead)}, new ${formatBytes(r.bytesNew)}, stored ${formatBytes(r.bytesStored)} (compressed, encrypted) in ${r.durationMs} ms`;
         say('summary');
-        process.stdout.write(`  first backup:  read ${formatBytes(a.bytesRead)}, stored new ${formatBytes(a.bytesNew)} in ${a.durationMs} ms\n`
-          + `  second backup: read ${formatBytes(b.bytesRead)}, stored new ${formatBytes(b.bytesNew)} in ${b.durationMs} ms\n`
+        process.stdout.write(`  first backup:  ${line(JSON.parse(first) as Result)}\n`
+          + `  second backup: ${line(JSON.parse(second) as Result)}\n`
           + `  restored image is ${same ? 'byte-identical to' : 'DIFFERENT from'} the disk\n`);
         if (!same) throw new VmbakError('DIGEST_MISMATCH', { disk: 'demo-disk', backupId: 'latest' });
       } finally {
