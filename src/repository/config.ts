@@ -8,7 +8,7 @@ import { VmbakError } from '../core/index.ts';
 export const FORMAT_VERSION = 1;
 export const DEFAULT_CHUNK_SIZE_BYTES = 64 * 1024;
 export const DEFAULT_PACK_SIZE_BYTES = 16 * 1024 * 1024;
-export const DEFAULT_COMPRESSION_LEVEL = 3;
+export const DEFAULT_COMPRESSION_LEVEL = 1;
 
 const configSchema = z.object({
   format: z.literal('vmbak-repository'),

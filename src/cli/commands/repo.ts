@@ -23,7 +23,7 @@ export function registerRepoCommands(program: Command): void {
     .option('--no-encryption', 'store data unencrypted (chunk ids are then plain SHA-256)')
     .option('--chunk-size <size>', 'chunk size, a power of two from 4K to 16M', '64K')
     .option('--pack-size <size>', 'target size of pack objects', '16M')
-    .option('--compression-level <n>', 'zstd level (-7..22)', '3')
+    .option('--compression-level <n>', 'zstd level (-7..22)', '1')
     .action(async (opts: InitOptions) => {
       const chunkSizeBytes = parseSize(opts.chunkSize ?? '64K');
       if (!chunkSizeBytes || chunkSizeBytes < 4096 || chunkSizeBytes > 16 << 20 || (chunkSizeBytes & (chunkSizeBytes - 1)) !== 0) {
