@@ -17,7 +17,11 @@ for (const stream of [process.stdout, process.stderr]) {
   stream.on('error', (err: NodeJS.ErrnoException) => { if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0); throw err; });
 }
 
-main(process.argv.slice(2)).then(
+// Once the command has finished, nothing may keep the process alive (a worker or socket left
+// open by a failure path): give output a moment to drain, then exit.
+const exitSoon = (): void => { setTimeout(() => process.exit(), 2000).unref(); };
+
+main(process.argv.slice(2)).finally(exitSoon).then(
   (code) => { process.exitCode = code; },
   (err: unknown) => {
     if (err instanceof VmbakError) {
