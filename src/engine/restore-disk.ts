@@ -92,7 +92,6 @@ async function writeChunks(req: RestoreDiskRequest, path: string): Promise<void>
       }
       await flush();
     });
-    await fh.sync();
   } finally {
     await fh.close();
   }
