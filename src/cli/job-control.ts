@@ -9,7 +9,7 @@ import { hostname } from 'node:os';
 import { VmbakError, formatDuration } from '../core/index.ts';
 import { PauseGate, type ProgressCounters } from '../engine/index.ts';
 import { libvirt } from '../hypervisors/index.ts';
-import { jobsDir, removeJobRecord, writeJobRecord, type JobRecord } from './job-records.ts';
+import { jobOwnerStatus, jobsDir, readJobRecords, removeJobRecord, writeJobRecord, type JobRecord } from './job-records.ts';
 
 export interface JobControl {
   readonly jobId: string;
@@ -36,6 +36,10 @@ export function startJobControl(opts: JobControlOptions): JobControl {
   const pidStartTicks = libvirt.processStartTicks(process.pid);
   const controller = new AbortController();
   let stopped = false;
+  // Records of killed runs (kill -9 cannot clean up) go with the next start, like run records.
+  try {
+    for (const r of readJobRecords(dir)) if (jobOwnerStatus(r) === 'dead') removeJobRecord(dir, r.jobId);
+  } catch { /* status only */ }
 
   const publish = (): void => {
     if (stopped) return;
