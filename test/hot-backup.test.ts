@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ChildProcess } from 'node:child_process';
 import { applyWrite, createTestVm, destroyAllTestVms, destroyTestVm, ensureLibvirt, hmpWrite, virshTest, type TestVm } from './support/libvirt.ts';
-import { isCleanError, jsonLine, spawnVmbak, tempDir, vmbak, type CliResult } from './support/vmbak-cli.ts';
+import { isCleanError, jsonLine, qemuImg, spawnVmbak, tempDir, vmbak, type CliResult } from './support/vmbak-cli.ts';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -297,5 +297,28 @@ describe('hot backup of a running VM through the CLI', { concurrency: false }, (
     } finally {
       await destroyTestVm(name);
     }
+  });
+
+  test('restore --in-place: refused without --yes off a terminal and while the VM runs; with --yes over the shut-off VM', async (t) => {
+    if (unavailable) { t.skip(unavailable); return; }
+    const last = recorded.at(-1)!;
+    const running = await vmbak(['restore', last.backupId, '--in-place', '--yes', '--no-progress'], env);
+    assert.ok(isCleanError(running), running.stderr);
+    assert.match(running.stderr, /must be shut off/);
+    await write('vda', 0, 64 * KiB, 0x99, false); // changes the restore must undo
+    await virshTest('destroy', vm.name);
+    const noYes = await vmbak(['restore', last.backupId, '--in-place', '--no-progress'], env);
+    assert.ok(isCleanError(noYes), noYes.stderr);
+    assert.equal(noYes.code, 2);
+    assert.match(noYes.stderr, /needs confirmation: pass --yes/);
+    const r = await vmbak(['restore', last.backupId, '--in-place', '--yes', '--no-progress'], env);
+    assert.equal(r.code, 0, r.stderr);
+    const raw = join(tmp.dir, 'inplace-vda.raw');
+    qemuImg('convert', '-O', 'raw', vm.disks[0]!.path, raw);
+    assert.ok(readFileSync(raw).equals(last.vda), 'vda restored in place');
+    assert.ok(readFileSync(vm.disks[1]!.path).equals(last.vdb), 'vdb restored in place');
+    assert.deepEqual(readdirSync(vm.dir).filter((n) => n.startsWith('.vmbak-restore')), []);
+    await virshTest('start', vm.name);
+    assert.equal((await virshTest('domstate', vm.name)).trim(), 'running');
   });
 });

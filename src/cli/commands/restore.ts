@@ -1,4 +1,5 @@
-// vmbak restore: a backup's disks into a directory as sparse raw or qcow2 images.
+// vmbak restore: a backup's disks into a directory as sparse raw or qcow2 images, or the whole
+// VM as a new libvirt VM (--as-vm) or over the original one (--in-place).
 
 import type { Command } from 'commander';
 import { VmbakError, formatBytes, formatDuration, formatRate } from '../../core/index.ts';
@@ -6,6 +7,7 @@ import { WorkerPool, newProgress, restoreBackup } from '../../engine/index.ts';
 import { resolveBackupRef } from '../../repository/index.ts';
 import { abortOnSignals, openRepository, type RepoOptions, withRepoOptions } from '../context.ts';
 import { startProgressBar } from '../progress-bar.ts';
+import { restoreAsNewVm, restoreInPlace } from '../restore-vm.ts';
 
 interface RestoreOptions extends RepoOptions {
   to?: string;
@@ -14,6 +16,13 @@ interface RestoreOptions extends RepoOptions {
   verify?: boolean;
   json?: boolean;
   progress: boolean;
+  asVm?: string;
+  poolDir?: string;
+  network: boolean;
+  start?: boolean;
+  inPlace?: boolean;
+  yes?: boolean;
+  connect?: string;
 }
 
 export function registerRestoreCommand(program: Command): void {
@@ -25,8 +34,18 @@ export function registerRestoreCommand(program: Command): void {
     .option('--format <format>', 'raw or qcow2', 'raw')
     .option('--verify', 'check each restored disk against the digest recorded at backup time')
     .option('--json', 'print the result as JSON')
+    .option('--as-vm <name>', 'define a new libvirt VM from the backup (new UUID and MACs, disks as qcow2 in --pool-dir)')
+    .option('--pool-dir <dir>', 'with --as-vm: where the disks go (default /var/lib/libvirt/images/NAME)')
+    .option('--no-network', 'with --as-vm: leave out the network interfaces')
+    .option('--start', 'with --as-vm: start the new VM')
+    .option('--in-place', 'restore over the original VM\'s disks (it must be shut off)')
+    .option('--yes', 'with --in-place: do not ask for confirmation')
+    .option('--connect <uri>', 'libvirt connection URI (default: $VMBAK_CONNECT or qemu:///system)')
     .option('--no-progress', 'no progress bar')
     .action(async (ref: string, opts: RestoreOptions) => {
+      const modes = [opts.to !== undefined, opts.asVm !== undefined, opts.inPlace === true].filter(Boolean).length;
+      if (modes !== 1) throw new VmbakError('USAGE', { detail: 'restore needs exactly one of --to DIR, --as-vm NAME, --in-place' });
+      if (opts.asVm || opts.inPlace) return restoreVm(ref, opts);
       if (!opts.to) throw new VmbakError('USAGE', { detail: 'restore needs --to DIR' });
       if (opts.format !== 'raw' && opts.format !== 'qcow2') throw new VmbakError('USAGE', { detail: `--format ${opts.format}: give raw or qcow2` });
       const repo = await openRepository(opts);
@@ -50,4 +69,29 @@ export function registerRestoreCommand(program: Command): void {
         await repo.target.close();
       }
     });
+}
+
+async function restoreVm(ref: string, opts: RestoreOptions): Promise<void> {
+  const repo = await openRepository(opts);
+  const signal = abortOnSignals();
+  const pool = new WorkerPool(repo.keys ? repo.masterSecret : null, repo.config.compression.level);
+  try {
+    const manifest = await resolveBackupRef(repo, ref);
+    const progress = newProgress(Date.now());
+    const base = { repo, verify: opts.verify === true, pool, signal, progress };
+    if (opts.inPlace) {
+      const written = await restoreInPlace(base, manifest, { yes: opts.yes === true, uri: opts.connect });
+      if (opts.json) process.stdout.write(`${JSON.stringify({ backupId: manifest.backupId, vm: manifest.vm.name, inPlace: true, paths: written })}\n`);
+      else process.stdout.write(`restored backup ${manifest.backupId} over VM ${manifest.vm.name}: ${written.join(', ')}\n`);
+      return;
+    }
+    const stopBar = startProgressBar(progress, `restore ${manifest.backupId} as ${opts.asVm}`, opts.progress && !opts.json);
+    const made = await restoreAsNewVm(base, manifest, { newName: opts.asVm!, poolDir: opts.poolDir, noNetwork: !opts.network, start: opts.start === true, uri: opts.connect })
+      .finally(stopBar);
+    if (opts.json) process.stdout.write(`${JSON.stringify({ backupId: manifest.backupId, vm: opts.asVm, uuid: made.uuid, started: opts.start === true, disks: made.disks })}\n`);
+    else process.stdout.write(`defined VM ${opts.asVm} (${made.uuid}) from backup ${manifest.backupId} of ${manifest.vm.name}, disks in ${made.poolDir}${opts.start ? ', started' : ''}\n`);
+  } finally {
+    await pool.close();
+    await repo.target.close();
+  }
 }
