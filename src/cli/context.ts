@@ -6,7 +6,7 @@ import type { Command } from 'commander';
 import { VmbakError, describeError } from '../core/index.ts';
 import { openTarget } from '../targets/index.ts';
 import { Repository } from '../repository/index.ts';
-import { obtainPassphrase } from './passphrase.ts';
+import { obtainPassphrase, readPassphraseFile } from './passphrase.ts';
 
 export interface RepoOptions {
   repo: string[];
@@ -47,6 +47,21 @@ export async function openRepositoryAt(location: string, opts: RepoOptions, n: n
       throw new VmbakError('USAGE', { detail: `no --passphrase-file for repository ${n + 1} (${target.displayUrl}): give one per --repo, in order` });
     }
     return { passphrase: await obtainPassphrase({ passphraseFile: opts.passphraseFile[Math.min(n, opts.passphraseFile.length - 1)] }) };
+  });
+}
+
+/**
+ * Opens a second repository of a command (copy's --to, backup's --copy-to) with credentials
+ * of its own: its passphrase file, else the environment variable `envVar`, else the usual
+ * VMBAK_PASSPHRASE or prompt.
+ */
+export async function openRepositoryWith(location: string, passphraseFile: string | undefined, envVar: string): Promise<Repository> {
+  const target = await openTarget(location);
+  return Repository.open(target, async () => {
+    if (passphraseFile) return { passphrase: await readPassphraseFile(passphraseFile) };
+    const fromEnv = process.env[envVar];
+    if (fromEnv !== undefined && fromEnv !== '') return { passphrase: fromEnv };
+    return { passphrase: await obtainPassphrase({ prompt: `Passphrase for ${target.displayUrl}: ` }) };
   });
 }
 

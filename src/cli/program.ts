@@ -9,6 +9,7 @@ import { registerRestoreCommand } from './commands/restore.ts';
 import { registerBackupsCommands } from './commands/backups.ts';
 import { registerCareCommands } from './commands/care.ts';
 import { registerDemoCommand } from './commands/demo.ts';
+import { registerCopyCommand } from './commands/copy.ts';
 import { registerVmCommands } from './commands/vm.ts';
 import { registerJobsCommands } from './commands/jobs.ts';
 
@@ -27,6 +28,7 @@ export function buildProgram(): Command {
   registerRestoreCommand(program);
   registerBackupsCommands(program);
   registerCareCommands(program);
+  registerCopyCommand(program);
   registerDemoCommand(program);
   registerVmCommands(program);
   registerJobsCommands(program);

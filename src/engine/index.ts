@@ -8,3 +8,4 @@ export { verifyBackups, type VerifyProblem } from './verify.ts';
 export { runBackups, type VmJob, type RepoHandle, type VmOutcome, type BackupRunOptions } from './backup-run.ts';
 export { targetOrder } from './target-choice.ts';
 export { PauseGate, type PauseGateOptions } from './pause-gate.ts';
+export { planCopy, executeCopy, type CopyPlan, type CopyPlanItem, type CopiedBackup } from './copy-backups.ts';

@@ -37,6 +37,16 @@ export const manifestSchema = z.object({
   disks: z.array(diskSchema),
   skippedDisks: z.array(z.object({ name: z.string(), reason: z.string() })),
   warnings: z.array(z.string()),
+  /**
+   * Set when `vmbak copy` wrote this backup from another repository: where it came from.
+   * Absent in backups taken directly (and in every manifest written before copies existed).
+   */
+  copiedFrom: z.object({
+    repositoryId: z.string(),
+    repo: z.string(),
+    backupId: z.string(),
+    copiedAt: z.string(),
+  }).optional(),
   stats: z.object({
     bytesRead: z.number().int().nonnegative(),
     bytesNew: z.number().int().nonnegative(),

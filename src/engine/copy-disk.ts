@@ -1,0 +1,141 @@
+// Copies one disk of a backup from repository A into repository B. The two repositories have
+// different keys, so a chunk's id and its sealed blob mean nothing in B: each chunk is read
+// from A's packs and decoded with A's key (A's worker pool), then hashed under B's key and —
+// only when B's chunk table lacks that id — encoded with B's key (B's worker pool) and handed
+// to B's pack writer. The result is B's own disk index of the same disk. When A and B share
+// their id key (both unencrypted, or the same master secret) ids carry over unchanged, and
+// chunks B already holds are not even read.
+
+import { VmbakError } from '../core/index.ts';
+import {
+  DiskIndex, ZERO_CHUNK_ID, chunkKeyOf, planBlobReads, readPackRange,
+  type ChunkTable, type PackWriter, type Repository,
+} from '../repository/index.ts';
+import type { WorkerPool } from './worker-pool.ts';
+import { runLimited } from './backup-disk.ts';
+import type { ProgressCounters } from './progress.ts';
+
+const READ_BYTES = 4 << 20;
+
+export interface DiskCopyContext {
+  readonly from: Repository;
+  readonly fromTable: ChunkTable;
+  readonly fromPool: WorkerPool;
+  readonly toPool: WorkerPool;
+  readonly writer: PackWriter;
+  /** True when a chunk's id is the same in both repositories. */
+  readonly sameIds: boolean;
+  readonly signal: AbortSignal;
+  readonly progress: ProgressCounters;
+  readonly readsInFlight?: number;
+}
+
+export interface DiskCopyResult {
+  /** The disk's index with B's chunk ids. */
+  readonly index: DiskIndex;
+  /** Bytes of chunk data read (and decoded) from A. */
+  readonly bytesRead: number;
+  /** Bytes of chunk data B lacked, encoded and written to B (before compression). */
+  readonly bytesSent: number;
+  /** The chunks written by this copy, for reading them back once their packs are stored. */
+  readonly written: { id: Buffer; lengthBytes: number }[];
+}
+
+interface SourceChunk {
+  readonly id: Buffer;
+  readonly positions: number[];
+  readonly lengthBytes: number;
+}
+
+export async function copyDiskChunks(ctx: DiskCopyContext, backupId: string, disk: string, source: DiskIndex): Promise<DiskCopyResult> {
+  const index = new DiskIndex(source.sizeBytes, source.chunkSizeBytes);
+  const unique = new Map<string, SourceChunk>();
+  for (let i = 0; i < source.count; i++) {
+    if (source.isZero(i)) { index.setId(i, ZERO_CHUNK_ID); continue; }
+    const id = source.id(i);
+    const k = chunkKeyOf(id);
+    let c = unique.get(k);
+    if (!c) unique.set(k, c = { id: Buffer.from(id), positions: [], lengthBytes: source.chunkLength(i) });
+    c.positions.push(i);
+  }
+  const requests = [];
+  for (const c of unique.values()) {
+    if (ctx.sameIds && ctx.writer.knows(c.id)) { for (const p of c.positions) index.setId(p, c.id); continue; }
+    const location = ctx.fromTable.get(c.id);
+    if (!location) {
+      throw new VmbakError('CHUNK_MISSING', { chunkId: c.id.toString('hex').slice(0, 16), backupId, disk, offset: c.positions[0]! * source.chunkSizeBytes, repo: ctx.from.displayUrl });
+    }
+    requests.push({ location, tag: c });
+  }
+  ctx.progress.bytesToRead += requests.reduce((s, r) => s + r.tag.lengthBytes, 0);
+  let bytesRead = 0;
+  let bytesSent = 0;
+  const written: { id: Buffer; lengthBytes: number }[] = [];
+  await runLimited(planBlobReads(requests, READ_BYTES), ctx.readsInFlight ?? 4, ctx.signal, async (read) => {
+    // The hash op splits its batch at chunk size, so the one short chunk (a disk's tail) goes last.
+    const members = [...read.members].sort((a, b) => b.tag.lengthBytes - a.tag.lengthBytes);
+    const plain = await decodeFromSource(ctx, backupId, disk, source.chunkSizeBytes, read, members);
+    bytesRead += plain.length;
+    ctx.progress.bytesRead += plain.length;
+    const worker = ctx.toPool.pick();
+    const jobId = ctx.toPool.newJobId();
+    const ab = toArrayBuffer(plain);
+    const hashed = await ctx.toPool.run(worker, { op: 'hash', jobId, data: ab, chunkSizeBytes: source.chunkSizeBytes, keep: true }, [ab]);
+    if (hashed.op !== 'hash') throw new VmbakError('INTERNAL', { detail: 'unexpected worker reply' });
+    const ids = Buffer.from(hashed.ids);
+    const toEncode: number[] = [];
+    members.forEach((m, k) => {
+      const id = hashed.zero[k] ? ZERO_CHUNK_ID : ids.subarray(k * 32, k * 32 + 32);
+      for (const p of m.tag.positions) index.setId(p, id);
+      if (hashed.zero[k] || ctx.writer.knows(id)) return;
+      ctx.writer.reserve(id);
+      toEncode.push(k);
+    });
+    const wanted = Buffer.concat(toEncode.map((k) => ids.subarray(k * 32, k * 32 + 32)));
+    const encoded = await ctx.toPool.run(worker, { op: 'encode', jobId, indices: toEncode, ids: toArrayBuffer(wanted) });
+    if (encoded.op !== 'encode') throw new VmbakError('INTERNAL', { detail: 'unexpected worker reply' });
+    const blobs = Buffer.from(encoded.blobs);
+    let at = 0;
+    for (let n = 0; n < toEncode.length; n++) {
+      const k = toEncode[n]!;
+      const id = Buffer.from(ids.subarray(k * 32, k * 32 + 32));
+      const lengthBytes = members[k]!.tag.lengthBytes;
+      const blobBytes = encoded.blobBytes[n]!;
+      await ctx.writer.add(id, blobs.subarray(at, at + blobBytes));
+      at += blobBytes;
+      written.push({ id, lengthBytes });
+      bytesSent += lengthBytes;
+      ctx.progress.bytesNew += lengthBytes;
+    }
+    ctx.progress.bytesStored = ctx.writer.bytesStored;
+  });
+  return { index, bytesRead, bytesSent, written };
+}
+
+type Read = { packId: string; offsetBytes: number; lengthBytes: number };
+type Member = { location: { offsetBytes: number; lengthBytes: number }; tag: SourceChunk };
+
+/** Reads one ranged piece of an A pack and returns its chunks' plaintexts, concatenated in `members` order. */
+async function decodeFromSource(ctx: DiskCopyContext, backupId: string, disk: string, chunkSizeBytes: number, read: Read, members: Member[]): Promise<Buffer> {
+  const data = await readPackRange(ctx.from.target, read.packId, read.offsetBytes, read.lengthBytes);
+  const items = members.map((m) => ({ offsetBytes: m.location.offsetBytes - read.offsetBytes, lengthBytes: m.location.lengthBytes, chunkId: new Uint8Array(m.tag.id), plainBytes: m.tag.lengthBytes }));
+  const ab = toArrayBuffer(data);
+  const reply = await ctx.fromPool.run(ctx.fromPool.pick(), { op: 'decode', jobId: ctx.fromPool.newJobId(), data: ab, items }, [ab]);
+  if (reply.op !== 'decode') throw new VmbakError('INTERNAL', { detail: 'unexpected worker reply' });
+  members.forEach((m, k) => {
+    const r = reply.results[k]!;
+    if (typeof r === 'string' || r !== m.tag.lengthBytes) {
+      throw new VmbakError('CHUNK_CORRUPT', {
+        chunkId: m.tag.id.toString('hex').slice(0, 16), backupId, disk, offset: m.tag.positions[0]! * chunkSizeBytes,
+        detail: typeof r === 'string' ? `${r} (in ${ctx.from.displayUrl})` : `wrong length ${r}`,
+      });
+    }
+  });
+  // Every item decoded, so the reply holds their plaintexts back to back in `members` order.
+  return Buffer.from(reply.data);
+}
+
+function toArrayBuffer(buf: Buffer): ArrayBuffer {
+  if (buf.byteOffset === 0 && buf.byteLength === buf.buffer.byteLength) return buf.buffer as ArrayBuffer;
+  return buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength) as ArrayBuffer;
+}
