@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 
 const SRC = resolve(dirname(fileURLToPath(import.meta.url)), '../src');
 const RANK: Record<string, number> = {
-  core: 0, nbd: 1, targets: 1, repository: 2, hypervisors: 2, engine: 3, jobs: 4, catalog: 4, server: 5, cli: 5,
+  core: 0, host: 1, nbd: 1, targets: 1, repository: 2, hypervisors: 2, engine: 3, jobs: 4, catalog: 4, server: 5, cli: 5,
 };
 
 function sourceFiles(dir: string): string[] {

@@ -9,6 +9,7 @@ import { hostname } from 'node:os';
 import { VmbakError, formatDuration } from '../core/index.ts';
 import { PauseGate, type ProgressCounters } from '../engine/index.ts';
 import { libvirt } from '../hypervisors/index.ts';
+import { processStartTicks } from '../host/index.ts';
 import { jobOwnerStatus, jobsDir, readJobRecords, removeJobRecord, writeJobRecord, type JobRecord } from './job-records.ts';
 
 export interface JobControl {
@@ -33,7 +34,7 @@ export function startJobControl(opts: JobControlOptions): JobControl {
   const jobId = `j${Date.now().toString(36)}${randomBytes(2).toString('hex')}`;
   const dir = jobsDir(opts.stateDir);
   const startedAt = new Date().toISOString();
-  const pidStartTicks = libvirt.processStartTicks(process.pid);
+  const pidStartTicks = processStartTicks(process.pid);
   const controller = new AbortController();
   let stopped = false;
   // Records of killed runs (kill -9 cannot clean up) go with the next start, like run records.

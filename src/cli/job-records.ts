@@ -3,10 +3,9 @@
 // `vmbak jobs pause|resume|abort` signal the right process and never a reused pid, and it
 // carries live progress (state, bytes read) that `vmbak jobs ls` and tests read.
 
-import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { libvirt } from '../hypervisors/index.ts';
+import { ownerStatus, readRecords, removeRecord, writeRecord } from '../host/index.ts';
 
 export interface JobRecord {
   readonly version: 1;
@@ -29,39 +28,20 @@ export function jobsDir(stateDir = libvirt.defaultStateDir()): string {
   return join(stateDir, 'jobs');
 }
 
-/** Atomic (temp + rename): a reader never sees half a record. */
 export function writeJobRecord(dir: string, record: JobRecord): void {
-  mkdirSync(dir, { recursive: true });
-  const path = join(dir, `${record.jobId}.json`);
-  writeFileSync(`${path}.tmp`, JSON.stringify(record, null, 2));
-  renameSync(`${path}.tmp`, path);
+  writeRecord(dir, record.jobId, record);
 }
 
 export function removeJobRecord(dir: string, jobId: string): void {
-  rmSync(join(dir, `${jobId}.json`), { force: true });
+  removeRecord(dir, jobId);
 }
 
 export function readJobRecords(dir: string): JobRecord[] {
-  let names: string[];
-  try { names = readdirSync(dir); } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw err;
-  }
-  const out: JobRecord[] = [];
-  for (const name of names.filter((n) => n.endsWith('.json'))) {
-    try {
-      const rec = JSON.parse(readFileSync(join(dir, name), 'utf8')) as JobRecord;
-      if (rec.version === 1 && rec.jobId) out.push(rec);
-    } catch { /* being replaced or damaged: the next listing sees it */ }
-  }
-  return out.sort((a, b) => a.startedAt.localeCompare(b.startedAt));
+  return readRecords(dir, (v): v is JobRecord => (v as JobRecord)?.version === 1 && typeof (v as JobRecord).jobId === 'string')
+    .sort((a, b) => a.startedAt.localeCompare(b.startedAt));
 }
 
 /** 'alive', 'dead' (same host, pid gone or reused) or 'foreign' (another host: never touched). */
 export function jobOwnerStatus(record: JobRecord): 'alive' | 'dead' | 'foreign' {
-  if (record.host !== hostname()) return 'foreign';
-  const ticks = libvirt.processStartTicks(record.pid);
-  if (ticks === null) return 'dead';
-  if (record.pidStartTicks !== null && ticks !== record.pidStartTicks) return 'dead';
-  return 'alive';
+  return ownerStatus(record);
 }

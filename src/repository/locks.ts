@@ -8,11 +8,11 @@
 // or copy in progress, which gc must respect), gc (one gc at a time).
 
 import { hostname } from 'node:os';
-import { readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { VmbakError, systemClock, type Clock, type Target } from '../core/index.ts';
 import { LOCKS_PREFIX, lockObject } from './layout.ts';
+import { currentProcessOwner, ownerStatus } from '../host/index.ts';
 
 export const LOCK_REFRESH_MS = 60_000;
 export const LOCK_STALE_MS = 10 * 60_000;
@@ -20,7 +20,7 @@ export const LOCK_STALE_MS = 10 * 60_000;
 const ownerSchema = z.object({
   host: z.string(),
   pid: z.number().int(),
-  processStart: z.string(),
+  pidStartTicks: z.number().nullable(),
   startedMs: z.number(),
   refreshedMs: z.number(),
   purpose: z.string(),
@@ -37,19 +37,9 @@ export function describeOwner(owner: LockOwner): string {
   return `${owner.purpose} on ${owner.host} (pid ${owner.pid}, since ${new Date(owner.startedMs).toISOString()})`;
 }
 
-/** Start time of a process as the kernel records it, to tell a pid's reuse from its owner. */
-export function processStartOf(pid: number): string | null {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? null;
-  } catch {
-    return null;
-  }
-}
-
 export function isOwnerAlive(owner: LockOwner, clock: Clock = systemClock): boolean {
   if (owner.host !== hostname()) return clock.nowMs() - owner.refreshedMs < LOCK_STALE_MS;
-  return processStartOf(owner.pid) === owner.processStart;
+  return ownerStatus(owner) === 'alive';
 }
 
 export async function readLock(target: Target, name: string): Promise<LockOwner | null> {
@@ -79,7 +69,7 @@ export async function listLocks(target: Target): Promise<{ name: string; owner: 
  */
 export async function acquireLock(target: Target, name: string, purpose: string, what: string, clock: Clock = systemClock): Promise<HeldLock> {
   const now = clock.nowMs();
-  const owner: LockOwner = { host: hostname(), pid: process.pid, processStart: processStartOf(process.pid) ?? '', startedMs: now, refreshedMs: now, purpose };
+  const owner: LockOwner = { ...currentProcessOwner(), startedMs: now, refreshedMs: now, purpose };
   for (let attempt = 0; attempt < 3; attempt++) {
     if (await target.create(lockObject(name), encodeOwner(owner))) return heldLock(target, name, owner, clock);
     const existing = await readLock(target, name);

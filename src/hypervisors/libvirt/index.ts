@@ -10,7 +10,7 @@ export type { SessionOptions, ExportOpener, ImageOpener } from './session-option
 export type { QuiesceMode, QuiesceHooks } from './quiesce.ts';
 export { sweepStaleRuns } from './sweep.ts';
 export type { SweepOptions, SweptRun } from './sweep.ts';
-export { defaultStateDir, processStartTicks, readRunRecords, ownerStatus } from './run-records.ts';
+export { defaultStateDir, readRunRecords, ownerStatus } from './run-records.ts';
 export type { RunRecord } from './run-records.ts';
 export { defaultScratchRoot, DEFAULT_SCRATCH_RESERVE_BYTES } from './scratch.ts';
 export { defineVmFromBackup, rewriteDomainXml, checkRestoreInPlace, randomMac } from './restore-define.ts';

@@ -4,9 +4,7 @@
 // same host and its pid gone, or the pid reused by a process that started at another time —
 // so a backup another live vmbak runs is never touched.
 
-import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { hostname } from 'node:os';
-import { join } from 'node:path';
+import { currentProcessOwner, ownerStatus as processOwnerStatus, readRecords, removeRecord, writeRecord } from '../../host/index.ts';
 
 export interface RunRecord {
   readonly version: 1;
@@ -29,58 +27,23 @@ export function defaultStateDir(): string {
   return process.env.VMBAK_STATE_DIR ?? '/var/lib/vmbak/runs';
 }
 
-export function processStartTicks(pid: number): number | null {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // The command name (field 2) may contain spaces and parentheses: fields follow the last ')'.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return Number(fields[19]);
-  } catch {
-    return null;
-  }
-}
-
 export function newRunRecord(fields: Omit<RunRecord, 'version' | 'host' | 'pid' | 'pidStartTicks' | 'startedAt'>): RunRecord {
-  return {
-    version: 1, host: hostname(), pid: process.pid, pidStartTicks: processStartTicks(process.pid),
-    startedAt: new Date().toISOString(), ...fields,
-  };
+  return { version: 1, ...currentProcessOwner(), startedAt: new Date().toISOString(), ...fields };
 }
 
-/** Writes the record atomically (temp + rename) so a crash never leaves half a record. */
 export function writeRunRecord(stateDir: string, record: RunRecord): string {
-  mkdirSync(stateDir, { recursive: true });
-  const path = join(stateDir, `${record.runId}.json`);
-  writeFileSync(`${path}.tmp`, JSON.stringify(record, null, 2));
-  renameSync(`${path}.tmp`, path);
-  return path;
+  return writeRecord(stateDir, record.runId, record);
 }
 
 export function removeRunRecord(stateDir: string, runId: string): void {
-  rmSync(join(stateDir, `${runId}.json`), { force: true });
+  removeRecord(stateDir, runId);
 }
 
 export function readRunRecords(stateDir: string): RunRecord[] {
-  let names: string[];
-  try { names = readdirSync(stateDir); } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw err;
-  }
-  const records: RunRecord[] = [];
-  for (const name of names.filter((n) => n.endsWith('.json'))) {
-    try {
-      const rec = JSON.parse(readFileSync(join(stateDir, name), 'utf8')) as RunRecord;
-      if (rec.version === 1 && rec.runId) records.push(rec);
-    } catch { /* a record being renamed into place or damaged: skip, next sweep sees it */ }
-  }
-  return records;
+  return readRecords(stateDir, (v): v is RunRecord => (v as RunRecord)?.version === 1 && typeof (v as RunRecord).runId === 'string');
 }
 
 /** 'alive', 'dead', or 'foreign' (another host: we cannot tell, so we never touch it). */
 export function ownerStatus(record: RunRecord): 'alive' | 'dead' | 'foreign' {
-  if (record.host !== hostname()) return 'foreign';
-  const ticks = processStartTicks(record.pid);
-  if (ticks === null) return 'dead';
-  if (record.pidStartTicks !== null && ticks !== record.pidStartTicks) return 'dead';
-  return 'alive';
+  return processOwnerStatus(record);
 }
