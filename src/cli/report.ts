@@ -8,6 +8,8 @@ export interface CopyReport {
   readonly repo: string;
   readonly ok: boolean;
   readonly error: string | null;
+  /** The backup's id in that repository, when the copy was written. */
+  readonly backupId?: string | null;
 }
 
 export function backupJson(manifest: Manifest, repo: string, copies: readonly CopyReport[]): Record<string, unknown> {

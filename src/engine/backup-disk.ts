@@ -9,6 +9,7 @@ import type { WorkerPool } from './worker-pool.ts';
 import { CHUNK_READ, CHUNK_UNCHANGED, planDiskRead, readRuns } from './read-plan.ts';
 import type { ProgressCounters } from './progress.ts';
 import type { PauseGate } from './pause-gate.ts';
+import type { DiskTee } from './fan-out-sink.ts';
 
 const BATCH_BYTES = 4 << 20;
 
@@ -21,6 +22,8 @@ export interface DiskBackupContext {
   readonly batchesInFlight?: number;
   /** While paused, no new read starts. */
   readonly gate?: PauseGate;
+  /** A side stream (backup --copy-to) that sees the read plan and every batch read. */
+  readonly tee?: DiskTee;
 }
 
 export interface DiskBackupInput {
@@ -51,6 +54,7 @@ export async function backupDisk(ctx: DiskBackupContext, input: DiskBackupInput)
   let bytesRead = 0;
   let bytesNew = 0;
   for (let i = 0; i < index.count; i++) if (plan.state[i] === CHUNK_READ) ctx.progress.bytesToRead += index.chunkLength(i);
+  ctx.tee?.begin(plan.state);
 
   const inFlight = ctx.batchesInFlight ?? 4;
   const runChunks = Math.max(1, Math.floor(BATCH_BYTES / chunkSizeBytes));
@@ -64,6 +68,8 @@ export async function backupDisk(ctx: DiskBackupContext, input: DiskBackupInput)
     const data = await source.read(offset, length, Buffer.from(buffer, 0, length));
     bytesRead += length;
     ctx.progress.bytesRead += length;
+    // The tee copies the batch before the buffer moves to a worker; it never rejects.
+    const teed = ctx.tee?.batch(first, data.subarray(0, length));
     // A source may ignore `into` and return its own buffer.
     const ab = data.buffer === buffer ? buffer : toArrayBuffer(data);
     if (ab !== buffer) freeBuffers.push(buffer);
@@ -101,6 +107,7 @@ export async function backupDisk(ctx: DiskBackupContext, input: DiskBackupInput)
       at += blobBytes;
     }
     ctx.progress.bytesStored = ctx.writer.bytesStored;
+    await teed;
   };
 
   await runLimited(readRuns(plan.state, runChunks), inFlight, ctx.signal,

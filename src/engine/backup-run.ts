@@ -10,6 +10,7 @@ import { backupVm, type VmIdentity } from './backup-vm.ts';
 import { WorkerPool } from './worker-pool.ts';
 import { runLimited } from './backup-disk.ts';
 import { targetOrder } from './target-choice.ts';
+import { FanOutCopy, type CopyOutcome } from './fan-out.ts';
 import type { ProgressCounters } from './progress.ts';
 import type { PauseGate } from './pause-gate.ts';
 
@@ -33,6 +34,8 @@ export interface VmOutcome {
   readonly error: VmbakError | null;
   /** What happened on the way: retries, failovers. */
   readonly events: string[];
+  /** One per --copy-to repository, when the primary backup was recorded. */
+  readonly copies: CopyOutcome[];
 }
 
 export interface BackupRunOptions {
@@ -46,6 +49,8 @@ export interface BackupRunOptions {
   readonly onOutcome?: (outcome: VmOutcome) => void;
   /** Pauses reading (and the start of further VMs) while paused. */
   readonly gate?: PauseGate;
+  /** Repositories that get the same backup from the same reads (backup --copy-to). */
+  readonly copyTargets?: readonly RepoHandle[];
 }
 
 export async function runBackups(jobs: readonly VmJob[], opts: BackupRunOptions): Promise<VmOutcome[]> {
@@ -86,15 +91,16 @@ async function backupWithFailover(job: VmJob, opts: BackupRunOptions, openRepo: 
   for (const [rank, handle] of order.entries()) {
     const attempts = 1 + (opts.retries ?? 2);
     for (let attempt = 1; attempt <= attempts; attempt++) {
-      if (opts.signal.aborted) return { vm: job.vm, manifest: null, repo: null, error: asVmbakError(opts.signal.reason), events };
+      if (opts.signal.aborted) return { vm: job.vm, manifest: null, repo: null, error: asVmbakError(opts.signal.reason), events, copies: [] };
       try {
         const repo = await openRepo(handle);
-        const manifest = await backupInto(job, repo, poolFor(repo), opts);
+        const { manifest, copies } = await backupInto(job, repo, poolFor(repo), opts, openRepo, poolFor);
         if (rank > 0) events.push(`backed up to ${handle.location} after ${order.slice(0, rank).map((h) => h.location).join(', ')} failed`);
-        return { vm: job.vm, manifest, repo: repo.displayUrl, error: null, events };
+        for (const c of copies) if (!c.ok) events.push(`copy to ${c.repo} failed: ${c.error}`);
+        return { vm: job.vm, manifest, repo: repo.displayUrl, error: null, events, copies };
       } catch (err) {
         lastError = asVmbakError(err);
-        if (!isTargetFailure(lastError) || opts.signal.aborted) return { vm: job.vm, manifest: null, repo: handle.location, error: lastError, events };
+        if (!isTargetFailure(lastError) || opts.signal.aborted) return { vm: job.vm, manifest: null, repo: handle.location, error: lastError, events, copies: [] };
         // A full target stays full for a while: fail over at once instead of retrying.
         if (!lastError.retryable || lastError.code === 'TARGET_FULL' || attempt === attempts) {
           events.push(`${handle.location} failed: ${lastError.message}`);
@@ -105,22 +111,32 @@ async function backupWithFailover(job: VmJob, opts: BackupRunOptions, openRepo: 
       }
     }
   }
-  return { vm: job.vm, manifest: null, repo: null, error: lastError, events };
+  return { vm: job.vm, manifest: null, repo: null, error: lastError, events, copies: [] };
 }
 
-async function backupInto(job: VmJob, repo: Repository, pool: WorkerPool, opts: BackupRunOptions): Promise<Manifest> {
+async function backupInto(
+  job: VmJob, repo: Repository, pool: WorkerPool, opts: BackupRunOptions,
+  openRepo: (h: RepoHandle) => Promise<Repository>, poolFor: (r: Repository) => WorkerPool,
+): Promise<{ manifest: Manifest; copies: CopyOutcome[] }> {
   await opts.gate?.wait(opts.signal);
   const previous = await latestBackupOf(repo, job.vm.key);
   const session = await job.openSession(previous?.checkpointId ?? null);
+  const copies = (opts.copyTargets ?? []).map((h) => new FanOutCopy(h.location, async () => {
+    const r = await openRepo(h);
+    return { repo: r, pool: poolFor(r) };
+  }));
   let manifest: Manifest;
   try {
-    manifest = await backupVm({ repo, vm: job.vm, source: job.source, session, pool, signal: opts.signal, progress: opts.progress, gate: opts.gate });
+    manifest = await backupVm({ repo, vm: job.vm, source: job.source, session, pool, signal: opts.signal, progress: opts.progress, gate: opts.gate, copies });
   } catch (err) {
+    await Promise.all(copies.map((c) => c.release()));
     await session.abort().catch(() => {});
     throw err;
   }
+  // The copies finish while the session is still open: they may read what the primary did not.
+  const outcomes = await Promise.all(copies.map((c) => c.complete(manifest, session)));
   await session.finish();
-  return manifest;
+  return { manifest, copies: outcomes };
 }
 
 /** Failures of the repository's storage, which another target may not have. */

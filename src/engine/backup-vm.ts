@@ -11,6 +11,8 @@ import {
 } from '../repository/index.ts';
 import { openChunkTableForWriting } from '../repository/index.ts';
 import { backupDisk } from './backup-disk.ts';
+import { teeToAll, type DiskTee } from './fan-out-sink.ts';
+import type { FanOutCopy } from './fan-out.ts';
 import type { WorkerPool } from './worker-pool.ts';
 import type { ProgressCounters } from './progress.ts';
 import type { PauseGate } from './pause-gate.ts';
@@ -32,6 +34,8 @@ export interface BackupVmRequest {
   readonly progress: ProgressCounters;
   readonly clock?: Clock;
   readonly gate?: PauseGate;
+  /** Second repositories written from the same reads (backup --copy-to); they never fail this backup. */
+  readonly copies?: readonly FanOutCopy[];
 }
 
 export function vmLockName(vmKey: string): string {
@@ -46,6 +50,8 @@ export async function backupVm(req: BackupVmRequest): Promise<Manifest> {
   try {
     const table = await openChunkTableForWriting(repo);
     const previous = await latestBackupOf(repo, vm.key);
+    const copies = req.copies ?? [];
+    await Promise.all(copies.map((c) => c.prepare(vm.key, vm.name, vmLockName(vm.key))));
     const writer = new PackWriter(repo.target, repo.keys, table, { packSizeBytes: repo.config.packSizeBytes });
     const disks: ManifestDisk[] = [];
     const indexes = new Map<string, DiskIndex>();
@@ -60,8 +66,9 @@ export async function backupVm(req: BackupVmRequest): Promise<Manifest> {
       }
       if (!useDirtyMap && disk.incrementalFrom === null && !fallbackReason) fallbackReason = 'no changed-block tracking for this source';
       if (useDirtyMap) fallbackReason = null;
+      const tees = await Promise.all(copies.map((c) => c.teeFor(disk.source.name, disk.source.sizeBytes, repo.config.chunkSizeBytes, useDirtyMap ? disk.incrementalFrom : null)));
       const result = await backupDisk(
-        { pool: req.pool, writer, chunkSizeBytes: repo.config.chunkSizeBytes, signal: req.signal, progress: req.progress, gate: req.gate },
+        { pool: req.pool, writer, chunkSizeBytes: repo.config.chunkSizeBytes, signal: req.signal, progress: req.progress, gate: req.gate, tee: teeToAll(tees.filter((t): t is DiskTee => t !== undefined)) },
         { source: disk.source, previous: base, useDirtyMap },
       );
       indexes.set(disk.source.name, result.index);

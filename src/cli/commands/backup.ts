@@ -2,11 +2,11 @@
 // incremental), or image files (--image, --domain-xml) for powered-off VMs and templates.
 
 import type { Command } from 'commander';
-import { VmbakError } from '../../core/index.ts';
+import { VmbakError, formatBytes } from '../../core/index.ts';
 import { newProgress, runBackups, type RepoHandle, type VmJob, type VmOutcome } from '../../engine/index.ts';
 import { imagesFromDomainXml, libvirt, openImageSession, type ImageSpec } from '../../hypervisors/index.ts';
 import { listBackups } from '../../repository/index.ts';
-import { collect, openRepositoryAt, repoLocations, withRepoOptions, type RepoOptions } from '../context.ts';
+import { collect, openRepositoryAt, openRepositoryWith, repoLocations, withRepoOptions, type RepoOptions } from '../context.ts';
 import { startProgressBar } from '../progress-bar.ts';
 import { parseDurationMs, startJobControl } from '../job-control.ts';
 import { backupJson, backupSummary } from '../report.ts';
@@ -25,6 +25,8 @@ interface BackupOptions extends RepoOptions {
   parallel: string;
   maxPause: string;
   spread?: boolean;
+  copyTo: string[];
+  copyToPassphraseFile?: string;
   json?: boolean;
   progress: boolean;
 }
@@ -44,6 +46,8 @@ export function registerBackupCommand(program: Command): void {
     .option('--scratch-dir <dir>', 'where libvirt keeps the backup job\'s scratch files (default: $VMBAK_SCRATCH_DIR or /var/lib/vmbak/scratch)')
     .option('--parallel <n>', 'VMs backed up at once', '2')
     .option('--spread', 'spread VMs over the --repo targets (each VM keeps a stable primary) instead of failing over in order')
+    .option('--copy-to <location>', 'also write the same backup, from the same reads, to this repository (repeatable; a failed copy exits 3)', collect, [])
+    .option('--copy-to-passphrase-file <file>', 'passphrase of the --copy-to repositories (default: $VMBAK_TO_PASSPHRASE, $VMBAK_PASSPHRASE, or a prompt)')
     .option('--max-pause <duration>', 'abort the backup when a pause (SIGUSR1, vmbak jobs pause) lasts longer', '30m')
     .option('--json', 'print one JSON line per VM (see docs/cli.md)')
     .option('--no-progress', 'no progress bar')
@@ -54,6 +58,9 @@ export function registerBackupCommand(program: Command): void {
       const locations = repoLocations(opts);
       if (opts.spread && locations.length < 2) throw new VmbakError('USAGE', { detail: '--spread needs two or more --repo targets' });
       const targets: RepoHandle[] = locations.map((location, n) => ({ location, open: once(() => openRepositoryAt(location, opts, n)) }));
+      const same = opts.copyTo.find((c) => locations.includes(c));
+      if (same) throw new VmbakError('USAGE', { detail: `--copy-to ${same} is also a --repo target` });
+      const copyTargets: RepoHandle[] = opts.copyTo.map((location) => ({ location, open: once(() => openRepositoryWith(location, opts.copyToPassphraseFile, 'VMBAK_TO_PASSPHRASE')) }));
       const maxPauseMs = parseDurationMs(opts.maxPause, '--max-pause');
       const progress = newProgress(Date.now());
       const control = startJobControl({ command: 'backup', vms: opts.vm.length > 0 ? opts.vm : opts.image, progress, maxPauseMs });
@@ -62,8 +69,8 @@ export function registerBackupCommand(program: Command): void {
         const jobs = opts.image.length > 0 || opts.domainXml ? [await imageJob(opts)] : await libvirtJobs(opts, targets);
         const stopBar = startProgressBar(progress, jobs.length === 1 ? jobs[0]!.vm.name : `${jobs.length} VMs`, opts.progress && !opts.json);
         const outcomes = await runBackups(jobs, {
-          targets, spread: opts.spread === true, parallelStreams: parallel, signal, progress, gate: control.gate,
-          onOutcome: (o) => { stopBar(); report(o, opts.json === true, targets.length > 1); },
+          targets, spread: opts.spread === true, parallelStreams: parallel, signal, progress, gate: control.gate, copyTargets,
+          onOutcome: (o) => { stopBar(); report(o, opts.json === true, targets.length + copyTargets.length > 1); },
         }).finally(stopBar);
         setExitCode(outcomes);
       } finally {
@@ -76,7 +83,8 @@ function report(o: VmOutcome, json: boolean, manyTargets: boolean): void {
   // With one target the final error says it all; with several, the way there matters.
   if (manyTargets) for (const e of o.events) process.stderr.write(`vmbak: ${o.vm.name}: ${e}\n`);
   if (o.manifest) {
-    process.stdout.write(json ? `${JSON.stringify({ ...backupJson(o.manifest, o.repo!, []), events: o.events })}\n` : backupSummary(o.manifest, o.repo!));
+    process.stdout.write(json ? `${JSON.stringify({ ...backupJson(o.manifest, o.repo!, o.copies.map((c) => ({ repo: c.repo, ok: c.ok, error: c.error, backupId: c.backupId }))), events: o.events })}\n` : backupSummary(o.manifest, o.repo!));
+    if (!json) for (const c of o.copies) process.stdout.write(c.ok ? `  copy ${c.backupId} in ${c.repo}: new ${formatBytes(c.bytesNew)}\n` : `  copy to ${c.repo} MISSING: ${c.error}\n`);
   } else if (json) {
     process.stdout.write(`${JSON.stringify({ backupId: null, vm: o.vm.name, repo: o.repo, error: o.error?.message ?? 'failed', code: o.error?.code ?? 'INTERNAL', events: o.events })}\n`);
   }
@@ -85,6 +93,10 @@ function report(o: VmOutcome, json: boolean, manyTargets: boolean): void {
 /** 0 all recorded, 3 some recorded and some failed, else the first failure's own code. */
 function setExitCode(outcomes: VmOutcome[]): void {
   const failed = outcomes.filter((o) => !o.manifest);
+  const missingCopies = outcomes.flatMap((o) => o.copies.filter((c) => !c.ok).map((c) => `${o.vm.name} to ${c.repo}`));
+  if (failed.length === 0 && missingCopies.length > 0) {
+    throw new VmbakError('COMPLETED_WITH_WARNINGS', { detail: `backed up, but ${missingCopies.length} copy(ies) missing (${missingCopies.join(', ')})` });
+  }
   if (failed.length === 0) return;
   if (failed.length < outcomes.length) {
     for (const f of failed) process.stderr.write(`vmbak: ${f.vm.name}: ${f.error?.message ?? 'failed'}\n`);

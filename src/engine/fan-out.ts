@@ -1,0 +1,134 @@
+// `backup --copy-to REPO`: the same backup of a VM written to a second repository in the same
+// run, from the same reads. Per VM and copy repository this holds the lock, chunk table, pack
+// writer and one DiskCopySink per disk; once the primary manifest exists it completes the copy
+// (pack uploads, chunks the primary did not read, disk indexes, manifest last). Every failure
+// here is caught and reported as a missing copy: it never fails the primary backup.
+
+import { hostname } from 'node:os';
+import { VmbakError, describeError } from '../core/index.ts';
+import {
+  PackWriter, acquireLock, latestBackupOf, newBackupId, openChunkTableForWriting,
+  type DiskIndex, type HeldLock, type Manifest, type Repository,
+} from '../repository/index.ts';
+import type { BackupSession } from '../core/index.ts';
+import type { WorkerPool } from './worker-pool.ts';
+import { DiskCopySink, type DiskTee } from './fan-out-sink.ts';
+
+export interface CopyOutcome {
+  readonly repo: string;
+  readonly ok: boolean;
+  readonly error: string | null;
+  readonly backupId: string | null;
+  readonly bytesNew: number;
+}
+
+interface Prepared {
+  readonly repo: Repository;
+  readonly pool: WorkerPool;
+  readonly lock: HeldLock;
+  readonly writer: PackWriter;
+  readonly previous: Manifest | null;
+}
+
+export class FanOutCopy {
+  private readonly location: string;
+  private readonly open: () => Promise<{ repo: Repository; pool: WorkerPool }>;
+  private prepared: Prepared | null = null;
+  private failure: string | null = null;
+  private readonly sinks = new Map<string, DiskCopySink>();
+
+  constructor(location: string, open: () => Promise<{ repo: Repository; pool: WorkerPool }>) {
+    this.location = location;
+    this.open = open;
+  }
+
+  /** Opens the copy repository and takes the VM's lock there; a failure only marks the copy missing. */
+  async prepare(vmKey: string, vmName: string, lockName: string): Promise<void> {
+    try {
+      const { repo, pool } = await this.open();
+      const lock = await acquireLock(repo.target, lockName, `backup of ${vmName} (copy)`, `VM ${vmName}`);
+      try {
+        const table = await openChunkTableForWriting(repo);
+        const previous = await latestBackupOf(repo, vmKey);
+        this.prepared = { repo, pool, lock, previous, writer: new PackWriter(repo.target, repo.keys, table, { packSizeBytes: repo.config.packSizeBytes }) };
+      } catch (err) {
+        await lock.release().catch(() => {});
+        throw err;
+      }
+    } catch (err) {
+      this.failure = describe(err);
+    }
+  }
+
+  /**
+   * The side stream for one disk, or undefined when the copy already failed. The copy's own
+   * previous index is the base for unread chunks only when it was taken at the checkpoint the
+   * primary reads changes since.
+   */
+  async teeFor(disk: string, sizeBytes: number, chunkSizeBytes: number, incrementalFrom: string | null): Promise<DiskTee | undefined> {
+    const p = this.prepared;
+    if (!p || this.failure) return undefined;
+    let base: DiskIndex | null = null;
+    try {
+      const prev = p.previous?.disks.find((d) => d.name === disk);
+      if (p.previous && prev && incrementalFrom !== null && p.previous.checkpointId === incrementalFrom
+          && prev.sizeBytes === sizeBytes && prev.chunkSizeBytes === chunkSizeBytes) {
+        const index = await p.repo.readDiskIndex(p.previous.backupId, disk);
+        if (index.digest() === prev.digest) base = index;
+      }
+    } catch {
+      base = null;
+    }
+    const sink = new DiskCopySink(p.pool, p.writer, sizeBytes, chunkSizeBytes, base);
+    this.sinks.set(disk, sink);
+    return sink;
+  }
+
+  /** Completes the copy after the primary manifest was written. Never throws. */
+  async complete(primary: Manifest, session: BackupSession): Promise<CopyOutcome> {
+    const p = this.prepared;
+    try {
+      if (!p || this.failure) throw new VmbakError('INTERNAL', { detail: this.failure ?? 'not prepared' });
+      for (const d of session.disks) {
+        const sink = this.sinks.get(d.source.name);
+        if (!sink) throw new VmbakError('INTERNAL', { detail: `no copy stream for disk ${d.source.name}` });
+        await sink.fillFromSource(d.source);
+        if (sink.failure) throw sink.failure;
+      }
+      await p.writer.finish();
+      const backupId = (await p.repo.isBackupIdFree(primary.backupId)) ? primary.backupId : await unusedBackupId(p.repo);
+      for (const [name, sink] of this.sinks) await p.repo.writeDiskIndex(backupId, name, sink.index);
+      const bytesNew = [...this.sinks.values()].reduce((s, k) => s + k.bytesNew, 0);
+      const manifest: Manifest = {
+        ...primary, backupId, host: hostname(), parentBackupId: p.previous?.backupId ?? null,
+        disks: primary.disks.map((d) => ({ ...d, digest: this.sinks.get(d.name)!.index.digest(), bytesNew: this.sinks.get(d.name)!.bytesNew })),
+        stats: { ...primary.stats, bytesNew, bytesStored: p.writer.bytesStored },
+      };
+      // The copy's manifest is written last, like every manifest.
+      if (!(await p.repo.writeManifest(manifest))) throw new VmbakError('INTERNAL', { detail: `backup id ${backupId} was taken meanwhile` });
+      return { repo: p.repo.displayUrl, ok: true, error: null, backupId, bytesNew };
+    } catch (err) {
+      return { repo: p?.repo.displayUrl ?? this.location, ok: false, error: this.failure ?? describe(err), backupId: null, bytesNew: 0 };
+    } finally {
+      await this.release();
+    }
+  }
+
+  /** Drops the copy (the primary failed): nothing is referenced, the lock goes. */
+  async release(): Promise<void> {
+    const p = this.prepared;
+    this.prepared = null;
+    if (p) await p.lock.release().catch(() => {});
+  }
+}
+
+function describe(err: unknown): string {
+  return err instanceof VmbakError ? err.message : describeError(err);
+}
+
+async function unusedBackupId(repo: Repository): Promise<string> {
+  for (;;) {
+    const id = newBackupId();
+    if (await repo.isBackupIdFree(id)) return id;
+  }
+}
