@@ -86,3 +86,21 @@ async function scenario(kind: string): Promise<void> {
 for (const kind of ['local', 'sftp', 'ftp', 'ftps', 's3']) {
   test(`every repository command on ${kind}`, { timeout: 180_000 }, () => scenario(kind));
 }
+
+for (const kind of ['ftps', 's3']) {
+  test(`copy from a local repository to ${kind}, restore and verify there`, { timeout: 120_000 }, async () => {
+    const from = urls.local!('repo-local');
+    const to = urls[kind]!(`copy-${kind}`);
+    const toEnv = { VMBAK_PASSPHRASE: 'copy pass', VMBAK_TO_PASSPHRASE: 'copy pass' };
+    await ok(['repo', 'init', '--repo', to], toEnv);
+    const copied = (await ok(['copy', '--from', from, '--to', to, '--all', '--json', '--no-progress'], { VMBAK_TO_PASSPHRASE: 'copy pass' }))
+      .trim().split('\n').map((l) => JSON.parse(l) as { backupId: string; skipped: boolean; bytesSent: number });
+    assert.equal(copied.length, 1);
+    assert.ok(copied[0]!.bytesSent >= 3 << 20);
+    const out = join(tmp.dir, `out-copy-${kind}`);
+    await ok(['restore', 'latest', '--repo', to, '--to', out, '--verify', '--no-progress'], toEnv);
+    assert.equal(sha256File(join(out, 'vm1-sys.raw')), sysDigest);
+    assert.equal(sha256File(join(out, 'vm1-data.raw')), dataDigest);
+    assert.match(await ok(['verify', '--repo', to, '--no-progress'], toEnv), /no problems/);
+  });
+}
