@@ -5,7 +5,8 @@
 
 import { parentPort, workerData } from 'node:worker_threads';
 import { splitMasterSecret, computeChunkId, encodeChunk, decodeChunk } from '../repository/index.ts';
-import type { WorkerRequest, WorkerReply } from './worker-protocol.ts';
+import { closeSync, openSync, writevSync } from 'node:fs';
+import type { DecodeItem, WorkerRequest, WorkerReply } from './worker-protocol.ts';
 
 const { secret, compressionLevel } = workerData as { secret: Uint8Array | null; compressionLevel: number };
 const keys = secret ? splitMasterSecret(Buffer.from(secret)) : null;
@@ -51,10 +52,42 @@ function handle(req: WorkerRequest): { reply: WorkerReply; transfer: ArrayBuffer
     case 'decode': {
       const data = Buffer.from(req.data);
       const decoded = req.items.map((item) => decodeChunk(keys, Buffer.from(item.chunkId), data.subarray(item.offsetBytes, item.offsetBytes + item.lengthBytes), item.plainBytes));
+      const results = decoded.map((d, k) => (typeof d === 'string' ? d : d.length === req.items[k]!.plainBytes ? d.length : `wrong length ${d.length}`));
+      let writeError: string | undefined;
+      if (typeof req.output === 'object') {
+        try {
+          writeAtOffsets(req.output.path, req.items, decoded, results);
+        } catch (err) {
+          writeError = err instanceof Error ? err.message : String(err);
+        }
+      }
+      if (req.output !== 'return') return { reply: { op: 'decode', jobId: req.jobId, results, data: null, writeError }, transfer: [] };
       const out = toArrayBuffer(Buffer.concat(decoded.filter((d): d is Buffer => typeof d !== 'string')));
-      const results = decoded.map((d) => (typeof d === 'string' ? d : d.length));
       return { reply: { op: 'decode', jobId: req.jobId, results, data: out }, transfer: [out] };
     }
+  }
+}
+
+/** Writes the good chunks where they belong; neighbours on disk go out in one write. */
+function writeAtOffsets(path: string, items: readonly DecodeItem[], decoded: readonly (Buffer | string)[], results: readonly (number | string)[]): void {
+  if (results.some((r) => typeof r === 'string')) return; // the restore fails; nothing to write
+  const fd = openSync(path, 'r+');
+  try {
+    let k = 0;
+    while (k < items.length) {
+      const run: Buffer[] = [decoded[k] as Buffer];
+      const start = items[k]!.diskOffsetBytes!;
+      let end = start + run[0]!.length;
+      while (k + run.length < items.length && items[k + run.length]!.diskOffsetBytes === end) {
+        const next = decoded[k + run.length] as Buffer;
+        run.push(next);
+        end += next.length;
+      }
+      writevSync(fd, run, start);
+      k += run.length;
+    }
+  } finally {
+    closeSync(fd);
   }
 }
 

@@ -120,7 +120,7 @@ async function decodeFromSource(ctx: DiskCopyContext, backupId: string, disk: st
   const data = await readPackRange(ctx.from.target, read.packId, read.offsetBytes, read.lengthBytes);
   const items = members.map((m) => ({ offsetBytes: m.location.offsetBytes - read.offsetBytes, lengthBytes: m.location.lengthBytes, chunkId: new Uint8Array(m.tag.id), plainBytes: m.tag.lengthBytes }));
   const ab = toArrayBuffer(data);
-  const reply = await ctx.fromPool.run(ctx.fromPool.pick(), { op: 'decode', jobId: ctx.fromPool.newJobId(), data: ab, items }, [ab]);
+  const reply = await ctx.fromPool.run(ctx.fromPool.pick(), { op: 'decode', jobId: ctx.fromPool.newJobId(), data: ab, items, output: 'return' }, [ab]);
   if (reply.op !== 'decode') throw new VmbakError('INTERNAL', { detail: 'unexpected worker reply' });
   members.forEach((m, k) => {
     const r = reply.results[k]!;
@@ -132,7 +132,7 @@ async function decodeFromSource(ctx: DiskCopyContext, backupId: string, disk: st
     }
   });
   // Every item decoded, so the reply holds their plaintexts back to back in `members` order.
-  return Buffer.from(reply.data);
+  return Buffer.from(reply.data!);
 }
 
 function toArrayBuffer(buf: Buffer): ArrayBuffer {

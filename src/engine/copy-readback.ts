@@ -22,7 +22,7 @@ export async function readBackWrittenChunks(
     const data = await readPackRange(repo.target, read.packId, read.offsetBytes, read.lengthBytes);
     const items = read.members.map((m) => ({ offsetBytes: m.location.offsetBytes - read.offsetBytes, lengthBytes: m.location.lengthBytes, chunkId: new Uint8Array(m.tag.id), plainBytes: m.tag.lengthBytes }));
     const ab = data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength) as ArrayBuffer;
-    const reply = await pool.run(pool.pick(), { op: 'decode', jobId: pool.newJobId(), data: ab, items }, [ab]);
+    const reply = await pool.run(pool.pick(), { op: 'decode', jobId: pool.newJobId(), data: ab, items, output: 'discard' }, [ab]);
     if (reply.op !== 'decode') throw new VmbakError('INTERNAL', { detail: 'unexpected worker reply' });
     read.members.forEach((m, k) => {
       const r = reply.results[k]!;

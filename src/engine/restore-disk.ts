@@ -60,37 +60,24 @@ async function writeChunks(req: RestoreDiskRequest, path: string): Promise<void>
     req.progress.bytesToRead += requests.reduce((s, r) => s + index.chunkLength(r.tag), 0);
     await runLimited(planBlobReads(requests, 4 << 20), req.readsInFlight ?? 4, req.signal, async (read) => {
       const data = await readPackRange(req.repo.target, read.packId, read.offsetBytes, read.lengthBytes);
-      const items = read.members.map((m) => ({ offsetBytes: m.location.offsetBytes - read.offsetBytes, lengthBytes: m.location.lengthBytes, chunkId: new Uint8Array(index.id(m.tag)), plainBytes: index.chunkLength(m.tag) }));
+      const items = read.members.map((m) => ({
+        offsetBytes: m.location.offsetBytes - read.offsetBytes, lengthBytes: m.location.lengthBytes,
+        chunkId: new Uint8Array(index.id(m.tag)), plainBytes: index.chunkLength(m.tag), diskOffsetBytes: m.tag * index.chunkSizeBytes,
+      }));
       const ab = data.byteOffset === 0 && data.byteLength === data.buffer.byteLength ? data.buffer as ArrayBuffer : data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength) as ArrayBuffer;
-      const reply = await req.pool.run(req.pool.pick(), { op: 'decode', jobId: req.pool.newJobId(), data: ab, items }, [ab]);
+      // The worker writes the chunks into the file itself: decoded data never crosses threads.
+      const reply = await req.pool.run(req.pool.pick(), { op: 'decode', jobId: req.pool.newJobId(), data: ab, items, output: { path } }, [ab]);
       if (reply.op !== 'decode') throw new VmbakError('INTERNAL', { detail: 'unexpected worker reply' });
-      const decoded = Buffer.from(reply.data);
-      // Chunks that are neighbours on disk and in the decoded buffer go out in one write.
-      let runStart = 0;
-      let runDiskOffset = -1;
-      let runBytes = 0;
-      let at = 0;
-      const flush = async (): Promise<void> => {
-        if (runBytes > 0) await fh.write(decoded, runStart, runBytes, runDiskOffset);
-        runBytes = 0;
-      };
-      for (let k = 0; k < read.members.length; k++) {
-        const chunkIndex = read.members[k]!.tag;
+      if (reply.writeError) throw new VmbakError('OUTPUT_IO', { path: req.outputPath, detail: reply.writeError });
+      read.members.forEach((m, k) => {
         const result = reply.results[k]!;
-        if (typeof result === 'string' || result !== index.chunkLength(chunkIndex)) {
+        if (typeof result === 'string') {
           throw new VmbakError('CHUNK_CORRUPT', {
-            chunkId: index.id(chunkIndex).toString('hex').slice(0, 16), backupId, disk, offset: chunkIndex * index.chunkSizeBytes,
-            detail: typeof result === 'string' ? result : `wrong length ${result}`,
+            chunkId: index.id(m.tag).toString('hex').slice(0, 16), backupId, disk, offset: m.tag * index.chunkSizeBytes, detail: result,
           });
         }
-        const diskOffset = chunkIndex * index.chunkSizeBytes;
-        if (runBytes > 0 && diskOffset !== runDiskOffset + runBytes) await flush();
-        if (runBytes === 0) { runStart = at; runDiskOffset = diskOffset; }
-        runBytes += result;
-        at += result;
         req.progress.bytesRead += result;
-      }
-      await flush();
+      });
     });
   } finally {
     await fh.close();
