@@ -40,6 +40,12 @@ async function assertEarlierBackupsIntact(): Promise<void> {
   assert.equal(c.code, 0, c.stdout + c.stderr);
 }
 
+function countPacks(): number {
+  const dir = join(repo, 'packs');
+  if (!existsSync(dir)) return 0;
+  return readdirSync(dir).reduce((sum, d) => sum + readdirSync(join(dir, d)).filter((f) => !f.includes('.vmbak-tmp-')).length, 0);
+}
+
 before(async () => {
   qemuImg('create', '-q', '-f', 'raw', disk, '256M');
   freshRandomData(0);
@@ -49,13 +55,20 @@ before(async () => {
 after(() => tmp.remove());
 
 test('kill -9 at random points leaves every earlier backup restorable; gc removes the orphans', async () => {
-  const delaysMs = [150, 400, 700, 1000, 1400].map((d) => d + Math.floor(Math.random() * 200));
-  for (const [n, delayMs] of delaysMs.entries()) {
+  // Kill points: before anything is written, then at random moments after the run's k-th
+  // pack has landed (counted from the repository), so some kills always hit mid-write.
+  const afterPacks = [0, 1, 2, 4, 8];
+  for (const [n, packs] of afterPacks.entries()) {
     freshRandomData(n + 1);
+    const packsBefore = countPacks();
     const child = spawnVmbak(['backup', '--image', disk, '--vm', 'app'], env);
-    await sleep(delayMs);
+    const closed = new Promise((r) => child.once('close', r));
+    let exited = false;
+    void closed.then(() => { exited = true; });
+    while (!exited && countPacks() < packsBefore + packs) await sleep(10);
+    await sleep(Math.floor(Math.random() * 150));
     child.kill('SIGKILL');
-    await new Promise((r) => child.once('close', r));
+    await closed;
     await assertEarlierBackupsIntact();
     await backupOk(); // the dead run's lock does not block the next backup
   }
