@@ -8,7 +8,7 @@ PKGS=(
   fdisk e2fsprogs openssl procps time psmisc
   openssh-server openssh-client vsftpd radosgw ceph-mon ceph-osd
   restic borgbackup zstd
-  linux-image-amd64 busybox-static qemu-guest-agent
+  linux-image-amd64 busybox-static qemu-guest-agent cpio
 )
 missing=()
 for p in "${PKGS[@]}"; do

@@ -3,7 +3,7 @@
 // an error, never an empty list; a pattern that matches nothing is VM_NOT_FOUND.
 
 import { hostname } from 'node:os';
-import { VmbakError } from '../../core/index.ts';
+import { VmbakError, isVmbakError } from '../../core/index.ts';
 import type { VmDisk, VmInfo, VmState } from '../../core/index.ts';
 import { parseDomainXml } from './domain-xml.ts';
 import type { DomainInfo } from './domain-xml.ts';
@@ -28,7 +28,8 @@ export async function listVms(opts: ConnectOptions = {}): Promise<LibvirtVm[]> {
       vms.push(await getVm(uuid, opts));
     } catch (err) {
       // A VM undefined between the listing and the lookup is simply gone; anything else is an error.
-      if (!(err instanceof VmbakError && /failed to get domain|Domain not found/i.test(err.message))) throw err;
+      // (getVm turns "Domain not found" into VM_NOT_FOUND.)
+      if (!(isVmbakError(err, 'VM_NOT_FOUND') || (err instanceof VmbakError && /failed to get domain|Domain not found/i.test(err.message)))) throw err;
     }
   }
   return vms.sort((a, b) => a.name.localeCompare(b.name));
