@@ -9,8 +9,7 @@ import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { rmSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { vmbak, spawnVmbak, tempDir, qemuImg, sha256File, jsonLine } from './support/vmbak-cli.ts';
+import { vmbak, vmbakMeanwhile, tempDir, qemuImg, sha256File, jsonLine } from './support/vmbak-cli.ts';
 import { sftpServer, type RepoServer } from './support/repo-servers.ts';
 import { findFreePort } from './support/free-port.ts';
 import type { Sshd } from './support/sshd.ts';
@@ -42,7 +41,8 @@ async function ok(args: string[]): Promise<string> {
 
 test('sshd killed mid-backup: retries, fails over with a full read, first target stays consistent', { timeout: 120_000 }, async () => {
   // A bandwidth limit keeps the SFTP backup running long enough to kill the server under it.
-  const first = sftp.url('repo-a') + '?limitMBps=12';
+  // Short operation timeouts: a connection the kill leaves half-open fails fast instead of after 60 s.
+  const first = sftp.url('repo-a') + '?limitMBps=12&timeoutMs=5000&connectTimeoutMs=5000';
   const second = join(tmp.dir, 'repo-b');
   await ok(['repo', 'init', '--repo', first, '--pack-size', '4M']);
   await ok(['repo', 'init', '--repo', second, '--pack-size', '4M']);
@@ -50,15 +50,7 @@ test('sshd killed mid-backup: retries, fails over with a full read, first target
   const earlier = jsonLine<BackupJson>({ code: 0, signal: null, stderr: '', stdout: await ok(['backup', '--repo', first, '--image', disk, '--vm', 'big', '--json', '--no-progress']) });
   execFileSync('dd', ['if=/dev/urandom', `of=${disk}`, 'bs=1M', 'count=40', 'conv=notrunc', 'status=none']);
 
-  const child = spawnVmbak(['backup', '--repo', first, '--repo', second, '--image', disk, '--vm', 'big', '--json', '--no-progress'], env);
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => { stdout += d; });
-  child.stderr.on('data', (d: Buffer) => { stderr += d; });
-  const closed = new Promise<number | null>((resolve) => child.once('close', resolve));
-  await sleep(2000);
-  await sftp.server.kill();
-  const code = await closed;
+  const { code, stdout, stderr } = await vmbakMeanwhile(['backup', '--repo', first, '--repo', second, '--image', disk, '--vm', 'big', '--json', '--no-progress'], env, 2000, () => sftp.server.kill());
   assert.equal(code, 0, stderr);
   const j = jsonLine<BackupJson>({ code, signal: null, stdout, stderr });
   assert.equal(j.repo, second);

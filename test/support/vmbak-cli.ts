@@ -75,3 +75,17 @@ export function isCleanError(result: CliResult): boolean {
   const lines = result.stderr.trim().split('\n');
   return result.code !== 0 && lines.length === 1 && lines[0]!.startsWith('vmbak: ') && !/\n\s+at /.test(result.stderr);
 }
+
+/** Runs vmbak and, `afterMs` into the run, does something to it (kill its server, say); returns its result. */
+export async function vmbakMeanwhile(args: string[], env: NodeJS.ProcessEnv, afterMs: number, meanwhile: () => Promise<void>): Promise<CliResult> {
+  const child = spawnVmbak(args, env);
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => { stdout += d; });
+  child.stderr.on('data', (d: Buffer) => { stderr += d; });
+  const closed = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('close', (code, signal) => resolve({ code, signal })));
+  await new Promise((r) => setTimeout(r, afterMs));
+  await meanwhile();
+  const { code, signal } = await closed;
+  return { code, signal, stdout, stderr };
+}
