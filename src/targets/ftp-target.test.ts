@@ -110,9 +110,21 @@ test('ftp: server killed mid-transfer gives a retryable error and nothing under 
   const target = await openTarget(url(false, `/data/${sub}`));
   await target.put('warmup', Buffer.from('w'));
   const put = target.put('big.bin', randomBytes(300 * 1024 * 1024));
-  setTimeout(() => { void s.kill(); }, 150);
+  // Kill the server once the upload is under way (its temporary file is growing), not at a
+  // fixed delay: a fast machine finishes 300 MiB on loopback in well under a second.
+  const dir = join(s.rootDir, 'data', sub);
+  const growing = async (): Promise<boolean> => {
+    for (const f of (await readdir(dir)).filter((name) => name.includes('.vmbak-tmp-'))) {
+      if (((await stat(join(dir, f)).catch(() => null))?.size ?? 0) > 0) return true;
+    }
+    return false;
+  };
+  let settled = false;
+  put.then(() => { settled = true; }, () => { settled = true; });
+  while (!settled && !(await growing())) await new Promise((r) => setTimeout(r, 5));
+  await s.kill();
   await assert.rejects(put, (err) => isVmbakError(err) && err.retryable);
   await target.close();
-  assert.deepEqual((await readdir(join(s.rootDir, 'data', sub))).filter((f) => !f.includes('.vmbak-tmp-')), ['warmup']);
+  assert.deepEqual((await readdir(dir)).filter((f) => !f.includes('.vmbak-tmp-')), ['warmup']);
   await s.restart();
 });

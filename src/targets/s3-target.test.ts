@@ -48,7 +48,7 @@ test('s3: failed multipart upload is aborted and leaves nothing', { timeout: 120
   const target = await open();
   const name = 'mp/dropped.bin';
   // A gateway that dies mid-upload: the put must fail (not hang) and no object may appear.
-  const put = target.put(name, randomBytes(100 * 1024 * 1024));
+  const put = target.put(name, randomBytes(400 * 1024 * 1024)); // large enough to still be uploading when the gateway dies
   setTimeout(() => { void rgw!.killGateway(); }, 300);
   await assert.rejects(put, (err) => isVmbakError(err) && (err.code === 'TARGET_IO' || err.code === 'TARGET_UNREACHABLE') && err.retryable);
   await target.close();

@@ -103,7 +103,7 @@ test('sftp: server killed mid-transfer gives a retryable error and nothing under
   const dir = join(base, `t${n++}`);
   const target = await openTarget(url(dir));
   await target.put('warmup', Buffer.from('w'));
-  const put = target.put('big.bin', randomBytes(200 * 1024 * 1024));
+  const put = target.put('big.bin', randomBytes(400 * 1024 * 1024)); // still uploading when sshd dies
   setTimeout(() => { void sshd!.kill(); }, 150);
   await assert.rejects(put, (err) => isVmbakError(err) && err.retryable);
   await target.close();
