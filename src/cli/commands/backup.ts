@@ -8,7 +8,7 @@ import { imagesFromDomainXml, libvirt, openImageSession, type ImageSpec } from '
 import { listBackups } from '../../repository/index.ts';
 import { collect, openRepositoryAt, openRepositoryWith, repoLocations, withRepoOptions, type RepoOptions } from '../context.ts';
 import { startProgressBar } from '../progress-bar.ts';
-import { parseDurationMs, startJobControl } from '../job-control.ts';
+import { parseDurationMs, startJobControl } from '../../jobs/index.ts';
 import { backupJson, backupSummary } from '../report.ts';
 
 interface BackupOptions extends RepoOptions {

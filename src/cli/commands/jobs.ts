@@ -7,7 +7,7 @@ import type { Command } from 'commander';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { VmbakError, formatBytes } from '../../core/index.ts';
 import { libvirt } from '../../hypervisors/index.ts';
-import { jobOwnerStatus, jobsDir, readJobRecords, removeJobRecord, type JobRecord } from '../job-records.ts';
+import { jobOwnerStatus, jobsDir, readJobRecords, removeJobRecord, type JobRecord } from '../../jobs/index.ts';
 
 interface JobsOptions { stateDir?: string; json?: boolean }
 
