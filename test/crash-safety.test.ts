@@ -70,6 +70,8 @@ test('kill -9 at random points leaves every earlier backup restorable; gc remove
     child.kill('SIGKILL');
     await closed;
     await assertEarlierBackupsIntact();
+    // New data first: backing up the same data again would adopt the dead run's chunks.
+    freshRandomData(100 + n);
     await backupOk(); // the dead run's lock does not block the next backup
   }
   const before = await vmbak(['check', '--json'], env);
