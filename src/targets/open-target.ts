@@ -17,15 +17,15 @@ export async function openTarget(location: string): Promise<Target> {
       return new LocalTarget(loc.path);
     case 's3': {
       const { S3Target } = await import('./s3-target.ts');
-      return new ThrottledTarget(new S3Target(loc, loc.options), loc.options.connections, loc.options.limitMBps);
+      return new ThrottledTarget(new S3Target(loc, loc.options), loc.options.connections, loc.options.limitMBps, loc.options.timeoutMs);
     }
     case 'sftp': {
       const { SftpTarget } = await import('./sftp-target.ts');
-      return new ThrottledTarget(new SftpTarget(loc, loc.options), loc.options.connections, loc.options.limitMBps);
+      return new ThrottledTarget(new SftpTarget(loc, loc.options), loc.options.connections, loc.options.limitMBps, loc.options.timeoutMs);
     }
     case 'ftp': {
       const { FtpTarget } = await import('./ftp-target.ts');
-      return new ThrottledTarget(new FtpTarget(loc, loc.options), loc.options.connections, loc.options.limitMBps);
+      return new ThrottledTarget(new FtpTarget(loc, loc.options), loc.options.connections, loc.options.limitMBps, loc.options.timeoutMs);
     }
   }
 }
