@@ -2,3 +2,4 @@
 // small JSON records. Used by locks, libvirt run records and job records.
 export { currentProcessOwner, ownerStatus, processStartTicks, type ProcessOwner } from './process-owner.ts';
 export { readRecords, removeRecord, writeRecord } from './record-dir.ts';
+export { removeTree } from './remove-tree.ts';

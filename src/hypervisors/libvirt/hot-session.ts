@@ -4,12 +4,14 @@
 // written before backup-begin, so a crash at any later moment is swept on the next start.
 
 import { execFileSync } from 'node:child_process';
-import { chownSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chownSync, mkdirSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { BackupSession, SessionDisk, VmStateFile } from '../../core/index.ts';
 import type { DiskSource } from '../../core/index.ts';
 import type { VmbakError } from '../../core/index.ts';
+import { removeTree } from '../../host/index.ts';
 import { backupXml, socketPath } from './backup-xml.ts';
 import { checkpointXml, deleteCheckpoint, getCheckpoint, listCheckpoints, newCheckpointName, CHECKPOINT_PREFIX } from './checkpoints.ts';
 import type { CheckpointDiskSet } from './checkpoints.ts';
@@ -52,8 +54,8 @@ export async function openHotSession(input: HotSessionInput, opts: SessionOption
   const record = newRunRecord({ runId, uri, vmUuid: vm.uuid, vmName: vm.name, checkpoint, scratchDir: runDir });
   writeRunRecord(stateDir, record);
 
-  const cleanupRun = () => {
-    rmSync(runDir, { recursive: true, force: true });
+  const cleanupRun = async () => {
+    await removeTree(runDir);
     removeRunRecord(stateDir, runId);
   };
   const diskSet: CheckpointDiskSet = {};
@@ -74,7 +76,7 @@ export async function openHotSession(input: HotSessionInput, opts: SessionOption
     // backup-begin creates the job and the checkpoint together or not at all; sweep both anyway.
     await endJob(vm, uri, runDir);
     if ((await listCheckpoints(vm.uuid, { uri })).includes(checkpoint)) await deleteCheckpoint(vm.uuid, checkpoint, { uri });
-    cleanupRun();
+    await cleanupRun();
     throw err;
   }
 
@@ -90,7 +92,7 @@ export async function openHotSession(input: HotSessionInput, opts: SessionOption
     await endJob(vm, uri, runDir);
     if (deleteNew) await deleteCheckpoint(vm.uuid, checkpoint, { uri });
     else await deleteOlderCheckpoints(vm, checkpoint, uri);
-    cleanupRun();
+    await cleanupRun();
   };
 
   const disks: SessionDisk[] = [];
@@ -140,17 +142,22 @@ export async function endJob(vm: { uuid: string; name: string }, uri: string, ru
   } catch {
     return false; // no backup job
   }
-  if (!xml.includes(socketPath(runDir))) return false;
+  const socket = socketPath(runDir);
+  if (!xml.includes(socket)) return false;
+  const stillOurs = async () => (await virshRaw(['backup-dumpxml', vm.uuid], { uri }).catch(() => '')).includes(socket);
   try {
     await virshRaw(['domjobabort', vm.uuid], { uri });
   } catch {
     // The job may have ended between the two calls; check again and only then give up.
-    if ((await virshRaw(['backup-dumpxml', vm.uuid], { uri }).catch(() => '')).includes(socketPath(runDir))) {
-      await virsh(['domjobabort', vm.uuid], { uri, vm: vm.name });
-    }
+    if (await stillOurs()) await virsh(['domjobabort', vm.uuid], { uri, vm: vm.name });
   }
+  // libvirt tears the job down (and unlinks its scratch files) after domjobabort returns.
+  for (let i = 0; i < JOB_END_POLLS && await stillOurs(); i++) await sleep(JOB_END_POLL_MS);
   return true;
 }
+
+const JOB_END_POLLS = 100;
+const JOB_END_POLL_MS = 50;
 
 /** After a recorded backup only its checkpoint is needed as the next base; drop older vmbak ones. */
 async function deleteOlderCheckpoints(vm: { uuid: string }, keep: string, uri: string): Promise<void> {

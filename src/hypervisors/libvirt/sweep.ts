@@ -3,8 +3,8 @@
 // it created unless a manifest needs it, then the record. Live owners and other hosts'
 // records are never touched. Called on every vmbak start.
 
-import { rmSync } from 'node:fs';
 import { describeError } from '../../core/index.ts';
+import { removeTree } from '../../host/index.ts';
 import { deleteCheckpoint, listCheckpoints } from './checkpoints.ts';
 import { endJob } from './hot-session.ts';
 import { defaultStateDir, ownerStatus, readRunRecords, removeRunRecord } from './run-records.ts';
@@ -44,7 +44,7 @@ export async function sweepStaleRuns(opts: SweepOptions = {}): Promise<SweptRun[
           }
         }
       }
-      rmSync(record.scratchDir, { recursive: true, force: true });
+      await removeTree(record.scratchDir);
       removeRunRecord(stateDir, record.runId);
       swept.push({ record, jobAborted, checkpointDeleted, error: null });
     } catch (err) {
