@@ -9,6 +9,7 @@ PKGS=(
   openssh-server openssh-client vsftpd radosgw ceph-mon ceph-osd
   restic borgbackup zstd
   linux-image-amd64 busybox-static qemu-guest-agent cpio
+  swtpm swtpm-tools ovmf
 )
 missing=()
 for p in "${PKGS[@]}"; do
