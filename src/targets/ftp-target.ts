@@ -10,11 +10,12 @@
 
 import { randomBytes } from 'node:crypto';
 import { posix } from 'node:path';
-import { Readable, Writable } from 'node:stream';
+import { Writable } from 'node:stream';
 import { VmbakError, type ByteRange, type ObjectInfo, type Target } from '../core/index.ts';
 import { TEMP_MARKER } from './local-target.ts';
 import { FtpPool, type FtpEndpoint } from './ftp-pool.ts';
 import { ftpReplyCode, mapFtpError } from './ftp-errors.ts';
+import { storeBuffer } from './ftp-upload.ts';
 import type { TargetOptions } from './target-options.ts';
 import type { Client } from 'basic-ftp';
 
@@ -161,7 +162,7 @@ export class FtpTarget implements Target {
   private async uploadTemp(c: Client, name: string, data: Uint8Array): Promise<string> {
     const final = this.path(name);
     const tmp = `${final}${TEMP_MARKER}${randomBytes(6).toString('hex')}`;
-    const upload = (): Promise<unknown> => c.uploadFrom(Readable.from([Buffer.from(data.buffer, data.byteOffset, data.length)]), tmp);
+    const upload = (): Promise<unknown> => storeBuffer(c, tmp, Buffer.from(data.buffer, data.byteOffset, data.length));
     try {
       await upload();
     } catch (err) {

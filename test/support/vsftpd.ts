@@ -51,11 +51,13 @@ export async function startVsftpd(options: { tls: boolean }): Promise<Vsftpd> {
     `vsftpd_log_file=${join(dir, 'vsftpd.log')}`,
   ];
   if (options.tls) {
+    // require_ssl_reuse=YES is vsftpd's default: data connections must resume the control
+    // connection's TLS session, as on a user's server.
     caFile = join(dir, 'cert.pem');
     await run('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'key.pem'), '-out', caFile,
       '-days', '2', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1']);
     conf.push('ssl_enable=YES', 'allow_anon_ssl=YES', 'force_anon_data_ssl=YES', 'force_anon_logins_ssl=YES',
-      `rsa_cert_file=${caFile}`, `rsa_private_key_file=${join(dir, 'key.pem')}`, 'require_ssl_reuse=NO', 'ssl_ciphers=HIGH');
+      `rsa_cert_file=${caFile}`, `rsa_private_key_file=${join(dir, 'key.pem')}`, 'require_ssl_reuse=YES', 'ssl_ciphers=HIGH');
   }
   await writeFile(join(dir, 'vsftpd.conf'), conf.join('\n') + '\n');
   const launch = () => spawn('/usr/sbin/vsftpd', [join(dir, 'vsftpd.conf')], { stdio: ['ignore', 'ignore', 'pipe'] });
