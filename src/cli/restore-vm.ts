@@ -1,52 +1,55 @@
-// Restoring a whole VM: as a new libvirt VM (disks as qcow2 in a pool dir, the backed-up XML
-// with a new name, UUID and MACs, NVRAM put back) or in place over the original VM's disks.
-// In place never writes into a live image: each disk is restored beside it and renamed over
-// it only when complete, and the VM must be shut off.
+// The command-line side of whole-VM restores (restore --as-vm / --in-place): opens the
+// repository, asks before overwriting a VM, prints the outcome. The work itself is the
+// engine's (restoreAsNewVm, planInPlaceRestore → executeInPlaceRestore).
 
-import { chown, mkdir, mkdtemp, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
 import { createInterface } from 'node:readline/promises';
-import { VmbakError, isVmbakError } from '../core/index.ts';
-import { restoreBackup, type RestoreRequest } from '../engine/index.ts';
-import { libvirt } from '../hypervisors/index.ts';
-import type { Manifest } from '../repository/index.ts';
+import { VmbakError } from '../core/index.ts';
+import { WorkerPool, describeInPlacePlan, executeInPlaceRestore, newProgress, planInPlaceRestore, restoreAsNewVm } from '../engine/index.ts';
+import { resolveBackupRef } from '../repository/index.ts';
+import { abortOnSignals, openRepository, type RepoOptions } from './context.ts';
+import { startProgressBar } from './progress-bar.ts';
 
-type RestoreBase = Omit<RestoreRequest, 'toDir' | 'disk' | 'format' | 'manifest'>;
-
-export interface AsVmOptions {
-  readonly newName: string;
-  readonly poolDir?: string;
-  readonly noNetwork: boolean;
-  readonly start: boolean;
-  readonly uri?: string;
+export interface VmRestoreCliOptions extends RepoOptions {
+  verify?: boolean;
+  json?: boolean;
+  progress: boolean;
+  asVm?: string;
+  poolDir?: string;
+  network: boolean;
+  start?: boolean;
+  inPlace?: boolean;
+  yes?: boolean;
+  connect?: string;
 }
 
-export async function restoreAsNewVm(base: RestoreBase, manifest: Manifest, opts: AsVmOptions): Promise<{ uuid: string; poolDir: string; disks: string[] }> {
-  if (!manifest.domainXml) throw new VmbakError('USAGE', { detail: `backup ${manifest.backupId} holds no domain XML; restore its disks with --to DIR instead` });
-  const exists = await libvirt.getVm(opts.newName, { uri: opts.uri }).then(() => true, (err: unknown) => {
-    if (isVmbakError(err, 'VM_NOT_FOUND')) return false;
-    throw err;
-  });
-  if (exists) throw new VmbakError('VM_EXISTS', { vm: opts.newName, uri: libvirt.connectUri(opts.uri) });
-  const poolDir = opts.poolDir ?? join('/var/lib/libvirt/images', opts.newName);
-  const restored = await restoreBackup({ ...base, manifest, toDir: poolDir, disk: null, format: 'qcow2' });
-  const nvram = manifest.stateFiles.find((f) => f.name.startsWith('nvram/'));
-  let nvramPath: string | null = null;
-  if (nvram) {
-    nvramPath = join(poolDir, `${opts.newName}_VARS.fd`);
-    await writeFile(nvramPath, Buffer.from(nvram.dataBase64, 'base64'), { flag: 'wx' });
-  }
+export async function runVmRestore(ref: string, opts: VmRestoreCliOptions): Promise<void> {
+  const repo = await openRepository(opts);
+  const signal = abortOnSignals();
+  const pool = new WorkerPool(repo.keys ? repo.masterSecret : null, repo.config.compression.level);
   try {
-    const uuid = await libvirt.defineVmFromBackup(manifest.domainXml, {
-      newName: opts.newName, diskPaths: new Map(restored.map((d) => [d.name, d.path])), noNetwork: opts.noNetwork,
-      nvramPath, start: opts.start, uri: opts.uri,
-    });
-    return { uuid, poolDir, disks: restored.map((d) => d.path) };
-  } catch (err) {
-    // Nothing half-made stays behind: the images belong to a VM that does not exist.
-    for (const d of restored) await rm(d.path, { force: true });
-    if (nvramPath) await rm(nvramPath, { force: true });
-    throw err;
+    const manifest = await resolveBackupRef(repo, ref);
+    const progress = newProgress(Date.now());
+    const base = { repo, verify: opts.verify === true, pool, signal, progress };
+    if (opts.inPlace) {
+      const plan = await planInPlaceRestore(manifest, { uri: opts.connect });
+      await confirmOrRefuse(describeInPlacePlan(plan), opts.yes === true);
+      const written = await executeInPlaceRestore(base, manifest, plan, { uri: opts.connect });
+      if (opts.json) process.stdout.write(`${JSON.stringify({ backupId: manifest.backupId, vm: plan.vmName, inPlace: true, paths: written })}\n`);
+      else process.stdout.write(`restored backup ${manifest.backupId} over VM ${plan.vmName}: ${written.join(', ')}\n`);
+      return;
+    }
+    const stopBar = startProgressBar(progress, `restore ${manifest.backupId} as ${opts.asVm}`, opts.progress && !opts.json);
+    const made = await restoreAsNewVm(base, manifest, { newName: opts.asVm!, poolDir: opts.poolDir, noNetwork: !opts.network, start: opts.start === true, uri: opts.connect })
+      .finally(stopBar);
+    if (opts.json) {
+      process.stdout.write(`${JSON.stringify({ backupId: manifest.backupId, vm: opts.asVm, uuid: made.uuid, started: opts.start === true, disks: made.disks, nvram: made.nvramPath, tpmState: made.tpmStateDir })}\n`);
+    } else {
+      const state = [made.nvramPath && 'UEFI NVRAM', made.tpmStateDir && 'TPM state'].filter(Boolean);
+      process.stdout.write(`defined VM ${opts.asVm} (${made.uuid}) from backup ${manifest.backupId} of ${manifest.vm.name}, disks in ${made.poolDir}${state.length ? `, ${state.join(' and ')} restored` : ''}${opts.start ? ', started' : ''}\n`);
+    }
+  } finally {
+    await pool.close();
+    await repo.target.close();
   }
 }
 
@@ -61,38 +64,4 @@ export async function confirmOrRefuse(what: string, yes: boolean): Promise<void>
   } finally {
     rl.close();
   }
-}
-
-export async function restoreInPlace(base: RestoreBase, manifest: Manifest, opts: { yes: boolean; uri?: string }): Promise<string[]> {
-  const vmRef = manifest.vm.uuid ?? manifest.vm.name;
-  const target = await libvirt.checkRestoreInPlace(vmRef, { uri: opts.uri });
-  const vm = await libvirt.getVm(target.uuid, { uri: opts.uri });
-  for (const d of manifest.disks) {
-    if (!target.disks.has(d.name)) throw new VmbakError('DISK_NOT_IN_BACKUP', { backupId: manifest.backupId, disk: d.name, disks: [...target.disks.keys()].join(', ') || 'none' });
-  }
-  await confirmOrRefuse(`overwrite the disks of VM ${vm.name} (${manifest.disks.map((d) => target.disks.get(d.name)).join(', ')}) with backup ${manifest.backupId}`, opts.yes);
-  const written: string[] = [];
-  for (const d of manifest.disks) {
-    const path = target.disks.get(d.name)!;
-    const format = vm.disks.find((x) => x.target === d.name)!.format === 'qcow2' ? 'qcow2' : 'raw';
-    const old = await stat(path);
-    // Same filesystem as the image, so the final rename is atomic.
-    const tmpDir = await mkdtemp(join(dirname(path), `.vmbak-restore-${basename(path)}-`));
-    try {
-      const [restored] = await restoreBackup({ ...base, manifest, toDir: tmpDir, disk: d.name, format });
-      await chown(restored!.path, old.uid, old.gid);
-      await rename(restored!.path, path);
-      written.push(path);
-    } finally {
-      await rm(tmpDir, { recursive: true, force: true });
-    }
-  }
-  const nvram = manifest.stateFiles.find((f) => f.name.startsWith('nvram/'));
-  if (nvram && vm.domain.nvramPath) {
-    await mkdir(dirname(vm.domain.nvramPath), { recursive: true });
-    await writeFile(`${vm.domain.nvramPath}.vmbak-tmp`, Buffer.from(nvram.dataBase64, 'base64'));
-    await rename(`${vm.domain.nvramPath}.vmbak-tmp`, vm.domain.nvramPath);
-    written.push(vm.domain.nvramPath);
-  }
-  return written;
 }

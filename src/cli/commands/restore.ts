@@ -7,7 +7,7 @@ import { WorkerPool, newProgress, restoreBackup } from '../../engine/index.ts';
 import { resolveBackupRef } from '../../repository/index.ts';
 import { abortOnSignals, openRepository, type RepoOptions, withRepoOptions } from '../context.ts';
 import { startProgressBar } from '../progress-bar.ts';
-import { restoreAsNewVm, restoreInPlace } from '../restore-vm.ts';
+import { runVmRestore } from '../restore-vm.ts';
 
 interface RestoreOptions extends RepoOptions {
   to?: string;
@@ -45,7 +45,7 @@ export function registerRestoreCommand(program: Command): void {
     .action(async (ref: string, opts: RestoreOptions) => {
       const modes = [opts.to !== undefined, opts.asVm !== undefined, opts.inPlace === true].filter(Boolean).length;
       if (modes !== 1) throw new VmbakError('USAGE', { detail: 'restore needs exactly one of --to DIR, --as-vm NAME, --in-place' });
-      if (opts.asVm || opts.inPlace) return restoreVm(ref, opts);
+      if (opts.asVm || opts.inPlace) return runVmRestore(ref, opts);
       if (!opts.to) throw new VmbakError('USAGE', { detail: 'restore needs --to DIR' });
       if (opts.format !== 'raw' && opts.format !== 'qcow2') throw new VmbakError('USAGE', { detail: `--format ${opts.format}: give raw or qcow2` });
       const repo = await openRepository(opts);
@@ -69,29 +69,4 @@ export function registerRestoreCommand(program: Command): void {
         await repo.target.close();
       }
     });
-}
-
-async function restoreVm(ref: string, opts: RestoreOptions): Promise<void> {
-  const repo = await openRepository(opts);
-  const signal = abortOnSignals();
-  const pool = new WorkerPool(repo.keys ? repo.masterSecret : null, repo.config.compression.level);
-  try {
-    const manifest = await resolveBackupRef(repo, ref);
-    const progress = newProgress(Date.now());
-    const base = { repo, verify: opts.verify === true, pool, signal, progress };
-    if (opts.inPlace) {
-      const written = await restoreInPlace(base, manifest, { yes: opts.yes === true, uri: opts.connect });
-      if (opts.json) process.stdout.write(`${JSON.stringify({ backupId: manifest.backupId, vm: manifest.vm.name, inPlace: true, paths: written })}\n`);
-      else process.stdout.write(`restored backup ${manifest.backupId} over VM ${manifest.vm.name}: ${written.join(', ')}\n`);
-      return;
-    }
-    const stopBar = startProgressBar(progress, `restore ${manifest.backupId} as ${opts.asVm}`, opts.progress && !opts.json);
-    const made = await restoreAsNewVm(base, manifest, { newName: opts.asVm!, poolDir: opts.poolDir, noNetwork: !opts.network, start: opts.start === true, uri: opts.connect })
-      .finally(stopBar);
-    if (opts.json) process.stdout.write(`${JSON.stringify({ backupId: manifest.backupId, vm: opts.asVm, uuid: made.uuid, started: opts.start === true, disks: made.disks })}\n`);
-    else process.stdout.write(`defined VM ${opts.asVm} (${made.uuid}) from backup ${manifest.backupId} of ${manifest.vm.name}, disks in ${made.poolDir}${opts.start ? ', started' : ''}\n`);
-  } finally {
-    await pool.close();
-    await repo.target.close();
-  }
 }

@@ -1,5 +1,6 @@
 // Public face of the libvirt/QEMU adapter: inventory, backup sessions (hot pull-mode backups
-// with checkpoints, cold image reads), crash cleanup, and defining VMs from backups.
+// with checkpoints, cold image reads), crash cleanup, and defining VMs from
+// backups with their boot state (UEFI NVRAM, TPM).
 export { DEFAULT_CONNECT_URI, connectUri } from './virsh.ts';
 export { listVms, getVm, findVms, matchesPattern } from './inventory.ts';
 export type { LibvirtVm, ConnectOptions } from './inventory.ts';
@@ -13,6 +14,7 @@ export type { SweepOptions, SweptRun } from './sweep.ts';
 export { defaultStateDir, readRunRecords, ownerStatus } from './run-records.ts';
 export type { RunRecord } from './run-records.ts';
 export { defaultScratchRoot, DEFAULT_SCRATCH_RESERVE_BYTES } from './scratch.ts';
-export { defineVmFromBackup, rewriteDomainXml, checkRestoreInPlace, randomMac } from './restore-define.ts';
-export type { DefineOptions } from './restore-define.ts';
+export { defineVmFromBackup, rewriteDomainXml, checkRestoreInPlace, restoreStateInPlace, randomMac } from './restore-define.ts';
+export type { DefineOptions, InPlaceTarget } from './restore-define.ts';
+export { SWTPM_STATE_ROOT, defaultNvramPath, tpmStateDir } from './state-files.ts';
 export { CHECKPOINT_PREFIX } from './checkpoints.ts';
