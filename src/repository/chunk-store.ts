@@ -1,9 +1,12 @@
-// Reading the chunk side of a repository: building the chunk table from pack indexes and
-// fetching chunk blobs, coalescing neighbouring blobs of one pack into one ranged read.
+// Reading the chunk side of a repository: building the chunk table from pack indexes (through
+// the local chunk cache when it can be used) and fetching chunk blobs, coalescing neighbouring
+// blobs of one pack into one ranged read.
 
 import { VmbakError, type Target } from '../core/index.ts';
 import { ChunkTable, type ChunkLocation } from './chunk-table.ts';
-import { PACK_INDEX_PREFIX, packIdFromIndexObject, packIndexObject, packObject } from './layout.ts';
+import { CONFIG_OBJECT, PACK_INDEX_PREFIX, packIdFromIndexObject, packIndexObject, packObject } from './layout.ts';
+import { decodeConfig } from './config.ts';
+import { loadCachedChunkTable } from './chunk-cache-load.ts';
 import { decodePackHeader, type PackEntry } from './pack-format.ts';
 import type { MasterKeys } from './crypto.ts';
 
@@ -21,8 +24,24 @@ export async function readPackIndex(target: Target, keys: MasterKeys | null, pac
   return entries;
 }
 
-/** Builds the table of every stored chunk; packs in `exclude` (condemned by gc) are left out. */
-export async function loadChunkTable(target: Target, keys: MasterKeys | null, exclude: ReadonlySet<string> = new Set()): Promise<ChunkTable> {
+/**
+ * The table of every stored chunk; packs in `exclude` (condemned by gc) are left out. It is a
+ * view of the local chunk cache of the repository now at `target` (its id is read from the
+ * config unless given), which reads only the pack indexes the cache lacks; without a usable
+ * cache, every pack index is read into memory.
+ */
+export async function loadChunkTable(target: Target, keys: MasterKeys | null, exclude: ReadonlySet<string> = new Set(), repositoryId?: string): Promise<ChunkTable> {
+  const id = repositoryId ?? decodeConfig(await target.get(CONFIG_OBJECT), target.displayUrl).repositoryId;
+  const cached = await loadCachedChunkTable(id, {
+    list: () => listIndexedPacks(target),
+    read: (packId) => readPackIndex(target, keys, packId),
+    forEach: (packIds, fn) => forEachLimited(packIds, INDEX_READS_IN_FLIGHT, fn),
+  }, exclude);
+  return cached ?? loadChunkTableInMemory(target, keys, exclude);
+}
+
+/** Reads every pack index into an in-memory table: ~120 bytes per unique chunk. */
+export async function loadChunkTableInMemory(target: Target, keys: MasterKeys | null, exclude: ReadonlySet<string> = new Set()): Promise<ChunkTable> {
   const table = new ChunkTable();
   const packIds = (await listIndexedPacks(target)).filter((id) => !exclude.has(id));
   await forEachLimited(packIds, INDEX_READS_IN_FLIGHT, async (packId) => {

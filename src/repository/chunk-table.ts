@@ -2,10 +2,11 @@
 // index objects when a repository is opened. It answers the dedup question ("is this chunk
 // stored already?") and the restore question ("where do I read it?").
 //
-// Memory: one Map entry (a 32-character key) plus 12 bytes of typed arrays per unique chunk —
-// about 120 bytes, so ~37k chunks (2.4 GB at 64 KiB) take ~5 MB and a TiB of unique data
-// (~16M chunks) ~2 GB. docs/format.md describes the partitioned table that replaces this
-// beyond that size.
+// The table is kept in one of two stores. Normally a view of the local SQLite chunk cache
+// (chunk-cache-view.ts): memory bounded by SQLite's page cache plus a few bytes per pack. When
+// that cache cannot be used, and for tables that live only as long as one operation (check,
+// gc's repacking), the in-memory store below: one Map entry (a 32-character key) plus 12
+// bytes of typed arrays per unique chunk — about 120 bytes, ~2 GB for a TiB of unique data.
 
 export interface ChunkLocation {
   readonly packId: string;
@@ -13,7 +14,51 @@ export interface ChunkLocation {
   readonly lengthBytes: number;
 }
 
+/** What a chunk table is kept in. */
+export interface ChunkTableStore {
+  readonly size: number;
+  has(chunkId: Uint8Array): boolean;
+  get(chunkId: Uint8Array): ChunkLocation | null;
+  add(chunkId: Uint8Array, location: ChunkLocation): void;
+  delete(chunkId: Uint8Array): void;
+  ids(): IterableIterator<Buffer>;
+}
+
 export class ChunkTable {
+  private readonly store: ChunkTableStore;
+
+  constructor(store: ChunkTableStore = new MemoryChunkStore()) {
+    this.store = store;
+  }
+
+  /** Unique chunks in the table (costly for a cached table: it counts the rows). */
+  get size(): number {
+    return this.store.size;
+  }
+
+  has(chunkId: Uint8Array): boolean {
+    return this.store.has(chunkId);
+  }
+
+  get(chunkId: Uint8Array): ChunkLocation | null {
+    return this.store.get(chunkId);
+  }
+
+  /** Adds a chunk; when it is stored twice (a crashed run's pack, say) the first location wins. */
+  add(chunkId: Uint8Array, location: ChunkLocation): void {
+    this.store.add(chunkId, location);
+  }
+
+  delete(chunkId: Uint8Array): void {
+    this.store.delete(chunkId);
+  }
+
+  ids(): IterableIterator<Buffer> {
+    return this.store.ids();
+  }
+}
+
+export class MemoryChunkStore implements ChunkTableStore {
   private readonly slots = new Map<string, number>();
   private readonly packIds: string[] = [];
   private readonly packNumbers = new Map<string, number>();
@@ -35,7 +80,6 @@ export class ChunkTable {
     return { packId: this.packIds[this.packOf[slot]!]!, offsetBytes: this.offsetOf[slot]!, lengthBytes: this.lengthOf[slot]! };
   }
 
-  /** Adds a chunk; when it is stored twice (a crashed run's pack, say) the first location wins. */
   add(chunkId: Uint8Array, location: ChunkLocation): void {
     const k = key(chunkId);
     if (this.slots.has(k)) return;
@@ -48,7 +92,7 @@ export class ChunkTable {
   }
 
   delete(chunkId: Uint8Array): void {
-    // Slots are not reused: deletion happens only in gc, on a table that is then dropped.
+    // Slots are not reused: deletion is rare and the table short-lived.
     this.slots.delete(key(chunkId));
   }
 

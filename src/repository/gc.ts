@@ -13,6 +13,7 @@ import type { Repository } from './repository.ts';
 import { listBackups } from './backup-list.ts';
 import { chunkKey, ChunkTable } from './chunk-table.ts';
 import { listIndexedPacks, readPackIndex } from './chunk-store.ts';
+import { forgetCachedPacks } from './chunk-cache.ts';
 import { BACKUPS_PREFIX, PACKS_PREFIX, lockObject, manifestObject, packIdFromObject, packIndexObject, packObject, splitBackupObject } from './layout.ts';
 import { acquireLock, isOwnerAlive, listLocks } from './locks.ts';
 import { GC_LOCK, readGcPlan, writeGcPlan, type GcPlan } from './gc-plan.ts';
@@ -142,7 +143,10 @@ async function repack(repo: Repository, packs: PackState[], marked: Set<string>)
 }
 
 async function deletePack(repo: Repository, packId: string): Promise<void> {
-  // Index first: a crash in between leaves a pack without index, which the next gc removes.
+  // Out of this host's chunk cache first, then the index, then the pack: a crash in between
+  // leaves a pack without index, which the next gc removes. (The cache would drop it on its
+  // next listing anyway; this saves a process on this host the reconciliation.)
+  forgetCachedPacks(repo.config.repositoryId, [packId]);
   await repo.target.delete(packIndexObject(packId));
   await repo.target.delete(packObject(packId));
 }

@@ -1,0 +1,258 @@
+// The local chunk cache: reconciliation with the `index/` listing (only new pack indexes are
+// read; packs gone from the listing leave the cache; condemned packs are never deduplicated
+// against), rebuilding a damaged file, falling back when it cannot be used, and sharing and
+// killing across real processes.
+
+import { test, beforeEach, afterEach } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync, existsSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { spawn, spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { DatabaseSync } from 'node:sqlite';
+import { LocalTarget } from '../targets/local-target.ts';
+import { Repository } from './repository.ts';
+import { ChunkTable } from './chunk-table.ts';
+import { PackWriter } from './pack-writer.ts';
+import { computeChunkId, encodeChunk } from './codec.ts';
+import { acquireLock } from './locks.ts';
+import { runGc } from './gc.ts';
+import { openChunkTableForWriting } from './gc-plan.ts';
+import { listIndexedPacks, loadChunkTable } from './chunk-store.ts';
+import { chunkCachePath } from './chunk-cache-file.ts';
+import { chunkCacheFor, closeChunkCaches } from './chunk-cache.ts';
+import { CountingTarget, writeSyntheticPackIndexes } from './chunk-cache-test-support.ts';
+import { packIndexObject, packObject } from './layout.ts';
+
+const SUPPORT = fileURLToPath(new URL('./chunk-cache-test-support.ts', import.meta.url));
+let dir = '';
+let cacheDir = '';
+
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'vmbak-chunk-cache-'));
+  cacheDir = join(dir, 'cache');
+  process.env.VMBAK_CACHE_DIR = cacheDir;
+});
+
+afterEach(() => {
+  closeChunkCaches();
+  delete process.env.VMBAK_CACHE_DIR;
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function newRepo(): Promise<{ repo: Repository; counting: CountingTarget }> {
+  const counting = new CountingTarget(new LocalTarget(join(dir, 'repo')));
+  const repo = await Repository.init(counting, { passphrase: 'pw', packSizeBytes: 1 << 20 });
+  return { repo, counting };
+}
+
+/** Stores chunks in one pack of their own, as a backup writes them, and returns their ids. */
+async function storeChunks(repo: Repository, table: ChunkTable, count: number): Promise<Buffer[]> {
+  const writer = new PackWriter(repo.target, repo.keys, table, { packSizeBytes: 1 << 30 });
+  const ids: Buffer[] = [];
+  for (let i = 0; i < count; i++) {
+    const data = randomBytes(1024);
+    const id = computeChunkId(repo.keys, data);
+    await writer.add(id, encodeChunk(repo.keys, id, data, 1));
+    ids.push(id);
+  }
+  await writer.finish();
+  return ids;
+}
+
+/** Stores the given chunks unless the table knows them, as a backup does; returns how many it wrote. */
+async function storeChunksWithIds(repo: Repository, table: ChunkTable, ids: Buffer[]): Promise<number> {
+  const writer = new PackWriter(repo.target, repo.keys, table, { packSizeBytes: 1 << 30 });
+  let written = 0;
+  for (const id of ids) {
+    if (writer.knows(id)) continue;
+    // The content does not matter to the table; the blob is sealed under the id.
+    await writer.add(id, encodeChunk(repo.keys, id, randomBytes(64), 1));
+    written++;
+  }
+  await writer.finish();
+  return written;
+}
+
+const cachedPackIds = (repo: Repository): string[] => [...chunkCacheFor(repo.config.repositoryId)!.packs().keys()].sort();
+
+test('a reopened repository reads only the pack indexes the cache lacks', async () => {
+  const { repo, counting } = await newRepo();
+  const ids = [];
+  for (let p = 0; p < 3; p++) ids.push(...await storeChunks(repo, new ChunkTable(), 5));
+
+  counting.indexReads = 0;
+  let table = await loadChunkTable(repo.target, repo.keys);
+  assert.equal(counting.indexReads, 3, 'the first open reads every index');
+  for (const id of ids) assert.ok(table.has(id));
+
+  counting.indexReads = 0;
+  table = await loadChunkTable(repo.target, repo.keys);
+  assert.equal(counting.indexReads, 0, 'a reopen reads none');
+  for (const id of ids) assert.ok(table.get(id));
+
+  const before = new Set(await listIndexedPacks(repo.target));
+  const more = await storeChunks(repo, new ChunkTable(), 5);
+  counting.indexReads = 0;
+  table = await loadChunkTable(repo.target, repo.keys);
+  assert.equal(counting.indexReads, 1, 'only the new pack');
+  const [newPack] = (await listIndexedPacks(repo.target)).filter((id) => !before.has(id));
+  assert.equal(table.get(more[2]!)!.packId, newPack);
+  assert.equal(table.has(randomBytes(32)), false);
+});
+
+test('chunks a writer stores are found by that writer at once and by others once listed', async () => {
+  const { repo, counting } = await newRepo();
+  const table = await openChunkTableForWriting(repo);
+  const ids = await storeChunks(repo, table, 5000); // more than one batch of adds
+  for (const id of ids) assert.ok(table.has(id), 'the writer knows what it stored');
+  counting.indexReads = 0;
+  const other = await loadChunkTable(repo.target, repo.keys);
+  assert.equal(counting.indexReads, 1, 'a pack written through the cache is read once more, to complete it');
+  for (const id of ids) assert.ok(other.has(id));
+  counting.indexReads = 0;
+  await loadChunkTable(repo.target, repo.keys);
+  assert.equal(counting.indexReads, 0);
+});
+
+test('a pack gc deletes leaves the cache, and the next writer stores its chunk again', async () => {
+  const { repo } = await newRepo();
+  const [gone] = await storeChunks(repo, new ChunkTable(), 1);
+  assert.ok((await loadChunkTable(repo.target, repo.keys)).has(gone!));
+  assert.equal(cachedPackIds(repo).length, 1);
+
+  // Nothing refers to the pack: gc (no other operation live) deletes it, cache first.
+  const report = await runGc(repo, { dryRun: false });
+  assert.equal(report.packsDeleted, 1);
+  assert.deepEqual(cachedPackIds(repo), [], 'gc removed its pack from the cache');
+  const table = await openChunkTableForWriting(repo);
+  assert.equal(table.has(gone!), false);
+  const again = await storeChunksWithIds(repo, table, [gone!]);
+  assert.equal(again, 1, 'the next backup stores the chunk again');
+  assert.ok((await loadChunkTable(repo.target, repo.keys)).has(gone!));
+});
+
+test('packs deleted behind the cache (gc on another host) are dropped on the next open', async () => {
+  const { repo } = await newRepo();
+  const [a] = await storeChunks(repo, new ChunkTable(), 1);
+  const [b] = await storeChunks(repo, new ChunkTable(), 1);
+  let table = await loadChunkTable(repo.target, repo.keys);
+  const packA = table.get(a!)!.packId;
+  // A chunk stored twice: in pack A (deleted below) and in a pack of its own.
+  const dup = new PackWriter(repo.target, repo.keys, new ChunkTable(), { packSizeBytes: 1 << 30 });
+  const blobA = await repo.target.get(packObject(packA), { offsetBytes: table.get(a!)!.offsetBytes, lengthBytes: table.get(a!)!.lengthBytes });
+  await dup.add(a!, blobA);
+  await dup.finish();
+  table = await loadChunkTable(repo.target, repo.keys);
+
+  await repo.target.delete(packIndexObject(packA));
+  await repo.target.delete(packObject(packA));
+  table = await loadChunkTable(repo.target, repo.keys);
+  assert.ok(!cachedPackIds(repo).includes(packA));
+  assert.ok(table.has(b!));
+  const loc = table.get(a!);
+  assert.ok(loc && loc.packId !== packA, 'the chunk is still found in its other pack');
+  assert.deepEqual(await repo.target.get(packObject(loc.packId), { offsetBytes: loc.offsetBytes, lengthBytes: loc.lengthBytes }), blobA);
+});
+
+test('writers leave condemned packs out; readers of the same cache still see them', async () => {
+  const { repo } = await newRepo();
+  const [id] = await storeChunks(repo, new ChunkTable(), 1);
+  assert.ok((await loadChunkTable(repo.target, repo.keys)).has(id!), 'cached before gc condemns it');
+  const live = await acquireLock(repo.target, 'vm-other', 'backup of other', 'VM other');
+  try {
+    const report = await runGc(repo, { dryRun: false });
+    assert.equal(report.packsCondemned, 1);
+  } finally {
+    await live.release();
+  }
+  assert.equal((await openChunkTableForWriting(repo)).has(id!), false, 'a writer does not dedup against a condemned pack');
+  assert.ok((await loadChunkTable(repo.target, repo.keys)).has(id!), 'a restore still finds it');
+  assert.equal((await openChunkTableForWriting(repo)).has(id!), false);
+});
+
+test('a damaged cache file is rebuilt', async () => {
+  const { repo, counting } = await newRepo();
+  const ids = await storeChunks(repo, new ChunkTable(), 3);
+  await loadChunkTable(repo.target, repo.keys);
+  closeChunkCaches();
+  const path = chunkCachePath(repo.config.repositoryId, cacheDir);
+  for (const suffix of ['-wal', '-shm']) rmSync(path + suffix, { force: true });
+  writeFileSync(path, randomBytes(8192));
+  counting.indexReads = 0;
+  const table = await loadChunkTable(repo.target, repo.keys);
+  assert.equal(counting.indexReads, 1, 'rebuilt from the pack indexes');
+  for (const id of ids) assert.ok(table.has(id));
+  closeChunkCaches();
+  const db = new DatabaseSync(path);
+  assert.equal((db.prepare('PRAGMA integrity_check').get() as { integrity_check: string }).integrity_check, 'ok');
+  db.close();
+});
+
+test('an unusable cache location falls back to the in-memory table with one warning', async () => {
+  const plain = await Repository.init(new LocalTarget(join(dir, 'plain-repo')), { passphrase: null });
+  await writeSyntheticPackIndexes(plain.target, 1, 100);
+  writeFileSync(join(dir, 'not-a-dir'), 'x');
+  const r = spawnSync(process.execPath, [SUPPORT, 'load', 'cache', join(dir, 'plain-repo')], {
+    env: { ...process.env, VMBAK_CACHE_DIR: join(dir, 'not-a-dir', 'cache') }, encoding: 'utf8',
+  });
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(JSON.parse(r.stdout).indexReads, 1);
+  assert.match(r.stderr, /^vmbak: warning: chunk cache .* unusable \(.*\); using an in-memory chunk table\n$/);
+});
+
+function runChild(repoDir: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [SUPPORT, 'load', 'cache', repoDir], { env: process.env });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => { stdout += d; });
+    child.stderr.on('data', (d: Buffer) => { stderr += d; });
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+test('two processes fill and use one cache at the same time', async () => {
+  const plain = await Repository.init(new LocalTarget(join(dir, 'plain-repo')), { passphrase: null });
+  const written = await writeSyntheticPackIndexes(plain.target, 120, 2000);
+  const [one, two] = await Promise.all([runChild(join(dir, 'plain-repo')), runChild(join(dir, 'plain-repo'))]);
+  for (const r of [one, two]) {
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stderr, '', 'no warning: neither fell back to memory');
+  }
+  const reads = [one, two].map((r) => JSON.parse(r.stdout).indexReads as number);
+  assert.ok(reads.every((n) => n <= 120), `${reads}`);
+  const plainCounting = new CountingTarget(plain.target);
+  const table = await loadChunkTable(plainCounting, null);
+  assert.equal(plainCounting.indexReads, 0, 'between them they cached every pack');
+  for (const p of written) for (const e of p.entries) assert.deepEqual(table.get(e.chunkId), { packId: p.packId, offsetBytes: e.offsetBytes, lengthBytes: e.lengthBytes });
+});
+
+test('a process killed while it fills the cache leaves a usable, consistent cache', async () => {
+  const plain = await Repository.init(new LocalTarget(join(dir, 'plain-repo')), { passphrase: null });
+  const written = await writeSyntheticPackIndexes(plain.target, 300, 2000);
+  const path = chunkCachePath(plain.config.repositoryId, cacheDir);
+  let killedWithProgress = 0;
+  for (const delayMs of [700, 1400, 2100]) {
+    const child = spawn(process.execPath, [SUPPORT, 'load', 'cache', join(dir, 'plain-repo')], { env: process.env, stdio: 'ignore' });
+    const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_code, signal) => resolve(signal)));
+    await new Promise((r) => setTimeout(r, delayMs));
+    child.kill('SIGKILL');
+    if ((await exited) === 'SIGKILL' && existsSync(path)) killedWithProgress++;
+  }
+  assert.ok(killedWithProgress > 0, 'at least one child was killed mid-way');
+  const db = new DatabaseSync(path);
+  assert.equal((db.prepare('PRAGMA integrity_check').get() as { integrity_check: string }).integrity_check, 'ok');
+  // Every pack marked complete holds all its rows: a kill never leaves half a pack marked done.
+  const incomplete = db.prepare('SELECT p.id, count(c.id) AS n FROM pack p LEFT JOIN chunk c ON c.pack = p.num WHERE p.complete = 1 GROUP BY p.num HAVING n <> 2000').all();
+  assert.deepEqual(incomplete, []);
+  const completeBefore = (db.prepare('SELECT count(*) AS n FROM pack WHERE complete = 1').get() as { n: number }).n;
+  db.close();
+  const counting = new CountingTarget(plain.target);
+  const table = await loadChunkTable(counting, null);
+  assert.equal(counting.indexReads, 300 - completeBefore, 'what the killed runs committed is kept');
+  for (const p of written) for (const e of p.entries) assert.ok(table.has(e.chunkId));
+  assert.ok(statSync(path).size > 0);
+});
