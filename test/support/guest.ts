@@ -184,3 +184,30 @@ export async function waitForAgent(vmName: string, timeoutMs: number): Promise<v
     await sleep(500);
   }
 }
+
+/** The agent's view of the guest's filesystems: 'thawed' or 'frozen'. */
+export function freezeStatus(vmName: string): Promise<string> {
+  return agentCommand<string>(vmName, 'guest-fsfreeze-status');
+}
+
+/** The guest writer's counter (/mnt/counter); the agent refuses file reads while frozen. */
+export async function guestWriteCounter(vmName: string): Promise<number> {
+  return Number((await readGuestFile(vmName, '/mnt/counter')).trim());
+}
+
+/**
+ * Asserts the guest is thawed and still writing: the agent says 'thawed' and the write counter
+ * moves past its current value within timeoutMs. Returns the new value.
+ */
+export async function assertThawedAndWriting(vmName: string, timeoutMs = 20_000): Promise<number> {
+  const status = await freezeStatus(vmName);
+  if (status !== 'thawed') throw new Error(`guest ${vmName} reports its filesystems ${status}, not thawed`);
+  const start = await guestWriteCounter(vmName);
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const c = await guestWriteCounter(vmName).catch(() => start);
+    if (c > start) return c;
+    if (Date.now() > deadline) throw new Error(`the guest's write counter stayed at ${c} for ${timeoutMs} ms: is /mnt frozen?`);
+    await sleep(250);
+  }
+}

@@ -55,6 +55,8 @@ export function registerBackupCommand(program: Command): void {
       const parallel = Number(opts.parallel);
       if (!Number.isInteger(parallel) || parallel < 1) throw new VmbakError('USAGE', { detail: `--parallel ${opts.parallel}: give a whole number from 1` });
       if (!['auto', 'require', 'off'].includes(opts.quiesce)) throw new VmbakError('USAGE', { detail: `--quiesce ${opts.quiesce}: give auto, require or off` });
+      const hookTimeoutS = Number(opts.hookTimeout);
+      if (!Number.isFinite(hookTimeoutS) || hookTimeoutS <= 0) throw new VmbakError('USAGE', { detail: `--hook-timeout ${opts.hookTimeout}: give seconds, more than 0` });
       const locations = repoLocations(opts);
       if (opts.spread && locations.length < 2) throw new VmbakError('USAGE', { detail: '--spread needs two or more --repo targets' });
       const targets: RepoHandle[] = locations.map((location, n) => ({ location, open: once(() => openRepositoryAt(location, opts, n)) }));
@@ -72,7 +74,7 @@ export function registerBackupCommand(program: Command): void {
           targets, spread: opts.spread === true, parallelStreams: parallel, signal, progress, gate: control.gate, copyTargets,
           onOutcome: (o) => { stopBar(); report(o, opts.json === true, targets.length + copyTargets.length > 1); },
         }).finally(stopBar);
-        setExitCode(outcomes);
+        setExitCode(outcomes, hookShortfalls(outcomes, opts));
       } finally {
         control.stop();
       }
@@ -90,12 +92,16 @@ function report(o: VmOutcome, json: boolean, manyTargets: boolean): void {
   }
 }
 
-/** 0 all recorded, 3 some recorded and some failed, else the first failure's own code. */
-function setExitCode(outcomes: VmOutcome[]): void {
+/**
+ * 0 all recorded, 3 some recorded and some failed (or a copy missing, or hooks fell short),
+ * else the first failure's own code.
+ */
+function setExitCode(outcomes: VmOutcome[], shortfalls: string[]): void {
   const failed = outcomes.filter((o) => !o.manifest);
   const missingCopies = outcomes.flatMap((o) => o.copies.filter((c) => !c.ok).map((c) => `${o.vm.name} to ${c.repo}`));
-  if (failed.length === 0 && missingCopies.length > 0) {
-    throw new VmbakError('COMPLETED_WITH_WARNINGS', { detail: `backed up, but ${missingCopies.length} copy(ies) missing (${missingCopies.join(', ')})` });
+  if (failed.length === 0 && (missingCopies.length > 0 || shortfalls.length > 0)) {
+    const copies = missingCopies.length > 0 ? [`backed up, but ${missingCopies.length} copy(ies) missing (${missingCopies.join(', ')})`] : [];
+    throw new VmbakError('COMPLETED_WITH_WARNINGS', { detail: [...shortfalls, ...copies].join('; ') });
   }
   if (failed.length === 0) return;
   if (failed.length < outcomes.length) {
@@ -104,6 +110,22 @@ function setExitCode(outcomes: VmOutcome[]): void {
   }
   for (const f of failed.slice(1)) process.stderr.write(`vmbak: ${f.vm.name}: ${f.error?.message ?? 'failed'}\n`);
   throw failed[0]!.error ?? new VmbakError('INTERNAL', { detail: 'backup failed' });
+}
+
+/**
+ * With hooks given, a recorded backup that is not cleanly application-consistent — a hook
+ * failed or timed out, the guest was not frozen, a thaw failed — is worth exit 3: the operator
+ * asked for more than they got, or the application may still be quiesced.
+ */
+function hookShortfalls(outcomes: VmOutcome[], opts: BackupOptions): string[] {
+  if (opts.preFreeze === undefined && opts.postThaw === undefined) return [];
+  return outcomes.flatMap((o) => {
+    const m = o.manifest;
+    if (!m) return [];
+    const short = opts.preFreeze !== undefined && m.consistency !== 'application';
+    if (!short && m.warnings.length === 0) return [];
+    return [`${o.vm.name}${short ? ` is ${m.consistency}-consistent, not application-consistent` : ''}: ${m.warnings.join('; ')}`];
+  });
 }
 
 async function imageJob(opts: BackupOptions): Promise<VmJob> {
@@ -129,7 +151,7 @@ async function libvirtJobs(opts: BackupOptions, targets: RepoHandle[]): Promise<
   const uri = opts.connect;
   await sweepLeftovers(targets);
   const vms = await libvirt.findVms(opts.vm, { uri });
-  const hooks = { preFreeze: opts.preFreeze, postThaw: opts.postThaw, timeoutMs: Number(opts.hookTimeout) * 1000 };
+  const hooks = { preFreeze: opts.preFreeze, postThaw: opts.postThaw, timeoutMs: Math.round(Number(opts.hookTimeout) * 1000) };
   return vms.map((vm) => ({
     vm: { key: vm.uuid, name: vm.name, uuid: vm.uuid },
     source: 'libvirt' as const,
@@ -159,7 +181,7 @@ async function sweepLeftovers(targets: RepoHandle[]): Promise<void> {
     },
   });
   for (const s of swept) {
-    process.stderr.write(`vmbak: cleaned up after a dead run of ${s.record.vmName}: ${s.error ?? `${s.jobAborted ? 'backup job ended, ' : ''}${s.checkpointDeleted ? `checkpoint ${s.record.checkpoint} deleted, ` : ''}scratch removed`}\n`);
+    process.stderr.write(`vmbak: cleaned up after a dead run of ${s.record.vmName}: ${s.error ?? `${s.thawed ? 'guest filesystems thawed, ' : ''}${s.jobAborted ? 'backup job ended, ' : ''}${s.checkpointDeleted ? `checkpoint ${s.record.checkpoint} deleted, ` : ''}scratch removed`}\n`);
   }
 }
 

@@ -1,7 +1,8 @@
 // A hot backup of a running (or paused) VM: one libvirt pull-mode backup job for all its
 // disks, started at one instant (quiesced when the guest agent answers), with a new vmbak
 // checkpoint created by the same call; each disk is then read over NBD. The run record is
-// written before backup-begin, so a crash at any later moment is swept on the next start.
+// written before backup-begin, so a crash at any later moment is swept on the next start; it
+// also says when the guest may be frozen, so a crash inside the freeze window gets it thawed.
 
 import { execFileSync } from 'node:child_process';
 import { chownSync, mkdirSync, writeFileSync } from 'node:fs';
@@ -70,7 +71,9 @@ export async function openHotSession(input: HotSessionInput, opts: SessionOption
 
   let quiesced;
   try {
-    quiesced = await quiesceAround(vm, { mode: opts.quiesce ?? 'auto', hooks: opts.hooks, uri },
+    // The record says "may be frozen" across the freeze window, so a run killed inside it is thawed by the next start.
+    const onFreezeState = (mayBeFrozen: boolean) => { writeRunRecord(stateDir, { ...record, mayBeFrozen }); };
+    quiesced = await quiesceAround(vm, { mode: opts.quiesce ?? 'auto', hooks: opts.hooks, uri, onFreezeState },
       () => virsh(['backup-begin', vm.uuid, backupFile, checkpointFile], { uri, vm: vm.name }));
   } catch (err) {
     // backup-begin creates the job and the checkpoint together or not at all; sweep both anyway.

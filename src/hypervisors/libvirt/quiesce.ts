@@ -1,18 +1,22 @@
 // Consistency around the instant a hot backup starts: host-side pre-freeze hook, guest
 // filesystem freeze through the QEMU guest agent, the start itself, thaw, post-thaw hook.
-// The guest stays frozen only for the backup-begin call (~0.2 s); thaw is attempted even
-// when the start fails, because a guest left frozen is worse than a failed backup.
+// The guest stays frozen only for the backup-begin call (~0.2 s). It is never left frozen by
+// vmbak: thaw is attempted whenever the freeze may have happened (also when the start or the
+// freeze call itself failed), fatal signals wait for the thaw (signal-hold.ts), and the run
+// record says "may be frozen" across the window so the next start thaws after a kill -9.
 
-import { execFile } from 'node:child_process';
 import { VmbakError } from '../../core/index.ts';
 import type { Consistency } from '../../core/index.ts';
+import { DEFAULT_HOOK_TIMEOUT_MS, runHook } from './hooks.ts';
+import { holdFatalSignals } from './signal-hold.ts';
 import { virshRaw } from './virsh.ts';
 
 export type QuiesceMode = 'auto' | 'require' | 'off';
 
 export interface QuiesceHooks {
-  /** Shell command run on the host before the freeze (VMBAK_VM_NAME, VMBAK_VM_UUID set). */
+  /** Shell command run on the host before the freeze (VMBAK_HOOK, VMBAK_VM_NAME, VMBAK_VM_UUID set). */
   readonly preFreeze?: string;
+  /** Run after the thaw — also after a failed pre-freeze or start, to undo what pre-freeze did. */
   readonly postThaw?: string;
   readonly timeoutMs?: number;
 }
@@ -22,6 +26,11 @@ export interface QuiesceOptions {
   readonly hooks?: QuiesceHooks;
   readonly uri?: string;
   readonly freezeTimeoutMs?: number;
+  /**
+   * Told true just before the freeze is tried and false once the guest is known thawed, so a
+   * run record can say whether a run that died in between may have left the guest frozen.
+   */
+  readonly onFreezeState?: (mayBeFrozen: boolean) => void;
 }
 
 export interface QuiesceResult<T> {
@@ -30,77 +39,101 @@ export interface QuiesceResult<T> {
   readonly warnings: string[];
 }
 
-const DEFAULT_HOOK_TIMEOUT_MS = 60_000;
-const DEFAULT_FREEZE_TIMEOUT_MS = 30_000;
+type Vm = { name: string; uuid: string };
 
-export async function quiesceAround<T>(vm: { name: string; uuid: string }, opts: QuiesceOptions, start: () => Promise<T>): Promise<QuiesceResult<T>> {
+const DEFAULT_FREEZE_TIMEOUT_MS = 30_000;
+const THAW_ATTEMPTS = 3;
+
+export async function quiesceAround<T>(vm: Vm, opts: QuiesceOptions, start: () => Promise<T>): Promise<QuiesceResult<T>> {
   const warnings: string[] = [];
   if (opts.mode === 'off') return { result: await start(), consistency: 'crash', warnings };
   const strict = opts.mode === 'require';
   const hooks = opts.hooks ?? {};
-  let hooksOk = hooks.preFreeze !== undefined || hooks.postThaw !== undefined;
-  if (hooks.preFreeze) {
-    const err = await runHook('pre-freeze', hooks.preFreeze, vm, hooks.timeoutMs);
-    if (err) {
-      if (strict) throw err;
-      warnings.push(err.message);
-      hooksOk = false;
-    }
-  }
-  let frozen = false;
+  const hookTimeoutMs = hooks.timeoutMs ?? DEFAULT_HOOK_TIMEOUT_MS;
+  let applicationQuiesced = false;
+  let outcome: { result: T; frozen: boolean };
   try {
-    await virshRaw(['domfsfreeze', vm.uuid], { uri: opts.uri, timeoutMs: opts.freezeTimeoutMs ?? DEFAULT_FREEZE_TIMEOUT_MS });
-    frozen = true;
-  } catch (err) {
-    const detail = err instanceof Error ? err.message : String(err);
-    if (strict) {
-      await runPostThaw(vm, hooks, warnings);
-      throw new VmbakError('QUIESCE_FAILED', { vm: vm.name, detail });
+    if (hooks.preFreeze) {
+      const err = await runHook('pre-freeze', hooks.preFreeze, vm, hookTimeoutMs);
+      if (err && strict) throw err;
+      if (err) warnings.push(err.message);
+      applicationQuiesced = err === null;
     }
-    warnings.push(`VM ${vm.name} was not quiesced (${detail}); the backup is crash-consistent`);
-  }
-  let result: T;
-  try {
-    result = await start();
+    outcome = await frozenAround(vm, opts, strict, warnings, start);
   } finally {
-    if (frozen) await thaw(vm, opts, warnings);
-    if (!(await runPostThaw(vm, hooks, warnings))) hooksOk = false;
+    if (hooks.postThaw) {
+      const err = await runHook('post-thaw', hooks.postThaw, vm, hookTimeoutMs);
+      if (err) warnings.push(err.message);
+    }
   }
-  const consistency: Consistency = !frozen ? 'crash' : hooksOk ? 'application' : 'filesystem';
-  return { result, consistency, warnings };
+  // A failing post-thaw does not lower it: the point in time was taken with the application quiesced.
+  const consistency: Consistency = !outcome.frozen ? 'crash' : applicationQuiesced ? 'application' : 'filesystem';
+  return { result: outcome.result, consistency, warnings };
 }
 
-async function thaw(vm: { name: string; uuid: string }, opts: QuiesceOptions, warnings: string[]): Promise<void> {
+/** Freeze, start, thaw — with fatal signals held and the freeze state reported throughout. */
+async function frozenAround<T>(vm: Vm, opts: QuiesceOptions, strict: boolean, warnings: string[], start: () => Promise<T>): Promise<{ result: T; frozen: boolean }> {
+  const closeWindow = holdFatalSignals();
+  try {
+    opts.onFreezeState?.(true);
+    const freezeError = await freeze(vm, opts);
+    if (freezeError === null) {
+      try {
+        return { result: await start(), frozen: true };
+      } finally {
+        await thawOrWarn(vm, opts, warnings);
+      }
+    }
+    // virsh can fail after the agent froze (its timeout, the terminal's Ctrl-C reaching it):
+    // thaw unless the agent was certainly never reached.
+    if (agentNeverReached(freezeError)) reportThawed(opts);
+    else await thawOrWarn(vm, opts, warnings);
+    if (strict) throw new VmbakError('QUIESCE_FAILED', { vm: vm.name, detail: freezeError });
+    warnings.push(`VM ${vm.name} was not quiesced (${freezeError}); the backup is crash-consistent`);
+    return { result: await start(), frozen: false };
+  } finally {
+    closeWindow();
+  }
+}
+
+async function freeze(vm: Vm, opts: QuiesceOptions): Promise<string | null> {
+  try {
+    await virshRaw(['domfsfreeze', vm.uuid], { uri: opts.uri, timeoutMs: opts.freezeTimeoutMs ?? DEFAULT_FREEZE_TIMEOUT_MS });
+    return null;
+  } catch (err) {
+    return err instanceof Error ? err.message : String(err);
+  }
+}
+
+/** libvirt's answers when no agent listens: the freeze command was never sent. */
+function agentNeverReached(detail: string): boolean {
+  return /agent is not (connected|configured|responding)|agent not available/i.test(detail);
+}
+
+async function thawOrWarn(vm: Vm, opts: QuiesceOptions, warnings: string[]): Promise<void> {
+  const err = await thawFilesystems(vm, opts.uri, opts.freezeTimeoutMs);
+  if (err === null) reportThawed(opts);
+  else warnings.push(`could not thaw VM ${vm.name}'s filesystems (${err}); run: virsh domfsthaw ${vm.name}`);
+}
+
+function reportThawed(opts: QuiesceOptions): void {
+  // A record left saying "may be frozen" only costs the next start a harmless thaw.
+  try { opts.onFreezeState?.(false); } catch { /* see above */ }
+}
+
+/**
+ * Thaws the guest's filesystems (a no-op when they are not frozen), retrying; returns the last
+ * failure, or null once thawed.
+ */
+export async function thawFilesystems(vm: { uuid: string }, uri?: string, timeoutMs = DEFAULT_FREEZE_TIMEOUT_MS): Promise<string | null> {
   let last = '';
-  for (let attempt = 0; attempt < 3; attempt++) {
+  for (let attempt = 0; attempt < THAW_ATTEMPTS; attempt++) {
     try {
-      await virshRaw(['domfsthaw', vm.uuid], { uri: opts.uri, timeoutMs: opts.freezeTimeoutMs ?? DEFAULT_FREEZE_TIMEOUT_MS });
-      return;
+      await virshRaw(['domfsthaw', vm.uuid], { uri, timeoutMs });
+      return null;
     } catch (err) {
       last = err instanceof Error ? err.message : String(err);
     }
   }
-  warnings.push(`could not thaw VM ${vm.name}'s filesystems (${last}); run: virsh domfsthaw ${vm.name}`);
-}
-
-async function runPostThaw(vm: { name: string; uuid: string }, hooks: QuiesceHooks, warnings: string[]): Promise<boolean> {
-  if (!hooks.postThaw) return true;
-  const err = await runHook('post-thaw', hooks.postThaw, vm, hooks.timeoutMs);
-  if (err) warnings.push(err.message);
-  return err === null;
-}
-
-/** Runs a hook through /bin/sh with a timeout; returns the failure as an error, or null. */
-export function runHook(hook: string, command: string, vm: { name: string; uuid: string }, timeoutMs = DEFAULT_HOOK_TIMEOUT_MS): Promise<VmbakError | null> {
-  return new Promise((resolve) => {
-    execFile('/bin/sh', ['-c', command], {
-      timeout: timeoutMs, killSignal: 'SIGKILL',
-      env: { ...process.env, VMBAK_HOOK: hook, VMBAK_VM_NAME: vm.name, VMBAK_VM_UUID: vm.uuid },
-    }, (err, _stdout, stderr) => {
-      if (!err) { resolve(null); return; }
-      const detail = err.killed ? `timed out after ${timeoutMs} ms`
-        : `exit ${err.code ?? '?'}${stderr.trim() ? `: ${stderr.trim().split('\n')[0]}` : ''}`;
-      resolve(new VmbakError('HOOK_FAILED', { hook, vm: vm.name, detail }));
-    });
-  });
+  return last;
 }

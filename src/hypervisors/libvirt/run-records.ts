@@ -1,8 +1,9 @@
 // A record of each hot-backup run, written before backup-begin, so the next vmbak start can
 // clean up after a run that died (kill -9, power loss): its libvirt job, scratch files and
-// the checkpoint it created. A record is only ever swept when its owner is provably dead —
-// same host and its pid gone, or the pid reused by a process that started at another time —
-// so a backup another live vmbak runs is never touched.
+// the checkpoint it created — and thaw the guest when the run died while it may have been
+// frozen (qemu-ga on Linux never thaws by itself). A record is only ever swept when its owner
+// is provably dead — same host and its pid gone, or the pid reused by a process that started
+// at another time — so a backup another live vmbak runs is never touched.
 
 import { currentProcessOwner, ownerStatus as processOwnerStatus, readRecords, removeRecord, writeRecord } from '../../host/index.ts';
 
@@ -21,6 +22,11 @@ export interface RunRecord {
   readonly checkpoint: string | null;
   /** Directory holding this run's NBD socket and scratch files (removed whole). */
   readonly scratchDir: string;
+  /**
+   * True from just before the guest freeze until its thaw succeeded (absent: false). No fsync:
+   * it only has to outlive this process, and a host crash ends the frozen guest too.
+   */
+  readonly mayBeFrozen?: boolean;
 }
 
 export function defaultStateDir(): string {

@@ -1,12 +1,15 @@
-// Cleanup after runs that died: for each run record whose owner is provably dead, end the
+// Cleanup after runs that died: for each run record whose owner is provably dead, thaw the
+// guest when the run may have died with it frozen (thaw is harmless when it is not), end the
 // libvirt backup job serving its socket, remove its scratch directory, delete the checkpoint
-// it created unless a manifest needs it, then the record. Live owners and other hosts'
-// records are never touched. Called on every vmbak start.
+// it created unless a manifest needs it, then the record. A failed thaw keeps the record, so
+// every later start tries again. Live owners and other hosts' records are never touched.
+// Called on every vmbak start.
 
 import { describeError } from '../../core/index.ts';
 import { removeTree } from '../../host/index.ts';
 import { deleteCheckpoint, listCheckpoints } from './checkpoints.ts';
 import { endJob } from './hot-session.ts';
+import { thawFilesystems } from './quiesce.ts';
 import { defaultStateDir, ownerStatus, readRunRecords, removeRunRecord } from './run-records.ts';
 import type { RunRecord } from './run-records.ts';
 import { virshRaw } from './virsh.ts';
@@ -19,6 +22,8 @@ export interface SweepOptions {
 
 export interface SweptRun {
   readonly record: RunRecord;
+  /** The dead run may have left the guest frozen, and it was thawed. */
+  readonly thawed: boolean;
   readonly jobAborted: boolean;
   readonly checkpointDeleted: boolean;
   /** Why the record was kept for the next sweep, or null when it was removed. */
@@ -28,12 +33,19 @@ export interface SweptRun {
 export async function sweepStaleRuns(opts: SweepOptions = {}): Promise<SweptRun[]> {
   const stateDir = opts.stateDir ?? defaultStateDir();
   const swept: SweptRun[] = [];
-  for (const record of readRunRecords(stateDir)) {
+  const records = readRunRecords(stateDir);
+  for (const record of records) {
     if (ownerStatus(record) !== 'dead') continue;
+    let thawed = false;
     let jobAborted = false;
     let checkpointDeleted = false;
     try {
       const vmExists = await virshRaw(['domstate', record.vmUuid], { uri: record.uri }).then(() => true, () => false);
+      let thawError: string | null = null;
+      if (vmExists && record.mayBeFrozen && !frozenByLiveRun(records, record)) {
+        thawError = await thawFilesystems({ uuid: record.vmUuid }, record.uri);
+        thawed = thawError === null;
+      }
       if (vmExists) {
         jobAborted = await endJob({ uuid: record.vmUuid, name: record.vmName }, record.uri, record.scratchDir);
         if (record.checkpoint && (await listCheckpoints(record.vmUuid, { uri: record.uri })).includes(record.checkpoint)) {
@@ -45,11 +57,20 @@ export async function sweepStaleRuns(opts: SweepOptions = {}): Promise<SweptRun[
         }
       }
       await removeTree(record.scratchDir);
+      if (thawError !== null) {
+        swept.push({ record, thawed, jobAborted, checkpointDeleted, error: `its guest may still be frozen and could not be thawed (${thawError}); run: virsh domfsthaw ${record.vmName}` });
+        continue;
+      }
       removeRunRecord(stateDir, record.runId);
-      swept.push({ record, jobAborted, checkpointDeleted, error: null });
+      swept.push({ record, thawed, jobAborted, checkpointDeleted, error: null });
     } catch (err) {
-      swept.push({ record, jobAborted, checkpointDeleted, error: describeError(err) });
+      swept.push({ record, thawed, jobAborted, checkpointDeleted, error: describeError(err) });
     }
   }
   return swept;
+}
+
+/** A live vmbak inside its own freeze window of the same VM thaws it itself, at the right time. */
+function frozenByLiveRun(records: readonly RunRecord[], dead: RunRecord): boolean {
+  return records.some((r) => r !== dead && r.vmUuid === dead.vmUuid && r.mayBeFrozen === true && ownerStatus(r) === 'alive');
 }

@@ -1,0 +1,205 @@
+// Application-consistent hot backups with a real guest: host-side --pre-freeze / --post-thaw
+// hooks around the guest agent's freeze. A wrapper around the real virsh (test/support/virsh-spy.ts)
+// timestamps vmbak's freeze, backup-begin and thaw calls, and the hooks timestamp themselves
+// and ask the agent whether the guest is frozen, so the order pre-freeze → freeze →
+// backup-begin → thaw → post-thaw is observed, not assumed. Failing and hanging hooks give the
+// behaviour docs/cli.md promises, and after every case the guest is thawed and writing.
+
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ensureLibvirt, TEST_URI, virshTest } from './support/libvirt.ts';
+import { assertThawedAndWriting, buildTestGuest, startAgentGuest, type GuestVm } from './support/guest.ts';
+import { createVirshSpy, pathWithSpy, type SpyEvent, type VirshSpy } from './support/virsh-spy.ts';
+import { jsonLine, tempDir, vmbak, type CliResult } from './support/vmbak-cli.ts';
+
+interface BackupJson { backupId: string | null; vm: string; consistency: string; warnings: string[]; error?: string }
+
+let unavailable: string | null = null;
+let vm: GuestVm | undefined;
+let spy: VirshSpy;
+let failed = false;
+const tmp = tempDir('hooks');
+const scratchDir = join(tmp.dir, 'scratch');
+const stateDir = join(tmp.dir, 'runs');
+const hookLog = join(tmp.dir, 'hooks.log');
+const hookScript = join(tmp.dir, 'hook.sh');
+const env = (): NodeJS.ProcessEnv => ({
+  VMBAK_PASSPHRASE: 'pw', VMBAK_REPO: join(tmp.dir, 'repo'), VMBAK_STATE_DIR: stateDir, VMBAK_SCRATCH_DIR: scratchDir, PATH: pathWithSpy(spy),
+});
+
+// Logs "<hook> <ns> <name> <uuid> <agent's freeze status>"; prints JSON-looking noise on stdout
+// (which must not reach vmbak's --json output); then exits with $1 after writing $2 to stderr.
+const HOOK = `#!/bin/sh
+status=$(virsh -q -c ${TEST_URI} qemu-agent-command "$VMBAK_VM_UUID" '{"execute":"guest-fsfreeze-status"}' 2>&1 | tr -d '\\n')
+echo "$VMBAK_HOOK $(date +%s%N) $VMBAK_VM_NAME $VMBAK_VM_UUID $status" >> ${hookLog}
+echo '{"hook":"stdout"}'
+[ -n "$2" ] && echo "$2" >&2
+exit \${1:-0}
+`;
+
+interface HookLine { hook: string; atMs: number; name: string; uuid: string; status: string }
+
+function hookLines(): HookLine[] {
+  if (!existsSync(hookLog)) return [];
+  return readFileSync(hookLog, 'utf8').trim().split('\n').filter(Boolean).map((l) => {
+    const [hook, ns, name, uuid, ...status] = l.split(' ');
+    return { hook: hook!, atMs: Number(BigInt(ns!) / 1000n) / 1000, name: name!, uuid: uuid!, status: status.join(' ') };
+  });
+}
+
+function backup(...extra: string[]): Promise<CliResult> {
+  rmSync(hookLog, { force: true });
+  spy.clear();
+  return vmbak(['backup', '--vm', vm!.name, '--json', '--no-progress', ...extra], env());
+}
+
+const event = (events: SpyEvent[], op: string, phase: string): SpyEvent => {
+  const e = events.find((x) => x.op === op && x.phase === phase);
+  assert.ok(e, `virsh ${op} ${phase} in ${JSON.stringify(events)}`);
+  return e;
+};
+
+async function backupCount(): Promise<number> {
+  const ls = await vmbak(['backups', 'ls', '--json'], env());
+  assert.equal(ls.code, 0, ls.stderr);
+  return (JSON.parse(ls.stdout) as unknown[]).length;
+}
+
+async function checkpointNames(): Promise<string[]> {
+  return (await virshTest('checkpoint-list', vm!.name, '--name')).split('\n').map((s) => s.trim()).filter(Boolean).sort();
+}
+
+/** A failed backup leaves no run record, no scratch files, no libvirt job and no new checkpoint. */
+async function assertNothingLeft(checkpointsBefore: string[]): Promise<void> {
+  assert.deepEqual(readdirSync(stateDir).filter((f) => f.endsWith('.json')), [], 'no run records left');
+  assert.deepEqual(readdirSync(scratchDir), [], 'no scratch left');
+  await assert.rejects(virshTest('backup-dumpxml', vm!.name), 'no backup job left');
+  assert.deepEqual(await checkpointNames(), checkpointsBefore, 'no checkpoint left');
+}
+
+const guarded = (name: string, fn: () => Promise<void>) => test(name, async (t) => {
+  if (unavailable) { t.skip(unavailable); return; }
+  try { await fn(); } catch (err) { failed = true; throw err; }
+});
+
+describe('pre-freeze / post-thaw hooks with a real guest', { concurrency: false }, () => {
+  before(async () => {
+    unavailable = await ensureLibvirt();
+    if (unavailable) return;
+    const images = await buildTestGuest();
+    if (typeof images === 'string') { unavailable = images; return; }
+    mkdirSync(scratchDir);
+    mkdirSync(stateDir);
+    chmodSync(tmp.dir, 0o755);
+    chmodSync(scratchDir, 0o755);
+    writeFileSync(hookScript, HOOK);
+    chmodSync(hookScript, 0o755);
+    spy = createVirshSpy(join(tmp.dir, 'spy'));
+    vm = await startAgentGuest(images, { namePrefix: 'vmbak-hooks' });
+    const init = await vmbak(['repo', 'init'], env());
+    assert.equal(init.code, 0, init.stderr);
+  });
+  after(async () => {
+    if (vm && failed) process.stderr.write(`--- console of ${vm.name} ---\n${vm.consoleTail(60)}\n`);
+    await vm?.destroy();
+    tmp.remove();
+  });
+
+  guarded('hooks run in order pre-freeze → freeze → backup-begin → thaw → post-thaw, with the VM in their environment; the backup is application-consistent', async () => {
+    const r = await backup('--quiesce', 'require', '--pre-freeze', hookScript, '--post-thaw', hookScript);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.equal(r.stdout.trim().split('\n').length, 1, `hook stdout stays out of vmbak's: ${r.stdout}`);
+    const b = jsonLine<BackupJson>(r);
+    assert.equal(b.consistency, 'application');
+    assert.deepEqual(b.warnings, []);
+    const hooks = hookLines();
+    assert.deepEqual(hooks.map((h) => h.hook), ['pre-freeze', 'post-thaw']);
+    for (const h of hooks) {
+      assert.equal(h.name, vm!.name);
+      assert.equal(h.uuid, vm!.uuid);
+      assert.equal(h.status, '{"return":"thawed"}', `the guest is thawed while ${h.hook} runs`);
+    }
+    const ev = spy.events();
+    const begin = event(ev, 'backup-begin', 'start');
+    assert.equal(begin.detail, '{"return":"frozen"}', 'the guest is frozen when backup-begin starts');
+    const order = [
+      ['pre-freeze', hooks[0]!.atMs], ['domfsfreeze start', event(ev, 'domfsfreeze', 'start').atMs],
+      ['domfsfreeze end', event(ev, 'domfsfreeze', 'end').atMs], ['backup-begin start', begin.atMs],
+      ['backup-begin end', event(ev, 'backup-begin', 'end').atMs], ['domfsthaw start', event(ev, 'domfsthaw', 'start').atMs],
+      ['domfsthaw end', event(ev, 'domfsthaw', 'end').atMs], ['post-thaw', hooks[1]!.atMs],
+    ] as const;
+    for (let i = 1; i < order.length; i++) {
+      assert.ok(order[i - 1]![1] <= order[i]![1], `${order[i - 1]![0]} (${order[i - 1]![1]}) before ${order[i]![0]} (${order[i]![1]})`);
+    }
+    const ls = await vmbak(['backups', 'ls', '--json'], env());
+    const row = (JSON.parse(ls.stdout) as { backupId: string; consistency: string }[]).find((x) => x.backupId === b.backupId);
+    assert.equal(row?.consistency, 'application', 'the manifest records it');
+    await assertThawedAndWriting(vm!.name);
+  });
+
+  guarded('--quiesce require: a failing pre-freeze hook fails the backup with one line naming the hook; no freeze, nothing left behind, post-thaw undoes', async () => {
+    const backups = await backupCount();
+    const checkpoints = await checkpointNames();
+    const r = await vmbak(['backup', '--vm', vm!.name, '--no-progress', '--quiesce', 'require',
+      '--pre-freeze', `${hookScript} 7 'cannot lock tables'`, '--post-thaw', hookScript], (rmSync(hookLog, { force: true }), spy.clear(), env()));
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    assert.equal(r.stdout, '');
+    assert.equal(r.stderr, `vmbak: pre-freeze hook for VM ${vm!.name} failed: exit 7: cannot lock tables\n`);
+    assert.deepEqual(spy.events(), [], 'the guest was never frozen');
+    assert.deepEqual(hookLines().map((h) => h.hook), ['pre-freeze', 'post-thaw'], 'post-thaw runs to undo what pre-freeze began');
+    assert.equal(await backupCount(), backups, 'no backup recorded');
+    await assertNothingLeft(checkpoints);
+    await assertThawedAndWriting(vm!.name);
+  });
+
+  guarded('--quiesce require: a pre-freeze hook over --hook-timeout is killed with everything it started, and the backup fails at once', async () => {
+    const backups = await backupCount();
+    const checkpoints = await checkpointNames();
+    const startedMs = Date.now();
+    const r = await vmbak(['backup', '--vm', vm!.name, '--no-progress', '--quiesce', 'require', '--hook-timeout', '1',
+      '--pre-freeze', `${hookScript}; sleep 30.4711; echo late >> ${hookLog}`], (rmSync(hookLog, { force: true }), spy.clear(), env()));
+    const tookMs = Date.now() - startedMs;
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    assert.equal(r.stderr, `vmbak: pre-freeze hook for VM ${vm!.name} failed: timed out after 1 s (killed)\n`);
+    assert.ok(tookMs < 15_000, `failed after ${tookMs} ms`);
+    const leftover = spawnSync('pgrep', ['-f', '^sleep 30[.]4711'], { encoding: 'utf8' }).stdout.trim();
+    assert.equal(leftover, '', 'the hook\'s children were killed with it');
+    assert.deepEqual(spy.events(), [], 'the guest was never frozen');
+    assert.equal(await backupCount(), backups);
+    await assertNothingLeft(checkpoints);
+    await assertThawedAndWriting(vm!.name);
+  });
+
+  guarded('--quiesce auto: a failing pre-freeze hook still freezes, records filesystem consistency with the warning, and exits 3', async () => {
+    const r = await backup('--pre-freeze', `${hookScript} 2 'app not ready'`, '--post-thaw', hookScript);
+    assert.equal(r.code, 3, r.stdout + r.stderr);
+    const b = jsonLine<BackupJson>(r);
+    assert.ok(b.backupId);
+    assert.equal(b.consistency, 'filesystem');
+    assert.deepEqual(b.warnings, [`pre-freeze hook for VM ${vm!.name} failed: exit 2: app not ready`]);
+    assert.match(r.stderr, new RegExp(`^vmbak: completed with warnings: ${vm!.name} is filesystem-consistent, not application-consistent: pre-freeze hook .* failed: exit 2: app not ready\\n$`));
+    event(spy.events(), 'domfsfreeze', 'end');
+    assert.deepEqual(hookLines().map((h) => h.hook), ['pre-freeze', 'post-thaw']);
+    await assertThawedAndWriting(vm!.name);
+  });
+
+  guarded('a failing post-thaw hook: the backup is recorded application-consistent with a warning and exits 3', async () => {
+    const r = await backup('--quiesce', 'require', '--pre-freeze', hookScript, '--post-thaw', `${hookScript} 5 'could not unlock'`);
+    assert.equal(r.code, 3, r.stdout + r.stderr);
+    const b = jsonLine<BackupJson>(r);
+    assert.ok(b.backupId);
+    assert.equal(b.consistency, 'application', 'the point in time was taken with the application quiesced');
+    assert.deepEqual(b.warnings, [`post-thaw hook for VM ${vm!.name} failed: exit 5: could not unlock`]);
+    assert.match(r.stderr, /^vmbak: completed with warnings: .*post-thaw hook .* failed: exit 5: could not unlock\n$/);
+    await assertThawedAndWriting(vm!.name);
+  });
+
+  guarded('--hook-timeout takes positive seconds only', async () => {
+    const r = await vmbak(['backup', '--vm', vm!.name, '--hook-timeout', 'soon', '--pre-freeze', 'true'], env());
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /^vmbak: .*--hook-timeout soon/);
+  });
+});
