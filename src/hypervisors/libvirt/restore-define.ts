@@ -7,9 +7,9 @@
 
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { rm } from 'node:fs/promises';
 import { VmbakError } from '../../core/index.ts';
 import type { VmStateFile } from '../../core/index.ts';
 import { removeTree } from '../../host/index.ts';
@@ -26,8 +26,8 @@ export interface DefineOptions {
   readonly diskPaths: ReadonlyMap<string, string>;
   readonly noNetwork?: boolean;
   /**
-   * The new VM's variable store. With NVRAM among stateFiles it is written there (default
-   * libvirt's NVRAM dir, named for the new VM); without, null/absent drops <nvram> and
+   * The new VM's variable store. With NVRAM among stateFiles it is written there (by default
+   * into libvirt's NVRAM dir, named for the new VM); without, null/absent drops <nvram> and
    * libvirt makes a fresh one from its template.
    */
   readonly nvramPath?: string | null;
