@@ -5,7 +5,7 @@
 // backup-begin → thaw → post-thaw is observed, not assumed. Failing and hanging hooks give the
 // behaviour docs/cli.md promises, and after every case the guest is thawed and writing.
 
-import { after, before, describe, test } from 'node:test';
+import { after, before, describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -80,9 +80,9 @@ async function assertNothingLeft(checkpointsBefore: string[]): Promise<void> {
   assert.deepEqual(await checkpointNames(), checkpointsBefore, 'no checkpoint left');
 }
 
-const guarded = (name: string, fn: () => Promise<void>) => test(name, async (t) => {
+const guarded = (name: string, fn: (t: TestContext) => Promise<void>) => test(name, async (t) => {
   if (unavailable) { t.skip(unavailable); return; }
-  try { await fn(); } catch (err) { failed = true; throw err; }
+  try { await fn(t); } catch (err) { failed = true; throw err; }
 });
 
 describe('pre-freeze / post-thaw hooks with a real guest', { concurrency: false }, () => {
@@ -108,7 +108,7 @@ describe('pre-freeze / post-thaw hooks with a real guest', { concurrency: false 
     tmp.remove();
   });
 
-  guarded('hooks run in order pre-freeze → freeze → backup-begin → thaw → post-thaw, with the VM in their environment; the backup is application-consistent', async () => {
+  guarded('hooks run in order pre-freeze → freeze → backup-begin → thaw → post-thaw, with the VM in their environment; the backup is application-consistent', async (t) => {
     const r = await backup('--quiesce', 'require', '--pre-freeze', hookScript, '--post-thaw', hookScript);
     assert.equal(r.code, 0, r.stdout + r.stderr);
     assert.equal(r.stdout.trim().split('\n').length, 1, `hook stdout stays out of vmbak's: ${r.stdout}`);
@@ -134,6 +134,7 @@ describe('pre-freeze / post-thaw hooks with a real guest', { concurrency: false 
     for (let i = 1; i < order.length; i++) {
       assert.ok(order[i - 1]![1] <= order[i]![1], `${order[i - 1]![0]} (${order[i - 1]![1]}) before ${order[i]![0]} (${order[i]![1]})`);
     }
+    t.diagnostic(`guest frozen for ${(order[6][1] - order[1][1]).toFixed(0)} ms (domfsfreeze start → domfsthaw end, incl. the wrapper's agent query); pre-freeze → post-thaw ${(order[7][1] - order[0][1]).toFixed(0)} ms`);
     const ls = await vmbak(['backups', 'ls', '--json'], env());
     const row = (JSON.parse(ls.stdout) as { backupId: string; consistency: string }[]).find((x) => x.backupId === b.backupId);
     assert.equal(row?.consistency, 'application', 'the manifest records it');
