@@ -91,6 +91,28 @@ describe('a guest is never left frozen', { concurrency: false }, () => {
     assert.deepEqual(runRecords(), []);
   });
 
+  guarded('a dead run\'s guest paused since: the record is kept and reported until the guest runs again, then it is thawed', async () => {
+    const { child, ended, wrapperPid } = await startFrozenBackup();
+    child.kill('SIGKILL');
+    await ended;
+    process.kill(wrapperPid, 'SIGKILL');
+    await virshTest('suspend', vm!.name);
+    try {
+      const r = await vmbak(['backup', '--vm', vm!.name, '--quiesce', 'off', '--json', '--no-progress'], env);
+      assert.equal(r.code, 0, r.stdout + r.stderr);
+      assert.equal(r.stderr, `vmbak: cleaned up after a dead run of ${vm!.name}: its guest may still be frozen and could not be thawed (the VM is paused); run: virsh domfsthaw ${vm!.name}\n`);
+      assert.equal(runRecords().length, 1, 'the record is kept for the next start');
+    } finally {
+      await virshTest('resume', vm!.name);
+    }
+    assert.equal(await freezeStatus(vm!.name), 'frozen');
+    const r = await vmbak(['backup', '--vm', vm!.name, '--json', '--no-progress'], env);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.equal(r.stderr, `vmbak: cleaned up after a dead run of ${vm!.name}: guest filesystems thawed, scratch removed\n`);
+    assert.deepEqual(runRecords(), []);
+    await assertThawedAndWriting(vm!.name);
+  });
+
   guarded('SIGINT while the guest is frozen: vmbak thaws, then aborts (exit 130) and leaves nothing behind', async () => {
     const checkpoints = await virshTest('checkpoint-list', vm!.name, '--name');
     const { child, ended } = await startFrozenBackup();

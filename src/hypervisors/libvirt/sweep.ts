@@ -40,12 +40,11 @@ export async function sweepStaleRuns(opts: SweepOptions = {}): Promise<SweptRun[
     let jobAborted = false;
     let checkpointDeleted = false;
     try {
-      const vmExists = await virshRaw(['domstate', record.vmUuid], { uri: record.uri }).then(() => true, () => false);
-      let thawError: string | null = null;
-      if (vmExists && record.mayBeFrozen && !frozenByLiveRun(records, record)) {
-        thawError = await thawFilesystems({ uuid: record.vmUuid }, record.uri);
-        thawed = thawError === null;
-      }
+      const state = await virshRaw(['domstate', record.vmUuid], { uri: record.uri }).then((out) => out.trim(), () => null);
+      const vmExists = state !== null;
+      const thaw = record.mayBeFrozen && state !== null && !frozenByLiveRun(records, record) ? await thawLeftFrozen(record, state) : NOTHING_TO_THAW;
+      thawed = thaw.thawed;
+      const thawError = thaw.error;
       if (vmExists) {
         jobAborted = await endJob({ uuid: record.vmUuid, name: record.vmName }, record.uri, record.scratchDir);
         if (record.checkpoint && (await listCheckpoints(record.vmUuid, { uri: record.uri })).includes(record.checkpoint)) {
@@ -68,6 +67,19 @@ export async function sweepStaleRuns(opts: SweepOptions = {}): Promise<SweptRun[
     }
   }
   return swept;
+}
+
+/** Short: a hung agent must not hold up every start for long. */
+const SWEEP_THAW_TIMEOUT_MS = 10_000;
+
+const NOTHING_TO_THAW = { thawed: false, error: null } as const;
+
+/** Thaws the guest a dead run may have left frozen; a guest that stopped since has lost its freeze. */
+async function thawLeftFrozen(record: RunRecord, state: string): Promise<{ thawed: boolean; error: string | null }> {
+  if (state === 'paused' || state === 'pmsuspended') return { thawed: false, error: `the VM is ${state}` };
+  if (state !== 'running') return NOTHING_TO_THAW;
+  const error = await thawFilesystems({ uuid: record.vmUuid }, record.uri, SWEEP_THAW_TIMEOUT_MS);
+  return { thawed: error === null, error };
 }
 
 /** A live vmbak inside its own freeze window of the same VM thaws it itself, at the right time. */
