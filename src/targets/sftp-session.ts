@@ -10,6 +10,9 @@ import { sshCredentials } from './ssh-auth.ts';
 import { mapSftpError } from './sftp-errors.ts';
 import type { TargetOptions } from './target-options.ts';
 
+/** How long close() lets the server acknowledge the disconnect before dropping the socket. */
+const CLOSE_GRACE_MS = 2_000;
+
 export interface SftpEndpoint {
   readonly host: string;
   readonly port: number;
@@ -21,6 +24,8 @@ export class SftpSession {
   readonly sftp: SFTPWrapper;
   private readonly client: Client;
   closed = false;
+  /** Why the connection ended, when it ended on its own (not by close()). */
+  lostReason: string | null = null;
   busy = 0;
 
   /** Rejecters of requests in flight: ssh2 does not fail them when the connection drops. */
@@ -31,16 +36,17 @@ export class SftpSession {
     this.sftp = sftp;
     // Many small request/response pairs: Nagle plus delayed ACKs would add ~40 ms to each.
     client.setNoDelay(true);
-    const markClosed = (): void => {
+    const markClosed = (err?: unknown): void => {
+      if (!this.closed) this.lostReason = err instanceof Error ? err.message : 'closed by the server';
       this.closed = true;
       const lost = new Error('connection lost');
       for (const reject of [...this.pending]) reject(lost);
       this.pending.clear();
     };
-    client.on('close', markClosed);
-    client.on('end', markClosed);
+    client.on('close', () => markClosed());
+    client.on('end', () => markClosed());
     client.on('error', markClosed);
-    sftp.on('close', markClosed);
+    sftp.on('close', () => markClosed());
   }
 
   static async connect(ep: SftpEndpoint, options: TargetOptions): Promise<SftpSession> {
@@ -50,14 +56,20 @@ export class SftpSession {
     const keepaliveMs = Math.max(1000, Math.floor(options.timeoutMs / 3));
     return await new Promise<SftpSession>((resolve, reject) => {
       const fail = (err: unknown): void => {
-        client.end();
+        client.destroy();
         reject(hostKeyError ?? mapSftpError(ep.displayUrl, 'connect', '', err));
       };
+      // ssh2 reports a connection the server closes after its banner (during key exchange or
+      // login) only as 'close', and clears its readyTimeout then: without this the promise
+      // would never settle.
+      const closedEarly = (): void => fail(new VmbakError('TARGET_UNREACHABLE', { target: ep.displayUrl, detail: 'the server closed the connection during login' }));
       client.once('error', fail);
+      client.once('close', closedEarly);
       client.once('ready', () => {
         client.sftp((err, sftp) => {
           if (err) return fail(err);
           client.removeListener('error', fail);
+          client.removeListener('close', closedEarly);
           resolve(new SftpSession(client, sftp));
         });
       });
@@ -82,9 +94,15 @@ export class SftpSession {
     });
   }
 
+  /** Ends the connection politely, and for sure: a server that no longer answers would keep a
+   *  half-closed socket (and so the process) alive forever. */
   close(): void {
     this.closed = true;
     this.client.end();
+    // ssh2's destroy() does nothing once end() has made the socket unwritable: drop the socket itself.
+    const force = setTimeout(() => (this.client as unknown as { _sock?: { destroy(): void } })._sock?.destroy(), CLOSE_GRACE_MS);
+    force.unref(); // fires only while something (such as that socket) keeps the process alive
+    this.client.once('close', () => clearTimeout(force));
   }
 
   hasExtension(name: string): boolean {

@@ -104,8 +104,11 @@ test('sftp: server killed mid-transfer gives a retryable error and nothing under
   const target = await openTarget(url(dir));
   await target.put('warmup', Buffer.from('w'));
   const put = target.put('big.bin', randomBytes(400 * 1024 * 1024)); // still uploading when sshd dies
-  setTimeout(() => { void sshd!.kill(); }, 150);
+  // The kill is awaited before the restart: a restart racing it once left the old sshd running,
+  // which held this test process open after its last test.
+  const killed = new Promise<void>((resolve, reject) => setTimeout(() => sshd!.kill().then(resolve, reject), 150));
   await assert.rejects(put, (err) => isVmbakError(err) && err.retryable);
+  await killed;
   await target.close();
   assert.deepEqual((await readdir(dir)).filter((f) => !f.includes('.vmbak-tmp-')), ['warmup']);
   await sshd!.restart();

@@ -110,7 +110,8 @@ export class SftpTarget implements Target {
   }
 
   async close(): Promise<void> {
-    const all = this.sessions.splice(0);
+    const all = [...this.sessions];
+    this.sessions.fill(null);
     for (const p of all) if (p) await p.then((s) => s.close(), () => {});
   }
 
@@ -195,8 +196,11 @@ export class SftpTarget implements Target {
     try {
       return await body(session);
     } catch (err) {
+      // The server died, hung (keepalives unanswered) or the network went: retryable, and
+      // failover moves on.
       if (session.closed && !(err instanceof VmbakError)) {
-        throw new VmbakError('TARGET_IO', { target: this.displayUrl, op, object: name, detail: 'connection lost' }, { cause: err });
+        const reason = session.lostReason ?? 'connection lost';
+        throw new VmbakError('TARGET_UNREACHABLE', { target: this.displayUrl, detail: `connection lost during ${op} ${name} (${reason})` }, { cause: err });
       }
       throw mapSftpError(this.displayUrl, op, name, err);
     } finally {

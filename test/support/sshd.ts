@@ -8,6 +8,7 @@ import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { findFreePort, stopProcess, waitForPort } from './free-port.ts';
+import { signalTree } from './process-tree.ts';
 
 const run = promisify(execFile);
 
@@ -21,6 +22,10 @@ export interface Sshd {
   readonly dir: string;
   /** Kills sshd and its sessions at once (for dropped-connection tests). */
   kill(): Promise<void>;
+  /** Freezes sshd and its sessions (SIGSTOP): connections stay open and nothing answers. */
+  pause(): Promise<void>;
+  /** Lets a paused sshd and its sessions run on (SIGCONT). */
+  resume(): Promise<void>;
   /** Starts it again on the same port, optionally with a new host key. */
   restart(newHostKey?: boolean): Promise<void>;
   stop(): Promise<void>;
@@ -62,12 +67,16 @@ export async function startSshd(): Promise<Sshd> {
     host: '127.0.0.1', port, user: userInfo().username, dir,
     clientKeyPath: join(dir, 'client_key'),
     knownHostsPath: join(dir, 'vmbak_known_hosts'),
-    // Killing the process group takes the per-connection sshd children with it.
+    // The listener is stopped first so it forks no new session while its sessions are killed.
+    // It is taken before the first await: a restart() meanwhile replaces `child`, and the old
+    // listener must still be the one killed (else it outlives the test and holds the test open).
     kill: async () => {
-      await run('pkill', ['-KILL', '-P', String(child.pid)]).catch(() => {});
-      child.kill('SIGKILL');
-      await stopProcess(child);
+      const victim = child;
+      signalTree(victim.pid!, 'SIGKILL');
+      await stopProcess(victim);
     },
+    pause: async () => signalTree(child.pid!, 'SIGSTOP'),
+    resume: async () => signalTree(child.pid!, 'SIGCONT'),
     restart: async (newHostKey = false) => {
       if (newHostKey) { await rm(join(dir, 'host_key'), { force: true }); await rm(join(dir, 'host_key.pub'), { force: true }); await keygen(join(dir, 'host_key')); }
       child = spawn('/usr/sbin/sshd', ['-D', '-e', '-f', join(dir, 'sshd_config')], { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -75,8 +84,9 @@ export async function startSshd(): Promise<Sshd> {
       await start();
     },
     stop: async () => {
-      await run('pkill', ['-TERM', '-P', String(child.pid)]).catch(() => {});
-      await stopProcess(child);
+      const victim = child;
+      signalTree(victim.pid!, 'SIGKILL');
+      await stopProcess(victim);
       await rm(dir, { recursive: true, force: true });
     },
   };

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { findFreePort, stopProcess, waitForPort } from './free-port.ts';
+import { signalTree } from './process-tree.ts';
 
 const run = promisify(execFile);
 
@@ -18,6 +19,10 @@ export interface Vsftpd {
   readonly rootDir: string;
   readonly caFile: string | null;
   kill(): Promise<void>;
+  /** Freezes vsftpd and its sessions (SIGSTOP): connections stay open and nothing answers. */
+  pause(): Promise<void>;
+  /** Lets a paused vsftpd and its sessions run on (SIGCONT). */
+  resume(): Promise<void>;
   restart(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -70,14 +75,18 @@ export async function startVsftpd(options: { tls: boolean }): Promise<Vsftpd> {
     throw err;
   }
   // vsftpd forks a process per session; killing the children drops every transfer at once.
+  // The listener is taken before the first await, so a restart() meanwhile cannot make the old
+  // one escape; it is stopped first so it forks no new session while its sessions are killed.
   const killAll = async (): Promise<void> => {
-    await run('pkill', ['-KILL', '-P', String(child.pid)]).catch(() => {});
-    child.kill('SIGKILL');
-    await stopProcess(child);
+    const victim = child;
+    signalTree(victim.pid!, 'SIGKILL');
+    await stopProcess(victim);
   };
   return {
     host: '127.0.0.1', port, rootDir, caFile,
     kill: killAll,
+    pause: async () => signalTree(child.pid!, 'SIGSTOP'),
+    resume: async () => signalTree(child.pid!, 'SIGCONT'),
     restart: async () => { child = launch(); await waitForPort(port, 10_000, child); },
     stop: async () => {
       await killAll();
