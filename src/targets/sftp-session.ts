@@ -63,7 +63,9 @@ export class SftpSession {
       // login) only as 'close', and clears its readyTimeout then: without this the promise
       // would never settle.
       const closedEarly = (): void => fail(new VmbakError('TARGET_UNREACHABLE', { target: ep.displayUrl, detail: 'the server closed the connection during login' }));
-      client.once('error', fail);
+      // 'on', not 'once': ssh2 may report a second error (e.g. 'Connection lost before
+      // handshake' after the socket it timed out is destroyed), which must not go unheard.
+      client.on('error', fail);
       client.once('close', closedEarly);
       client.once('ready', () => {
         client.sftp((err, sftp) => {
