@@ -4,7 +4,7 @@
 // in-memory table with a one-line warning: a cache problem never fails a backup.
 
 import { DatabaseSync } from 'node:sqlite';
-import { closeSync, existsSync, mkdirSync, openSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, rmSync, statSync, utimesSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 
@@ -12,6 +12,9 @@ const SCHEMA_VERSION = 1;
 /** Pages SQLite keeps in this process: the cache's share of memory, whatever its size on disk. */
 const PAGE_CACHE_KIB = 8192;
 const BUSY_TIMEOUT_MS = 15_000;
+/** A cache not opened for this long (its repository gone or unused) is deleted. */
+const UNUSED_CACHE_MS = 90 * 24 * 3600_000;
+const CACHE_FILE = /^chunks-[0-9a-f]{32}\.sqlite$/;
 
 /** `$VMBAK_CACHE_DIR`, else `$XDG_CACHE_HOME/vmbak`, else `~/.cache/vmbak`. */
 export function chunkCacheDir(env: NodeJS.ProcessEnv = process.env): string {
@@ -64,6 +67,8 @@ function removeCacheFiles(path: string): void {
 }
 
 function openOnce(path: string, repositoryId: string): DatabaseSync {
+  // Chunk ids and pack ids are the user's business: the file is private like the directory.
+  if (!existsSync(path)) closeSync(openSync(path, 'a', 0o600));
   const db = new DatabaseSync(path, { timeout: BUSY_TIMEOUT_MS });
   try {
     db.exec(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
@@ -94,6 +99,19 @@ function openOnce(path: string, repositoryId: string): DatabaseSync {
   }
 }
 
+/** Mtime marks the last open (see openCacheFile), so caches of repositories long unused go. */
+function removeUnusedCaches(dir: string, nowMs: number): void {
+  try {
+    for (const name of readdirSync(dir)) {
+      if (!CACHE_FILE.test(name)) continue;
+      const path = join(dir, name);
+      if (nowMs - statSync(path).mtimeMs > UNUSED_CACHE_MS) removeCacheFiles(path);
+    }
+  } catch {
+    // Tidying is best effort: an old cache left behind costs only disk space.
+  }
+}
+
 export type CacheOpenResult = { db: DatabaseSync; path: string } | { db: null; path: string; reason: string };
 
 /**
@@ -106,13 +124,18 @@ export function openCacheFile(repositoryId: string, dir = chunkCacheDir()): Cach
   try {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     if (existsSync(brokenMarker(path))) removeCacheFiles(path);
+    let db: DatabaseSync;
     try {
-      return { db: openOnce(path, repositoryId), path };
+      db = openOnce(path, repositoryId);
     } catch (err) {
       if (!isCorruption(err)) throw err;
       removeCacheFiles(path);
-      return { db: openOnce(path, repositoryId), path };
+      db = openOnce(path, repositoryId);
     }
+    const now = new Date();
+    utimesSync(path, now, now);
+    removeUnusedCaches(dir, now.getTime());
+    return { db, path };
   } catch (err) {
     return { db: null, path, reason: (err as Error)?.message ?? String(err) };
   }

@@ -23,7 +23,7 @@ export interface PackIndexSource {
   forEach(packIds: readonly string[], fn: (packId: string) => Promise<void>): Promise<void>;
 }
 
-const ROWS_PER_INSERT = 32_768;
+const ROWS_PER_INSERT = 131_072;
 
 /**
  * A table backed by the cache of `repositoryId`, or null when the cache cannot be used (the

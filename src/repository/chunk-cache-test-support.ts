@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { ByteRange, ObjectInfo, Target } from '../core/index.ts';
-import { LocalTarget } from '../targets/local-target.ts';
+import { LocalTarget } from '../targets/index.ts';
 import { Repository } from './repository.ts';
 import { decodePackHeader, encodePackHeader, type PackEntry } from './pack-format.ts';
 import { packIndexObject, PACK_INDEX_PREFIX } from './layout.ts';

@@ -5,26 +5,32 @@
 // row can cost a lookup, never a reference to a chunk outside the listed packs.
 //
 // Chunks this process adds (from packs whose index it has just written) are held in memory
-// and written to the cache in batches, so memory stays bounded by one batch, not by a run.
+// (~120 bytes each) and written to the cache only when they become many, in one sorted batch:
+// a run's memory stays bounded, and an ordinary run writes nothing to the cache while it
+// backs up (the next open reads its packs' indexes like any other new pack).
 
 import { VmbakError } from '../core/index.ts';
 import { chunkKey, MemoryChunkStore, type ChunkLocation, type ChunkTableStore } from './chunk-table.ts';
 import { discardChunkCache, type ChunkCache } from './chunk-cache.ts';
+import { isCorruption } from './chunk-cache-file.ts';
 
-const ADDS_PER_BATCH = 4096;
+/** 256 Ki chunks: ~30 MB of memory, 16 GiB of new data at 64 KiB chunks. */
+const ADDS_KEPT_IN_MEMORY = 262_144;
 
 export class CachedChunkStore implements ChunkTableStore {
   private readonly cache: ChunkCache;
   /** Pack number in the cache → pack id, for every pack this view may use. */
   private readonly usable: Map<number, string>;
   private recent = new MemoryChunkStore();
-  private batch: { chunkId: Uint8Array; location: ChunkLocation }[] = [];
   private deleted: Set<string> | null = null;
   private failure: string | null = null;
 
-  constructor(cache: ChunkCache, usable: Map<number, string>) {
+  private readonly addsKeptInMemory: number;
+
+  constructor(cache: ChunkCache, usable: Map<number, string>, addsKeptInMemory = ADDS_KEPT_IN_MEMORY) {
     this.cache = cache;
     this.usable = usable;
+    this.addsKeptInMemory = addsKeptInMemory;
   }
 
   get size(): number {
@@ -67,9 +73,7 @@ export class CachedChunkStore implements ChunkTableStore {
     if (this.recent.has(chunkId)) return;
     this.deleted?.delete(chunkKey(chunkId));
     this.recent.add(chunkId, location);
-    if (this.failure !== null) return;
-    this.batch.push({ chunkId: new Uint8Array(chunkId), location });
-    if (this.batch.length >= ADDS_PER_BATCH) this.flush();
+    if (this.failure === null && this.recent.size % this.addsKeptInMemory === 0) this.flush();
   }
 
   delete(chunkId: Uint8Array): void {
@@ -97,18 +101,18 @@ export class CachedChunkStore implements ChunkTableStore {
 
   private flush(): void {
     try {
-      for (const [packId, num] of this.cache.insertWrittenChunks(this.batch)) this.usable.set(num, packId);
-      this.batch = [];
+      for (const [packId, num] of this.cache.insertWrittenChunks([...this.recent.entries()])) this.usable.set(num, packId);
       this.recent = new MemoryChunkStore();
     } catch (err) {
-      this.fail(err);
+      // Busy past the timeout, disk full…: keep the chunks in memory and try with the next
+      // batch. Only a damaged file makes the cache useless for the rest of the run.
+      if (isCorruption(err) || !this.cache.isOpen) this.fail(err);
     }
   }
 
   private fail(err: unknown): void {
     if (this.failure !== null) return;
     this.failure = (err as Error)?.message ?? String(err);
-    this.batch = [];
     discardChunkCache(this.cache, err, 'deduplicating against this run\'s chunks only until the run ends');
   }
 

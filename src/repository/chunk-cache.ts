@@ -17,8 +17,14 @@ export interface CachedPack {
   readonly complete: boolean;
 }
 
-/** Bounds each write transaction, so another process waiting for the write lock waits briefly. */
-const ROWS_PER_TRANSACTION = 32_768;
+/**
+ * Rows per write transaction. Chunk ids are random, so each row lands on a random page of a
+ * large table: bigger batches, inserted in id order, write each page once per batch instead
+ * of once per row. Yet a transaction holds the write lock, so it must stay short enough for
+ * another process's writes to wait for it.
+ */
+const ROWS_PER_TRANSACTION = 131_072;
+const byChunkId = (a: { chunkId: Uint8Array }, b: { chunkId: Uint8Array }): number => Buffer.compare(a.chunkId, b.chunkId);
 
 export class ChunkCache {
   readonly path: string;
@@ -59,15 +65,17 @@ export class ChunkCache {
   insertCompletePacks(packs: readonly { packId: string; entries: readonly PackEntry[] }[]): void {
     let i = 0;
     while (i < packs.length) {
+      const group: { packId: string; entries: readonly PackEntry[] }[] = [];
       let rows = 0;
+      do {
+        group.push(packs[i]!);
+        rows += packs[i++]!.entries.length;
+      } while (i < packs.length && rows < ROWS_PER_TRANSACTION);
       this.transaction(() => {
-        do {
-          const { packId, entries } = packs[i++]!;
-          const num = this.packNumber(packId);
-          for (const e of entries) this.insertChunk.run(e.chunkId, num, e.offsetBytes, e.lengthBytes);
-          this.markComplete.run(num);
-          rows += entries.length;
-        } while (i < packs.length && rows < ROWS_PER_TRANSACTION);
+        const nums = group.map((p) => this.packNumber(p.packId));
+        const all = group.flatMap((p, k) => p.entries.map((e) => ({ chunkId: e.chunkId, num: nums[k]!, e }))).sort(byChunkId);
+        for (const { chunkId, num, e } of all) this.insertChunk.run(chunkId, num, e.offsetBytes, e.lengthBytes);
+        for (const num of nums) this.markComplete.run(num);
       });
     }
   }
@@ -79,8 +87,9 @@ export class ChunkCache {
    */
   insertWrittenChunks(rows: readonly { chunkId: Uint8Array; location: ChunkLocation }[]): Map<string, number> {
     const nums = new Map<string, number>();
+    const sorted = [...rows].sort(byChunkId);
     this.transaction(() => {
-      for (const { chunkId, location } of rows) {
+      for (const { chunkId, location } of sorted) {
         let num = nums.get(location.packId);
         if (num === undefined) nums.set(location.packId, num = this.packNumber(location.packId));
         this.insertChunk.run(chunkId, num, location.offsetBytes, location.lengthBytes);
@@ -114,6 +123,10 @@ export class ChunkCache {
   /** Called when SQLite reports a damaged file mid-run: the next open rebuilds it. */
   noteError(err: unknown): void {
     if (isCorruption(err)) markCacheBroken(this.path);
+  }
+
+  get isOpen(): boolean {
+    return this.db.isOpen;
   }
 
   close(): void {

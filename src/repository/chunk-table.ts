@@ -100,6 +100,12 @@ export class MemoryChunkStore implements ChunkTableStore {
     for (const k of this.slots.keys()) yield Buffer.from(k, 'latin1');
   }
 
+  *entries(): IterableIterator<{ chunkId: Buffer; location: ChunkLocation }> {
+    for (const [k, slot] of this.slots) {
+      yield { chunkId: Buffer.from(k, 'latin1'), location: { packId: this.packIds[this.packOf[slot]!]!, offsetBytes: this.offsetOf[slot]!, lengthBytes: this.lengthOf[slot]! } };
+    }
+  }
+
   private packNumber(packId: string): number {
     let n = this.packNumbers.get(packId);
     if (n === undefined) {
