@@ -43,12 +43,17 @@ async function store(ftp: FtpContext, conn: DataConnection, remotePath: string, 
   let settled = false;
   let completion: FTPResponse | null = null;
   let graceTimer: NodeJS.Timeout | undefined;
-  socket.on('error', (err: Error) => {
+  const broken = (err: Error): void => {
     if (settled || graceTimer) return;
-    err.message += ' (data socket)';
     // closeWithError hands the error to the handler below, which rejects the transfer.
     graceTimer = setTimeout(() => ftp.closeWithError(err), Math.min(ftp.timeout, REPLY_GRACE_MS));
+  };
+  socket.on('error', (err: Error) => {
+    err.message += ' (data socket)';
+    broken(err);
   });
+  // A data connection that ends before all was sent, without an error, is as broken.
+  socket.once('close', () => { if (!sent) broken(new Error('data connection closed before the upload ended')); });
   socket.once('timeout', () => ftp.closeWithError(new Error('Timeout (data socket)')));
   return await ftp.handle(`STOR ${remotePath}`, (res, task) => {
     const resolve = (r: FTPResponse): void => { if (!settled) { settled = true; clearTimeout(graceTimer); task.resolve(r); } };
