@@ -46,24 +46,29 @@ async function reconcile(cache: ChunkCache, source: PackIndexSource, exclude: Re
   const before = cache.packs();
   const listed = await source.list();
   const listedSet = new Set(listed);
-  cache.dropPacks([...before].filter(([id]) => !listedSet.has(id)).map(([, p]) => p.num));
-  let missing = listed.filter((id) => !before.get(id)?.complete);
-  // A second pass only in the unlikely event another process dropped a pack we just loaded
+  const gone = [...before].filter(([id]) => !listedSet.has(id)).map(([, p]) => p.num);
+  cache.dropPacks(gone);
+  let toRead = listed.filter((id) => !before.get(id)?.complete);
+  const changed = gone.length > 0 || toRead.length > 0;
+  // More than one pass only if another process dropped a pack this one has just loaded
   // (possible only for a pack deleted and re-created between two listings).
   for (let pass = 0; pass < 3; pass++) {
-    await insertPackIndexes(cache, source, missing);
+    await insertPackIndexes(cache, source, toRead);
     const now = cache.packs();
     const usable = new Map<number, string>();
-    missing = [];
+    toRead = [];
     for (const id of listed) {
       if (exclude.has(id)) continue;
       const p = now.get(id);
       if (p?.complete) usable.set(p.num, id);
-      else missing.push(id);
+      else toRead.push(id);
     }
-    if (missing.length === 0) return usable;
+    if (toRead.length === 0) {
+      if (changed) cache.checkpoint();
+      return usable;
+    }
   }
-  throw Object.assign(new Error(`${missing.length} pack(s) keep disappearing from the cache`), { code: 'ERR_SQLITE_ERROR', errcode: 1 });
+  throw Object.assign(new Error(`${toRead.length} pack(s) keep disappearing from the cache`), { code: 'ERR_SQLITE_ERROR', errcode: 1 });
 }
 
 async function insertPackIndexes(cache: ChunkCache, source: PackIndexSource, packIds: readonly string[]): Promise<void> {

@@ -90,10 +90,13 @@ async function measure(chunks: number, entriesPerPack: number): Promise<void> {
     const packs = Math.ceil(chunks / entriesPerPack);
     await writeSyntheticPackIndexes(repo.target, packs, entriesPerPack);
     process.stdout.write(`${packs} packs × ${entriesPerPack} entries = ${packs * entriesPerPack} chunks\n`);
-    const run = (mode: string, label: string): void => {
-      const out = execFileSync(process.execPath, [fileURLToPath(import.meta.url), 'load', mode, join(dir, 'repo')], { env: { ...process.env, VMBAK_CACHE_DIR: cacheDir }, encoding: 'utf8' });
+    const run = (mode: string, label: string, repoDir = join(dir, 'repo')): void => {
+      const out = execFileSync(process.execPath, [fileURLToPath(import.meta.url), 'load', mode, repoDir], { env: { ...process.env, VMBAK_CACHE_DIR: cacheDir }, encoding: 'utf8' });
       process.stdout.write(`${label}: ${out}`);
     };
+    const empty = await Repository.init(new LocalTarget(join(dir, 'empty')), { passphrase: null });
+    await writeSyntheticPackIndexes(empty.target, 1, 100);
+    run('memory', 'baseline: 100 chunks     ', join(dir, 'empty'));
     run('memory', 'in-memory table          ');
     run('cache', 'cache, first open (cold)  ');
     run('cache', 'cache, reopen (warm)      ');

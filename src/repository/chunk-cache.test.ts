@@ -162,6 +162,22 @@ test('packs deleted behind the cache (gc on another host) are dropped on the nex
   assert.deepEqual(await repo.target.get(packObject(loc.packId), { offsetBytes: loc.offsetBytes, lengthBytes: loc.lengthBytes }), blobA);
 });
 
+test('rows of packs outside this process\'s listing are never used, whoever wrote them', async () => {
+  const { repo } = await newRepo();
+  const [stored] = await storeChunks(repo, new ChunkTable(), 1);
+  const table = await loadChunkTable(repo.target, repo.keys);
+  // Another process, working from an older listing or another copy of the repository, caches
+  // a pack this one never listed (here: one that does not exist at all).
+  const foreign = randomBytes(32);
+  chunkCacheFor(repo.config.repositoryId)!.insertCompletePacks([
+    { packId: randomBytes(32).toString('hex'), entries: [{ chunkId: foreign, offsetBytes: 0, lengthBytes: 100 }, { chunkId: stored!, offsetBytes: 7, lengthBytes: 9 }] },
+  ]);
+  assert.equal(table.has(foreign), false);
+  assert.equal(table.get(foreign), null);
+  assert.notEqual(table.get(stored!)!.offsetBytes, 7, 'the listed pack\'s location, not the foreign one');
+  assert.ok(await repo.target.stat(packObject(table.get(stored!)!.packId)));
+});
+
 test('writers leave condemned packs out; readers of the same cache still see them', async () => {
   const { repo } = await newRepo();
   const [id] = await storeChunks(repo, new ChunkTable(), 1);
