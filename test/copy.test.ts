@@ -7,8 +7,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { vmbak, spawnVmbak, tempDir, qemuImg, sha256File, jsonLine, isCleanError } from './support/vmbak-cli.ts';
+import { vmbak, spawnVmbak, tempDir, qemuImg, sha256File, jsonLine, isCleanError, waitUntil, repoFiles } from './support/vmbak-cli.ts';
 import { sftpServer, type RepoServer } from './support/repo-servers.ts';
 import type { Sshd } from './support/sshd.ts';
 
@@ -98,7 +97,8 @@ test('a copy killed mid-way resumes: the rerun sends only the rest', { timeout: 
   const big = await backupSource();
   const child = spawnVmbak(['copy', '--from', source, '--to', dest, big, '--json', '--no-progress'], env);
   const closed = new Promise((resolve) => child.once('close', resolve));
-  await sleep(3500);
+  // Killed once a few of its ~24 packs have landed (the SFTP server's folder is local).
+  await waitUntil('three packs copied', () => repoFiles(join(tmp.dir, 'sftp', 'resume'), 'index').length >= 3, 60_000);
   child.kill('SIGKILL');
   await closed;
   // Nothing half-written is visible: no backup in the destination, and it checks out.

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { existsSync, readdirSync, openSync, readSync, writeSync, closeSync, statSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { vmbak, spawnVmbak, tempDir, qemuImg, qemuIo, sha256File, imageDigest, jsonLine, isCleanError } from './support/vmbak-cli.ts';
+import { vmbak, spawnVmbak, tempDir, qemuImg, qemuIo, sha256File, imageDigest, jsonLine, isCleanError, lockHeldBy } from './support/vmbak-cli.ts';
 
 const tmp = tempDir('crash');
 const repo = join(tmp.dir, 'repo');
@@ -93,7 +93,8 @@ test('SIGTERM aborts cleanly: non-zero exit, nothing recorded', async () => {
   const child = spawnVmbak(['backup', '--image', disk, '--vm', 'app'], env);
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => { stderr += d; });
-  await sleep(600);
+  // Signal handlers are in place before the backup takes its lock.
+  await lockHeldBy(repo, child.pid!);
   child.kill('SIGTERM');
   const code = await new Promise<number | null>((r) => child.once('close', r));
   assert.equal(code, 130);

@@ -4,7 +4,8 @@
 // back-pressure that keeps memory independent of the disk's size.
 
 import { VmbakError, type DiskSource } from '../core/index.ts';
-import { DiskIndex, ZERO_CHUNK_ID, type PackWriter } from '../repository/index.ts';
+import { DiskIndex, maxBlobBytes, type PackWriter } from '../repository/index.ts';
+import { indexChunks, storeBatch, sumBytes } from './batch-store.ts';
 import type { WorkerPool } from './worker-pool.ts';
 import { CHUNK_READ, CHUNK_UNCHANGED, planDiskRead, readRuns } from './read-plan.ts';
 import type { ProgressCounters } from './progress.ts';
@@ -58,56 +59,27 @@ export async function backupDisk(ctx: DiskBackupContext, input: DiskBackupInput)
 
   const inFlight = ctx.batchesInFlight ?? 4;
   const runChunks = Math.max(1, Math.floor(BATCH_BYTES / chunkSizeBytes));
-  // Read buffers go to a worker and come back with its answer: a fixed set is recycled, so the
-  // pipeline allocates no memory per batch however large the disk.
-  const freeBuffers: ArrayBuffer[] = Array.from({ length: inFlight }, () => new ArrayBuffer(runChunks * chunkSizeBytes));
   const processRun = async (first: number, count: number): Promise<void> => {
     const offset = first * chunkSizeBytes;
     const length = Math.min(count * chunkSizeBytes, source.sizeBytes - offset);
-    const buffer = freeBuffers.pop()!;
-    const data = await source.read(offset, length, Buffer.from(buffer, 0, length));
-    bytesRead += length;
-    ctx.progress.bytesRead += length;
-    // The tee copies the batch before the buffer moves to a worker; it never rejects.
-    const teed = ctx.tee?.batch(first, data.subarray(0, length));
-    // A source may ignore `into` and return its own buffer.
-    const ab = data.buffer === buffer ? buffer : toArrayBuffer(data);
-    if (ab !== buffer) freeBuffers.push(buffer);
-    const worker = ctx.pool.pick();
-    const jobId = ctx.pool.newJobId();
-    const hashed = await ctx.pool.run(worker, { op: 'hash', jobId, data: ab, lengthBytes: length, chunkSizeBytes, keep: true }, [ab]);
-    if (hashed.op !== 'hash') throw new VmbakError('INTERNAL', { detail: 'unexpected worker reply' });
-    const ids = Buffer.from(hashed.ids);
-    const toEncode: number[] = [];
-    for (let n = 0; n < count; n++) {
-      const id = ids.subarray(n * 32, n * 32 + 32);
-      if (hashed.zero[n]) {
-        index.setId(first + n, ZERO_CHUNK_ID);
-        continue;
-      }
-      index.setId(first + n, id);
-      if (!ctx.writer.knows(id)) {
-        ctx.writer.reserve(id);
-        toEncode.push(n);
-      }
+    // Slots are shared with the workers and recycled: the pipeline allocates nothing per batch.
+    const slot = ctx.pool.acquireSlot(runChunks * chunkSizeBytes, runChunks * maxBlobBytes(chunkSizeBytes));
+    try {
+      const data = await source.read(offset, length, slot.input.subarray(0, length));
+      // A source may ignore `into` and return its own buffer.
+      if (data.buffer !== slot.input.buffer || data.byteOffset !== slot.input.byteOffset) data.copy(slot.input, 0, 0, length);
+      bytesRead += length;
+      ctx.progress.bytesRead += length;
+      // The tee copies the batch before its promise is returned; it never rejects.
+      const teed = ctx.tee?.batch(first, slot.input.subarray(0, length));
+      const stored = sumBytes(await storeBatch(ctx.pool, ctx.writer, slot, length, chunkSizeBytes, indexChunks(index, first)));
+      bytesNew += stored;
+      ctx.progress.bytesNew += stored;
+      ctx.progress.bytesStored = ctx.writer.bytesStored;
+      await teed;
+    } finally {
+      ctx.pool.releaseSlot(slot);
     }
-    const wanted = Buffer.concat(toEncode.map((n) => ids.subarray(n * 32, n * 32 + 32)));
-    const encoded = await ctx.pool.run(worker, { op: 'encode', jobId, indices: toEncode, ids: toArrayBuffer(wanted) });
-    if (encoded.op !== 'encode') throw new VmbakError('INTERNAL', { detail: 'unexpected worker reply' });
-    if (encoded.data.byteLength === runChunks * chunkSizeBytes) freeBuffers.push(encoded.data);
-    const blobs = Buffer.from(encoded.blobs);
-    let at = 0;
-    for (let k = 0; k < toEncode.length; k++) {
-      const n = toEncode[k]!;
-      const chunkBytes = index.chunkLength(first + n);
-      bytesNew += chunkBytes;
-      ctx.progress.bytesNew += chunkBytes;
-      const blobBytes = encoded.blobBytes[k]!;
-      await ctx.writer.add(Buffer.from(ids.subarray(n * 32, n * 32 + 32)), blobs.subarray(at, at + blobBytes));
-      at += blobBytes;
-    }
-    ctx.progress.bytesStored = ctx.writer.bytesStored;
-    await teed;
   };
 
   await runLimited(readRuns(plan.state, runChunks), inFlight, ctx.signal,
@@ -122,11 +94,6 @@ export async function backupDisk(ctx: DiskBackupContext, input: DiskBackupInput)
     for (let i = 0; i < index.count; i++) if (!index.id(i).equals(previous.id(i))) bytesChanged += index.chunkLength(i);
   }
   return { index, bytesRead, bytesNew, bytesChanged };
-}
-
-function toArrayBuffer(buf: Buffer): ArrayBuffer {
-  if (buf.byteOffset === 0 && buf.byteLength === buf.buffer.byteLength) return buf.buffer as ArrayBuffer;
-  return buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength) as ArrayBuffer;
 }
 
 /** Feeds items to fn with at most `limit` in flight; stops at the first error or on abort. */

@@ -1,16 +1,36 @@
 // Worker thread body: the CPU work of the pipelines (chunk ids, zero detection, zstd, AES-GCM).
 // A batch is a contiguous, chunk-aligned run of a disk. `hash` keeps the batch so that the
 // following `encode` of the same job (only the chunks the repository lacks) needs no second
-// transfer; `encode` with no indices just releases it.
+// transfer; `encode` with no indices just releases it. Backups pass batches in shared slots
+// (registered once) rather than transferring buffers: a transfer is a fresh allocation on the
+// receiving side, and that churn made garbage collection the largest cost after zstd.
 
 import { parentPort, workerData } from 'node:worker_threads';
-import { splitMasterSecret, computeChunkId, encodeChunk, decodeChunk } from '../repository/index.ts';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { splitMasterSecret, computeChunkId, encodeChunk, encodeChunkInto, decodeChunk } from '../repository/thread-entry.ts';
 import { closeSync, openSync, writevSync } from 'node:fs';
-import type { DecodeItem, WorkerRequest, WorkerReply } from './worker-protocol.ts';
+import type { DecodeItem, SlotMessage, WorkerRequest, WorkerReply } from './worker-protocol.ts';
+
+// zstd and AES-GCM hand back a new buffer for every chunk. Left to V8, that garbage piles up
+// to ~100 MiB per worker before a full collection marks the whole heap; a minor collection
+// every few MiB frees it for a fraction of a millisecond, keeping both memory and GC time low.
+setFlagsFromString('--expose-gc');
+const collectGarbage = runInNewContext('gc') as (options: { type: 'minor' }) => void;
+const COLLECT_EVERY_BYTES = 16 << 20;
+let allocatedBytes = 0;
+
+function allocated(bytes: number): void {
+  allocatedBytes += bytes;
+  if (allocatedBytes < COLLECT_EVERY_BYTES) return;
+  allocatedBytes = 0;
+  collectGarbage({ type: 'minor' });
+}
 
 const { secret, compressionLevel } = workerData as { secret: Uint8Array | null; compressionLevel: number };
 const keys = secret ? splitMasterSecret(Buffer.from(secret)) : null;
-const held = new Map<number, { data: Buffer; chunkSizeBytes: number }>();
+const slots = new Map<number, { input: Buffer; output: Buffer }>();
+const held = new Map<number, { data: Buffer; chunkSizeBytes: number; slot: number | null }>();
 let zeros = Buffer.alloc(0);
 
 function isAllZero(piece: Buffer): boolean {
@@ -22,10 +42,20 @@ function pieceOf(data: Buffer, chunkSizeBytes: number, index: number): Buffer {
   return data.subarray(index * chunkSizeBytes, Math.min(data.length, (index + 1) * chunkSizeBytes));
 }
 
+function batchOf(req: Extract<WorkerRequest, { op: 'hash' }>): Buffer {
+  if (req.slot !== undefined) {
+    const slot = slots.get(req.slot);
+    if (!slot) throw new Error(`unknown slot ${req.slot}`);
+    return slot.input.subarray(0, req.lengthBytes ?? slot.input.length);
+  }
+  if (!req.data) throw new Error('hash without data');
+  return Buffer.from(req.data, 0, req.lengthBytes ?? req.data.byteLength);
+}
+
 function handle(req: WorkerRequest): { reply: WorkerReply; transfer: ArrayBuffer[] } {
   switch (req.op) {
     case 'hash': {
-      const data = Buffer.from(req.data, 0, req.lengthBytes ?? req.data.byteLength);
+      const data = batchOf(req);
       const count = Math.ceil(data.length / req.chunkSizeBytes);
       const ids = Buffer.alloc(count * 32);
       const zero = new Uint8Array(count);
@@ -34,7 +64,7 @@ function handle(req: WorkerRequest): { reply: WorkerReply; transfer: ArrayBuffer
         if (isAllZero(piece)) zero[i] = 1;
         else computeChunkId(keys, piece).copy(ids, i * 32);
       }
-      if (req.keep) held.set(req.jobId, { data, chunkSizeBytes: req.chunkSizeBytes });
+      if (req.keep) held.set(req.jobId, { data, chunkSizeBytes: req.chunkSizeBytes, slot: req.slot ?? null });
       return { reply: { op: 'hash', jobId: req.jobId, ids: ids.buffer as ArrayBuffer, zero }, transfer: [ids.buffer as ArrayBuffer] };
     }
     case 'encode': {
@@ -42,8 +72,20 @@ function handle(req: WorkerRequest): { reply: WorkerReply; transfer: ArrayBuffer
       held.delete(req.jobId);
       if (!batch) throw new Error(`encode of unknown job ${req.jobId}`);
       const ids = Buffer.from(req.ids);
-      const encoded = req.indices.map((index, n) =>
-        encodeChunk(keys, ids.subarray(n * 32, n * 32 + 32), pieceOf(batch.data, batch.chunkSizeBytes, index), compressionLevel));
+      const idOf = (n: number) => ids.subarray(n * 32, n * 32 + 32);
+      if (batch.slot !== null) {
+        const out = slots.get(batch.slot)!.output;
+        let at = 0;
+        const blobBytes = req.indices.map((index, n) => {
+          const piece = pieceOf(batch.data, batch.chunkSizeBytes, index);
+          const written = encodeChunkInto(keys, idOf(n), piece, compressionLevel, out, at);
+          allocated(piece.length + written);
+          at += written;
+          return written;
+        });
+        return { reply: { op: 'encode', jobId: req.jobId, blobs: null, blobBytes, data: null }, transfer: [] };
+      }
+      const encoded = req.indices.map((index, n) => encodeChunk(keys, idOf(n), pieceOf(batch.data, batch.chunkSizeBytes, index), compressionLevel));
       // One buffer for all blobs: one allocation and one transfer instead of one per chunk.
       const blobs = toArrayBuffer(Buffer.concat(encoded));
       const data = batch.data.buffer as ArrayBuffer;
@@ -51,7 +93,10 @@ function handle(req: WorkerRequest): { reply: WorkerReply; transfer: ArrayBuffer
     }
     case 'decode': {
       const data = Buffer.from(req.data);
-      const decoded = req.items.map((item) => decodeChunk(keys, Buffer.from(item.chunkId), data.subarray(item.offsetBytes, item.offsetBytes + item.lengthBytes), item.plainBytes));
+      const decoded = req.items.map((item) => {
+        allocated(item.lengthBytes + item.plainBytes);
+        return decodeChunk(keys, Buffer.from(item.chunkId), data.subarray(item.offsetBytes, item.offsetBytes + item.lengthBytes), item.plainBytes);
+      });
       const results = decoded.map((d, k) => (typeof d === 'string' ? d : d.length === req.items[k]!.plainBytes ? d.length : `wrong length ${d.length}`));
       let writeError: string | undefined;
       if (typeof req.output === 'object') {
@@ -98,7 +143,11 @@ function toArrayBuffer(buf: Buffer): ArrayBuffer {
 }
 
 
-parentPort!.on('message', (req: WorkerRequest) => {
+parentPort!.on('message', (req: WorkerRequest | SlotMessage) => {
+  if (req.op === 'slot') {
+    slots.set(req.slot, { input: Buffer.from(req.input), output: Buffer.from(req.output) });
+    return;
+  }
   try {
     const { reply, transfer } = handle(req);
     parentPort!.postMessage(reply, transfer);

@@ -8,10 +8,11 @@
 
 import { VmbakError } from '../core/index.ts';
 import {
-  DiskIndex, ZERO_CHUNK_ID, chunkKeyOf, planBlobReads, readPackRange,
+  DiskIndex, ZERO_CHUNK_ID, chunkKeyOf, maxBlobBytes, planBlobReads, readPackRange,
   type ChunkTable, type PackWriter, type Repository,
 } from '../repository/index.ts';
 import type { WorkerPool } from './worker-pool.ts';
+import { storeBatch, sumBytes } from './batch-store.ts';
 import { runLimited } from './backup-disk.ts';
 import type { ProgressCounters } from './progress.ts';
 
@@ -77,35 +78,18 @@ export async function copyDiskChunks(ctx: DiskCopyContext, backupId: string, dis
     const plain = await decodeFromSource(ctx, backupId, disk, source.chunkSizeBytes, read, members);
     bytesRead += plain.length;
     ctx.progress.bytesRead += plain.length;
-    const worker = ctx.toPool.pick();
-    const jobId = ctx.toPool.newJobId();
-    const ab = toArrayBuffer(plain);
-    const hashed = await ctx.toPool.run(worker, { op: 'hash', jobId, data: ab, chunkSizeBytes: source.chunkSizeBytes, keep: true }, [ab]);
-    if (hashed.op !== 'hash') throw new VmbakError('INTERNAL', { detail: 'unexpected worker reply' });
-    const ids = Buffer.from(hashed.ids);
-    const toEncode: number[] = [];
-    members.forEach((m, k) => {
-      const id = hashed.zero[k] ? ZERO_CHUNK_ID : ids.subarray(k * 32, k * 32 + 32);
-      for (const p of m.tag.positions) index.setId(p, id);
-      if (hashed.zero[k] || ctx.writer.knows(id)) return;
-      ctx.writer.reserve(id);
-      toEncode.push(k);
-    });
-    const wanted = Buffer.concat(toEncode.map((k) => ids.subarray(k * 32, k * 32 + 32)));
-    const encoded = await ctx.toPool.run(worker, { op: 'encode', jobId, indices: toEncode, ids: toArrayBuffer(wanted) });
-    if (encoded.op !== 'encode') throw new VmbakError('INTERNAL', { detail: 'unexpected worker reply' });
-    const blobs = Buffer.from(encoded.blobs);
-    let at = 0;
-    for (let n = 0; n < toEncode.length; n++) {
-      const k = toEncode[n]!;
-      const id = Buffer.from(ids.subarray(k * 32, k * 32 + 32));
-      const lengthBytes = members[k]!.tag.lengthBytes;
-      const blobBytes = encoded.blobBytes[n]!;
-      await ctx.writer.add(id, blobs.subarray(at, at + blobBytes));
-      at += blobBytes;
-      written.push({ id, lengthBytes });
-      bytesSent += lengthBytes;
-      ctx.progress.bytesNew += lengthBytes;
+    const slot = ctx.toPool.acquireSlot(plain.length, members.length * maxBlobBytes(source.chunkSizeBytes));
+    try {
+      plain.copy(slot.input);
+      const added = await storeBatch(ctx.toPool, ctx.writer, slot, plain.length, source.chunkSizeBytes, {
+        setId: (k, id) => { for (const p of members[k]!.tag.positions) index.setId(p, id); },
+        lengthOf: (k) => members[k]!.tag.lengthBytes,
+      });
+      written.push(...added);
+      bytesSent += sumBytes(added);
+      ctx.progress.bytesNew += sumBytes(added);
+    } finally {
+      ctx.toPool.releaseSlot(slot);
     }
     ctx.progress.bytesStored = ctx.writer.bytesStored;
   });

@@ -9,7 +9,8 @@
 // sink reads them from the source itself at the end (extra reads for the copy only).
 
 import { VmbakError, describeError, type DiskSource } from '../core/index.ts';
-import { DiskIndex, ZERO_CHUNK_ID, type PackWriter } from '../repository/index.ts';
+import { DiskIndex, maxBlobBytes, type PackWriter } from '../repository/index.ts';
+import { indexChunks, storeBatch, sumBytes } from './batch-store.ts';
 import type { WorkerPool } from './worker-pool.ts';
 import { CHUNK_UNCHANGED } from './read-plan.ts';
 
@@ -52,9 +53,12 @@ export class DiskCopySink implements DiskTee {
 
   batch(first: number, data: Buffer): Promise<void> {
     if (this.failure) return Promise.resolve();
-    const own = new ArrayBuffer(data.length);
-    new Uint8Array(own).set(data);
-    return this.store(first, own).catch((err: unknown) => this.fail(err));
+    const chunk = this.index.chunkSizeBytes;
+    const slot = this.pool.acquireSlot(data.length, Math.ceil(data.length / chunk) * maxBlobBytes(chunk));
+    data.copy(slot.input);
+    return storeBatch(this.pool, this.writer, slot, data.length, chunk, indexChunks(this.index, first))
+      .then((added) => { this.bytesNew += sumBytes(added); }, (err: unknown) => this.fail(err))
+      .finally(() => this.pool.releaseSlot(slot));
   }
 
   /** Reads the chunks neither the primary read nor the base gives; then the index is complete. */
@@ -71,34 +75,6 @@ export class DiskCopySink implements DiskTee {
       const offset = first * chunk;
       const data = await source.read(offset, Math.min(count * chunk, this.index.sizeBytes - offset));
       await this.batch(first, data);
-    }
-  }
-
-  private async store(first: number, data: ArrayBuffer): Promise<void> {
-    const worker = this.pool.pick();
-    const jobId = this.pool.newJobId();
-    const count = Math.ceil(data.byteLength / this.index.chunkSizeBytes);
-    const hashed = await this.pool.run(worker, { op: 'hash', jobId, data, chunkSizeBytes: this.index.chunkSizeBytes, keep: true }, [data]);
-    if (hashed.op !== 'hash') throw new VmbakError('INTERNAL', { detail: 'unexpected worker reply' });
-    const ids = Buffer.from(hashed.ids);
-    const toEncode: number[] = [];
-    for (let n = 0; n < count; n++) {
-      const id = hashed.zero[n] ? ZERO_CHUNK_ID : ids.subarray(n * 32, n * 32 + 32);
-      this.index.setId(first + n, id);
-      if (hashed.zero[n] || this.writer.knows(id)) continue;
-      this.writer.reserve(id);
-      toEncode.push(n);
-    }
-    const wanted = Buffer.concat(toEncode.map((n) => ids.subarray(n * 32, n * 32 + 32)));
-    const encoded = await this.pool.run(worker, { op: 'encode', jobId, indices: toEncode, ids: wanted.buffer.slice(wanted.byteOffset, wanted.byteOffset + wanted.length) as ArrayBuffer });
-    if (encoded.op !== 'encode') throw new VmbakError('INTERNAL', { detail: 'unexpected worker reply' });
-    const blobs = Buffer.from(encoded.blobs);
-    let at = 0;
-    for (let k = 0; k < toEncode.length; k++) {
-      const n = toEncode[k]!;
-      this.bytesNew += this.index.chunkLength(first + n);
-      await this.writer.add(Buffer.from(ids.subarray(n * 32, n * 32 + 32)), blobs.subarray(at, at + encoded.blobBytes[k]!));
-      at += encoded.blobBytes[k]!;
     }
   }
 }

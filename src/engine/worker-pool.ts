@@ -4,9 +4,16 @@
 import { Worker } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
 import { VmbakError } from '../core/index.ts';
-import type { WorkerReply, WorkerRequest } from './worker-protocol.ts';
+import type { SlotMessage, WorkerReply, WorkerRequest } from './worker-protocol.ts';
 
 type Pending = { resolve: (r: WorkerReply) => void; reject: (e: unknown) => void };
+
+/** Shared memory a batch lives in while workers hash and encode it: no copy, no transfer. */
+export interface BatchSlot {
+  readonly id: number;
+  readonly input: Buffer;
+  readonly output: Buffer;
+}
 type DistributiveOmit<T, K extends keyof T> = T extends unknown ? Omit<T, K> : never;
 
 export class WorkerPool {
@@ -15,6 +22,8 @@ export class WorkerPool {
   private readonly pending = new Map<number, Pending & { worker: number }>();
   private nextJobId = 1;
   private closed = false;
+  private readonly freeSlots: BatchSlot[] = [];
+  private nextSlotId = 0;
 
   constructor(secret: Buffer | null, compressionLevel: number, size = availableParallelism()) {
     for (let i = 0; i < Math.max(1, size); i++) {
@@ -46,6 +55,25 @@ export class WorkerPool {
       this.load[worker]!++;
       this.workers[worker]!.postMessage(request, transfer);
     });
+  }
+
+  /**
+   * A slot with at least these sizes, free until released. Slots are made on demand and kept
+   * for the pool's life, so there are as many as batches were ever in flight at once.
+   */
+  acquireSlot(inputBytes: number, outputBytes: number): BatchSlot {
+    const i = this.freeSlots.findIndex((s) => s.input.length >= inputBytes && s.output.length >= outputBytes);
+    if (i >= 0) return this.freeSlots.splice(i, 1)[0]!;
+    const input = new SharedArrayBuffer(inputBytes);
+    const output = new SharedArrayBuffer(outputBytes);
+    const slot: BatchSlot = { id: this.nextSlotId++, input: Buffer.from(input), output: Buffer.from(output) };
+    // Messages to a worker arrive in order, so every worker knows the slot before its first use.
+    for (const w of this.workers) w.postMessage({ op: 'slot', slot: slot.id, input, output } satisfies SlotMessage);
+    return slot;
+  }
+
+  releaseSlot(slot: BatchSlot): void {
+    this.freeSlots.push(slot);
   }
 
   async close(): Promise<void> {

@@ -1,8 +1,12 @@
 // Messages between the pipelines and the chunk workers.
 
 export type WorkerRequest =
-  /** data may be longer than the batch (a recycled buffer): lengthBytes says how much counts. */
-  | { op: 'hash'; jobId: number; data: ArrayBuffer; lengthBytes?: number; chunkSizeBytes: number; keep: boolean }
+  /**
+   * The batch is either `data` (transferred) or the input of shared slot `slot`; either may be
+   * longer than the batch: lengthBytes says how much counts.
+   */
+  | { op: 'hash'; jobId: number; data?: ArrayBuffer; slot?: number; lengthBytes?: number; chunkSizeBytes: number; keep: boolean }
+  /** A batch held in a slot has its blobs written to the slot's output; others get them back. */
   | { op: 'encode'; jobId: number; indices: number[]; ids: ArrayBuffer }
   /**
    * Authenticates and decompresses blobs. output 'discard' only checks them (verify); a file
@@ -20,10 +24,21 @@ export interface DecodeItem {
   readonly diskOffsetBytes?: number;
 }
 
+/** Registers a shared slot with a worker (no reply); sent once, before the slot's first use. */
+export interface SlotMessage {
+  readonly op: 'slot';
+  readonly slot: number;
+  readonly input: SharedArrayBuffer;
+  readonly output: SharedArrayBuffer;
+}
+
 export type WorkerReply =
   | { op: 'hash'; jobId: number; ids: ArrayBuffer; zero: Uint8Array }
-  /** blobs: the encoded chunks back to back, blobBytes their lengths; data: the batch, returned for reuse. */
-  | { op: 'encode'; jobId: number; blobs: ArrayBuffer; blobBytes: number[]; data: ArrayBuffer }
+  /**
+   * blobs: the encoded chunks back to back (null when they went to the slot's output),
+   * blobBytes their lengths; data: a transferred batch, returned for reuse.
+   */
+  | { op: 'encode'; jobId: number; blobs: ArrayBuffer | null; blobBytes: number[]; data: ArrayBuffer | null }
   /** results: per item its decoded length, or why it is damaged; data: the decoded items back to back ('return' only). */
   | { op: 'decode'; jobId: number; results: (number | string)[]; data: ArrayBuffer | null; writeError?: string }
   | { op: 'error'; jobId: number; message: string };

@@ -8,7 +8,7 @@
 // object's name as associated data, or in unencrypted repositories SHA-256(name ‖ zstd(data)) ‖ zstd(data).
 
 import { constants, zstdCompressSync, zstdDecompressSync } from 'node:zlib';
-import { chunkIdOf, seal, sha256, unseal, type MasterKeys } from './crypto.ts';
+import { chunkIdOf, seal, sealInto, sha256, unseal, SEAL_OVERHEAD_BYTES, type MasterKeys } from './crypto.ts';
 
 const PAYLOAD_RAW = 0;
 const PAYLOAD_ZSTD = 1;
@@ -34,13 +34,27 @@ export function computeChunkId(keys: MasterKeys | null, data: Uint8Array): Buffe
 }
 
 export function encodeChunk(keys: MasterKeys | null, chunkId: Uint8Array, data: Uint8Array, level: number): Buffer {
+  const out = Buffer.allocUnsafe(maxBlobBytes(data.length));
+  return out.subarray(0, encodeChunkInto(keys, chunkId, data, level, out, 0));
+}
+
+/** The largest blob a chunk of this size can become (stored raw, with the seal's overhead). */
+export function maxBlobBytes(chunkBytes: number): number {
+  return 1 + chunkBytes + SEAL_OVERHEAD_BYTES;
+}
+
+const PAYLOAD_TYPE = [Buffer.from([PAYLOAD_RAW]), Buffer.from([PAYLOAD_ZSTD])];
+
+/** encodeChunk() written into `out` at `at` (room for maxBlobBytes needed); returns the blob's length. */
+export function encodeChunkInto(keys: MasterKeys | null, chunkId: Uint8Array, data: Uint8Array, level: number, out: Buffer, at: number): number {
   const packed = compress(data, level);
   const useZstd = packed.length < data.length * (1 - MIN_SAVING);
   const body = useZstd ? packed : data;
-  const plain = Buffer.allocUnsafe(body.length + 1);
-  plain[0] = useZstd ? PAYLOAD_ZSTD : PAYLOAD_RAW;
-  plain.set(body, 1);
-  return keys ? seal(keys.encryptionKey, plain, Buffer.from(chunkId)) : plain;
+  const type = PAYLOAD_TYPE[useZstd ? PAYLOAD_ZSTD : PAYLOAD_RAW]!;
+  if (keys) return sealInto(keys.encryptionKey, [type, body], chunkId, out, at);
+  out[at] = type[0]!;
+  out.set(body, at + 1);
+  return body.length + 1;
 }
 
 /** Returns the chunk's data, or a reason it is not the chunk it claims to be. */

@@ -3,7 +3,7 @@
 // passphrase by scrypt. Its first half encrypts objects, its second half keys the HMAC that
 // names chunks, so chunk ids reveal nothing about content to someone without the key.
 
-import { createCipheriv, createDecipheriv, createHash, createHmac, createSecretKey, randomBytes, scrypt, type BinaryLike, type KeyObject } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, createHmac, createSecretKey, randomBytes, randomFillSync, scrypt, type BinaryLike, type KeyObject } from 'node:crypto';
 
 export const MASTER_SECRET_BYTES = 64;
 const NONCE_BYTES = 12;
@@ -36,14 +36,44 @@ export function splitMasterSecret(secret: Buffer): MasterKeys {
   return { encryptionKey: createSecretKey(secret.subarray(0, 32)), idKey: createSecretKey(secret.subarray(32, 64)) };
 }
 
+// Nonces are random, drawn from a pool refilled 1024 at a time: one CSPRNG call per chunk
+// cost ~4% of a backup.
+const NONCES_PER_FILL = 1024;
+const noncePool = Buffer.alloc(NONCE_BYTES * NONCES_PER_FILL);
+let noncesLeft = 0;
+
+function nextNonce(): Buffer {
+  if (noncesLeft === 0) {
+    randomFillSync(noncePool);
+    noncesLeft = NONCES_PER_FILL;
+  }
+  noncesLeft--;
+  return noncePool.subarray(noncesLeft * NONCE_BYTES, (noncesLeft + 1) * NONCE_BYTES);
+}
+
 /** AES-256-GCM: nonce ‖ ciphertext ‖ tag; aad binds the blob to its name so blobs cannot be swapped. */
 export function seal(key: Buffer | KeyObject, plaintext: Uint8Array, aad: BinaryLike): Buffer {
-  const nonce = randomBytes(NONCE_BYTES);
+  const out = Buffer.allocUnsafe(plaintext.length + SEAL_OVERHEAD_BYTES);
+  sealInto(key, [plaintext], aad, out, 0);
+  return out;
+}
+
+/**
+ * seal() of the concatenated parts, written into `out` at `at` without building the
+ * plaintext or the result in between; returns the bytes written. out needs room for the
+ * parts plus SEAL_OVERHEAD_BYTES.
+ */
+export function sealInto(key: Buffer | KeyObject, parts: readonly Uint8Array[], aad: BinaryLike, out: Buffer, at: number): number {
+  const nonce = nextNonce();
+  nonce.copy(out, at);
   const cipher = createCipheriv('aes-256-gcm', key, nonce);
   cipher.setAAD(typeof aad === 'string' ? Buffer.from(aad) : (aad as Buffer));
-  const body = cipher.update(plaintext);
-  const final = cipher.final();
-  return Buffer.concat([nonce, body, final, cipher.getAuthTag()]);
+  let end = at + NONCE_BYTES;
+  // GCM is a stream mode: update() returns as many bytes as it is given and final() none.
+  for (const part of parts) end += cipher.update(part).copy(out, end);
+  end += cipher.final().copy(out, end);
+  end += cipher.getAuthTag().copy(out, end);
+  return end - at;
 }
 
 /** Returns the plaintext, or null when the blob is not authentic under this key and aad. */

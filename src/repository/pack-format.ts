@@ -42,11 +42,16 @@ export function decodePackHeader(keys: MasterKeys | null, sealed: Uint8Array): P
   return entries;
 }
 
-/** Assembles blobs and their sealed header into one pack object. */
-export function assemblePack(blobs: readonly Buffer[], sealedHeader: Buffer): Buffer {
-  const trailer = Buffer.allocUnsafe(4);
-  trailer.writeUInt32LE(sealedHeader.length, 0);
-  return Buffer.concat([...blobs, sealedHeader, trailer]);
+/**
+ * Completes a pack whose blobs fill buffer[0, blobBytes): appends the sealed header and trailer
+ * in place when they fit, else copies into a new buffer. Returns the whole pack.
+ */
+export function appendPackTrailer(buffer: Buffer, blobBytes: number, sealedHeader: Buffer): Buffer {
+  const total = blobBytes + sealedHeader.length + 4;
+  const pack = total <= buffer.length ? buffer.subarray(0, total) : Buffer.concat([buffer.subarray(0, blobBytes)], total);
+  sealedHeader.copy(pack, blobBytes);
+  pack.writeUInt32LE(sealedHeader.length, blobBytes + sealedHeader.length);
+  return pack;
 }
 
 /** The sealed header stored at the end of a pack, or null when the trailer is implausible. */

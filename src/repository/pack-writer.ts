@@ -8,9 +8,12 @@ import { type Target } from '../core/index.ts';
 import { sha256 } from './crypto.ts';
 import type { ChunkTable } from './chunk-table.ts';
 import { chunkKey } from './chunk-table.ts';
-import { assemblePack, encodePackHeader, type PackEntry } from './pack-format.ts';
+import { appendPackTrailer, encodePackHeader, type PackEntry } from './pack-format.ts';
 import { packIndexObject, packObject } from './layout.ts';
 import type { MasterKeys } from './crypto.ts';
+
+/** Room past the pack size for the blob that crosses it and for the header (40 bytes a chunk). */
+const PACK_SLACK_BYTES = 1 << 20;
 
 export interface PackWriterOptions {
   readonly packSizeBytes: number;
@@ -20,7 +23,10 @@ export interface PackWriterOptions {
 export class PackWriter {
   /** Bytes of blobs written to packs so far (after compression and encryption). */
   bytesStored = 0;
-  private blobs: Buffer[] = [];
+  /** The pack being filled: blobs are copied in as they come, the header appended at flush. */
+  private pack: Buffer | null = null;
+  /** Pack buffers whose upload succeeded, for reuse (a failed upload's buffer is dropped: a timed-out write may still read it). */
+  private readonly spare: Buffer[] = [];
   private entries: PackEntry[] = [];
   private sizeBytes = 0;
   private readonly pendingIds = new Set<string>();
@@ -48,11 +54,14 @@ export class PackWriter {
     this.pendingIds.add(chunkKey(chunkId));
   }
 
-  async add(chunkId: Buffer, blob: Buffer): Promise<void> {
+  /** Adds a blob (copied: the caller may reuse its memory once this returns). */
+  async add(chunkId: Buffer, blob: Uint8Array): Promise<void> {
     this.throwIfFailed();
+    if (this.pack && this.sizeBytes + blob.length > this.pack.length) await this.flush();
+    this.pack ??= this.takeBuffer(blob.length);
     this.pendingIds.add(chunkKey(chunkId));
     this.entries.push({ chunkId, offsetBytes: this.sizeBytes, lengthBytes: blob.length });
-    this.blobs.push(blob);
+    this.pack.set(blob, this.sizeBytes);
     this.sizeBytes += blob.length;
     if (this.sizeBytes >= this.options.packSizeBytes) await this.flush();
   }
@@ -65,22 +74,25 @@ export class PackWriter {
   }
 
   private async flush(): Promise<void> {
-    if (this.entries.length === 0) return;
-    const blobs = this.blobs;
+    if (this.entries.length === 0 || !this.pack) return;
+    const buffer = this.pack;
+    const blobBytes = this.sizeBytes;
     const entries = this.entries;
-    this.blobs = [];
+    this.pack = null;
     this.entries = [];
     this.sizeBytes = 0;
     while (this.uploads.size >= (this.options.maxUploads ?? 2)) await Promise.race(this.uploads);
     this.throwIfFailed();
-    const upload = this.upload(blobs, entries).catch((err: unknown) => { this.failure ??= err; });
+    const upload = this.upload(buffer, blobBytes, entries).then(
+      () => { if (this.spare.length < 1) this.spare.push(buffer); },
+      (err: unknown) => { this.failure ??= err; });
     this.uploads.add(upload);
     void upload.finally(() => this.uploads.delete(upload));
   }
 
-  private async upload(blobs: Buffer[], entries: PackEntry[]): Promise<void> {
+  private async upload(buffer: Buffer, blobBytes: number, entries: PackEntry[]): Promise<void> {
     const header = encodePackHeader(this.keys, entries);
-    const pack = assemblePack(blobs, header);
+    const pack = appendPackTrailer(buffer, blobBytes, header);
     const packId = sha256(pack).toString('hex');
     await this.target.put(packObject(packId), pack);
     await this.target.put(packIndexObject(packId), header);
@@ -89,6 +101,13 @@ export class PackWriter {
       this.pendingIds.delete(chunkKey(e.chunkId));
     }
     this.bytesStored += pack.length;
+  }
+
+  /** A buffer for the next pack, with room for a pack's worth of blobs plus the one that ends it. */
+  private takeBuffer(firstBlobBytes: number): Buffer {
+    const want = this.options.packSizeBytes + Math.max(firstBlobBytes, PACK_SLACK_BYTES);
+    const i = this.spare.findIndex((b) => b.length >= want);
+    return i >= 0 ? this.spare.splice(i, 1)[0]! : Buffer.allocUnsafe(want);
   }
 
   private throwIfFailed(): void {

@@ -2,7 +2,7 @@
 // disk images with QEMU's own tools.
 
 import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -88,4 +88,31 @@ export async function vmbakMeanwhile(args: string[], env: NodeJS.ProcessEnv, aft
   await meanwhile();
   const { code, signal } = await closed;
   return { code, signal, stdout, stderr };
+}
+
+/** Polls `probe` until it returns something truthy; fails naming `what` after timeoutMs. */
+export async function waitUntil<T>(what: string, probe: () => T | null | undefined | false, timeoutMs = 30_000, stepMs = 20): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = probe();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, stepMs));
+  }
+}
+
+/** Objects under a local repository's folder (recursively), without temporary files (NAME.vmbak-tmp-…). */
+export function repoFiles(repoDir: string, folder: string): string[] {
+  try {
+    return (readdirSync(join(repoDir, folder), { recursive: true, withFileTypes: true }))
+      .filter((e) => e.isFile() && !e.name.includes('.vmbak-tmp-')).map((e) => join(e.parentPath, e.name));
+  } catch {
+    return [];
+  }
+}
+
+/** Resolves once a lock held by process `pid` is in the local repository: the command is under way. */
+export function lockHeldBy(repoDir: string, pid: number, timeoutMs = 30_000): Promise<string> {
+  return waitUntil(`a lock of pid ${pid} in ${repoDir}`,
+    () => repoFiles(repoDir, 'locks').find((f) => { try { return (JSON.parse(readFileSync(f, 'utf8')) as { pid?: number }).pid === pid; } catch { return false; } }), timeoutMs);
 }
