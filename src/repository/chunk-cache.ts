@@ -165,6 +165,7 @@ export class ChunkCache {
 }
 
 const openCaches = new Map<string, ChunkCache>();
+let exitHooked = false;
 const warned = new Set<string>();
 
 /**
@@ -184,7 +185,8 @@ export function chunkCacheFor(repositoryId: string): ChunkCache | null {
   const cache = new ChunkCache(result.db, result.path);
   // Closing checkpoints the log and removes it; a process that dies instead leaves a log that
   // the next open replays.
-  if (openCaches.size === 0) process.once('exit', closeChunkCaches);
+  if (!exitHooked) process.once('exit', closeChunkCaches);
+  exitHooked = true;
   openCaches.set(path, cache);
   return cache;
 }
