@@ -194,6 +194,22 @@ describe('UEFI NVRAM and TPM state restored with the VM', { concurrency: false }
     await powerOff(copy);
   });
 
+  test('restore --to DIR writes domain.xml, nvram/ and tpm/ beside the disks, byte-identical and private', async (t) => {
+    if (unavailable) { t.skip(unavailable); return; }
+    const out = join(tmp.dir, 'files');
+    const r = await vmbak(['restore', backupId, '--to', out, '--no-progress'], env);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(readFileSync(join(out, 'domain.xml'), 'utf8'), new RegExp(`<uuid>${uuid}</uuid>`));
+    const nvram = fileState(join(out, 'nvram', `${name}_VARS.fd`));
+    assert.ok(nvram.data.equals(nvramAtBackup.data), 'NVRAM byte-identical');
+    assert.equal(nvram.mode, 0o600);
+    const restored = tpmFiles(join(out, 'tpm'));
+    assertSameBytes(restored, tpmAtBackup, 'TPM state files');
+    for (const [rel, f] of restored) assert.equal(f.mode, 0o600, `${rel} is readable by its owner only`);
+    assert.equal(statSync(join(out, 'tpm')).mode & 0o777, 0o700);
+    rmSync(out, { recursive: true, force: true });
+  });
+
   test('--as-vm --start that fails leaves nothing: no VM, disks, NVRAM or TPM state', async (t) => {
     if (unavailable) { t.skip(unavailable); return; }
     const bad = `${name}-bad`;

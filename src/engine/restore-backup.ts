@@ -3,7 +3,7 @@
 // each restored disk against the digest in the manifest.
 
 import { mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join, resolve, sep } from 'node:path';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { VmbakError, describeError } from '../core/index.ts';
@@ -67,7 +67,7 @@ export async function restoreBackup(req: RestoreRequest): Promise<RestoredDisk[]
       }
       restored.push({ name: d.name, path: finalPath, sizeBytes: d.sizeBytes, verified: req.verify });
     }
-    if (req.disk === null) await writeVmFiles(req.toDir, manifest);
+    if (req.disk === null) await writeVmFiles(req.toDir, manifest, req.repo.displayUrl);
     return restored;
   } finally {
     await lock.release().catch(() => {});
@@ -90,7 +90,16 @@ async function convertToQcow2(rawPath: string, qcow2Path: string): Promise<void>
   }
 }
 
-async function writeVmFiles(dir: string, manifest: Manifest): Promise<void> {
+/** domain.xml, and the VM's state files (nvram/…, tpm/…) readable by the owner only: TPM state holds secrets. */
+async function writeVmFiles(dir: string, manifest: Manifest, repo: string): Promise<void> {
   if (manifest.domainXml) await writeFile(join(dir, 'domain.xml'), manifest.domainXml);
-  for (const f of manifest.stateFiles) await writeFile(join(dir, f.name), Buffer.from(f.dataBase64, 'base64'));
+  const root = resolve(dir);
+  for (const f of manifest.stateFiles) {
+    const path = resolve(root, f.name);
+    if (!path.startsWith(root + sep)) {
+      throw new VmbakError('MANIFEST_CORRUPT', { backupId: manifest.backupId, repo, detail: `state file name ${JSON.stringify(f.name)} leaves the output folder` });
+    }
+    await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+    await writeFile(path, Buffer.from(f.dataBase64, 'base64'), { mode: 0o600 });
+  }
 }
