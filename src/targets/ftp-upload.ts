@@ -22,11 +22,11 @@ const REPLY_GRACE_MS = 5_000;
 
 export async function storeBuffer(client: Client, remotePath: string, data: Buffer): Promise<FTPResponse> {
   const ftp = client.ftp;
-  const data$ = await openPassiveData(ftp);
+  const conn = await openPassiveData(ftp);
   try {
-    return await store(ftp, data$, remotePath, data);
+    return await store(ftp, conn, remotePath, data);
   } finally {
-    data$.socket.destroy();
+    conn.socket.destroy();
   }
 }
 
@@ -101,9 +101,16 @@ async function openPassiveData(ftp: FtpContext): Promise<DataConnection> {
   if (!Number.isInteger(port) || port <= 0 || port > 65535) throw new Error('cannot read the data port from the passive-mode reply');
   const raw = await new Promise<Socket>((resolve, reject) => {
     const s = tcpConnect({ host, port, family: ftp.ipFamily });
-    s.setTimeout(ftp.timeout, () => s.destroy(new Error(`Timeout opening data connection to ${host}:${port}`)));
+    const tooSlow = (): void => { s.destroy(new Error(`Timeout opening data connection to ${host}:${port}`)); };
+    s.setTimeout(ftp.timeout);
+    s.once('timeout', tooSlow);
     s.once('error', reject);
-    s.once('connect', () => { s.setTimeout(0); s.removeListener('error', reject); resolve(s); });
+    s.once('connect', () => {
+      s.setTimeout(0);
+      s.removeListener('timeout', tooSlow);
+      s.removeListener('error', reject);
+      resolve(s);
+    });
   });
   if (!(ftp.socket instanceof TLSSocket)) return { socket: raw, ready: Promise.resolve() };
   // Servers expect the control connection's TLS session to be resumed (vsftpd's require_ssl_reuse).
