@@ -74,33 +74,35 @@ test('ftp: connection refused is TARGET_UNREACHABLE', async () => {
 
 // On ENOSPC vsftpd resets the data connection first and replies 451 on the control connection
 // right after: the reply must still be read, and named as the target being full.
-test('ftp: a full filesystem behind vsftpd gives TARGET_FULL and no partial object', async (t) => {
-  const s = server(false);
-  const dir = join(s.rootDir, 'data', 'full');
-  await run('mkdir', ['-p', dir]);
-  try {
-    await run('mount', ['-t', 'tmpfs', '-o', 'size=8m,mode=755', 'tmpfs', dir]);
-  } catch (err) {
-    if (process.env.CI === 'true') throw err;
-    return t.skip('cannot mount tmpfs');
-  }
-  try {
-    const owner = await stat(join(s.rootDir, 'data'));
-    await chown(dir, owner.uid, owner.gid);
-    const target = await openTarget(url(false, '/data/full'));
+for (const secure of [false, true]) {
+  test(`${secure ? 'ftps' : 'ftp'}: a full filesystem behind vsftpd gives TARGET_FULL and no partial object`, async (t) => {
+    const s = server(secure);
+    const dir = join(s.rootDir, 'data', 'full');
+    await run('mkdir', ['-p', dir]);
     try {
-      await target.put('small', Buffer.from('fits'));
-      await assert.rejects(target.put('big', randomBytes(12 * 1024 * 1024)), (err) =>
-        isVmbakError(err, 'TARGET_FULL') && err.message.includes(target.displayUrl) && /451/.test(err.message));
-      assert.equal(await target.stat('big'), null);
-      assert.deepEqual(await readdir(dir), ['small']);
-    } finally {
-      await target.close();
+      await run('mount', ['-t', 'tmpfs', '-o', 'size=8m,mode=755', 'tmpfs', dir]);
+    } catch (err) {
+      if (process.env.CI === 'true') throw err;
+      return t.skip('cannot mount tmpfs');
     }
-  } finally {
-    await run('umount', ['-l', dir]).catch(() => {});
-  }
-});
+    try {
+      const owner = await stat(join(s.rootDir, 'data'));
+      await chown(dir, owner.uid, owner.gid);
+      const target = await openTarget(url(secure, '/data/full'));
+      try {
+        await target.put('small', Buffer.from('fits'));
+        await assert.rejects(target.put('big', randomBytes(12 * 1024 * 1024)), (err) =>
+          isVmbakError(err, 'TARGET_FULL') && err.message.includes(target.displayUrl) && /451/.test(err.message));
+        assert.equal(await target.stat('big'), null);
+        assert.deepEqual(await readdir(dir), ['small']);
+      } finally {
+        await target.close();
+      }
+    } finally {
+      await run('umount', ['-l', dir]).catch(() => {});
+    }
+  });
+}
 
 test('ftp: server killed mid-transfer gives a retryable error and nothing under the final name', { timeout: 60_000 }, async () => {
   const s = server(false);
