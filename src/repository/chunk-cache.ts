@@ -110,6 +110,10 @@ export class ChunkCache {
     }
   }
 
+  packNumberOf(packId: string): number | null {
+    return (this.selectPack.get(packId) as { num: number } | undefined)?.num ?? null;
+  }
+
   /** Every row of this chunk id: [pack number, offset, length]. */
   rowsOf(chunkId: Uint8Array): [number, number, number][] {
     return this.lookup.all(chunkId) as unknown as [number, number, number][];
@@ -239,8 +243,7 @@ export function forgetCachedPacks(repositoryId: string, packIds: readonly string
   const cache = existingChunkCacheFor(repositoryId);
   if (!cache) return;
   try {
-    const known = cache.packs();
-    cache.dropPacks(packIds.map((id) => known.get(id)?.num).filter((n): n is number => n !== undefined));
+    cache.dropPacks(packIds.map((id) => cache.packNumberOf(id)).filter((n): n is number => n !== null));
   } catch (err) {
     discardChunkCache(cache, err, 'the next run rebuilds it');
   }
