@@ -59,7 +59,7 @@ test(`sftp: ${OBJECTS} MiB at limitMBps=${LIMIT_MBPS} take ${(EXPECTED_MS / 1000
     const putMs = await timed(() => putAll(limited));
     const getMs = await timed(() => getAll(limited));
     t.diagnostic(`unlimited upload ${freeMs.toFixed(0)} ms; at ${LIMIT_MBPS} MB/s: upload ${putMs.toFixed(0)} ms, download ${getMs.toFixed(0)} ms, expected ${EXPECTED_MS.toFixed(0)} ms`);
-    assert.ok(freeMs < EXPECTED_MS / 2, `without a limit the link is much faster (${freeMs.toFixed(0)} ms), so the limit is what is measured`);
+    assert.ok(freeMs < EXPECTED_MS * 0.6, `without a limit the link is much faster (${freeMs.toFixed(0)} ms), so the limit is what is measured`);
     for (const [what, ms] of [['upload', putMs], ['download', getMs]] as const) {
       assert.ok(Math.abs(ms - EXPECTED_MS) <= EXPECTED_MS * 0.25, `${what} took ${ms.toFixed(0)} ms, expected ${EXPECTED_MS.toFixed(0)} ms ±25%`);
     }
