@@ -12,7 +12,12 @@ import type { ProgressCounters } from './progress.ts';
 import type { PauseGate } from './pause-gate.ts';
 import type { DiskTee } from './fan-out-sink.ts';
 
-const BATCH_BYTES = 4 << 20;
+// Eight 2 MiB batches in flight: a cold disk answers with the depth of its queue (qemu-nbd
+// read a cold 4 GiB image at 0.44 GB/s with four 4 MiB reads outstanding, 0.86 GB/s with eight
+// of 2 MiB, the same 1.4 GB/s either way from the page cache); the bytes in flight, and so the
+// slots' memory, stay 16 MiB.
+const BATCH_BYTES = 2 << 20;
+const BATCHES_IN_FLIGHT = 8;
 
 export interface DiskBackupContext {
   readonly pool: WorkerPool;
@@ -57,7 +62,7 @@ export async function backupDisk(ctx: DiskBackupContext, input: DiskBackupInput)
   for (let i = 0; i < index.count; i++) if (plan.state[i] === CHUNK_READ) ctx.progress.bytesToRead += index.chunkLength(i);
   ctx.tee?.begin(plan.state);
 
-  const inFlight = ctx.batchesInFlight ?? 4;
+  const inFlight = ctx.batchesInFlight ?? BATCHES_IN_FLIGHT;
   const runChunks = Math.max(1, Math.floor(BATCH_BYTES / chunkSizeBytes));
   const processRun = async (first: number, count: number): Promise<void> => {
     const offset = first * chunkSizeBytes;

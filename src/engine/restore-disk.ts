@@ -58,7 +58,7 @@ async function writeChunks(req: RestoreDiskRequest, path: string): Promise<void>
       requests.push({ location, tag: i });
     }
     req.progress.bytesToRead += requests.reduce((s, r) => s + index.chunkLength(r.tag), 0);
-    await runLimited(planBlobReads(requests, 4 << 20), req.readsInFlight ?? 4, req.signal, async (read) => {
+    await runLimited(planBlobReads(requests, 4 << 20), req.readsInFlight ?? 8, req.signal, async (read) => {
       const data = await readPackRange(req.repo.target, read.packId, read.offsetBytes, read.lengthBytes);
       const items = read.members.map((m) => ({
         offsetBytes: m.location.offsetBytes - read.offsetBytes, lengthBytes: m.location.lengthBytes,

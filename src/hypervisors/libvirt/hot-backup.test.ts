@@ -16,6 +16,8 @@ import type { LibvirtBackupSession, SessionOptions } from './index.ts';
 import { applyWrite, createTestVm, destroyAllTestVms, ensureLibvirt, hmpWrite, virshTest } from '../../../test/support/libvirt.ts';
 import type { TestVm } from '../../../test/support/libvirt.ts';
 import { readAll } from '../../../test/support/libvirt-nbd.ts';
+import { mountSmallTmpfs, type SmallFs } from '../../../test/support/tmpfs.ts';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 const MiB = 1024 * 1024;
 const KiB = 1024;
@@ -26,6 +28,7 @@ let unavailable: string | null = null;
 let vm: TestVm;
 let stateDir: string;
 let scratchDir: string;
+let small: SmallFs | null = null;
 const model = { vda: Buffer.alloc(16 * MiB), vdb: Buffer.alloc(8 * MiB) };
 
 function options(extra: Partial<SessionOptions> = {}): SessionOptions {
@@ -67,6 +70,8 @@ describe('libvirt hot backup sessions', { concurrency: false }, () => {
     stateDir = mkdtempSync(join(tmpdir(), 'vmbak-runs-'));
     scratchDir = mkdtempSync(join(tmpdir(), 'vmbak-scratch-'));
     chmodSync(scratchDir, 0o755);
+    // Mounted before QEMU starts: QEMU runs in its own mount namespace, where later mounts do not show.
+    small = await mountSmallTmpfs(12);
     vm = await createTestVm({ disks: [
       { target: 'vda', format: 'qcow2', sizeBytes: 16 * MiB },
       { target: 'vdb', format: 'raw', sizeBytes: 8 * MiB },
@@ -77,6 +82,7 @@ describe('libvirt hot backup sessions', { concurrency: false }, () => {
     await destroyAllTestVms();
     rmSync(stateDir, { recursive: true, force: true });
     rmSync(scratchDir, { recursive: true, force: true });
+    await small?.unmount();
   });
 
   let firstCheckpoint: string;
@@ -206,6 +212,40 @@ describe('libvirt hot backup sessions', { concurrency: false }, () => {
       assert.ok((await readAll(sessionDisk(session, 'vda').source)).equals(model.vda));
     } finally {
       await session.finish();
+    }
+  });
+
+  test('scratch space running low aborts the backup job, never the guest: its writes land, also those past the scratch size', async (t) => {
+    if (unavailable) { t.skip(unavailable); return; }
+    if (!small) { t.skip('cannot mount a tmpfs'); return; }
+    {
+      // Old data to protect: copy-before-write stores no copy of clusters that held only zeros.
+      for (let i = 0; i < 10; i++) await write('vda', i * MiB, MiB, 0x80 + i);
+      const warned: unknown[] = [];
+      const session = await openBackupSession(vm.name, options({ scratchDir: small.dir, scratchReserveBytes: 6 * MiB, scratchPollMs: 50, onScratchLow: (e) => warned.push(e) }));
+      // While the job runs, every first write to a cluster copies its old data into the scratch file.
+      for (let i = 0; i < 8 && !session.signal.aborted; i++) {
+        await write('vda', i * MiB, MiB, 0x90 + i);
+        await sleep(100);
+      }
+      for (let i = 0; i < 100 && !session.signal.aborted; i++) await sleep(50);
+      assert.equal(session.signal.aborted, true, 'the session was aborted');
+      assert.ok(isVmbakError(session.signal.reason) && session.signal.reason.code === 'SCRATCH_SPACE_LOW', String(session.signal.reason));
+      assert.equal(warned.length, 1);
+      assert.equal(await hasBackupJob(), false, 'the backup job is gone');
+      // With the job gone, writes no longer go through the scratch: 16 MiB more than it could hold land.
+      for (let i = 0; i < 16; i++) await write('vda', i * MiB, MiB, 0xa0 + i);
+      await session.abort();
+      assert.deepEqual(readdirSync(small.dir), [], 'scratch removed');
+      // The test VM has no OS and is kept paused by the test; an I/O error would show as `paused (I/O error)`.
+      assert.match((await virshTest('domstate', vm.name, '--reason')).trim(), /^(running|paused \(user\))/, 'the guest never stopped on an I/O error');
+      assert.match(await virshTest('domblkerror', vm.name), /No errors found/);
+      const next = await openBackupSession(vm.name, options());
+      try {
+        assert.ok((await readAll(sessionDisk(next, 'vda').source)).equals(model.vda), 'every guest write is on the disk');
+      } finally {
+        await next.finish();
+      }
     }
   });
 });
