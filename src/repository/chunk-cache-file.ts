@@ -8,7 +8,7 @@ import { closeSync, existsSync, mkdirSync, openSync, readdirSync, rmSync, statSy
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 
-const SCHEMA_VERSION = 1;
+const SCHEMA_VERSION = 2;
 /** Pages SQLite keeps in this process: the cache's share of memory, whatever its size on disk. */
 const PAGE_CACHE_KIB = 8192;
 const BUSY_TIMEOUT_MS = 15_000;
@@ -31,12 +31,13 @@ const SCHEMA = `
   CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
   -- num is never reused (AUTOINCREMENT): a stale pack number can never name another pack.
   -- complete = 1 once every entry of the pack's index object is in chunk, in the same
-  -- transaction; 0 for packs a running backup wrote (rows added as it went).
-  CREATE TABLE IF NOT EXISTS pack (num INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, complete INTEGER NOT NULL);
+  -- transaction; 0 for packs a running backup wrote (rows added as it went). ids: the pack's
+  -- chunk ids, 32 bytes each, to drop its rows without an index by pack (which random ids
+  -- would make as costly to keep as the table itself).
+  CREATE TABLE IF NOT EXISTS pack (num INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, complete INTEGER NOT NULL, ids BLOB NOT NULL);
   -- Keyed by (chunk id, pack): a chunk stored in two packs keeps both rows, so dropping one
   -- pack never loses the other location.
   CREATE TABLE IF NOT EXISTS chunk (id BLOB NOT NULL, pack INTEGER NOT NULL, off INTEGER NOT NULL, len INTEGER NOT NULL, PRIMARY KEY (id, pack)) WITHOUT ROWID;
-  CREATE INDEX IF NOT EXISTS chunk_by_pack ON chunk (pack);
 `;
 
 /** SQLite's primary result code of an error thrown by node:sqlite, or null for other errors. */

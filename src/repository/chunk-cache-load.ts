@@ -11,7 +11,8 @@
 //   5. use only rows of listed packs, less the excluded (condemned) ones.
 
 import { ChunkTable } from './chunk-table.ts';
-import { chunkCacheFor, discardChunkCache, type ChunkCache } from './chunk-cache.ts';
+import type { ChunkCache } from './chunk-cache.ts';
+import { chunkCacheFor, discardChunkCache } from './chunk-cache-registry.ts';
 import { CachedChunkStore } from './chunk-cache-view.ts';
 import { sqliteCode } from './chunk-cache-file.ts';
 import type { PackEntry } from './pack-format.ts';
@@ -23,7 +24,8 @@ export interface PackIndexSource {
   forEach(packIds: readonly string[], fn: (packId: string) => Promise<void>): Promise<void>;
 }
 
-const ROWS_PER_INSERT = 131_072;
+/** Index entries held in memory before they are written to the staging table. */
+const ROWS_PER_STAGE = 16_384;
 
 /**
  * A table backed by the cache of `repositoryId`, or null when the cache cannot be used (the
@@ -72,19 +74,26 @@ async function reconcile(cache: ChunkCache, source: PackIndexSource, exclude: Re
 }
 
 async function insertPackIndexes(cache: ChunkCache, source: PackIndexSource, packIds: readonly string[]): Promise<void> {
-  let batch: { packId: string; entries: PackEntry[] }[] = [];
-  let rows = 0;
-  const flush = (): void => {
-    cache.insertCompletePacks(batch);
-    batch = [];
-    rows = 0;
-  };
-  await source.forEach(packIds, async (packId) => {
-    const entries = await source.read(packId);
-    batch.push({ packId, entries });
-    rows += entries.length;
-    // Committed as it goes: a run killed halfway keeps what it read, the rest is read next time.
-    if (rows >= ROWS_PER_INSERT) flush();
-  });
-  flush();
+  if (packIds.length === 0) return;
+  const staging = cache.startStaging();
+  try {
+    let batch: { packId: string; entries: PackEntry[] }[] = [];
+    let rows = 0;
+    await source.forEach(packIds, async (packId) => {
+      const entries = await source.read(packId);
+      batch.push({ packId, entries });
+      rows += entries.length;
+      if (rows >= ROWS_PER_STAGE) {
+        staging.add(batch);
+        batch = [];
+        rows = 0;
+      }
+    });
+    staging.add(batch);
+    // Merged as it goes (every 2 Mi rows): a run killed halfway keeps what it merged.
+    staging.finish();
+  } catch (err) {
+    staging.discard();
+    throw err;
+  }
 }

@@ -11,7 +11,8 @@
 
 import { VmbakError } from '../core/index.ts';
 import { chunkKey, MemoryChunkStore, type ChunkLocation, type ChunkTableStore } from './chunk-table.ts';
-import { discardChunkCache, type ChunkCache } from './chunk-cache.ts';
+import type { ChunkCache } from './chunk-cache.ts';
+import { discardChunkCache } from './chunk-cache-registry.ts';
 import { isCorruption } from './chunk-cache-file.ts';
 
 /** 256 Ki chunks: ~30 MB of memory, 16 GiB of new data at 64 KiB chunks. */

@@ -3,13 +3,17 @@
 // (chunk id, pack, offset, length) read from pack index objects, and which packs are fully
 // loaded. It never decides on its own what exists: each process reconciles it with its own
 // listing of `index/` (chunk-cache-load.ts) and then consults only rows of packs in that
-// listing (chunk-cache-view.ts). Every write is one short transaction, so a process killed
-// at any point leaves the cache as it was before or after that transaction.
+// listing (chunk-cache-view.ts). Every write is a transaction, so a process killed at any
+// point leaves the cache as it was before or after that transaction.
+//
+// Chunk ids are random, so a row inserted into a large table lands on a random page, and
+// inserting rows one pack at a time would rewrite most of the table's pages again and again.
+// Pack indexes are therefore first staged in a temporary table of this connection and merged
+// in id order, so that each merge writes every page it touches once.
 
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
-import { statSync } from 'node:fs';
 import type { PackEntry } from './pack-format.ts';
-import { openCacheFile, chunkCacheDir, chunkCachePath, isCorruption, markCacheBroken } from './chunk-cache-file.ts';
+import { isCorruption, markCacheBroken } from './chunk-cache-file.ts';
 import type { ChunkLocation } from './chunk-table.ts';
 
 export interface CachedPack {
@@ -17,14 +21,9 @@ export interface CachedPack {
   readonly complete: boolean;
 }
 
-/**
- * Rows per write transaction. Chunk ids are random, so each row lands on a random page of a
- * large table: bigger batches, inserted in id order, write each page once per batch instead
- * of once per row. Yet a transaction holds the write lock, so it must stay short enough for
- * another process's writes to wait for it.
- */
-const ROWS_PER_TRANSACTION = 131_072;
-const byChunkId = (a: { chunkId: Uint8Array }, b: { chunkId: Uint8Array }): number => Buffer.compare(a.chunkId, b.chunkId);
+/** Staged rows per merge: bounds the temporary table and each merge's hold on the write lock. */
+const ROWS_PER_MERGE = 1 << 21;
+const ID_BYTES = 32;
 
 export class ChunkCache {
   readonly path: string;
@@ -32,22 +31,27 @@ export class ChunkCache {
   private readonly selectPacks: StatementSync;
   private readonly selectPack: StatementSync;
   private readonly insertPack: StatementSync;
-  private readonly markComplete: StatementSync;
+  private readonly appendPackIds: StatementSync;
   private readonly insertChunk: StatementSync;
+  private readonly deleteChunk: StatementSync;
   private readonly deleteChunksOf: StatementSync;
+  private readonly selectPackIds: StatementSync;
   private readonly deletePack: StatementSync;
   private readonly lookup: StatementSync;
   private readonly scan: StatementSync;
+  private stagings = 0;
 
   constructor(db: DatabaseSync, path: string) {
     this.db = db;
     this.path = path;
     this.selectPacks = db.prepare('SELECT num, id, complete FROM pack');
     this.selectPack = db.prepare('SELECT num FROM pack WHERE id = ?');
-    this.insertPack = db.prepare('INSERT OR IGNORE INTO pack (id, complete) VALUES (?, 0)');
-    this.markComplete = db.prepare('UPDATE pack SET complete = 1 WHERE num = ?');
+    this.insertPack = db.prepare('INSERT OR IGNORE INTO pack (id, complete, ids) VALUES (?, 0, x\'\')');
+    this.appendPackIds = db.prepare('UPDATE pack SET ids = ids || ? WHERE num = ? AND complete = 0');
     this.insertChunk = db.prepare('INSERT OR IGNORE INTO chunk (id, pack, off, len) VALUES (?, ?, ?, ?)');
+    this.deleteChunk = db.prepare('DELETE FROM chunk WHERE id = ? AND pack = ?');
     this.deleteChunksOf = db.prepare('DELETE FROM chunk WHERE pack = ?');
+    this.selectPackIds = db.prepare('SELECT ids FROM pack WHERE num = ?');
     this.deletePack = db.prepare('DELETE FROM pack WHERE num = ?');
     this.lookup = db.prepare('SELECT pack, off, len FROM chunk WHERE id = ?');
     this.lookup.setReturnArrays(true);
@@ -61,22 +65,23 @@ export class ChunkCache {
     return new Map(rows.map((r) => [r.id, { num: r.num, complete: r.complete === 1 }]));
   }
 
-  /** Stores whole pack indexes and marks each pack complete in the same transaction as its rows. */
+  packNumberOf(packId: string): number | null {
+    return (this.selectPack.get(packId) as { num: number } | undefined)?.num ?? null;
+  }
+
+  /** A place to put whole pack indexes; they become visible, complete, as it merges them. */
+  startStaging(): PackStaging {
+    return new PackStaging(this.db, ++this.stagings, (fn) => this.transaction(fn));
+  }
+
+  /** Stores whole pack indexes, each pack marked complete in the transaction that adds its rows. */
   insertCompletePacks(packs: readonly { packId: string; entries: readonly PackEntry[] }[]): void {
-    let i = 0;
-    while (i < packs.length) {
-      const group: { packId: string; entries: readonly PackEntry[] }[] = [];
-      let rows = 0;
-      do {
-        group.push(packs[i]!);
-        rows += packs[i++]!.entries.length;
-      } while (i < packs.length && rows < ROWS_PER_TRANSACTION);
-      this.transaction(() => {
-        const nums = group.map((p) => this.packNumber(p.packId));
-        const all = group.flatMap((p, k) => p.entries.map((e) => ({ chunkId: e.chunkId, num: nums[k]!, e }))).sort(byChunkId);
-        for (const { chunkId, num, e } of all) this.insertChunk.run(chunkId, num, e.offsetBytes, e.lengthBytes);
-        for (const num of nums) this.markComplete.run(num);
-      });
+    const staging = this.startStaging();
+    try {
+      staging.add(packs);
+      staging.finish();
+    } finally {
+      staging.discard();
     }
   }
 
@@ -87,13 +92,21 @@ export class ChunkCache {
    */
   insertWrittenChunks(rows: readonly { chunkId: Uint8Array; location: ChunkLocation }[]): Map<string, number> {
     const nums = new Map<string, number>();
-    const sorted = [...rows].sort(byChunkId);
+    const sorted = [...rows].sort((a, b) => Buffer.compare(a.chunkId, b.chunkId));
     this.transaction(() => {
+      const idsOf = new Map<number, Uint8Array[]>();
       for (const { chunkId, location } of sorted) {
         let num = nums.get(location.packId);
-        if (num === undefined) nums.set(location.packId, num = this.packNumber(location.packId));
+        if (num === undefined) {
+          this.insertPack.run(location.packId);
+          nums.set(location.packId, num = this.packNumberOf(location.packId)!);
+        }
         this.insertChunk.run(chunkId, num, location.offsetBytes, location.lengthBytes);
+        let ids = idsOf.get(num);
+        if (!ids) idsOf.set(num, ids = []);
+        ids.push(chunkId);
       }
+      for (const [num, ids] of idsOf) this.appendPackIds.run(Buffer.concat(ids), num);
     });
     return nums;
   }
@@ -103,15 +116,16 @@ export class ChunkCache {
     for (let i = 0; i < nums.length; i += 16) {
       this.transaction(() => {
         for (const num of nums.slice(i, i + 16)) {
-          this.deleteChunksOf.run(num);
+          const ids = (this.selectPackIds.get(num) as { ids: Uint8Array | null } | undefined)?.ids;
+          if (ids && ids.length % ID_BYTES === 0) {
+            for (let at = 0; at < ids.length; at += ID_BYTES) this.deleteChunk.run(ids.subarray(at, at + ID_BYTES), num);
+          } else {
+            this.deleteChunksOf.run(num); // a full scan, never expected
+          }
           this.deletePack.run(num);
         }
       });
     }
-  }
-
-  packNumberOf(packId: string): number | null {
-    return (this.selectPack.get(packId) as { num: number } | undefined)?.num ?? null;
   }
 
   /** Every row of this chunk id: [pack number, offset, length]. */
@@ -149,11 +163,6 @@ export class ChunkCache {
     if (this.db.isOpen) this.db.close();
   }
 
-  private packNumber(packId: string): number {
-    this.insertPack.run(packId);
-    return (this.selectPack.get(packId) as { num: number }).num;
-  }
-
   private transaction(fn: () => void): void {
     // IMMEDIATE takes the write lock up front (waiting up to the busy timeout) instead of
     // failing when a read turns into a write while another process writes.
@@ -168,83 +177,77 @@ export class ChunkCache {
   }
 }
 
-const openCaches = new Map<string, ChunkCache>();
-let exitHooked = false;
-const warned = new Set<string>();
-
 /**
- * The cache of one repository, opened once per process and shared by every table of it; null
- * (after a one-line warning) when it cannot be used, and the caller goes on in memory.
+ * Whole pack indexes on their way into the cache: appended to temporary tables of this
+ * connection (no lock on the cache), then merged in chunk id order in one transaction that
+ * also marks their packs complete, every ROWS_PER_MERGE rows and at the end.
  */
-export function chunkCacheFor(repositoryId: string): ChunkCache | null {
-  if (process.env.VMBAK_CACHE === 'off') return null;
-  const path = chunkCachePath(repositoryId, chunkCacheDir());
-  const open = openCaches.get(path);
-  if (open) return open;
-  const result = openCacheFile(repositoryId, chunkCacheDir());
-  if (!result.db) {
-    warnCacheUnusable(result.path, result.reason, 'using an in-memory chunk table');
-    return null;
+export class PackStaging {
+  private readonly db: DatabaseSync;
+  private readonly transaction: (fn: () => void) => void;
+  private readonly chunks: string;
+  private readonly packs: string;
+  private readonly stageChunk: StatementSync;
+  private readonly stagePack: StatementSync;
+  private rows = 0;
+  private nextPack = 0;
+
+  constructor(db: DatabaseSync, n: number, transaction: (fn: () => void) => void) {
+    this.db = db;
+    this.transaction = transaction;
+    this.chunks = `temp.staged_chunk_${n}`;
+    this.packs = `temp.staged_pack_${n}`;
+    db.exec(`CREATE TABLE ${this.chunks} (k INTEGER NOT NULL, id BLOB NOT NULL, off INTEGER NOT NULL, len INTEGER NOT NULL)`);
+    db.exec(`CREATE TABLE ${this.packs} (k INTEGER PRIMARY KEY, id TEXT NOT NULL, ids BLOB NOT NULL, num INTEGER)`);
+    this.stageChunk = db.prepare(`INSERT INTO ${this.chunks} (k, id, off, len) VALUES (?, ?, ?, ?)`);
+    this.stagePack = db.prepare(`INSERT INTO ${this.packs} (k, id, ids) VALUES (?, ?, ?)`);
   }
-  const cache = new ChunkCache(result.db, result.path);
-  // Closing checkpoints the log and removes it; a process that dies instead leaves a log that
-  // the next open replays.
-  if (!exitHooked) process.once('exit', closeChunkCaches);
-  exitHooked = true;
-  openCaches.set(path, cache);
-  return cache;
-}
 
-/** The cache of a repository only if its file exists already (gc updates, never creates it). */
-export function existingChunkCacheFor(repositoryId: string): ChunkCache | null {
-  const path = chunkCachePath(repositoryId, chunkCacheDir());
-  if (!openCaches.has(path) && !existsSyncSafe(path)) return null;
-  return chunkCacheFor(repositoryId);
-}
-
-/** Forgets a failed cache so the next table of that repository opens it again (or rebuilds it). */
-export function discardChunkCache(cache: ChunkCache, err: unknown, consequence: string): void {
-  warnCacheUnusable(cache.path, (err as Error)?.message ?? String(err), consequence);
-  cache.noteError(err);
-  openCaches.delete(cache.path);
-  try {
-    cache.close();
-  } catch {
-    // Closing a damaged database may fail too; the file is rebuilt on the next open anyway.
+  add(packs: readonly { packId: string; entries: readonly PackEntry[] }[]): void {
+    // A plain BEGIN: only temporary tables are written, so the cache itself is not locked.
+    this.db.exec('BEGIN');
+    try {
+      for (const { packId, entries } of packs) {
+        const k = this.nextPack++;
+        this.stagePack.run(k, packId, Buffer.concat(entries.map((e) => e.chunkId)));
+        for (const e of entries) this.stageChunk.run(k, e.chunkId, e.offsetBytes, e.lengthBytes);
+        this.rows += entries.length;
+      }
+      this.db.exec('COMMIT');
+    } catch (err) {
+      if (this.db.isTransaction) this.db.exec('ROLLBACK');
+      throw err;
+    }
+    if (this.rows >= ROWS_PER_MERGE) this.merge();
   }
-}
 
-/** Closes every cache this process opened (tests; a process that exits needs not). */
-export function closeChunkCaches(): void {
-  for (const c of openCaches.values()) c.close();
-  openCaches.clear();
-}
-
-export function warnCacheUnusable(path: string, reason: string, consequence: string): void {
-  if (warned.has(path)) return;
-  warned.add(path);
-  process.stderr.write(`vmbak: warning: chunk cache ${path} unusable (${reason}); ${consequence}\n`);
-}
-
-function existsSyncSafe(path: string): boolean {
-  try {
-    return statSync(path).isFile();
-  } catch {
-    return false;
+  /** Moves everything staged into the cache, marking those packs complete. */
+  merge(): void {
+    if (this.rows === 0) return;
+    const { chunks, packs } = this;
+    this.transaction(() => {
+      this.db.exec(`INSERT OR IGNORE INTO main.pack (id, complete, ids) SELECT id, 0, x'' FROM ${packs}`);
+      this.db.exec(`UPDATE ${packs} SET num = (SELECT num FROM main.pack WHERE main.pack.id = ${packs}.id)`);
+      this.db.exec(`INSERT OR IGNORE INTO main.chunk (id, pack, off, len) SELECT c.id, p.num, c.off, c.len FROM ${chunks} c JOIN ${packs} p ON p.k = c.k ORDER BY c.id`);
+      this.db.exec(`UPDATE main.pack SET complete = 1, ids = (SELECT ids FROM ${packs} p WHERE p.num = main.pack.num) WHERE num IN (SELECT num FROM ${packs})`);
+    });
+    this.db.exec(`DELETE FROM ${chunks}`);
+    this.db.exec(`DELETE FROM ${packs}`);
+    this.rows = 0;
   }
-}
 
-/**
- * Removes packs from this host's cache of a repository, if it has one — gc calls it before it
- * deletes them. Other hosts' caches learn of the deletion when they next list `index/`.
- */
-export function forgetCachedPacks(repositoryId: string, packIds: readonly string[]): void {
-  if (packIds.length === 0) return;
-  const cache = existingChunkCacheFor(repositoryId);
-  if (!cache) return;
-  try {
-    cache.dropPacks(packIds.map((id) => cache.packNumberOf(id)).filter((n): n is number => n !== null));
-  } catch (err) {
-    discardChunkCache(cache, err, 'the next run rebuilds it');
+  /** Merges what is left and removes the temporary tables. */
+  finish(): void {
+    try {
+      this.merge();
+    } finally {
+      this.discard();
+    }
+  }
+
+  discard(): void {
+    if (!this.db.isOpen) return;
+    this.db.exec(`DROP TABLE IF EXISTS ${this.chunks}`);
+    this.db.exec(`DROP TABLE IF EXISTS ${this.packs}`);
   }
 }

@@ -13,7 +13,7 @@ import type { Repository } from './repository.ts';
 import { listBackups } from './backup-list.ts';
 import { chunkKey, ChunkTable } from './chunk-table.ts';
 import { listIndexedPacks, readPackIndex } from './chunk-store.ts';
-import { forgetCachedPacks } from './chunk-cache.ts';
+import { forgetCachedPacks } from './chunk-cache-registry.ts';
 import { BACKUPS_PREFIX, PACKS_PREFIX, lockObject, manifestObject, packIdFromObject, packIndexObject, packObject, splitBackupObject } from './layout.ts';
 import { acquireLock, isOwnerAlive, listLocks } from './locks.ts';
 import { GC_LOCK, readGcPlan, writeGcPlan, type GcPlan } from './gc-plan.ts';
