@@ -5,24 +5,14 @@ import type { Command } from 'commander';
 import { VmbakError, formatBytes, formatDuration, formatRate } from '../../core/index.ts';
 import { WorkerPool, newProgress, restoreBackup } from '../../engine/index.ts';
 import { resolveBackupRef } from '../../repository/index.ts';
-import { abortOnSignals, openRepository, type RepoOptions, withRepoOptions } from '../context.ts';
+import { abortOnSignals, openRepository, withRepoOptions } from '../context.ts';
 import { startProgressBar } from '../progress-bar.ts';
-import { runVmRestore } from '../restore-vm.ts';
+import { runVmRestore, type VmRestoreCliOptions } from '../restore-vm.ts';
 
-interface RestoreOptions extends RepoOptions {
+interface RestoreOptions extends VmRestoreCliOptions {
   to?: string;
   disk?: string;
   format: string;
-  verify?: boolean;
-  json?: boolean;
-  progress: boolean;
-  asVm?: string;
-  poolDir?: string;
-  network: boolean;
-  start?: boolean;
-  inPlace?: boolean;
-  yes?: boolean;
-  connect?: string;
 }
 
 export function registerRestoreCommand(program: Command): void {
