@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startSshd, type Sshd } from '../../test/support/sshd.ts';
+import { startSshdForTargets, type Sshd } from '../../test/support/sshd.ts';
 import { openTarget } from './open-target.ts';
 import type { Target } from '../core/index.ts';
 
@@ -22,16 +22,8 @@ let sshd: Sshd;
 const base = await mkdtemp(join(tmpdir(), 'vmbak-bwlimit-'));
 const blobs = Array.from({ length: OBJECTS }, () => randomBytes(MiB));
 
-before(async () => {
-  sshd = await startSshd();
-  process.env.VMBAK_SSH_KEY = sshd.clientKeyPath;
-  process.env.VMBAK_KNOWN_HOSTS = sshd.knownHostsPath;
-});
-
-after(async () => {
-  await sshd.stop();
-  await rm(base, { recursive: true, force: true });
-});
+before(async () => { sshd = await startSshdForTargets(); });
+after(async () => { await Promise.all([sshd.stop(), rm(base, { recursive: true, force: true })]); });
 
 async function timed(work: () => Promise<unknown>): Promise<number> {
   const start = performance.now();

@@ -8,9 +8,9 @@ import assert from 'node:assert/strict';
 import { writeFile, mkdir, chown, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startVsftpd, type Vsftpd } from '../../test/support/vsftpd.ts';
-import { settleTimed, untilGrowing, type Settled } from '../../test/support/settle.ts';
+import { bigUploadThen as uploadThenBreak, settleTimed, socketsTo, unreachableWithin } from '../../test/support/settle.ts';
 import { openTarget } from './open-target.ts';
-import { isVmbakError, type Target } from '../core/index.ts';
+import type { Target } from '../core/index.ts';
 
 const TIMEOUTS = '?timeoutMs=3000&connectTimeoutMs=3000';
 let ftp: Vsftpd;
@@ -24,16 +24,7 @@ after(async () => {
   await ftp.stop();
 });
 
-function unreachableWithin(t: TestContext, settled: Settled, limitMs: number, what: string): void {
-  t.diagnostic(`${what} settled in ${Math.round(settled.elapsedMs)} ms: ${String(settled.error)}`);
-  assert.ok(isVmbakError(settled.error, 'TARGET_UNREACHABLE') && settled.error.retryable, `${what}: ${String(settled.error)}`);
-  assert.ok(settled.elapsedMs < limitMs, `${what} settled after ${Math.round(settled.elapsedMs)} ms (limit ${limitMs})`);
-}
 
-function socketsTo(port: number): number {
-  const handles = (process as unknown as { _getActiveHandles(): Array<{ remotePort?: number; destroyed?: boolean }> })._getActiveHandles();
-  return handles.filter((h) => h.remotePort === port && !h.destroyed).length;
-}
 
 /** A fresh folder under /data, owned like /data so the anonymous user may write there. */
 async function freshDir(): Promise<{ sub: string; dir: string }> {
@@ -47,16 +38,7 @@ async function freshDir(): Promise<{ sub: string; dir: string }> {
 
 async function bigUploadThen(t: TestContext, breakServer: () => Promise<void>, limitMs: number): Promise<void> {
   const { sub, dir } = await freshDir();
-  const target = await openTarget(`ftp://${ftp.host}:${ftp.port}/data/${sub}${TIMEOUTS}`);
-  try {
-    await target.put('warmup', Buffer.from('w'));
-    const put = target.put('big.bin', Buffer.alloc(400 * 1024 * 1024, 7));
-    await untilGrowing(dir, '.vmbak-tmp-', put);
-    await breakServer();
-    unreachableWithin(t, await settleTimed(put), limitMs, 'the put');
-  } finally {
-    await target.close();
-  }
+  await uploadThenBreak(t, await openTarget(`ftp://${ftp.host}:${ftp.port}/data/${sub}${TIMEOUTS}`), dir, breakServer, limitMs);
 }
 
 test('ftp: vsftpd SIGKILLed mid-upload → the put fails at once with TARGET_UNREACHABLE', { timeout: 60_000 }, async (t) => {

@@ -8,56 +8,29 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startSshd, type Sshd } from '../../test/support/sshd.ts';
+import { startSshdForTargets, type Sshd } from '../../test/support/sshd.ts';
 import { startCuttingProxy } from '../../test/support/cutting-proxy.ts';
-import { settleTimed, untilGrowing } from '../../test/support/settle.ts';
+import { bigUploadThen as uploadThenBreak, settleTimed, socketsTo, unreachableWithin } from '../../test/support/settle.ts';
 import { openTarget } from './open-target.ts';
-import { isVmbakError, type Target } from '../core/index.ts';
+import type { Target } from '../core/index.ts';
 
 const TIMEOUTS = '?timeoutMs=3000&connectTimeoutMs=3000';
 let sshd: Sshd;
 const base = await mkdtemp(join(tmpdir(), 'vmbak-sftp-faults-'));
 let n = 0;
 
-before(async () => {
-  sshd = await startSshd();
-  process.env.VMBAK_SSH_KEY = sshd.clientKeyPath;
-  process.env.VMBAK_KNOWN_HOSTS = sshd.knownHostsPath;
-});
-
-after(async () => {
-  await sshd.stop();
-  await rm(base, { recursive: true, force: true });
-});
+before(async () => { sshd = await startSshdForTargets(); });
+after(async () => { await Promise.all([sshd.stop(), rm(base, { recursive: true, force: true })]); });
 
 function sftpUrl(dir: string, port = sshd.port, query = TIMEOUTS): string {
   return `sftp://${sshd.user}@127.0.0.1:${port}${dir}${query}`;
 }
 
-function unreachableWithin(t: TestContext, settled: { error: unknown; elapsedMs: number }, limitMs: number, what: string): void {
-  t.diagnostic(`${what} settled in ${Math.round(settled.elapsedMs)} ms: ${String(settled.error)}`);
-  assert.ok(isVmbakError(settled.error, 'TARGET_UNREACHABLE') && settled.error.retryable, `${what}: ${String(settled.error)}`);
-  assert.ok(settled.elapsedMs < limitMs, `${what} settled after ${Math.round(settled.elapsedMs)} ms (limit ${limitMs})`);
-}
 
-/** Sockets this process still holds to the given port. */
-function socketsTo(port: number): number {
-  const handles = (process as unknown as { _getActiveHandles(): Array<{ remotePort?: number; destroyed?: boolean }> })._getActiveHandles();
-  return handles.filter((h) => h.remotePort === port && !h.destroyed).length;
-}
 
 async function bigUploadThen(t: TestContext, breakServer: () => Promise<void>, limitMs: number): Promise<void> {
   const dir = join(base, `t${n++}`);
-  const target = await openTarget(sftpUrl(dir));
-  try {
-    await target.put('warmup', Buffer.from('w'));
-    const put = target.put('big.bin', Buffer.alloc(400 * 1024 * 1024, 7));
-    await untilGrowing(dir, '.vmbak-tmp-', put);
-    await breakServer();
-    unreachableWithin(t, await settleTimed(put), limitMs, 'the put');
-  } finally {
-    await target.close();
-  }
+  await uploadThenBreak(t, await openTarget(sftpUrl(dir)), dir, breakServer, limitMs);
 }
 
 test('sftp: sshd SIGKILLed mid-upload → the put fails at once with TARGET_UNREACHABLE', { timeout: 60_000 }, async (t) => {

@@ -130,3 +130,11 @@ export async function startSshd(options: SshdOptions = {}): Promise<Sshd> {
     },
   };
 }
+
+/** sshd for a test file's targets: started, with vmbak's SSH key and known-hosts settings in this process's environment. */
+export async function startSshdForTargets(): Promise<Sshd> {
+  const sshd = await startSshd();
+  process.env.VMBAK_SSH_KEY = sshd.clientKeyPath;
+  process.env.VMBAK_KNOWN_HOSTS = sshd.knownHostsPath;
+  return sshd;
+}
