@@ -8,22 +8,19 @@
 import { after, before, describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ensureLibvirt, TEST_URI, virshTest } from './support/libvirt.ts';
-import { assertThawedAndWriting, buildTestGuest, startAgentGuest, type GuestVm } from './support/guest.ts';
+import { TEST_URI, virshTest } from './support/libvirt.ts';
+import { assertThawedAndWriting } from './support/guest.ts';
 import { createVirshSpy, pathWithSpy, type SpyEvent, type VirshSpy } from './support/virsh-spy.ts';
-import { jsonLine, tempDir, vmbak, type CliResult } from './support/vmbak-cli.ts';
+import { jsonLine, vmbak, type CliResult } from './support/vmbak-cli.ts';
+import { guestFixture, startGuestFixture, stopGuestFixture } from './support/guest-fixture.ts';
 
 interface BackupJson { backupId: string | null; vm: string; consistency: string; warnings: string[]; error?: string }
 
-let unavailable: string | null = null;
-let vm: GuestVm | undefined;
 let spy: VirshSpy;
-let failed = false;
-const tmp = tempDir('hooks');
-const scratchDir = join(tmp.dir, 'scratch');
-const stateDir = join(tmp.dir, 'runs');
+const fx = guestFixture('hooks');
+const { tmp, scratchDir, stateDir } = fx;
 const hookLog = join(tmp.dir, 'hooks.log');
 const hookScript = join(tmp.dir, 'hook.sh');
 const env = (): NodeJS.ProcessEnv => ({
@@ -53,7 +50,7 @@ function hookLines(): HookLine[] {
 function backup(...extra: string[]): Promise<CliResult> {
   rmSync(hookLog, { force: true });
   spy.clear();
-  return vmbak(['backup', '--vm', vm!.name, '--json', '--no-progress', ...extra], env());
+  return vmbak(['backup', '--vm', fx.vm!.name, '--json', '--no-progress', ...extra], env());
 }
 
 const event = (events: SpyEvent[], op: string, phase: string): SpyEvent => {
@@ -69,44 +66,30 @@ async function backupCount(): Promise<number> {
 }
 
 async function checkpointNames(): Promise<string[]> {
-  return (await virshTest('checkpoint-list', vm!.name, '--name')).split('\n').map((s) => s.trim()).filter(Boolean).sort();
+  return (await virshTest('checkpoint-list', fx.vm!.name, '--name')).split('\n').map((s) => s.trim()).filter(Boolean).sort();
 }
 
 /** A failed backup leaves no run record, no scratch files, no libvirt job and no new checkpoint. */
 async function assertNothingLeft(checkpointsBefore: string[]): Promise<void> {
   assert.deepEqual(readdirSync(stateDir).filter((f) => f.endsWith('.json')), [], 'no run records left');
   assert.deepEqual(readdirSync(scratchDir), [], 'no scratch left');
-  await assert.rejects(virshTest('backup-dumpxml', vm!.name), 'no backup job left');
+  await assert.rejects(virshTest('backup-dumpxml', fx.vm!.name), 'no backup job left');
   assert.deepEqual(await checkpointNames(), checkpointsBefore, 'no checkpoint left');
 }
 
 const guarded = (name: string, fn: (t: TestContext) => Promise<void>) => test(name, async (t) => {
-  if (unavailable) { t.skip(unavailable); return; }
-  try { await fn(t); } catch (err) { failed = true; throw err; }
+  if (fx.unavailable) { t.skip(fx.unavailable); return; }
+  try { await fn(t); } catch (err) { fx.failed = true; throw err; }
 });
 
 describe('pre-freeze / post-thaw hooks with a real guest', { concurrency: false }, () => {
-  before(async () => {
-    unavailable = await ensureLibvirt();
-    if (unavailable) return;
-    const images = await buildTestGuest();
-    if (typeof images === 'string') { unavailable = images; return; }
-    mkdirSync(scratchDir);
-    mkdirSync(stateDir);
-    chmodSync(tmp.dir, 0o755);
-    chmodSync(scratchDir, 0o755);
+  before(() => startGuestFixture(fx, 'hooks', () => {
     writeFileSync(hookScript, HOOK);
     chmodSync(hookScript, 0o755);
     spy = createVirshSpy(join(tmp.dir, 'spy'));
-    vm = await startAgentGuest(images, { namePrefix: 'vmbak-hooks' });
-    const init = await vmbak(['repo', 'init'], env());
-    assert.equal(init.code, 0, init.stderr);
-  });
-  after(async () => {
-    if (vm && failed) process.stderr.write(`--- console of ${vm.name} ---\n${vm.consoleTail(60)}\n`);
-    await vm?.destroy();
-    tmp.remove();
-  });
+    return env();
+  }));
+  after(() => stopGuestFixture(fx));
 
   guarded('hooks run in order pre-freeze → freeze → backup-begin → thaw → post-thaw, with the VM in their environment; the backup is application-consistent', async (t) => {
     const r = await backup('--quiesce', 'require', '--pre-freeze', hookScript, '--post-thaw', hookScript);
@@ -118,8 +101,8 @@ describe('pre-freeze / post-thaw hooks with a real guest', { concurrency: false 
     const hooks = hookLines();
     assert.deepEqual(hooks.map((h) => h.hook), ['pre-freeze', 'post-thaw']);
     for (const h of hooks) {
-      assert.equal(h.name, vm!.name);
-      assert.equal(h.uuid, vm!.uuid);
+      assert.equal(h.name, fx.vm!.name);
+      assert.equal(h.uuid, fx.vm!.uuid);
       assert.equal(h.status, '{"return":"thawed"}', `the guest is thawed while ${h.hook} runs`);
     }
     const ev = spy.events();
@@ -138,40 +121,40 @@ describe('pre-freeze / post-thaw hooks with a real guest', { concurrency: false 
     const ls = await vmbak(['backups', 'ls', '--json'], env());
     const row = (JSON.parse(ls.stdout) as { backupId: string; consistency: string }[]).find((x) => x.backupId === b.backupId);
     assert.equal(row?.consistency, 'application', 'the manifest records it');
-    await assertThawedAndWriting(vm!.name);
+    await assertThawedAndWriting(fx.vm!.name);
   });
 
   guarded('--quiesce require: a failing pre-freeze hook fails the backup with one line naming the hook; no freeze, nothing left behind, post-thaw undoes', async () => {
     const backups = await backupCount();
     const checkpoints = await checkpointNames();
-    const r = await vmbak(['backup', '--vm', vm!.name, '--no-progress', '--quiesce', 'require',
+    const r = await vmbak(['backup', '--vm', fx.vm!.name, '--no-progress', '--quiesce', 'require',
       '--pre-freeze', `${hookScript} 7 'cannot lock tables'`, '--post-thaw', hookScript], (rmSync(hookLog, { force: true }), spy.clear(), env()));
     assert.equal(r.code, 1, r.stdout + r.stderr);
     assert.equal(r.stdout, '');
-    assert.equal(r.stderr, `vmbak: pre-freeze hook for VM ${vm!.name} failed: exit 7: cannot lock tables\n`);
+    assert.equal(r.stderr, `vmbak: pre-freeze hook for VM ${fx.vm!.name} failed: exit 7: cannot lock tables\n`);
     assert.deepEqual(spy.events(), [], 'the guest was never frozen');
     assert.deepEqual(hookLines().map((h) => h.hook), ['pre-freeze', 'post-thaw'], 'post-thaw runs to undo what pre-freeze began');
     assert.equal(await backupCount(), backups, 'no backup recorded');
     await assertNothingLeft(checkpoints);
-    await assertThawedAndWriting(vm!.name);
+    await assertThawedAndWriting(fx.vm!.name);
   });
 
   guarded('--quiesce require: a pre-freeze hook over --hook-timeout is killed with everything it started, and the backup fails at once', async () => {
     const backups = await backupCount();
     const checkpoints = await checkpointNames();
     const startedMs = Date.now();
-    const r = await vmbak(['backup', '--vm', vm!.name, '--no-progress', '--quiesce', 'require', '--hook-timeout', '1',
+    const r = await vmbak(['backup', '--vm', fx.vm!.name, '--no-progress', '--quiesce', 'require', '--hook-timeout', '1',
       '--pre-freeze', `${hookScript}; sleep 30.4711; echo late >> ${hookLog}`], (rmSync(hookLog, { force: true }), spy.clear(), env()));
     const tookMs = Date.now() - startedMs;
     assert.equal(r.code, 1, r.stdout + r.stderr);
-    assert.equal(r.stderr, `vmbak: pre-freeze hook for VM ${vm!.name} failed: timed out after 1 s (killed)\n`);
+    assert.equal(r.stderr, `vmbak: pre-freeze hook for VM ${fx.vm!.name} failed: timed out after 1 s (killed)\n`);
     assert.ok(tookMs < 15_000, `failed after ${tookMs} ms`);
     const leftover = spawnSync('pgrep', ['-f', '^sleep 30[.]4711'], { encoding: 'utf8' }).stdout.trim();
     assert.equal(leftover, '', 'the hook\'s children were killed with it');
     assert.deepEqual(spy.events(), [], 'the guest was never frozen');
     assert.equal(await backupCount(), backups);
     await assertNothingLeft(checkpoints);
-    await assertThawedAndWriting(vm!.name);
+    await assertThawedAndWriting(fx.vm!.name);
   });
 
   guarded('--quiesce auto: a failing pre-freeze hook still freezes, records filesystem consistency with the warning, and exits 3', async () => {
@@ -180,11 +163,11 @@ describe('pre-freeze / post-thaw hooks with a real guest', { concurrency: false 
     const b = jsonLine<BackupJson>(r);
     assert.ok(b.backupId);
     assert.equal(b.consistency, 'filesystem');
-    assert.deepEqual(b.warnings, [`pre-freeze hook for VM ${vm!.name} failed: exit 2: app not ready`]);
-    assert.match(r.stderr, new RegExp(`^vmbak: completed with warnings: ${vm!.name} is filesystem-consistent, not application-consistent: pre-freeze hook .* failed: exit 2: app not ready\\n$`));
+    assert.deepEqual(b.warnings, [`pre-freeze hook for VM ${fx.vm!.name} failed: exit 2: app not ready`]);
+    assert.match(r.stderr, new RegExp(`^vmbak: completed with warnings: ${fx.vm!.name} is filesystem-consistent, not application-consistent: pre-freeze hook .* failed: exit 2: app not ready\\n$`));
     event(spy.events(), 'domfsfreeze', 'end');
     assert.deepEqual(hookLines().map((h) => h.hook), ['pre-freeze', 'post-thaw']);
-    await assertThawedAndWriting(vm!.name);
+    await assertThawedAndWriting(fx.vm!.name);
   });
 
   guarded('a failing post-thaw hook: the backup is recorded application-consistent with a warning and exits 3', async () => {
@@ -193,13 +176,13 @@ describe('pre-freeze / post-thaw hooks with a real guest', { concurrency: false 
     const b = jsonLine<BackupJson>(r);
     assert.ok(b.backupId);
     assert.equal(b.consistency, 'application', 'the point in time was taken with the application quiesced');
-    assert.deepEqual(b.warnings, [`post-thaw hook for VM ${vm!.name} failed: exit 5: could not unlock`]);
+    assert.deepEqual(b.warnings, [`post-thaw hook for VM ${fx.vm!.name} failed: exit 5: could not unlock`]);
     assert.match(r.stderr, /^vmbak: completed with warnings: .*post-thaw hook .* failed: exit 5: could not unlock\n$/);
-    await assertThawedAndWriting(vm!.name);
+    await assertThawedAndWriting(fx.vm!.name);
   });
 
   guarded('--hook-timeout takes positive seconds only', async () => {
-    const r = await vmbak(['backup', '--vm', vm!.name, '--hook-timeout', 'soon', '--pre-freeze', 'true'], env());
+    const r = await vmbak(['backup', '--vm', fx.vm!.name, '--hook-timeout', 'soon', '--pre-freeze', 'true'], env());
     assert.equal(r.code, 2, r.stderr);
     assert.match(r.stderr, /^vmbak: .*--hook-timeout soon/);
   });

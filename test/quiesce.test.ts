@@ -8,28 +8,24 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { chmodSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ensureLibvirt, virshTest } from './support/libvirt.ts';
-import { agentCommand, buildTestGuest, readGuestFile, startAgentGuest, type GuestVm } from './support/guest.ts';
-import { jsonLine, tempDir, vmbak } from './support/vmbak-cli.ts';
+import { virshTest } from './support/libvirt.ts';
+import { agentCommand, readGuestFile } from './support/guest.ts';
+import { jsonLine, vmbak } from './support/vmbak-cli.ts';
+import { guestFixture, startGuestFixture, stopGuestFixture } from './support/guest-fixture.ts';
 
 const run = promisify(execFile);
 
 interface BackupJson { backupId: string; vm: string; consistency: string; warnings: string[]; disks: { name: string; bytesRead: number }[] }
 interface RestoreJson { backupId: string; disks: { name: string; path: string; sizeBytes: number; verified?: boolean }[] }
 
-let unavailable: string | null = null;
-let vm: GuestVm | undefined;
-let failed = false;
 let backup: BackupJson | undefined;
-const tmp = tempDir('quiesce');
-const scratchDir = join(tmp.dir, 'scratch');
-const env = { VMBAK_PASSPHRASE: 'pw', VMBAK_REPO: join(tmp.dir, 'repo'), VMBAK_STATE_DIR: join(tmp.dir, 'runs'), VMBAK_SCRATCH_DIR: scratchDir };
+const fx = guestFixture('quiesce');
+const { tmp, env } = fx;
 
-const counter = async (): Promise<number> => Number((await readGuestFile(vm!.name, '/mnt/counter')).trim());
+const counter = async (): Promise<number> => Number((await readGuestFile(fx.vm!.name, '/mnt/counter')).trim());
 
 async function waitForCounterAbove(n: number, timeoutMs = 20_000): Promise<number> {
   const deadline = Date.now() + timeoutMs;
@@ -42,48 +38,33 @@ async function waitForCounterAbove(n: number, timeoutMs = 20_000): Promise<numbe
 }
 
 describe('quiesce through a real guest agent', { concurrency: false }, () => {
-  before(async () => {
-    unavailable = await ensureLibvirt();
-    if (unavailable) return;
-    const images = await buildTestGuest();
-    if (typeof images === 'string') { unavailable = images; return; }
-    mkdirSync(scratchDir);
-    chmodSync(tmp.dir, 0o755);
-    chmodSync(scratchDir, 0o755);
-    vm = await startAgentGuest(images, { namePrefix: 'vmbak-quiesce' });
-    const init = await vmbak(['repo', 'init'], env);
-    assert.equal(init.code, 0, init.stderr);
-  });
-  after(async () => {
-    if (vm && failed) process.stderr.write(`--- console of ${vm.name} ---\n${vm.consoleTail(60)}\n`);
-    await vm?.destroy();
-    tmp.remove();
-  });
+  before(() => startGuestFixture(fx, 'quiesce'));
+  after(() => stopGuestFixture(fx));
 
   test('the guest writes to its ext4 on /mnt and its agent sees that filesystem', async (t) => {
-    if (unavailable) { t.skip(unavailable); return; }
+    if (fx.unavailable) { t.skip(fx.unavailable); return; }
     try {
-      const fs = await agentCommand<{ mountpoint: string; type: string }[]>(vm!.name, 'guest-get-fsinfo');
+      const fs = await agentCommand<{ mountpoint: string; type: string }[]>(fx.vm!.name, 'guest-get-fsinfo');
       assert.ok(fs.some((f) => f.mountpoint === '/mnt' && f.type === 'ext4'), `guest-get-fsinfo: ${JSON.stringify(fs)}`);
-      assert.equal(await agentCommand(vm!.name, 'guest-fsfreeze-status'), 'thawed');
+      assert.equal(await agentCommand(fx.vm!.name, 'guest-fsfreeze-status'), 'thawed');
       await waitForCounterAbove(await counter().catch(() => 0));
-    } catch (err) { failed = true; throw err; }
+    } catch (err) { fx.failed = true; throw err; }
   });
 
   test('backup --quiesce require of the running guest records filesystem consistency and leaves it thawed and writing', async (t) => {
-    if (unavailable) { t.skip(unavailable); return; }
+    if (fx.unavailable) { t.skip(fx.unavailable); return; }
     try {
-      const r = await vmbak(['backup', '--vm', vm!.name, '--quiesce', 'require', '--json', '--no-progress'], env);
+      const r = await vmbak(['backup', '--vm', fx.vm!.name, '--quiesce', 'require', '--json', '--no-progress'], env);
       assert.equal(r.code, 0, r.stdout + r.stderr);
       backup = jsonLine<BackupJson>(r);
-      assert.equal(backup.vm, vm!.name);
+      assert.equal(backup.vm, fx.vm!.name);
       assert.equal(backup.consistency, 'filesystem');
       assert.deepEqual(backup.warnings, []);
       assert.deepEqual(backup.disks.map((d) => d.name), ['vda']);
       assert.ok(backup.disks[0]!.bytesRead > 0);
-      assert.equal((await virshTest('domstate', vm!.name)).trim(), 'running');
-      await agentCommand(vm!.name, 'guest-ping');
-      assert.equal(await agentCommand(vm!.name, 'guest-fsfreeze-status'), 'thawed');
+      assert.equal((await virshTest('domstate', fx.vm!.name)).trim(), 'running');
+      await agentCommand(fx.vm!.name, 'guest-ping');
+      assert.equal(await agentCommand(fx.vm!.name, 'guest-fsfreeze-status'), 'thawed');
       await waitForCounterAbove(await counter());
       const ls = await vmbak(['backups', 'ls', '--json'], env);
       assert.equal(ls.code, 0, ls.stderr);
@@ -91,11 +72,11 @@ describe('quiesce through a real guest agent', { concurrency: false }, () => {
       const row = listed.find((b) => b.backupId === backup!.backupId);
       assert.ok(row, `backups ls lists ${backup.backupId}`);
       assert.equal(row.consistency, 'filesystem', 'the manifest records it');
-    } catch (err) { failed = true; throw err; }
+    } catch (err) { fx.failed = true; throw err; }
   });
 
   test('the quiesced backup restores with --verify to a clean ext4 holding the guest\'s writes', async (t) => {
-    if (unavailable) { t.skip(unavailable); return; }
+    if (fx.unavailable) { t.skip(fx.unavailable); return; }
     try {
       assert.ok(backup, 'the backup test ran');
       const out = join(tmp.dir, 'restored');
@@ -105,7 +86,7 @@ describe('quiesce through a real guest agent', { concurrency: false }, () => {
       const vda = restored.disks.find((d) => d.name === 'vda');
       assert.ok(vda, r.stdout);
       assert.equal(vda.verified, true);
-      assert.equal(vda.sizeBytes, vm!.diskBytes);
+      assert.equal(vda.sizeBytes, fx.vm!.diskBytes);
       // Frozen at the instant: journal flushed and needs_recovery cleared (a crash-consistent copy
       // of the mounted ext4 has it set and fsck says it skips journal recovery), nothing to fix.
       const { stdout: sb } = await run('dumpe2fs', ['-h', vda.path]);
@@ -124,6 +105,6 @@ describe('quiesce through a real guest agent', { concurrency: false }, () => {
       const lastLine = log.trimEnd().split('\n').at(-1);
       assert.ok(lastLine === `write ${n}` || lastLine === `write ${n + 1}`, `log ends with ${JSON.stringify(lastLine)}, counter is ${n}`);
       assert.ok(n < await counter(), 'the guest has written on since the backup');
-    } catch (err) { failed = true; throw err; }
+    } catch (err) { fx.failed = true; throw err; }
   });
 });
