@@ -5,7 +5,7 @@
 // row can cost a lookup, never a reference to a chunk outside the listed packs.
 //
 // Chunks this process adds (from packs whose index it has just written) are held in memory
-// (~120 bytes each) and written to the cache only when they become many, in one sorted batch:
+// (~175 bytes each) and written to the cache only when they become many, in one sorted batch:
 // a run's memory stays bounded, and an ordinary run writes nothing to the cache while it
 // backs up (the next open reads its packs' indexes like any other new pack).
 
@@ -15,7 +15,7 @@ import type { ChunkCache } from './chunk-cache.ts';
 import { discardChunkCache } from './chunk-cache-registry.ts';
 import { isCorruption } from './chunk-cache-file.ts';
 
-/** 256 Ki chunks: ~30 MB of memory, 16 GiB of new data at 64 KiB chunks. */
+/** 256 Ki chunks: ~45 MB of memory, 16 GiB of new data at 64 KiB chunks. */
 const ADDS_KEPT_IN_MEMORY = 262_144;
 
 export class CachedChunkStore implements ChunkTableStore {

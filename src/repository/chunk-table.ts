@@ -6,7 +6,8 @@
 // (chunk-cache-view.ts): memory bounded by SQLite's page cache plus a few bytes per pack. When
 // that cache cannot be used, and for tables that live only as long as one operation (check,
 // gc's repacking), the in-memory store below: one Map entry (a 32-character key) plus 12
-// bytes of typed arrays per unique chunk — about 120 bytes, ~2 GB for a TiB of unique data.
+// bytes of typed arrays per unique chunk — ~175 bytes of RSS measured, ~2.7 GiB for a TiB of
+// unique data at 64 KiB chunks.
 
 export interface ChunkLocation {
   readonly packId: string;
