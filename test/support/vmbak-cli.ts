@@ -18,9 +18,18 @@ export interface CliResult {
   readonly stderr: string;
 }
 
+// The commands of one test file share a chunk cache of their own, removed when the file is
+// done, so tests neither leave caches in ~/.cache nor see another file's.
+const CACHE_DIR = mkdtempSync(join(tmpdir(), 'vmbak-test-cache-'));
+process.once('exit', () => rmSync(CACHE_DIR, { recursive: true, force: true }));
+
+function childEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  return { VMBAK_CACHE_DIR: CACHE_DIR, ...process.env, ...env };
+}
+
 export function vmbak(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [MAIN, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [MAIN, ...args], { env: childEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => { stdout += d; });
@@ -31,7 +40,7 @@ export function vmbak(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliR
 
 /** Starts vmbak and returns the child, for tests that kill it. */
 export function spawnVmbak(args: string[], env: NodeJS.ProcessEnv = {}) {
-  return spawn(process.execPath, [MAIN, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  return spawn(process.execPath, [MAIN, ...args], { env: childEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
 export function tempDir(prefix: string): { dir: string; remove: () => void } {
