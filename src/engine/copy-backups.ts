@@ -77,7 +77,7 @@ export async function executeCopy(plan: CopyPlan, opts: CopyOptions): Promise<Co
     try {
       const toTable = await openChunkTableForWriting(to);
       const ctx: DiskCopyContext = {
-        from, fromTable: await loadChunkTable(from.target, from.keys), fromPool: opts.fromPool, toPool: opts.toPool,
+        from, fromTable: await loadChunkTable(from.target, from.keys, new Set(), from.config.repositoryId), fromPool: opts.fromPool, toPool: opts.toPool,
         writer: new PackWriter(to.target, to.keys, toTable, { packSizeBytes: to.config.packSizeBytes }),
         sameIds: sameIdKeys(from, to), signal: opts.signal, progress: opts.progress,
       };

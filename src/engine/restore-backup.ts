@@ -45,7 +45,7 @@ export async function restoreBackup(req: RestoreRequest): Promise<RestoredDisk[]
   // A restore is an operation gc must wait for: it reads packs found through the table.
   const lock = await acquireLock(repo.target, operationLockName(), `restore of ${manifest.backupId}`, 'restore', undefined);
   try {
-    const table = await loadChunkTable(repo.target, repo.keys);
+    const table = await loadChunkTable(repo.target, repo.keys, new Set(), repo.config.repositoryId);
     const restored: RestoredDisk[] = [];
     for (const d of disks) {
       const index = await repo.readDiskIndex(manifest.backupId, d.name);

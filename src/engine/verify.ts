@@ -26,7 +26,7 @@ export async function verifyBackups(repo: Repository, manifests: readonly Manife
   const lock = await acquireLock(repo.target, operationLockName(), 'verify', 'verify');
   try {
     const problems: VerifyProblem[] = [];
-    const table = await loadChunkTable(repo.target, repo.keys);
+    const table = await loadChunkTable(repo.target, repo.keys, new Set(), repo.config.repositoryId);
     const chunks = new Map<string, ChunkUse>();
     for (const m of manifests) {
       for (const d of m.disks) {

@@ -47,5 +47,5 @@ export async function openChunkTableForWriting(repo: Repository): Promise<ChunkT
     }
   }
   const plan = await readGcPlan(repo);
-  return loadChunkTable(repo.target, repo.keys, new Set(plan?.condemnedPacks ?? []));
+  return loadChunkTable(repo.target, repo.keys, new Set(plan?.condemnedPacks ?? []), repo.config.repositoryId);
 }
