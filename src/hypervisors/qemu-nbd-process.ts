@@ -27,10 +27,25 @@ const START_TIMEOUT_MS = 30_000;
 const EXIT_GRACE_MS = 5_000;
 const SETPRIV = '/usr/bin/setpriv';
 
+// Images are read with O_DIRECT: a backup does not fill (and so evict) the host's page cache,
+// and a cold image costs less CPU and time (a cold 4 GiB image here: 2.6 s and 3.3 CPU-s
+// against 3.1 s and 4.6 CPU-s through the page cache). Filesystems without O_DIRECT (tmpfs)
+// get the page cache.
+const DIRECT_IO = ['--cache=none', '--aio=native'];
+
 export async function startQemuNbd(imagePath: string, format: string, metaContexts: readonly string[]): Promise<QemuNbdSession> {
+  try {
+    return await startQemuNbdWith(DIRECT_IO, imagePath, format, metaContexts);
+  } catch (err) {
+    if (!isVmbakError(err, 'QEMU_NBD_FAILED')) throw err;
+    return startQemuNbdWith([], imagePath, format, metaContexts);
+  }
+}
+
+async function startQemuNbdWith(ioArgs: readonly string[], imagePath: string, format: string, metaContexts: readonly string[]): Promise<QemuNbdSession> {
   const dir = await mkdtemp(path.join(tmpdir(), 'vmbak-qemu-nbd-'));
   const socketPath = path.join(dir, 'nbd.sock');
-  const qemuArgs = ['--read-only', '-f', format, '-k', socketPath, '--discard=ignore', imagePath];
+  const qemuArgs = ['--read-only', ...ioArgs, '-f', format, '-k', socketPath, '--discard=ignore', imagePath];
   const [command, args] = existsSync(SETPRIV)
     ? [SETPRIV, ['--pdeathsig', 'KILL', '--', 'qemu-nbd', ...qemuArgs]]
     : ['qemu-nbd', qemuArgs];
