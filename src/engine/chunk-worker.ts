@@ -17,7 +17,7 @@ import type { DecodeItem, SlotMessage, WorkerRequest, WorkerReply } from './work
 // every few MiB frees it for a fraction of a millisecond, keeping both memory and GC time low.
 setFlagsFromString('--expose-gc');
 const collectGarbage = runInNewContext('gc') as (options: { type: 'minor' }) => void;
-const COLLECT_EVERY_BYTES = 16 << 20;
+const COLLECT_EVERY_BYTES = 4 << 20;
 let allocatedBytes = 0;
 
 function allocated(bytes: number): void {

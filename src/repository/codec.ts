@@ -53,7 +53,7 @@ export function encodeChunkInto(keys: MasterKeys | null, chunkId: Uint8Array, da
   const type = PAYLOAD_TYPE[useZstd ? PAYLOAD_ZSTD : PAYLOAD_RAW]!;
   if (keys) return sealInto(keys.encryptionKey, [type, body], chunkId, out, at);
   out[at] = type[0]!;
-  out.set(body, at + 1);
+  Buffer.from(body.buffer, body.byteOffset, body.length).copy(out, at + 1);
   return body.length + 1;
 }
 

@@ -61,7 +61,9 @@ export class PackWriter {
     this.pack ??= this.takeBuffer(blob.length);
     this.pendingIds.add(chunkKey(chunkId));
     this.entries.push({ chunkId, offsetBytes: this.sizeBytes, lengthBytes: blob.length });
-    this.pack.set(blob, this.sizeBytes);
+    // Buffer#copy is a plain memmove; TypedArray#set from a SharedArrayBuffer view (the batch
+    // slots) is V8's atomics-safe copy, ten times slower.
+    Buffer.from(blob.buffer, blob.byteOffset, blob.length).copy(this.pack, this.sizeBytes);
     this.sizeBytes += blob.length;
     if (this.sizeBytes >= this.options.packSizeBytes) await this.flush();
   }
