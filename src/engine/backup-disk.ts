@@ -3,7 +3,7 @@
 // are in flight at once so reading, hashing and uploading overlap; the in-flight limit is the
 // back-pressure that keeps memory independent of the disk's size.
 
-import { VmbakError, type DiskSource } from '../core/index.ts';
+import type { DiskSource } from '../core/index.ts';
 import { DiskIndex, maxBlobBytes, type PackWriter } from '../repository/index.ts';
 import { indexChunks, storeBatch, sumBytes } from './batch-store.ts';
 import type { WorkerPool } from './worker-pool.ts';

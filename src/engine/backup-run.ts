@@ -4,7 +4,7 @@
 // that repository (dedup against what it holds), and the outcome says so. One VM failing does
 // not stop the others.
 
-import { VmbakError, describeError, isVmbakError, type BackupSession } from '../core/index.ts';
+import { VmbakError, describeError, type BackupSession } from '../core/index.ts';
 import { latestBackupOf, type Manifest, type Repository } from '../repository/index.ts';
 import { backupVm, type VmIdentity } from './backup-vm.ts';
 import { WorkerPool } from './worker-pool.ts';

@@ -8,7 +8,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { splitMasterSecret, computeChunkId, encodeChunk, encodeChunkInto, decodeChunk } from '../repository/thread-entry.ts';
+import { splitMasterSecret, computeChunkId, encodeChunkInto, decodeChunk } from '../repository/thread-entry.ts';
 import { closeSync, openSync, writevSync } from 'node:fs';
 import type { DecodeItem, SlotMessage, WorkerRequest, WorkerReply } from './worker-protocol.ts';
 
@@ -73,23 +73,18 @@ function handle(req: WorkerRequest): { reply: WorkerReply; transfer: ArrayBuffer
       if (!batch) throw new Error(`encode of unknown job ${req.jobId}`);
       const ids = Buffer.from(req.ids);
       const idOf = (n: number) => ids.subarray(n * 32, n * 32 + 32);
-      if (batch.slot !== null) {
-        const out = slots.get(batch.slot)!.output;
-        let at = 0;
-        const blobBytes = req.indices.map((index, n) => {
-          const piece = pieceOf(batch.data, batch.chunkSizeBytes, index);
-          const written = encodeChunkInto(keys, idOf(n), piece, compressionLevel, out, at);
-          allocated(piece.length + written);
-          at += written;
-          return written;
-        });
-        return { reply: { op: 'encode', jobId: req.jobId, blobs: null, blobBytes, data: null }, transfer: [] };
-      }
-      const encoded = req.indices.map((index, n) => encodeChunk(keys, idOf(n), pieceOf(batch.data, batch.chunkSizeBytes, index), compressionLevel));
-      // One buffer for all blobs: one allocation and one transfer instead of one per chunk.
-      const blobs = toArrayBuffer(Buffer.concat(encoded));
-      const data = batch.data.buffer as ArrayBuffer;
-      return { reply: { op: 'encode', jobId: req.jobId, blobs, blobBytes: encoded.map((b) => b.length), data }, transfer: [blobs, data] };
+      // Only batches in a slot are encoded: the blobs go to the slot's output.
+      if (batch.slot === null) throw new Error(`encode of job ${req.jobId}, whose batch is not in a slot`);
+      const out = slots.get(batch.slot)!.output;
+      let at = 0;
+      const blobBytes = req.indices.map((index, n) => {
+        const piece = pieceOf(batch.data, batch.chunkSizeBytes, index);
+        const written = encodeChunkInto(keys, idOf(n), piece, compressionLevel, out, at);
+        allocated(piece.length + written);
+        at += written;
+        return written;
+      });
+      return { reply: { op: 'encode', jobId: req.jobId, blobBytes }, transfer: [] };
     }
     case 'decode': {
       const data = Buffer.from(req.data);

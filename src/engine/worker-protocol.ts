@@ -6,7 +6,7 @@ export type WorkerRequest =
    * longer than the batch: lengthBytes says how much counts.
    */
   | { op: 'hash'; jobId: number; data?: ArrayBuffer; slot?: number; lengthBytes?: number; chunkSizeBytes: number; keep: boolean }
-  /** A batch held in a slot has its blobs written to the slot's output; others get them back. */
+  /** Encodes chunks of a batch held in a slot (by `hash` with keep) into the slot's output. */
   | { op: 'encode'; jobId: number; indices: number[]; ids: ArrayBuffer }
   /**
    * Authenticates and decompresses blobs. output 'discard' only checks them (verify); a file
@@ -34,11 +34,8 @@ export interface SlotMessage {
 
 export type WorkerReply =
   | { op: 'hash'; jobId: number; ids: ArrayBuffer; zero: Uint8Array }
-  /**
-   * blobs: the encoded chunks back to back (null when they went to the slot's output),
-   * blobBytes their lengths; data: a transferred batch, returned for reuse.
-   */
-  | { op: 'encode'; jobId: number; blobs: ArrayBuffer | null; blobBytes: number[]; data: ArrayBuffer | null }
+  /** blobBytes: the lengths of the encoded chunks, written back to back into the slot's output. */
+  | { op: 'encode'; jobId: number; blobBytes: number[] }
   /** results: per item its decoded length, or why it is damaged; data: the decoded items back to back ('return' only). */
   | { op: 'decode'; jobId: number; results: (number | string)[]; data: ArrayBuffer | null; writeError?: string }
   | { op: 'error'; jobId: number; message: string };

@@ -2,7 +2,7 @@
 // the care operations over them. docs/format.md is its normative description.
 export { Repository, type InitOptions, type Credentials } from './repository.ts';
 export { splitMasterSecret, type MasterKeys } from './crypto.ts';
-export { computeChunkId, encodeChunk, encodeChunkInto, decodeChunk, maxBlobBytes } from './codec.ts';
+export { computeChunkId, decodeChunk, maxBlobBytes } from './codec.ts';
 export { ChunkTable, chunkKey as chunkKeyOf, type ChunkLocation } from './chunk-table.ts';
 export { DiskIndex, ZERO_CHUNK_ID, chunkCountFor } from './disk-index.ts';
 export { PackWriter } from './pack-writer.ts';
