@@ -3,17 +3,19 @@
 // timestamps vmbak's freeze, backup-begin and thaw calls, and the hooks timestamp themselves
 // and ask the agent whether the guest is frozen, so the order pre-freeze → freeze →
 // backup-begin → thaw → post-thaw is observed, not assumed. Failing and hanging hooks give the
-// behaviour docs/cli.md promises, and after every case the guest is thawed and writing.
+// behaviour docs/cli.md promises, and after every case the guest is thawed and writing. An
+// abort (SIGINT, `vmbak jobs abort`) kills a running pre-freeze hook with its children at once,
+// and lets a running post-thaw hook finish.
 
 import { after, before, describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { TEST_URI, virshTest } from './support/libvirt.ts';
 import { assertThawedAndWriting } from './support/guest.ts';
 import { createVirshSpy, pathWithSpy, type SpyEvent, type VirshSpy } from './support/virsh-spy.ts';
-import { jsonLine, vmbak, type CliResult } from './support/vmbak-cli.ts';
+import { jsonLine, spawnVmbak, vmbak, waitUntil, type CliResult } from './support/vmbak-cli.ts';
 import { guestFixture, startGuestFixture, stopGuestFixture } from './support/guest-fixture.ts';
 
 interface BackupJson { backupId: string | null; vm: string; consistency: string; warnings: string[]; error?: string }
@@ -75,6 +77,34 @@ async function assertNothingLeft(checkpointsBefore: string[]): Promise<void> {
   assert.deepEqual(readdirSync(scratchDir), [], 'no scratch left');
   await assert.rejects(virshTest('backup-dumpxml', fx.vm!.name), 'no backup job left');
   assert.deepEqual(await checkpointNames(), checkpointsBefore, 'no checkpoint left');
+}
+
+/** Alive and not a zombie (a killed grandchild waits for a reaper that may be slow in a container). */
+function alive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+function pidIn(file: string): number | null {
+  const text = existsSync(file) ? readFileSync(file, 'utf8').trim() : '';
+  return /^\d+$/.test(text) ? Number(text) : null;
+}
+
+/** vmbak backup in the background, with its output and end collected. */
+function startBackup(args: string[]): { child: ChildProcess; ended: Promise<CliResult> } {
+  rmSync(hookLog, { force: true });
+  spy.clear();
+  const child = spawnVmbak(['backup', '--vm', fx.vm!.name, '--no-progress', ...args], env());
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (d: Buffer) => { stdout += d; });
+  child.stderr!.on('data', (d: Buffer) => { stderr += d; });
+  const ended = new Promise<CliResult>((resolve) => child.once('close', (code, signal) => resolve({ code, signal, stdout, stderr })));
+  return { child, ended };
 }
 
 const guarded = (name: string, fn: (t: TestContext) => Promise<void>) => test(name, async (t) => {
@@ -178,6 +208,66 @@ describe('pre-freeze / post-thaw hooks with a real guest', { concurrency: false 
     assert.equal(b.consistency, 'application', 'the point in time was taken with the application quiesced');
     assert.deepEqual(b.warnings, [`post-thaw hook for VM ${fx.vm!.name} failed: exit 5: could not unlock`]);
     assert.match(r.stderr, /^vmbak: completed with warnings: .*post-thaw hook .* failed: exit 5: could not unlock\n$/);
+    await assertThawedAndWriting(fx.vm!.name);
+  });
+
+  guarded('SIGINT while a pre-freeze hook runs: the hook and its children are killed at once, vmbak exits 130, nothing recorded or left, never frozen; post-thaw runs', async (t) => {
+    const backups = await backupCount();
+    const checkpoints = await checkpointNames();
+    const hookPid = join(tmp.dir, 'hook.pid');
+    const childPid = join(tmp.dir, 'hook-child.pid');
+    rmSync(hookPid, { force: true });
+    rmSync(childPid, { force: true });
+    const { child, ended } = startBackup(['--quiesce', 'require',
+      '--pre-freeze', `${hookScript}; echo $$ > ${hookPid}; sleep 300.4721 & echo $! > ${childPid}; sleep 300.4722`,
+      '--post-thaw', hookScript]);
+    const pids = await waitUntil('the pre-freeze hook and its child', () => {
+      const hook = pidIn(hookPid);
+      const sub = pidIn(childPid);
+      return hook !== null && sub !== null ? { hook, sub } : null;
+    });
+    assert.ok(alive(pids.hook) && alive(pids.sub), 'the hook and its child run');
+    const sentMs = Date.now();
+    child.kill('SIGINT');
+    const r = await ended;
+    const tookMs = Date.now() - sentMs;
+    assert.equal(r.code, 130, r.stdout + r.stderr);
+    assert.equal(r.stderr, 'vmbak: aborted by SIGINT; nothing was recorded\n');
+    assert.ok(tookMs < 5000, `vmbak exited ${tookMs} ms after SIGINT`);
+    t.diagnostic(`vmbak exited ${tookMs} ms after SIGINT (post-thaw hook included)`);
+    assert.equal(alive(pids.hook), false, `the hook (pid ${pids.hook}) is gone`);
+    assert.equal(alive(pids.sub), false, `the hook's child (pid ${pids.sub}) is gone`);
+    assert.equal(spawnSync('pgrep', ['-f', '^sleep 300[.]472'], { encoding: 'utf8' }).stdout.trim(), '', 'no sleep of the hook is left');
+    assert.deepEqual(spy.events(), [], 'the guest was never frozen');
+    assert.deepEqual(hookLines().map((h) => h.hook), ['pre-freeze', 'post-thaw'], 'post-thaw runs to undo what pre-freeze began');
+    assert.equal(await backupCount(), backups, 'no backup recorded');
+    await assertNothingLeft(checkpoints);
+    await assertThawedAndWriting(fx.vm!.name);
+  });
+
+  guarded('vmbak jobs abort while the post-thaw hook runs: the hook is let finish, then the backup aborts (exit 130) and nothing is recorded or left', async () => {
+    const backups = await backupCount();
+    const checkpoints = await checkpointNames();
+    const started = join(tmp.dir, 'post-thaw.started');
+    const finished = join(tmp.dir, 'post-thaw.finished');
+    rmSync(started, { force: true });
+    rmSync(finished, { force: true });
+    const { ended } = startBackup(['--quiesce', 'require', '--pre-freeze', hookScript,
+      '--post-thaw', `${hookScript}; touch ${started}; sleep 2; touch ${finished}`]);
+    await waitUntil('the post-thaw hook', () => existsSync(started), 60_000);
+    const jobs = await vmbak(['jobs', 'ls', '--json'], env());
+    const jobId = (JSON.parse(jobs.stdout) as { jobId: string }[])[0]?.jobId;
+    assert.ok(jobId, jobs.stdout + jobs.stderr);
+    const abort = await vmbak(['jobs', 'abort', jobId], env());
+    assert.equal(abort.code, 0, abort.stderr);
+    assert.equal(existsSync(finished), false, 'the abort came while post-thaw ran');
+    const r = await ended;
+    assert.equal(r.code, 130, r.stdout + r.stderr);
+    assert.equal(r.stderr, 'vmbak: aborted by SIGTERM; nothing was recorded\n');
+    assert.ok(existsSync(finished), 'post-thaw was not killed: it finished undoing what pre-freeze did');
+    assert.deepEqual(hookLines().map((h) => h.hook), ['pre-freeze', 'post-thaw']);
+    assert.equal(await backupCount(), backups, 'no backup recorded');
+    await assertNothingLeft(checkpoints);
     await assertThawedAndWriting(fx.vm!.name);
   });
 

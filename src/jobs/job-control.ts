@@ -73,6 +73,8 @@ export function startJobControl(opts: JobControlOptions): JobControl {
   process.on('SIGTERM', onAbort);
   process.on('SIGUSR1', onPause);
   process.on('SIGUSR2', onResume);
+  // Hot sessions read it to kill a running pre-freeze hook on abort instead of waiting out its timeout.
+  const withdrawAbort = libvirt.publishRunAbort(controller.signal);
   publish();
   const timer = setInterval(publish, opts.publishEveryMs ?? 500);
   timer.unref();
@@ -88,6 +90,7 @@ export function startJobControl(opts: JobControlOptions): JobControl {
       gate.close();
       process.off('SIGUSR1', onPause);
       process.off('SIGUSR2', onResume);
+      withdrawAbort();
       removeJobRecord(dir, jobId);
     },
   };

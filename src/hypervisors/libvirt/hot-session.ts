@@ -18,6 +18,7 @@ import { checkpointXml, deleteCheckpoint, getCheckpoint, listCheckpoints, newChe
 import type { CheckpointDiskSet } from './checkpoints.ts';
 import type { LibvirtVm } from './inventory.ts';
 import { quiesceAround } from './quiesce.ts';
+import { runAbortSignal } from './run-abort.ts';
 import { defaultStateDir, newRunRecord, removeRunRecord, writeRunRecord } from './run-records.ts';
 import { checkScratchSpace, defaultScratchRoot, DEFAULT_SCRATCH_RESERVE_BYTES, watchScratch } from './scratch.ts';
 import type { ScratchWatch } from './scratch.ts';
@@ -70,11 +71,14 @@ export async function openHotSession(input: HotSessionInput, opts: SessionOption
     [...plan.disks.filter((d) => !d.trackChanges).map((d) => d.target), ...notBackedUp], diskSet));
 
   let quiesced;
+  const signal = opts.signal ?? runAbortSignal();
   try {
     // The record says "may be frozen" across the freeze window, so a run killed inside it is thawed by the next start.
     const onFreezeState = (mayBeFrozen: boolean) => { writeRunRecord(stateDir, { ...record, mayBeFrozen }); };
-    quiesced = await quiesceAround(vm, { mode: opts.quiesce ?? 'auto', hooks: opts.hooks, uri, onFreezeState },
+    quiesced = await quiesceAround(vm, { mode: opts.quiesce ?? 'auto', hooks: opts.hooks, uri, onFreezeState, signal },
       () => virsh(['backup-begin', vm.uuid, backupFile, checkpointFile], { uri, vm: vm.name }));
+    // Aborted while the post-thaw hook ran: end the job now rather than hand out a dead session.
+    if (signal?.aborted) throw signal.reason;
   } catch (err) {
     // backup-begin creates the job and the checkpoint together or not at all; sweep both anyway.
     await endJob(vm, uri, runDir);

@@ -4,6 +4,8 @@
 // vmbak: thaw is attempted whenever the freeze may have happened (also when the start or the
 // freeze call itself failed), fatal signals wait for the thaw (signal-hold.ts), and the run
 // record says "may be frozen" across the window so the next start thaws after a kill -9.
+// An abort kills a running pre-freeze hook at once and ends the start there; a post-thaw hook
+// is let run to its own timeout, because it undoes what pre-freeze did to the application.
 
 import { VmbakError } from '../../core/index.ts';
 import type { Consistency } from '../../core/index.ts';
@@ -31,6 +33,8 @@ export interface QuiesceOptions {
    * run record can say whether a run that died in between may have left the guest frozen.
    */
   readonly onFreezeState?: (mayBeFrozen: boolean) => void;
+  /** The run's abort: kills a running pre-freeze hook; the start is then given up with its reason. */
+  readonly signal?: AbortSignal;
 }
 
 export interface QuiesceResult<T> {
@@ -46,29 +50,38 @@ const THAW_ATTEMPTS = 3;
 
 export async function quiesceAround<T>(vm: Vm, opts: QuiesceOptions, start: () => Promise<T>): Promise<QuiesceResult<T>> {
   const warnings: string[] = [];
+  throwIfAborted(opts.signal);
   if (opts.mode === 'off') return { result: await start(), consistency: 'crash', warnings };
   const strict = opts.mode === 'require';
   const hooks = opts.hooks ?? {};
-  const hookTimeoutMs = hooks.timeoutMs ?? DEFAULT_HOOK_TIMEOUT_MS;
+  const timeoutMs = hooks.timeoutMs ?? DEFAULT_HOOK_TIMEOUT_MS;
+  // An abort that came while a hook ran or the guest was being frozen skips backup-begin.
+  const startUnlessAborted = async (): Promise<T> => { throwIfAborted(opts.signal); return start(); };
   let applicationQuiesced = false;
   let outcome: { result: T; frozen: boolean };
   try {
     if (hooks.preFreeze) {
-      const err = await runHook('pre-freeze', hooks.preFreeze, vm, hookTimeoutMs);
+      const err = await runHook('pre-freeze', hooks.preFreeze, vm, { timeoutMs, signal: opts.signal });
+      throwIfAborted(opts.signal);
       if (err && strict) throw err;
       if (err) warnings.push(err.message);
       applicationQuiesced = err === null;
     }
-    outcome = await frozenAround(vm, opts, strict, warnings, start);
+    outcome = await frozenAround(vm, opts, strict, warnings, startUnlessAborted);
   } finally {
+    // Not tied to the abort: killing it could leave the application as pre-freeze left it.
     if (hooks.postThaw) {
-      const err = await runHook('post-thaw', hooks.postThaw, vm, hookTimeoutMs);
+      const err = await runHook('post-thaw', hooks.postThaw, vm, { timeoutMs });
       if (err) warnings.push(err.message);
     }
   }
   // A failing post-thaw does not lower it: the point in time was taken with the application quiesced.
   const consistency: Consistency = !outcome.frozen ? 'crash' : applicationQuiesced ? 'application' : 'filesystem';
   return { result: outcome.result, consistency, warnings };
+}
+
+function throwIfAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw signal.reason;
 }
 
 /** Freeze, start, thaw — with fatal signals held and the freeze state reported throughout. */
