@@ -72,6 +72,7 @@ export const errorRegistry = {
   PAUSE_TOO_LONG: spec('backup was paused for longer than {limit} and was aborted; nothing was recorded', 1, 408),
   CONFIRMATION_NEEDED: spec('{what} needs confirmation: pass --yes (no terminal to ask on)', 2, 400),
   INTERNAL: spec('internal error: {detail}', 1, 500),
+  SCRATCH_HIDDEN_FROM_QEMU: spec('QEMU of VM {vm} sees another filesystem at scratch directory {dir} than vmbak (mounted after the VM started? QEMU keeps the mounts it started with): use another --scratch-dir or restart the VM', 1, 409),
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof errorRegistry;

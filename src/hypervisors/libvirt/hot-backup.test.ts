@@ -1,6 +1,7 @@
 // Hot backups against a real libvirtd + QEMU (TCG): full then incremental sessions, point in
 // time while the guest writes, chain fallback when a checkpoint is deleted by hand, quiesce
-// failing without an agent, and kill -9 of a session owner swept on the next start.
+// failing without an agent, kill -9 of a session owner swept on the next start, scratch space
+// running low, and a scratch filesystem mounted after the VM started (which QEMU does not see).
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -246,6 +247,36 @@ describe('libvirt hot backup sessions', { concurrency: false }, () => {
       } finally {
         await next.finish();
       }
+    }
+  });
+
+  test('a scratch filesystem mounted after the VM started, which QEMU does not see, is refused with one line before anything starts', async (t) => {
+    if (unavailable) { t.skip(unavailable); return; }
+    const late = await mountSmallTmpfs(64);
+    if (!late) { t.skip('cannot mount a tmpfs'); return; }
+    try {
+      const before = await checkpoints();
+      await assert.rejects(openBackupSession(vm.name, options({ scratchDir: late.dir })), (err) => {
+        assert.ok(isVmbakError(err, 'SCRATCH_HIDDEN_FROM_QEMU'), String(err));
+        assert.equal(err.message, `QEMU of VM ${vm.name} sees another filesystem at scratch directory ${late.dir} than vmbak `
+          + '(mounted after the VM started? QEMU keeps the mounts it started with): use another --scratch-dir or restart the VM');
+        return true;
+      });
+      assert.deepEqual(await checkpoints(), before);
+      assert.equal(await hasBackupJob(), false);
+      assert.deepEqual(readdirSync(late.dir), [], 'no run folder made');
+      assert.deepEqual(readdirSync(stateDir), []);
+    } finally {
+      await late.unmount();
+    }
+    // The same folder without the late mount is what QEMU sees: the backup runs.
+    const plain = mkdtempSync(join(tmpdir(), 'vmbak-scratch-'));
+    chmodSync(plain, 0o755);
+    try {
+      const session = await openBackupSession(vm.name, options({ scratchDir: plain }));
+      await session.abort();
+    } finally {
+      rmSync(plain, { recursive: true, force: true });
     }
   });
 });

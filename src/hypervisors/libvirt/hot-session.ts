@@ -20,7 +20,8 @@ import type { LibvirtVm } from './inventory.ts';
 import { quiesceAround } from './quiesce.ts';
 import { runAbortSignal } from './run-abort.ts';
 import { defaultStateDir, newRunRecord, removeRunRecord, writeRunRecord } from './run-records.ts';
-import { checkScratchSpace, defaultScratchRoot, DEFAULT_SCRATCH_RESERVE_BYTES, watchScratch } from './scratch.ts';
+import { findQemuPid } from './qemu-process.ts';
+import { checkScratchSeenByQemu, checkScratchSpace, defaultScratchRoot, DEFAULT_SCRATCH_RESERVE_BYTES, watchScratch } from './scratch.ts';
 import type { ScratchWatch } from './scratch.ts';
 import type { ExportOpener, SessionOptions, SessionPlan } from './session-options.ts';
 import { connectUri, virsh, virshRaw } from './virsh.ts';
@@ -46,6 +47,7 @@ export async function openHotSession(input: HotSessionInput, opts: SessionOption
   const stateDir = opts.stateDir ?? defaultStateDir();
   const reserveBytes = opts.scratchReserveBytes ?? DEFAULT_SCRATCH_RESERVE_BYTES;
   mkdirSync(scratchRoot, { recursive: true });
+  await checkScratchSeenByQemu(scratchRoot, vm.name, await findQemuPid(vm.name, uri));
   await checkScratchSpace(scratchRoot, vm.name, plan.disks.reduce((n, d) => n + d.sizeBytes, 0), reserveBytes);
 
   const runId = `${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`;

@@ -2,8 +2,11 @@
 // into the scratch file first (copy-before-write); if the scratch filesystem fills, the
 // guest's writes fail. So vmbak checks free space before it starts and watches it while the
 // session is open, aborting the backup (never the guest) while a reserve is still free.
+// Both measure the scratch folder as vmbak sees it, so first it makes sure QEMU sees the same
+// filesystem there: QEMU keeps the mounts of the moment its VM started.
 
-import { statfs } from 'node:fs/promises';
+import { stat, statfs } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import { formatBytes } from '../../core/index.ts';
 import { VmbakError } from '../../core/index.ts';
 
@@ -27,6 +30,33 @@ export async function checkScratchSpace(dir: string, vm: string, diskBytes: numb
   if (free < need) {
     throw new VmbakError('SCRATCH_SPACE_LOW', { dir, vm, freeBytes: formatBytes(free), needBytes: formatBytes(need) });
   }
+}
+
+/**
+ * Refuses a scratch folder QEMU does not see as vmbak does. libvirt runs QEMU in a mount
+ * namespace of its own, copied when the VM started; where that namespace does not receive later
+ * mounts, a filesystem mounted on the folder afterwards hides, for vmbak only, the folder QEMU
+ * would use: the space checks would measure the wrong filesystem, and QEMU would not find the
+ * run folder vmbak makes. The folder is compared by device and inode with the one reached
+ * through /proc/PID/root (QEMU's root, in its namespace). No pid (another URI, not root): no
+ * check, as before.
+ */
+export async function checkScratchSeenByQemu(dir: string, vm: string, qemuPid: number | null): Promise<void> {
+  if (qemuPid === null) return;
+  const ours = await stat(dir);
+  const qemuRoot = `/proc/${qemuPid}/root`;
+  let theirs: Awaited<ReturnType<typeof stat>> | null;
+  try {
+    theirs = await stat(qemuRoot + resolve(dir));
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== 'ENOENT' && code !== 'ENOTDIR') return; // no access to QEMU's view: cannot tell
+    // ENOENT also when QEMU exited meanwhile; then backup-begin says so.
+    if (!(await stat(qemuRoot).then(() => true, () => false))) return;
+    theirs = null;
+  }
+  if (theirs && theirs.dev === ours.dev && theirs.ino === ours.ino) return;
+  throw new VmbakError('SCRATCH_HIDDEN_FROM_QEMU', { dir, vm });
 }
 
 export interface ScratchWatch {
