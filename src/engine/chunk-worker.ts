@@ -8,8 +8,8 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { splitMasterSecret, computeChunkId, encodeChunkInto, decodeChunk } from '../repository/thread-entry.ts';
-import { closeSync, openSync, writevSync } from 'node:fs';
+import { splitMasterSecret, computeChunkId, encodeChunkInto, decodeChunkInto } from '../repository/thread-entry.ts';
+import { closeSync, openSync, writeSync } from 'node:fs';
 import type { DecodeItem, SlotMessage, WorkerRequest, WorkerReply } from './worker-protocol.ts';
 
 // zstd and AES-GCM hand back a new buffer for every chunk. Left to V8, that garbage piles up
@@ -88,54 +88,65 @@ function handle(req: WorkerRequest): { reply: WorkerReply; transfer: ArrayBuffer
     }
     case 'decode': {
       const data = Buffer.from(req.data);
-      const decoded = req.items.map((item) => {
-        allocated(item.lengthBytes + item.plainBytes);
-        return decodeChunk(keys, Buffer.from(item.chunkId), data.subarray(item.offsetBytes, item.offsetBytes + item.lengthBytes), item.plainBytes);
+      const totalBytes = req.items.reduce((sum, item) => sum + item.plainBytes, 0);
+      // Chunks are decoded back to back into one buffer: a fresh one when it goes back to the
+      // caller, otherwise this thread's, reused from request to request.
+      const plain = req.output === 'return' ? Buffer.from(new ArrayBuffer(totalBytes)) : decodeBuffer(totalBytes);
+      let at = 0;
+      const results = req.items.map((item) => {
+        allocated(item.lengthBytes);
+        const blob = data.subarray(item.offsetBytes, item.offsetBytes + item.lengthBytes);
+        const problem = decodeChunkInto(keys, Buffer.from(item.chunkId), blob, item.plainBytes, plain, at);
+        at += item.plainBytes;
+        return problem ?? item.plainBytes;
       });
-      const results = decoded.map((d, k) => (typeof d === 'string' ? d : d.length === req.items[k]!.plainBytes ? d.length : `wrong length ${d.length}`));
       let writeError: string | undefined;
-      if (typeof req.output === 'object') {
+      if (typeof req.output === 'object' && results.every((r) => typeof r === 'number')) {
         try {
-          writeAtOffsets(req.output.path, req.items, decoded, results);
+          writeAtOffsets(req.output.path, req.items, plain);
         } catch (err) {
           writeError = err instanceof Error ? err.message : String(err);
         }
       }
       if (req.output !== 'return') return { reply: { op: 'decode', jobId: req.jobId, results, data: null, writeError }, transfer: [] };
-      const out = toArrayBuffer(Buffer.concat(decoded.filter((d): d is Buffer => typeof d !== 'string')));
+      const out = plain.buffer as ArrayBuffer;
       return { reply: { op: 'decode', jobId: req.jobId, results, data: out }, transfer: [out] };
     }
   }
 }
 
-/** Writes the good chunks where they belong; neighbours on disk go out in one write. */
-function writeAtOffsets(path: string, items: readonly DecodeItem[], decoded: readonly (Buffer | string)[], results: readonly (number | string)[]): void {
-  if (results.some((r) => typeof r === 'string')) return; // the restore fails; nothing to write
+let decodeScratch = Buffer.alloc(0);
+
+function decodeBuffer(bytes: number): Buffer {
+  if (decodeScratch.length < bytes) decodeScratch = Buffer.allocUnsafe(bytes);
+  return decodeScratch;
+}
+
+/** Writes the chunks, laid back to back in `plain`, at their disk offsets; neighbours on disk go out in one write. */
+function writeAtOffsets(path: string, items: readonly DecodeItem[], plain: Buffer): void {
   const fd = openSync(path, 'r+');
   try {
     let k = 0;
+    let at = 0;
     while (k < items.length) {
-      const run: Buffer[] = [decoded[k] as Buffer];
       const start = items[k]!.diskOffsetBytes!;
-      let end = start + run[0]!.length;
-      while (k + run.length < items.length && items[k + run.length]!.diskOffsetBytes === end) {
-        const next = decoded[k + run.length] as Buffer;
-        run.push(next);
-        end += next.length;
-      }
-      writevSync(fd, run, start);
-      k += run.length;
+      let bytes = items[k]!.plainBytes;
+      let n = 1;
+      while (k + n < items.length && items[k + n]!.diskOffsetBytes === start + bytes) bytes += items[k + n++]!.plainBytes;
+      writeFully(fd, plain.subarray(at, at + bytes), start);
+      at += bytes;
+      k += n;
     }
   } finally {
     closeSync(fd);
   }
 }
 
-function toArrayBuffer(buf: Buffer): ArrayBuffer {
-  // A Buffer may be a view into a shared pool; transfer needs a buffer of its own.
-  if (buf.byteOffset === 0 && buf.byteLength === buf.buffer.byteLength) return buf.buffer as ArrayBuffer;
-  return buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength) as ArrayBuffer;
+function writeFully(fd: number, data: Buffer, position: number): void {
+  let done = 0;
+  while (done < data.length) done += writeSync(fd, data, done, data.length - done, position + done);
 }
+
 
 
 parentPort!.on('message', (req: WorkerRequest | SlotMessage) => {

@@ -8,6 +8,7 @@
 // object's name as associated data, or in unencrypted repositories SHA-256(name ‖ zstd(data)) ‖ zstd(data).
 
 import { constants, zstdCompressSync, zstdDecompressSync } from 'node:zlib';
+import { compressFrame, decompressFrame } from './zstd-context.ts';
 import { chunkIdOf, seal, sealInto, sha256, unseal, SEAL_OVERHEAD_BYTES, type MasterKeys } from './crypto.ts';
 
 const PAYLOAD_RAW = 0;
@@ -25,8 +26,8 @@ export function compress(data: Uint8Array, level: number): Buffer {
   });
 }
 
-export function decompress(data: Uint8Array, expectedBytes?: number): Buffer {
-  return zstdDecompressSync(data, expectedBytes ? { chunkSize: expectedBytes + 1024 } : {});
+export function decompress(data: Uint8Array): Buffer {
+  return zstdDecompressSync(data);
 }
 
 export function computeChunkId(keys: MasterKeys | null, data: Uint8Array): Buffer {
@@ -47,7 +48,7 @@ const PAYLOAD_TYPE = [Buffer.from([PAYLOAD_RAW]), Buffer.from([PAYLOAD_ZSTD])];
 
 /** encodeChunk() written into `out` at `at` (room for maxBlobBytes needed); returns the blob's length. */
 export function encodeChunkInto(keys: MasterKeys | null, chunkId: Uint8Array, data: Uint8Array, level: number, out: Buffer, at: number): number {
-  const packed = compress(data, level);
+  const packed = compressFrame(data, level);
   const useZstd = packed.length < data.length * (1 - MIN_SAVING);
   const body = useZstd ? packed : data;
   const type = PAYLOAD_TYPE[useZstd ? PAYLOAD_ZSTD : PAYLOAD_RAW]!;
@@ -57,21 +58,33 @@ export function encodeChunkInto(keys: MasterKeys | null, chunkId: Uint8Array, da
   return body.length + 1;
 }
 
-/** Returns the chunk's data, or a reason it is not the chunk it claims to be. */
-export function decodeChunk(keys: MasterKeys | null, chunkId: Uint8Array, blob: Uint8Array, expectedBytes?: number): Buffer | string {
+/**
+ * The chunk's data, exactly plainBytes of it, written into `out` at `at`; returns null, or
+ * the reason it is not the chunk it claims to be (out may then hold anything there).
+ */
+export function decodeChunkInto(keys: MasterKeys | null, chunkId: Uint8Array, blob: Uint8Array, plainBytes: number, out: Buffer, at: number): string | null {
   const plain = keys ? unseal(keys.encryptionKey, blob, Buffer.from(chunkId)) : Buffer.from(blob.buffer, blob.byteOffset, blob.length);
   if (!plain) return 'authentication failed';
   if (plain.length < 1) return 'empty blob';
-  let data: Buffer;
-  try {
-    data = plain[0] === PAYLOAD_ZSTD ? decompress(plain.subarray(1), expectedBytes) : plain[0] === PAYLOAD_RAW ? plain.subarray(1) : Buffer.alloc(0);
-  } catch {
-    return 'does not decompress';
+  if (plain[0] === PAYLOAD_ZSTD) {
+    const data = decompressFrame(plain.subarray(1), plainBytes);
+    if (!data) return 'does not decompress to its length';
+    data.copy(out, at);
+  } else if (plain[0] === PAYLOAD_RAW) {
+    if (plain.length - 1 !== plainBytes) return `wrong length ${plain.length - 1}`;
+    plain.copy(out, at, 1);
+  } else {
+    return `unknown payload type ${plain[0]}`;
   }
-  if (plain[0] !== PAYLOAD_ZSTD && plain[0] !== PAYLOAD_RAW) return `unknown payload type ${plain[0]}`;
   // Under encryption the GCM tag over the chunk id already proves origin and integrity.
-  if (!keys && !sha256(data).equals(Buffer.from(chunkId))) return 'content does not match its id';
-  return data;
+  if (!keys && !sha256(out.subarray(at, at + plainBytes)).equals(Buffer.from(chunkId))) return 'content does not match its id';
+  return null;
+}
+
+/** Returns the chunk's data (plainBytes of it), or a reason it is not the chunk it claims to be. */
+export function decodeChunk(keys: MasterKeys | null, chunkId: Uint8Array, blob: Uint8Array, plainBytes: number): Buffer | string {
+  const out = Buffer.allocUnsafe(plainBytes);
+  return decodeChunkInto(keys, chunkId, blob, plainBytes, out, 0) ?? out;
 }
 
 export function sealObject(keys: MasterKeys | null, data: Uint8Array, name: string): Buffer {
