@@ -4,8 +4,9 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { writeFileSync, readFileSync, mkdirSync } from 'node:fs';
-import { execFileSync } from 'node:child_process';
+import { writeFileSync, readFileSync, mkdirSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { vmbak, tempDir, qemuImg, qemuIo, sha256File, imageDigest, jsonLine, isCleanError } from './support/vmbak-cli.ts';
 
 const tmp = tempDir('errors');
@@ -63,6 +64,19 @@ for (const [name, make] of cases) {
     await stillRestores();
   });
 }
+
+test('clear error: a wrong passphrase on backup stops the qemu-nbd opened alongside the repository', async () => {
+  // The images are opened while the repository's key is derived; a repository that cannot be
+  // opened must still leave no qemu-nbd (nor its socket folder) behind.
+  const socketDirs = () => readdirSync(tmpdir()).filter((f) => f.startsWith('vmbak-qemu-nbd-')).sort();
+  const before = socketDirs();
+  const r = await vmbak(['backup', '--image', disk], { ...env, VMBAK_PASSPHRASE: 'nope' });
+  assert.ok(isCleanError(r), r.stderr);
+  assert.match(r.stderr, /wrong passphrase for repository/);
+  assert.deepEqual(socketDirs(), before, 'no qemu-nbd socket folder left');
+  assert.equal(spawnSync('pgrep', ['-f', `qemu-nbd.*${disk}`]).status, 1, 'no qemu-nbd left serving the image');
+  await stillRestores();
+});
 
 test('clear error: truncated and garbage manifests are named, other backups unharmed', async () => {
   const second = jsonLine<{ backupId: string }>(await vmbak(['backup', '--image', disk, '--json'], env)).backupId;

@@ -5,4 +5,5 @@ export * from './clock.ts';
 export * from './target.ts';
 export * from './disk-source.ts';
 export * from './units.ts';
+export * from './buffers.ts';
 export * from './hypervisor.ts';

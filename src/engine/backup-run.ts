@@ -19,6 +19,11 @@ export interface VmJob {
   readonly source: Manifest['source'];
   /** Opens the VM's consistent point in time; sinceCheckpoint is where this repository's chain ends. */
   openSession(sinceCheckpoint: string | null): Promise<BackupSession>;
+  /**
+   * True when the session does not depend on sinceCheckpoint (image files): it is then opened
+   * while the first repository opens, and key derivation and qemu-nbd's start overlap.
+   */
+  readonly chainFree?: boolean;
 }
 
 /** A repository location, opened on first use (opening a dead target is itself a failover case). */
@@ -88,13 +93,20 @@ async function backupWithFailover(job: VmJob, opts: BackupRunOptions, openRepo: 
   const events: string[] = [];
   let lastError: VmbakError | null = null;
   const order = targetOrder(job.vm.key, opts.targets, opts.spread);
+  let early = job.chainFree && !opts.gate?.paused ? job.openSession(null) : null;
+  early?.catch(() => {}); // settled by whoever takes it
   for (const [rank, handle] of order.entries()) {
     const attempts = 1 + (opts.retries ?? 2);
     for (let attempt = 1; attempt <= attempts; attempt++) {
       if (opts.signal.aborted) return { vm: job.vm, manifest: null, repo: null, error: asVmbakError(opts.signal.reason), events, copies: [] };
+      const opened = early;
+      early = null;
       try {
-        const repo = await openRepo(handle);
-        const { manifest, copies } = await backupInto(job, repo, poolFor(repo), opts, openRepo, poolFor);
+        const repo = await openRepo(handle).catch(async (err: unknown) => {
+          await abandonSession(opened);
+          throw err;
+        });
+        const { manifest, copies } = await backupInto(job, repo, poolFor(repo), opts, openRepo, poolFor, opened);
         if (rank > 0) events.push(`backed up to ${handle.location} after ${order.slice(0, rank).map((h) => h.location).join(', ')} failed`);
         for (const c of copies) if (!c.ok) events.push(`copy to ${c.repo} failed: ${c.error}`);
         return { vm: job.vm, manifest, repo: repo.displayUrl, error: null, events, copies };
@@ -117,10 +129,16 @@ async function backupWithFailover(job: VmJob, opts: BackupRunOptions, openRepo: 
 async function backupInto(
   job: VmJob, repo: Repository, pool: WorkerPool, opts: BackupRunOptions,
   openRepo: (h: RepoHandle) => Promise<Repository>, poolFor: (r: Repository) => WorkerPool,
+  opened: Promise<BackupSession> | null,
 ): Promise<{ manifest: Manifest; copies: CopyOutcome[] }> {
-  await opts.gate?.wait(opts.signal);
-  const previous = await latestBackupOf(repo, job.vm.key);
-  const session = await job.openSession(previous?.checkpointId ?? null);
+  let session: BackupSession;
+  try {
+    await opts.gate?.wait(opts.signal);
+    session = await (opened ?? job.openSession((await latestBackupOf(repo, job.vm.key))?.checkpointId ?? null));
+  } catch (err) {
+    await abandonSession(opened);
+    throw err;
+  }
   const copies = (opts.copyTargets ?? []).map((h) => new FanOutCopy(h.location, async () => {
     const r = await openRepo(h);
     return { repo: r, pool: poolFor(r) };
@@ -137,6 +155,10 @@ async function backupInto(
   const outcomes = await Promise.all(copies.map((c) => c.complete(manifest, session)));
   await session.finish();
   return { manifest, copies: outcomes };
+}
+
+async function abandonSession(session: Promise<BackupSession> | null): Promise<void> {
+  await session?.then((s) => s.abort(), () => {}).catch(() => {});
 }
 
 /** Failures of the repository's storage, which another target may not have. */

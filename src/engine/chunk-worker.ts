@@ -10,6 +10,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { splitMasterSecret, computeChunkId, encodeChunkInto, decodeChunkInto } from '../repository/thread-entry.ts';
 import { closeSync, openSync, writeSync } from 'node:fs';
+import { releaseBuffer } from '../core/index.ts';
 import type { DecodeItem, SlotMessage, WorkerRequest, WorkerReply } from './worker-protocol.ts';
 
 // zstd and AES-GCM hand back a new buffer for every chunk. Left to V8, that garbage piles up
@@ -80,7 +81,7 @@ function handle(req: WorkerRequest): { reply: WorkerReply; transfer: ArrayBuffer
       const blobBytes = req.indices.map((index, n) => {
         const piece = pieceOf(batch.data, batch.chunkSizeBytes, index);
         const written = encodeChunkInto(keys, idOf(n), piece, compressionLevel, out, at);
-        allocated(piece.length + written);
+        allocated(written);
         at += written;
         return written;
       });
@@ -100,6 +101,7 @@ function handle(req: WorkerRequest): { reply: WorkerReply; transfer: ArrayBuffer
         at += item.plainBytes;
         return problem ?? item.plainBytes;
       });
+      releaseBuffer(data);
       let writeError: string | undefined;
       if (typeof req.output === 'object' && results.every((r) => typeof r === 'number')) {
         try {

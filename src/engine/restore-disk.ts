@@ -27,6 +27,11 @@ export interface RestoreDiskRequest {
   readonly readsInFlight?: number;
 }
 
+// Pack reads of 1 MiB, twelve in flight: reads of 4 MiB were no faster on a local disk, and
+// every byte in flight costs ~5 in memory (the read, its decrypted copy, the decoded chunks).
+const RESTORE_READ_BYTES = 1 << 20;
+const RESTORE_READS_IN_FLIGHT = 12;
+
 export function temporaryPathFor(finalPath: string): string {
   return join(dirname(finalPath), `.${basename(finalPath)}.partial-${randomBytes(4).toString('hex')}`);
 }
@@ -58,7 +63,7 @@ async function writeChunks(req: RestoreDiskRequest, path: string): Promise<void>
       requests.push({ location, tag: i });
     }
     req.progress.bytesToRead += requests.reduce((s, r) => s + index.chunkLength(r.tag), 0);
-    await runLimited(planBlobReads(requests, 4 << 20), req.readsInFlight ?? 8, req.signal, async (read) => {
+    await runLimited(planBlobReads(requests, RESTORE_READ_BYTES), req.readsInFlight ?? RESTORE_READS_IN_FLIGHT, req.signal, async (read) => {
       const data = await readPackRange(req.repo.target, read.packId, read.offsetBytes, read.lengthBytes);
       const items = read.members.map((m) => ({
         offsetBytes: m.location.offsetBytes - read.offsetBytes, lengthBytes: m.location.lengthBytes,

@@ -5,7 +5,7 @@
 import path from 'node:path';
 import { readFile } from 'node:fs/promises';
 import { VmbakError, describeError, type BackupSession, type SessionDisk } from '../core/index.ts';
-import { openImageSource } from './qemu-nbd-source.ts';
+import { openProbedImageSource } from './qemu-nbd-source.ts';
 import { probeImage } from './image-probe.ts';
 import { parseDomainXml } from './libvirt/index.ts';
 
@@ -54,19 +54,25 @@ export async function openImageSession(images: readonly ImageSpec[], opts: { vmN
   const closeAll = async (): Promise<void> => {
     await Promise.allSettled(disks.map((d) => d.source.close()));
   };
-  try {
-    for (const image of images) {
-      const abs = path.resolve(image.path);
-      const name = image.name ?? path.basename(abs, path.extname(abs));
-      if (names.has(name)) throw new VmbakError('DISK_NAME_CLASH', { vm: opts.vmName, disk: name });
-      names.add(name);
-      const info = await probeImage(abs, image.format);
-      const source = await openImageSource(abs, { name, format: info.format });
-      disks.push({ source, incrementalFrom: null, fallbackReason: 'image file: no changed-block tracking, unchanged chunks are found by hash', format: info.format, sourcePath: abs });
-    }
-  } catch (err) {
+  const planned = images.map((image) => {
+    const abs = path.resolve(image.path);
+    const name = image.name ?? path.basename(abs, path.extname(abs));
+    if (names.has(name)) throw new VmbakError('DISK_NAME_CLASH', { vm: opts.vmName, disk: name });
+    names.add(name);
+    return { abs, name, format: image.format };
+  });
+  // The disks are probed and their qemu-nbd started all at once; the first failure (in disk
+  // order) is reported once every disk has settled, and whatever did open is closed.
+  const opened = await Promise.allSettled(planned.map(async ({ abs, name, format }) => {
+    const info = await probeImage(abs, format);
+    const source = await openProbedImageSource(abs, info.format, name);
+    return { source, incrementalFrom: null, fallbackReason: 'image file: no changed-block tracking, unchanged chunks are found by hash', format: info.format, sourcePath: abs } satisfies SessionDisk;
+  }));
+  for (const o of opened) if (o.status === 'fulfilled') disks.push(o.value);
+  const failed = opened.find((o) => o.status === 'rejected');
+  if (failed) {
     await closeAll();
-    throw err;
+    throw failed.reason;
   }
   return {
     consistency: opts.consistency ?? 'crash',

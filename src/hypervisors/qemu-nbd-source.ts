@@ -24,8 +24,12 @@ export async function openImageSource(imagePath: string, opts: ImageSourceOption
   // An absolute path keeps QEMU from reading "proto:..." file names as protocols.
   const absPath = path.resolve(imagePath);
   const info = await probeImage(absPath, opts.format);
-  const session = await startQemuNbd(absPath, info.format, [BASE_ALLOCATION]);
-  const name = opts.name ?? path.basename(absPath, path.extname(absPath));
+  return openProbedImageSource(absPath, info.format, opts.name ?? path.basename(absPath, path.extname(absPath)));
+}
+
+/** openImageSource() of an image already probed: absPath absolute, format as probeImage() found it. */
+export async function openProbedImageSource(absPath: string, format: string, name: string): Promise<DiskSource> {
+  const session = await startQemuNbd(absPath, format, [BASE_ALLOCATION]);
   // The client is already closed by the source; stopping again only waits for qemu-nbd.
   return openNbdSource(session.client, name, { onClose: () => session.stop() });
 }

@@ -9,6 +9,7 @@
 
 import { constants, zstdCompressSync, zstdDecompressSync } from 'node:zlib';
 import { compressFrame, decompressFrame } from './zstd-context.ts';
+import { releaseBuffer } from '../core/index.ts';
 import { chunkIdOf, seal, sealInto, sha256, unseal, SEAL_OVERHEAD_BYTES, type MasterKeys } from './crypto.ts';
 
 const PAYLOAD_RAW = 0;
@@ -66,6 +67,16 @@ export function decodeChunkInto(keys: MasterKeys | null, chunkId: Uint8Array, bl
   const plain = keys ? unseal(keys.encryptionKey, blob, Buffer.from(chunkId)) : Buffer.from(blob.buffer, blob.byteOffset, blob.length);
   if (!plain) return 'authentication failed';
   if (plain.length < 1) return 'empty blob';
+  const problem = unpackPayload(plain, plainBytes, out, at);
+  // The decrypted copy is this call's own; the unencrypted blob belongs to the caller.
+  if (keys) releaseBuffer(plain);
+  if (problem) return problem;
+  // Under encryption the GCM tag over the chunk id already proves origin and integrity.
+  if (!keys && !sha256(out.subarray(at, at + plainBytes)).equals(Buffer.from(chunkId))) return 'content does not match its id';
+  return null;
+}
+
+function unpackPayload(plain: Buffer, plainBytes: number, out: Buffer, at: number): string | null {
   if (plain[0] === PAYLOAD_ZSTD) {
     const data = decompressFrame(plain.subarray(1), plainBytes);
     if (!data) return 'does not decompress to its length';
@@ -76,8 +87,6 @@ export function decodeChunkInto(keys: MasterKeys | null, chunkId: Uint8Array, bl
   } else {
     return `unknown payload type ${plain[0]}`;
   }
-  // Under encryption the GCM tag over the chunk id already proves origin and integrity.
-  if (!keys && !sha256(out.subarray(at, at + plainBytes)).equals(Buffer.from(chunkId))) return 'content does not match its id';
   return null;
 }
 

@@ -3,6 +3,7 @@
 // passphrase by scrypt. Its first half encrypts objects, its second half keys the HMAC that
 // names chunks, so chunk ids reveal nothing about content to someone without the key.
 
+import { releaseBuffer } from '../core/index.ts';
 import { createCipheriv, createDecipheriv, createHash, createHmac, createSecretKey, randomBytes, randomFillSync, scrypt, type BinaryLike, type KeyObject } from 'node:crypto';
 
 export const MASTER_SECRET_BYTES = 64;
@@ -70,7 +71,11 @@ export function sealInto(key: Buffer | KeyObject, parts: readonly Uint8Array[], 
   cipher.setAAD(typeof aad === 'string' ? Buffer.from(aad) : (aad as Buffer));
   let end = at + NONCE_BYTES;
   // GCM is a stream mode: update() returns as many bytes as it is given and final() none.
-  for (const part of parts) end += cipher.update(part).copy(out, end);
+  for (const part of parts) {
+    const encrypted = cipher.update(part);
+    end += encrypted.copy(out, end);
+    releaseBuffer(encrypted);
+  }
   end += cipher.final().copy(out, end);
   end += cipher.getAuthTag().copy(out, end);
   return end - at;

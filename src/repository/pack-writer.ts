@@ -83,10 +83,13 @@ export class PackWriter {
     this.pack = null;
     this.entries = [];
     this.sizeBytes = 0;
-    while (this.uploads.size >= (this.options.maxUploads ?? 2)) await Promise.race(this.uploads);
+    const maxUploads = this.options.maxUploads ?? 2;
+    while (this.uploads.size >= maxUploads) await Promise.race(this.uploads);
     this.throwIfFailed();
+    // Every uploaded buffer is kept for reuse (at most one per upload slot): a dropped 17 MiB
+    // buffer lingers until a full garbage collection, and a new one costs fresh pages.
     const upload = this.upload(buffer, blobBytes, entries).then(
-      () => { if (this.spare.length < 1) this.spare.push(buffer); },
+      () => { if (this.spare.length < maxUploads) this.spare.push(buffer); },
       (err: unknown) => { this.failure ??= err; });
     this.uploads.add(upload);
     void upload.finally(() => this.uploads.delete(upload));

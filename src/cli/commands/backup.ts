@@ -137,12 +137,14 @@ async function imageJob(opts: BackupOptions): Promise<VmJob> {
     return {
       vm: { key: dom.uuid ?? name, name, uuid: dom.uuid }, source: 'domain-xml',
       openSession: () => openImageSession(images, { vmName: name, domainXml: dom.xml, skipped: dom.skipped }),
+      chainFree: true,
     };
   }
   const name = opts.vm[0] ?? opts.image[0]!.replace(/^.*\//, '').replace(/\.[^.]*$/, '');
   return {
     vm: { key: name, name, uuid: null }, source: 'image',
     openSession: () => openImageSession(opts.image.map((path) => ({ path })), { vmName: name }),
+    chainFree: true,
   };
 }
 

@@ -1,0 +1,15 @@
+// Freeing large buffers at once. A Buffer of tens of KiB or more owns memory outside V8's
+// heap that is returned only when the garbage collector finds its object dead, and hot loops
+// that make one per chunk (ciphers, transferred reads) pile up tens of MiB before it looks.
+// Detaching the buffer's ArrayBuffer frees that memory now.
+
+/**
+ * Frees buf's memory when buf spans an ArrayBuffer of its own; buf is empty afterwards. Only
+ * for buffers nothing else holds a view of.
+ */
+export function releaseBuffer(buf: Uint8Array): void {
+  const backing = buf.buffer;
+  if (backing instanceof ArrayBuffer && buf.byteOffset === 0 && buf.byteLength === backing.byteLength && !backing.detached) {
+    backing.transfer(0);
+  }
+}
