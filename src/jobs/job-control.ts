@@ -8,7 +8,6 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { VmbakError, formatDuration } from '../core/index.ts';
 import { PauseGate, type ProgressCounters } from '../engine/index.ts';
-import { libvirt } from '../hypervisors/index.ts';
 import { processStartTicks } from '../host/index.ts';
 import { jobOwnerStatus, jobsDir, readJobRecords, removeJobRecord, writeJobRecord, type JobRecord } from './job-records.ts';
 
@@ -73,8 +72,6 @@ export function startJobControl(opts: JobControlOptions): JobControl {
   process.on('SIGTERM', onAbort);
   process.on('SIGUSR1', onPause);
   process.on('SIGUSR2', onResume);
-  // Hot sessions read it to kill a running pre-freeze hook on abort instead of waiting out its timeout.
-  const withdrawAbort = libvirt.publishRunAbort(controller.signal);
   publish();
   const timer = setInterval(publish, opts.publishEveryMs ?? 500);
   timer.unref();
@@ -90,7 +87,6 @@ export function startJobControl(opts: JobControlOptions): JobControl {
       gate.close();
       process.off('SIGUSR1', onPause);
       process.off('SIGUSR2', onResume);
-      withdrawAbort();
       removeJobRecord(dir, jobId);
     },
   };

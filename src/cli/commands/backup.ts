@@ -68,7 +68,7 @@ export function registerBackupCommand(program: Command): void {
       const control = startJobControl({ command: 'backup', vms: opts.vm.length > 0 ? opts.vm : opts.image, progress, maxPauseMs });
       try {
         const signal = control.signal;
-        const jobs = opts.image.length > 0 || opts.domainXml ? [await imageJob(opts)] : await libvirtJobs(opts, targets);
+        const jobs = opts.image.length > 0 || opts.domainXml ? [await imageJob(opts)] : await libvirtJobs(opts, targets, signal);
         const stopBar = startProgressBar(progress, jobs.length === 1 ? jobs[0]!.vm.name : `${jobs.length} VMs`, opts.progress && !opts.json);
         const outcomes = await runBackups(jobs, {
           targets, spread: opts.spread === true, parallelStreams: parallel, signal, progress, gate: control.gate, copyTargets,
@@ -148,7 +148,7 @@ async function imageJob(opts: BackupOptions): Promise<VmJob> {
   };
 }
 
-async function libvirtJobs(opts: BackupOptions, targets: RepoHandle[]): Promise<VmJob[]> {
+async function libvirtJobs(opts: BackupOptions, targets: RepoHandle[], signal: AbortSignal): Promise<VmJob[]> {
   if (opts.vm.length === 0) throw new VmbakError('USAGE', { detail: 'backup needs --vm NAME (libvirt), or --image FILE / --domain-xml FILE' });
   const uri = opts.connect;
   await sweepLeftovers(targets);
@@ -158,7 +158,7 @@ async function libvirtJobs(opts: BackupOptions, targets: RepoHandle[]): Promise<
     vm: { key: vm.uuid, name: vm.name, uuid: vm.uuid },
     source: 'libvirt' as const,
     openSession: (sinceCheckpoint: string | null) => libvirt.openBackupSession(vm, {
-      uri, sinceCheckpoint, excludeDisks: opts.excludeDisk, quiesce: opts.quiesce as 'auto' | 'require' | 'off', hooks, scratchDir: opts.scratchDir,
+      uri, sinceCheckpoint, excludeDisks: opts.excludeDisk, quiesce: opts.quiesce as 'auto' | 'require' | 'off', hooks, scratchDir: opts.scratchDir, signal,
     }),
   }));
 }

@@ -18,7 +18,6 @@ import { checkpointXml, deleteCheckpoint, getCheckpoint, listCheckpoints, newChe
 import type { CheckpointDiskSet } from './checkpoints.ts';
 import type { LibvirtVm } from './inventory.ts';
 import { quiesceAround } from './quiesce.ts';
-import { runAbortSignal } from './run-abort.ts';
 import { defaultStateDir, newRunRecord, removeRunRecord, writeRunRecord } from './run-records.ts';
 import { findQemuPid } from './qemu-process.ts';
 import { checkScratchSeenByQemu, checkScratchSpace, defaultScratchRoot, DEFAULT_SCRATCH_RESERVE_BYTES, watchScratch } from './scratch.ts';
@@ -73,7 +72,7 @@ export async function openHotSession(input: HotSessionInput, opts: SessionOption
     [...plan.disks.filter((d) => !d.trackChanges).map((d) => d.target), ...notBackedUp], diskSet));
 
   let quiesced;
-  const signal = opts.signal ?? runAbortSignal();
+  const signal = opts.signal;
   try {
     // The record says "may be frozen" across the freeze window, so a run killed inside it is thawed by the next start.
     const onFreezeState = (mayBeFrozen: boolean) => { writeRunRecord(stateDir, { ...record, mayBeFrozen }); };

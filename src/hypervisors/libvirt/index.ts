@@ -9,7 +9,6 @@ export { openBackupSession } from './session.ts';
 export type { LibvirtBackupSession } from './hot-session.ts';
 export type { SessionOptions, ExportOpener, ImageOpener } from './session-options.ts';
 export type { QuiesceMode, QuiesceHooks } from './quiesce.ts';
-export { publishRunAbort } from './run-abort.ts';
 export { sweepStaleRuns } from './sweep.ts';
 export type { SweepOptions, SweptRun } from './sweep.ts';
 export { defaultStateDir, readRunRecords, ownerStatus } from './run-records.ts';

@@ -30,7 +30,7 @@ export interface SessionOptions {
   readonly scratchPollMs?: number;
   /** Called once when the scratch space runs low and the backup job was aborted. */
   readonly onScratchLow?: (err: VmbakError) => void;
-  /** The run's abort (kills a running pre-freeze hook); default: the one job control published for this process. */
+  /** The run's abort (SIGINT, SIGTERM, `vmbak jobs abort`, --max-pause): it kills a running pre-freeze hook. */
   readonly signal?: AbortSignal;
   readonly openExport?: ExportOpener;
   readonly openImage?: ImageOpener;
