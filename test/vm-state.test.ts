@@ -14,7 +14,8 @@ import { join, relative } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { destroyTestVm, ensureLibvirt, virshTest } from './support/libvirt.ts';
-import { isCleanError, jsonLine, qemuImg, tempDir, vmbak } from './support/vmbak-cli.ts';
+import { isCleanError, jsonLine, qemuImg, spawnVmbak, tempDir, vmbak } from './support/vmbak-cli.ts';
+import { createVirshSpy } from './support/virsh-spy.ts';
 
 const MiB = 1024 * 1024;
 const QEMU_UID = 64055;
@@ -272,5 +273,40 @@ describe('UEFI NVRAM and TPM state restored with the VM', { concurrency: false }
     assert.equal((await virshTest('domstate', copy)).trim(), 'running');
     assert.deepEqual([...tpmFiles(out.tpmState!).keys()].sort(), [...tpmAtBackup.keys()].sort());
     assert.equal(manufacturings(copy), 0, 'swtpm used the restored TPM, it did not manufacture a new one');
+  });
+
+  test('a hot backup reads NVRAM at its instant: a change made just before backup-begin is in the backup', async (t) => {
+    if (unavailable) { t.skip(unavailable); return; }
+    // backup-begin is held by the virsh wrapper; meanwhile the variable store on disk changes.
+    // State read when the session opens would miss that change; read at the instant, it is in.
+    const spy = createVirshSpy(join(tmp.dir, 'spy'));
+    const nvram = join(NVRAM_DIR, `${name}_VARS.fd`);
+    const marker = randomBytes(16);
+    const original = readFileSync(nvram);
+    spy.hold();
+    const child = spawnVmbak(['backup', '--vm', name, '--json', '--no-progress'], { ...env, PATH: `${spy.binDir}:${process.env.PATH}` });
+    const done = new Promise<number | null>((r) => child.once('close', r));
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => { stderr += d; });
+    let stdout = '';
+    child.stdout.on('data', (d: Buffer) => { stdout += d; });
+    try {
+      await spy.waitHeld();
+      const changed = Buffer.from(original);
+      marker.copy(changed, changed.length - marker.length);
+      writeFileSync(nvram, changed);
+      spy.release();
+      assert.equal(await done, 0, stderr);
+    } finally {
+      spy.release();
+      writeFileSync(nvram, original);
+    }
+    const id = (JSON.parse(stdout.trim().split('\n').pop()!) as { backupId: string }).backupId;
+    const out = join(tmp.dir, 'instant');
+    const r = await vmbak(['restore', id, '--to', out, '--no-progress'], env);
+    assert.equal(r.code, 0, r.stderr);
+    const saved = readdirSync(join(out, 'nvram')).map((f) => readFileSync(join(out, 'nvram', f)));
+    assert.equal(saved.length, 1);
+    assert.ok(saved[0]!.subarray(-marker.length).equals(marker), 'the NVRAM in the backup is the one at backup-begin');
   });
 });

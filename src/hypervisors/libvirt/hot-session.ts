@@ -29,7 +29,11 @@ export interface HotSessionInput {
   readonly vm: LibvirtVm;
   readonly plan: SessionPlan;
   readonly domainXml: string;
-  readonly stateFiles: readonly VmStateFile[];
+  /**
+   * Reads the state a VM boots with besides its disks (UEFI variables, TPM); called right after
+   * backup-begin, while the guest is still frozen, so the files match the disks' instant.
+   */
+  readonly readStateFiles: () => Promise<VmStateFile[]>;
   readonly openExport: ExportOpener;
 }
 
@@ -72,12 +76,16 @@ export async function openHotSession(input: HotSessionInput, opts: SessionOption
     [...plan.disks.filter((d) => !d.trackChanges).map((d) => d.target), ...notBackedUp], diskSet));
 
   let quiesced;
+  let stateFiles: VmStateFile[] = [];
   const signal = opts.signal;
   try {
     // The record says "may be frozen" across the freeze window, so a run killed inside it is thawed by the next start.
     const onFreezeState = (mayBeFrozen: boolean) => { writeRunRecord(stateDir, { ...record, mayBeFrozen }); };
     quiesced = await quiesceAround(vm, { mode: opts.quiesce ?? 'auto', hooks: opts.hooks, uri, onFreezeState, signal },
-      () => virsh(['backup-begin', vm.uuid, backupFile, checkpointFile], { uri, vm: vm.name }));
+      async () => {
+        await virsh(['backup-begin', vm.uuid, backupFile, checkpointFile], { uri, vm: vm.name });
+        stateFiles = await input.readStateFiles();
+      });
     // Aborted while the post-thaw hook ran: end the job now rather than hand out a dead session.
     if (signal?.aborted) throw signal.reason;
   } catch (err) {
@@ -128,7 +136,7 @@ export async function openHotSession(input: HotSessionInput, opts: SessionOption
     consistency: quiesced.consistency,
     checkpointId: checkpoint,
     domainXml: input.domainXml,
-    stateFiles: input.stateFiles,
+    stateFiles,
     disks,
     skippedDisks: plan.skipped,
     warnings: quiesced.warnings,

@@ -25,10 +25,10 @@ export async function openBackupSession(vmRef: string | Pick<LibvirtVm, 'uuid'>,
   const base = hot && opts.sinceCheckpoint ? await getCheckpoint(vm.uuid, opts.sinceCheckpoint, { uri: opts.uri }) : null;
   const plan = planDisks(vm, opts, base);
   const domainXml = await dumpDomainXml(vm, opts.uri);
-  const stateFiles = await readStateFiles(vm.domain);
   if (hot) {
-    return openHotSession({ vm, plan, domainXml, stateFiles, openExport: opts.openExport ?? openBackupExport }, opts);
+    return openHotSession({ vm, plan, domainXml, readStateFiles: () => readStateFiles(vm.domain), openExport: opts.openExport ?? openBackupExport }, opts);
   }
+  const stateFiles = await readStateFiles(vm.domain);
   const open = opts.openImage ?? openImageFile;
   const sources: DiskSource[] = [];
   try {
