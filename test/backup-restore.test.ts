@@ -132,3 +132,35 @@ test('an unencrypted repository only when asked, with the same behaviour', async
   assert.equal(r.code, 0, r.stderr);
   assert.equal(sha256File(join(out, 'web01-data.raw')), imageDigest(data, tmp.dir));
 });
+
+test('gc repacks a pack most of whose chunks no backup needs any more, and every backup still restores', async () => {
+  const e = { VMBAK_PASSPHRASE: 'pw', VMBAK_REPO: join(tmp.dir, 'repo-repack') };
+  const img = join(tmp.dir, 'repack.raw');
+  const ok = async (args: string[]) => {
+    const r = await vmbak(args, e);
+    assert.equal(r.code, 0, r.stderr);
+    return r;
+  };
+  // 64 KiB chunks of distinct text, so that none dedups against another.
+  const chunks = (from: number, count: number) => {
+    const buf = Buffer.alloc(count * 65536);
+    for (let i = 0; i < count; i++) buf.fill(`chunk ${from + i} of the run `, i * 65536, (i + 1) * 65536);
+    return buf;
+  };
+  await ok(['repo', 'init', '--pack-size', '4M', '--no-encryption']);
+  writeFileSync(img, Buffer.concat([chunks(0, 16), chunks(100, 48), Buffer.alloc(4 << 20)]));
+  const kept = jsonLine<{ backupId: string }>(await ok(['backup', '--image', img, '--vm', 'repack', '--no-progress', '--json'])).backupId;
+  writeFileSync(img, Buffer.concat([chunks(0, 16), chunks(500, 48), Buffer.alloc(4 << 20)]));
+  const latest = jsonLine<{ backupId: string }>(await ok(['backup', '--image', img, '--vm', 'repack', '--no-progress', '--json'])).backupId;
+  const latestDigest = sha256File(img);
+  // With the first backup pruned, its pack holds 16 chunks still needed and 48 dead ones.
+  await ok(['prune', '--keep-last', '1']);
+  const gc = JSON.parse((await ok(['gc', '--json'])).stdout) as { packsRepacked: number; bytesFreed: number };
+  assert.ok(gc.packsRepacked >= 1 && gc.bytesFreed > 0, `a pack was repacked: ${JSON.stringify(gc)}`);
+  const out = join(tmp.dir, 'repack-out');
+  await ok(['restore', latest, '--to', out, '--verify', '--no-progress']);
+  assert.equal(sha256File(join(out, 'repack.raw')), latestDigest);
+  assert.equal((await vmbak(['restore', kept, '--to', join(tmp.dir, 'gone'), '--no-progress'], e)).code, 1, 'the pruned backup is gone');
+  await ok(['check']);
+  await ok(['verify', '--no-progress']);
+});

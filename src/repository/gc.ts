@@ -11,7 +11,8 @@
 import { VmbakError, systemClock, type Clock } from '../core/index.ts';
 import type { Repository } from './repository.ts';
 import { listBackups } from './backup-list.ts';
-import { chunkKey, ChunkTable } from './chunk-table.ts';
+import { ChunkTable } from './chunk-table.ts';
+import { ChunkMarkSet } from './chunk-mark-set.ts';
 import { listIndexedPacks, readPackIndex } from './chunk-store.ts';
 import { forgetCachedPacks } from './chunk-cache-registry.ts';
 import { BACKUPS_PREFIX, PACKS_PREFIX, lockObject, manifestObject, packIdFromObject, packIndexObject, packObject, splitBackupObject } from './layout.ts';
@@ -39,6 +40,7 @@ export interface GcReport {
 interface PackState {
   readonly packId: string;
   readonly sizeBytes: number;
+  /** The pack's index entries, kept only when the pack is to be repacked. */
   readonly entries: PackEntry[] | null;
   readonly liveBytes: number;
 }
@@ -60,7 +62,7 @@ export async function runGc(repo: Repository, opts: { dryRun: boolean; clock?: C
     const marked = await markReferencedChunks(repo);
     const packs = await surveyPacks(repo, marked);
     const unreferenced = packs.filter((p) => p.liveBytes === 0);
-    const wasteful = packs.filter((p) => p.entries && p.liveBytes > 0 && p.sizeBytes - p.liveBytes > p.sizeBytes * REPACK_WASTE_FRACTION);
+    const wasteful = packs.filter((p) => p.entries && p.liveBytes > 0);
     const previous = await readGcPlan(repo);
     let deletable: PackState[];
     let condemned: PackState[] = [];
@@ -95,23 +97,27 @@ export async function runGc(repo: Repository, opts: { dryRun: boolean; clock?: C
   }
 }
 
-async function markReferencedChunks(repo: Repository): Promise<Set<string>> {
+async function markReferencedChunks(repo: Repository): Promise<ChunkMarkSet> {
   const { backups, damaged } = await listBackups(repo);
   if (damaged.length > 0) {
     // What a damaged manifest refers to is unknown: sweeping could delete its data.
     throw new VmbakError('CHECK_FAILED', { count: damaged.length, repo: repo.displayUrl });
   }
-  const marked = new Set<string>();
+  const marked = new ChunkMarkSet();
   for (const m of backups) {
     for (const d of m.disks) {
       const index = await repo.readDiskIndex(m.backupId, d.name);
-      for (let i = 0; i < index.count; i++) if (!index.isZero(i)) marked.add(chunkKey(index.id(i)));
+      for (let i = 0; i < index.count; i++) if (!index.isZero(i)) marked.add(index.id(i));
     }
   }
   return marked;
 }
 
-async function surveyPacks(repo: Repository, marked: Set<string>): Promise<PackState[]> {
+function isWasteful(sizeBytes: number, liveBytes: number): boolean {
+  return liveBytes > 0 && sizeBytes - liveBytes > sizeBytes * REPACK_WASTE_FRACTION;
+}
+
+async function surveyPacks(repo: Repository, marked: ChunkMarkSet): Promise<PackState[]> {
   const indexed = new Set(await listIndexedPacks(repo.target));
   const states: PackState[] = [];
   for (const o of await repo.target.list(PACKS_PREFIX)) {
@@ -119,19 +125,21 @@ async function surveyPacks(repo: Repository, marked: Set<string>): Promise<PackS
     if (!packId) continue;
     // A pack without an index was cut short before its index was written: nothing refers to it.
     const entries = indexed.has(packId) ? await readPackIndex(repo.target, repo.keys, packId) : null;
-    const liveBytes = (entries ?? []).filter((e) => marked.has(chunkKey(e.chunkId))).reduce((s, e) => s + e.lengthBytes, 0);
-    states.push({ packId, sizeBytes: o.sizeBytes, entries, liveBytes });
+    const liveBytes = (entries ?? []).filter((e) => marked.has(e.chunkId)).reduce((s, e) => s + e.lengthBytes, 0);
+    // Entries are kept only for packs that may be repacked: holding every pack's would cost
+    // memory in proportion to the whole repository.
+    states.push({ packId, sizeBytes: o.sizeBytes, entries: entries && isWasteful(o.sizeBytes, liveBytes) ? entries : null, liveBytes });
   }
   return states;
 }
 
-async function repack(repo: Repository, packs: PackState[], marked: Set<string>): Promise<number> {
+async function repack(repo: Repository, packs: PackState[], marked: ChunkMarkSet): Promise<number> {
   if (packs.length === 0) return 0;
   const writer = new PackWriter(repo.target, repo.keys, new ChunkTable(), { packSizeBytes: repo.config.packSizeBytes });
   for (const p of packs) {
     const data = await repo.target.get(packObject(p.packId));
     for (const e of p.entries!) {
-      if (marked.has(chunkKey(e.chunkId)) && !writer.knows(e.chunkId)) {
+      if (marked.has(e.chunkId) && !writer.knows(e.chunkId)) {
         // Blobs are self-contained (sealed with their chunk id), so they move without re-encoding.
         await writer.add(e.chunkId, Buffer.from(data.subarray(e.offsetBytes, e.offsetBytes + e.lengthBytes)));
       }
