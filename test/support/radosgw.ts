@@ -4,6 +4,12 @@
 // Two settings matter beyond TESTBED.md: with auth "none" the messenger must be allowed crc
 // mode (`ms mon client mode = crc`), or radosgw's monitor handshake fails with EACCES and it
 // hangs for five minutes; and pools default to 8 PGs so rgw's pools fit one OSD.
+// Quotas (`setQuota`) need no ceph.conf settings: the one gateway reads a bucket's usage from
+// its index at the first write after `quota enable` and adds every write to its cached
+// figures, so the stats TTL and sync intervals never come into play. A user's usage is a
+// stored total that lags (`rgw user quota bucket sync interval`, 180 s), hence
+// `user stats --sync-stats` right after setting a user quota. A put that would go past the
+// limit is refused up front with 403 QuotaExceeded (usage may reach the limit exactly).
 
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { mkdtemp, mkdir, writeFile, rm, open } from 'node:fs/promises';
@@ -22,6 +28,11 @@ export interface Radosgw {
   readonly region: string;
   /** Kills the gateway only (the cluster stays), to test a store that goes away. */
   killGateway(): Promise<void>;
+  /**
+   * Limits the test user to `maxSizeBytes` across all its buckets (or one bucket's contents
+   * with `bucket`) and enforces it at once; -1 lifts the limit.
+   */
+  setQuota(maxSizeBytes: number, bucket?: string): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -118,6 +129,12 @@ export async function startRadosgw(): Promise<Radosgw> {
     return {
       endpoint, accessKeyId, secretAccessKey, region: 'us-east-1',
       killGateway: async () => { rgw.kill('SIGKILL'); await stopProcess(rgw); },
+      setQuota: async (maxSizeBytes, bucket) => {
+        const scope = bucket ? ['--quota-scope=bucket', `--bucket=${bucket}`] : ['--quota-scope=user'];
+        await run('radosgw-admin', ['-c', conf, 'quota', 'set', '--uid=test', ...scope, `--max-size=${maxSizeBytes}`], opts);
+        await run('radosgw-admin', ['-c', conf, 'quota', maxSizeBytes < 0 ? 'disable' : 'enable', '--uid=test', ...scope], opts);
+        if (!bucket) await run('radosgw-admin', ['-c', conf, 'user', 'stats', '--uid=test', '--sync-stats'], opts);
+      },
       stop: stopAll,
     };
   } catch (err) {
