@@ -6,7 +6,7 @@
 import { isVmbakError } from '../core/index.ts';
 import type { Repository } from './repository.ts';
 import { listBackups } from './backup-list.ts';
-import { ChunkTable } from './chunk-table.ts';
+import { ChunkIdSet } from './chunk-id-set.ts';
 import { listIndexedPacks, readPackIndex } from './chunk-store.ts';
 import { PACKS_PREFIX, packIdFromObject, packObject } from './layout.ts';
 import { readGcPlan } from './gc-plan.ts';
@@ -27,7 +27,7 @@ export async function checkRepository(repo: Repository, opts: { readPacks: boole
     const id = packIdFromObject(o.name);
     if (id) packSizes.set(id, o.sizeBytes);
   }
-  const table = new ChunkTable();
+  const stored = new ChunkIdSet(16);
   const indexed = await listIndexedPacks(repo.target);
   for (const packId of indexed) {
     try {
@@ -36,7 +36,7 @@ export async function checkRepository(repo: Repository, opts: { readPacks: boole
       if (size === undefined) { errors.push(`pack ${packId} is listed in the index but missing`); continue; }
       const end = entries.reduce((m, e) => Math.max(m, e.offsetBytes + e.lengthBytes), 0);
       if (end > size) errors.push(`pack ${packId} is shorter (${size} bytes) than its index says (${end})`);
-      for (const e of entries) table.add(e.chunkId, { packId, offsetBytes: e.offsetBytes, lengthBytes: e.lengthBytes });
+      for (const e of entries) stored.add(e.chunkId);
       if (opts.readPacks && !sha256(await repo.target.get(packObject(packId))).equals(Buffer.from(packId, 'hex'))) {
         errors.push(`pack ${packId} is damaged: its content does not match its id`);
       }
@@ -58,7 +58,7 @@ export async function checkRepository(repo: Repository, opts: { readPacks: boole
         let missing = 0;
         let firstMissing = -1;
         for (let i = 0; i < index.count; i++) {
-          if (!index.isZero(i) && !table.has(index.id(i))) { if (missing++ === 0) firstMissing = i; }
+          if (!index.isZero(i) && !stored.has(index.id(i))) { if (missing++ === 0) firstMissing = i; }
         }
         if (missing > 0) errors.push(`backup ${m.backupId}, disk ${d.name}: ${missing} chunk(s) missing, the first at offset ${firstMissing * index.chunkSizeBytes}`);
       } catch (err) {

@@ -12,7 +12,7 @@ import { VmbakError, systemClock, type Clock } from '../core/index.ts';
 import type { Repository } from './repository.ts';
 import { listBackups } from './backup-list.ts';
 import { ChunkTable } from './chunk-table.ts';
-import { ChunkMarkSet } from './chunk-mark-set.ts';
+import { ChunkIdSet } from './chunk-id-set.ts';
 import { listIndexedPacks, readPackIndex } from './chunk-store.ts';
 import { forgetCachedPacks } from './chunk-cache-registry.ts';
 import { BACKUPS_PREFIX, PACKS_PREFIX, lockObject, manifestObject, packIdFromObject, packIndexObject, packObject, splitBackupObject } from './layout.ts';
@@ -97,13 +97,13 @@ export async function runGc(repo: Repository, opts: { dryRun: boolean; clock?: C
   }
 }
 
-async function markReferencedChunks(repo: Repository): Promise<ChunkMarkSet> {
+async function markReferencedChunks(repo: Repository): Promise<ChunkIdSet> {
   const { backups, damaged } = await listBackups(repo);
   if (damaged.length > 0) {
     // What a damaged manifest refers to is unknown: sweeping could delete its data.
     throw new VmbakError('CHECK_FAILED', { count: damaged.length, repo: repo.displayUrl });
   }
-  const marked = new ChunkMarkSet();
+  const marked = new ChunkIdSet(8);
   for (const m of backups) {
     for (const d of m.disks) {
       const index = await repo.readDiskIndex(m.backupId, d.name);
@@ -117,7 +117,7 @@ function isWasteful(sizeBytes: number, liveBytes: number): boolean {
   return liveBytes > 0 && sizeBytes - liveBytes > sizeBytes * REPACK_WASTE_FRACTION;
 }
 
-async function surveyPacks(repo: Repository, marked: ChunkMarkSet): Promise<PackState[]> {
+async function surveyPacks(repo: Repository, marked: ChunkIdSet): Promise<PackState[]> {
   const indexed = new Set(await listIndexedPacks(repo.target));
   const states: PackState[] = [];
   for (const o of await repo.target.list(PACKS_PREFIX)) {
@@ -133,7 +133,7 @@ async function surveyPacks(repo: Repository, marked: ChunkMarkSet): Promise<Pack
   return states;
 }
 
-async function repack(repo: Repository, packs: PackState[], marked: ChunkMarkSet): Promise<number> {
+async function repack(repo: Repository, packs: PackState[], marked: ChunkIdSet): Promise<number> {
   if (packs.length === 0) return 0;
   const writer = new PackWriter(repo.target, repo.keys, new ChunkTable(), { packSizeBytes: repo.config.packSizeBytes });
   for (const p of packs) {
