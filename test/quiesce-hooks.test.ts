@@ -79,6 +79,14 @@ async function assertNothingLeft(checkpointsBefore: string[]): Promise<void> {
   assert.deepEqual(await checkpointNames(), checkpointsBefore, 'no checkpoint left');
 }
 
+/** A backup stopped before the freeze: never frozen, nothing recorded or left, the guest writing. */
+async function assertStoppedBeforeFreeze(backupsBefore: number, checkpointsBefore: string[]): Promise<void> {
+  assert.deepEqual(spy.events(), [], 'the guest was never frozen');
+  assert.equal(await backupCount(), backupsBefore, 'no backup recorded');
+  await assertNothingLeft(checkpointsBefore);
+  await assertThawedAndWriting(fx.vm!.name);
+}
+
 /** Alive and not a zombie (a killed grandchild waits for a reaper that may be slow in a container). */
 function alive(pid: number): boolean {
   try {
@@ -162,11 +170,8 @@ describe('pre-freeze / post-thaw hooks with a real guest', { concurrency: false 
     assert.equal(r.code, 1, r.stdout + r.stderr);
     assert.equal(r.stdout, '');
     assert.equal(r.stderr, `vmbak: pre-freeze hook for VM ${fx.vm!.name} failed: exit 7: cannot lock tables\n`);
-    assert.deepEqual(spy.events(), [], 'the guest was never frozen');
     assert.deepEqual(hookLines().map((h) => h.hook), ['pre-freeze', 'post-thaw'], 'post-thaw runs to undo what pre-freeze began');
-    assert.equal(await backupCount(), backups, 'no backup recorded');
-    await assertNothingLeft(checkpoints);
-    await assertThawedAndWriting(fx.vm!.name);
+    await assertStoppedBeforeFreeze(backups, checkpoints);
   });
 
   guarded('--quiesce require: a pre-freeze hook over --hook-timeout is killed with everything it started, and the backup fails at once', async () => {
@@ -181,10 +186,7 @@ describe('pre-freeze / post-thaw hooks with a real guest', { concurrency: false 
     assert.ok(tookMs < 15_000, `failed after ${tookMs} ms`);
     const leftover = spawnSync('pgrep', ['-f', '^sleep 30[.]4711'], { encoding: 'utf8' }).stdout.trim();
     assert.equal(leftover, '', 'the hook\'s children were killed with it');
-    assert.deepEqual(spy.events(), [], 'the guest was never frozen');
-    assert.equal(await backupCount(), backups);
-    await assertNothingLeft(checkpoints);
-    await assertThawedAndWriting(fx.vm!.name);
+    await assertStoppedBeforeFreeze(backups, checkpoints);
   });
 
   guarded('--quiesce auto: a failing pre-freeze hook still freezes, records filesystem consistency with the warning, and exits 3', async () => {
@@ -238,11 +240,8 @@ describe('pre-freeze / post-thaw hooks with a real guest', { concurrency: false 
     assert.equal(alive(pids.hook), false, `the hook (pid ${pids.hook}) is gone`);
     assert.equal(alive(pids.sub), false, `the hook's child (pid ${pids.sub}) is gone`);
     assert.equal(spawnSync('pgrep', ['-f', '^sleep 300[.]472'], { encoding: 'utf8' }).stdout.trim(), '', 'no sleep of the hook is left');
-    assert.deepEqual(spy.events(), [], 'the guest was never frozen');
     assert.deepEqual(hookLines().map((h) => h.hook), ['pre-freeze', 'post-thaw'], 'post-thaw runs to undo what pre-freeze began');
-    assert.equal(await backupCount(), backups, 'no backup recorded');
-    await assertNothingLeft(checkpoints);
-    await assertThawedAndWriting(fx.vm!.name);
+    await assertStoppedBeforeFreeze(backups, checkpoints);
   });
 
   guarded('vmbak jobs abort while the post-thaw hook runs: the hook is let finish, then the backup aborts (exit 130) and nothing is recorded or left', async () => {
