@@ -1,7 +1,8 @@
 // Maps what the AWS SDK throws to vmbak's target errors: 404/NoSuchKey → OBJECT_MISSING,
 // quota exceeded / insufficient storage → TARGET_FULL, 401/403 and bad keys → TARGET_DENIED,
-// refused connections, unknown hosts and timeouts → TARGET_UNREACHABLE, anything else
-// (including a connection cut mid-transfer) → TARGET_IO, which is retryable.
+// refused connections, unknown hosts, timeouts and connections reset mid-transfer (the SDK
+// names ECONNRESET/EPIPE "TimeoutError") → TARGET_UNREACHABLE, anything else → TARGET_IO,
+// which is retryable.
 
 import { VmbakError, describeError } from '../core/index.ts';
 
@@ -16,6 +17,7 @@ export function mapS3Error(target: string, op: string, object: string, err: unkn
   if (status === 404 && (code === 'NoSuchKey' || code === 'NotFound')) {
     return new VmbakError('OBJECT_MISSING', { object, target }, { cause: err });
   }
+  // Before the 403 rule: Ceph radosgw refuses a write past a user or bucket quota with 403 QuotaExceeded.
   if (code === 'QuotaExceeded' || code === 'InsufficientStorage' || status === 507) {
     return new VmbakError('TARGET_FULL', { target, detail }, { cause: err });
   }

@@ -1,8 +1,12 @@
 // A full S3 store: a real Ceph radosgw whose buckets carry quotas (test/support/radosgw.ts).
-// radosgw refuses a write past the quota with 403 QuotaExceeded before reading the body and
-// then closes the connection; vmbak must report that as TARGET_FULL naming the target (not as
-// a dropped connection, which the engine would retry), and a refused put must leave neither an
-// object nor a pending multipart upload behind.
+// radosgw refuses a write past the quota with 403 QuotaExceeded before it reads the body (after
+// "100 CONTINUE" when the client asked for it). On a keep-alive connection it then drains the
+// body and the client reads the 403; on a "Connection: close" one (the SDK's own agent for
+// 100-continue requests) it hangs up at once and the client, still sending, often sees only
+// ECONNRESET/EPIPE. So the S3 target's own keep-alive agents are what make a full store read as
+// TARGET_FULL naming the target rather than as a dropped connection the engine would retry;
+// this file fails if that changes. A refused put must leave neither an object nor a pending
+// multipart upload behind.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
