@@ -11,7 +11,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { S3Client, CreateBucketCommand, ListMultipartUploadsCommand } from '@aws-sdk/client-s3';
+import { S3Client, CreateBucketCommand, ListMultipartUploadsCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { startRadosgw, type Radosgw } from '../../test/support/radosgw.ts';
 import { openTarget } from './open-target.ts';
 import { isVmbakError, type Target } from '../core/index.ts';
@@ -20,6 +20,7 @@ import { MULTIPART_THRESHOLD_BYTES, MULTIPART_PART_BYTES } from './s3-target.ts'
 const MiB = 1024 * 1024;
 const SMALL = 'vmbak-quota';
 const MULTIPART = 'vmbak-quota-mp';
+const USER = 'vmbak-quota-user';
 let rgw: Radosgw | null = null;
 let startError: unknown = null;
 let admin: S3Client | null = null;
@@ -35,7 +36,7 @@ before(async () => {
   process.env.AWS_ACCESS_KEY_ID = rgw.accessKeyId;
   process.env.AWS_SECRET_ACCESS_KEY = rgw.secretAccessKey;
   admin = new S3Client({ region: rgw.region, endpoint: rgw.endpoint, forcePathStyle: true });
-  for (const bucket of [SMALL, MULTIPART]) await admin.send(new CreateBucketCommand({ Bucket: bucket }));
+  for (const bucket of [SMALL, MULTIPART, USER]) await admin.send(new CreateBucketCommand({ Bucket: bucket }));
   await rgw.setQuota(4 * MiB, SMALL);
   // Room for two parts of a multipart upload, not for the third.
   await rgw.setQuota(2 * MULTIPART_PART_BYTES + 8 * MiB, MULTIPART);
@@ -98,6 +99,28 @@ test('s3 quota: a multipart put refused part-way is TARGET_FULL and its upload i
     const uploads = await admin!.send(new ListMultipartUploadsCommand({ Bucket: MULTIPART }));
     assert.deepEqual((uploads.Uploads ?? []).map((u) => u.Key), [], 'no multipart upload is left pending');
     assert.deepEqual((await target.list('')).map((o) => o.name), ['small']);
+  } finally {
+    await target.close();
+  }
+});
+
+test('s3 quota: a user quota counts what the user already stores in other buckets', { timeout: 60_000 }, async (t) => {
+  const target = await open(USER, t);
+  if (!target) return;
+  try {
+    for (const bucket of [SMALL, MULTIPART]) await rgw!.setQuota(-1, bucket);
+    const other = await open(SMALL, t);
+    await other!.put('stored-before', randomBytes(6 * MiB));
+    await other!.close();
+    let storedBytes = 0;
+    for (const bucket of [SMALL, MULTIPART, USER]) {
+      const listed = await admin!.send(new ListObjectsV2Command({ Bucket: bucket }));
+      for (const o of listed.Contents ?? []) storedBytes += o.Size ?? 0;
+    }
+    await rgw!.setQuota(storedBytes + 2 * MiB);
+    await target.put('fits', randomBytes(MiB));
+    await assert.rejects(target.put('over', randomBytes(3 * MiB)), isFullNaming(target));
+    assert.deepEqual((await target.list('')).map((o) => o.name), ['fits']);
   } finally {
     await target.close();
   }
