@@ -12,7 +12,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { S3Client, CreateBucketCommand, ListMultipartUploadsCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
-import { startRadosgw, type Radosgw } from '../../test/support/radosgw.ts';
+import { radosgwForTests, type Radosgw } from '../../test/support/radosgw.ts';
 import { openTarget } from './open-target.ts';
 import { isVmbakError, type Target } from '../core/index.ts';
 import { MULTIPART_THRESHOLD_BYTES, MULTIPART_PART_BYTES } from './s3-target.ts';
@@ -26,15 +26,8 @@ let startError: unknown = null;
 let admin: S3Client | null = null;
 
 before(async () => {
-  try {
-    rgw = await startRadosgw();
-  } catch (err) {
-    if (process.env.CI === 'true') throw err;
-    startError = err;
-    return;
-  }
-  process.env.AWS_ACCESS_KEY_ID = rgw.accessKeyId;
-  process.env.AWS_SECRET_ACCESS_KEY = rgw.secretAccessKey;
+  ({ rgw, startError } = await radosgwForTests());
+  if (!rgw) return;
   admin = new S3Client({ region: rgw.region, endpoint: rgw.endpoint, forcePathStyle: true });
   for (const bucket of [SMALL, MULTIPART, USER]) await admin.send(new CreateBucketCommand({ Bucket: bucket }));
   await rgw.setQuota(4 * MiB, SMALL);

@@ -5,7 +5,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { S3Client, CreateBucketCommand, ListMultipartUploadsCommand } from '@aws-sdk/client-s3';
-import { startRadosgw, type Radosgw } from '../../test/support/radosgw.ts';
+import { radosgwForTests, startRadosgw, type Radosgw } from '../../test/support/radosgw.ts';
 import { findFreePort } from '../../test/support/free-port.ts';
 import { registerTargetConformance } from './target-conformance.ts';
 import { openTarget } from './open-target.ts';
@@ -17,15 +17,8 @@ const BUCKET = 'vmbak-test';
 let n = 0;
 
 before(async () => {
-  try {
-    rgw = await startRadosgw();
-  } catch (err) {
-    if (process.env.CI === 'true') throw err;
-    startError = err;
-    return;
-  }
-  process.env.AWS_ACCESS_KEY_ID = rgw.accessKeyId;
-  process.env.AWS_SECRET_ACCESS_KEY = rgw.secretAccessKey;
+  ({ rgw, startError } = await radosgwForTests());
+  if (!rgw) return;
   const admin = new S3Client({ region: rgw.region, endpoint: rgw.endpoint, forcePathStyle: true });
   await admin.send(new CreateBucketCommand({ Bucket: BUCKET }));
   admin.destroy();
