@@ -66,7 +66,7 @@ export async function copyDiskChunks(ctx: DiskCopyContext, backupId: string, dis
     if (!location) {
       throw new VmbakError('CHUNK_MISSING', { chunkId: c.id.toString('hex').slice(0, 16), backupId, disk, offset: c.positions[0]! * source.chunkSizeBytes, repo: ctx.from.displayUrl });
     }
-    requests.push({ location, tag: c });
+    requests.push({ location, tag: c, plainBytes: c.lengthBytes });
   }
   ctx.progress.bytesToRead += requests.reduce((s, r) => s + r.tag.lengthBytes, 0);
   let bytesRead = 0;

@@ -15,7 +15,7 @@ export async function readBackWrittenChunks(
   const requests = chunks.map((c) => {
     const location = table.get(c.id);
     if (!location) throw new VmbakError('CHUNK_MISSING', { chunkId: c.id.toString('hex').slice(0, 16), backupId, disk: '(copy)', offset: 0, repo: repo.displayUrl });
-    return { location, tag: c };
+    return { location, tag: c, plainBytes: c.lengthBytes };
   });
   let bytesChecked = 0;
   await runLimited(planBlobReads(requests), 4, signal, async (read) => {

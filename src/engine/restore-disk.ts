@@ -60,7 +60,7 @@ async function writeChunks(req: RestoreDiskRequest, path: string): Promise<void>
       if (!location) {
         throw new VmbakError('CHUNK_MISSING', { chunkId: index.id(i).toString('hex').slice(0, 16), backupId, disk, offset: i * index.chunkSizeBytes, repo: req.repo.displayUrl });
       }
-      requests.push({ location, tag: i });
+      requests.push({ location, tag: i, plainBytes: index.chunkLength(i) });
     }
     req.progress.bytesToRead += requests.reduce((s, r) => s + index.chunkLength(r.tag), 0);
     await runLimited(planBlobReads(requests, RESTORE_READ_BYTES), req.readsInFlight ?? RESTORE_READS_IN_FLIGHT, req.signal, async (read) => {

@@ -55,7 +55,7 @@ export async function verifyBackups(repo: Repository, manifests: readonly Manife
         }
       }
     }
-    const requests = [...chunks.values()].map((c) => ({ location: c.location, tag: c }));
+    const requests = [...chunks.values()].map((c) => ({ location: c.location, tag: c, plainBytes: c.lengthBytes }));
     progress.bytesToRead = requests.reduce((s, r) => s + r.tag.lengthBytes, 0);
     await runLimited(planBlobReads(requests, 4 << 20), 4, signal, async (read) => {
       let data: Buffer;

@@ -55,25 +55,33 @@ export async function loadChunkTableInMemory(target: Target, keys: MasterKeys | 
 export interface BlobRequest<T> {
   readonly location: ChunkLocation;
   readonly tag: T;
+  /** The chunk's size decoded. */
+  readonly plainBytes: number;
 }
+
+/** Decoded bytes per read at most: a read of well-compressed chunks decodes to many times its size. */
+const MAX_PLAIN_BYTES_PER_READ = 8 << 20;
 
 /**
  * Groups requests into ranged reads: blobs of the same pack that lie within `maxGapBytes` of
- * each other are read together, up to `maxReadBytes` per read.
+ * each other are read together, up to `maxReadBytes` per read and 8 MiB of them decoded.
  */
 export function planBlobReads<T>(requests: readonly BlobRequest<T>[], maxReadBytes = 8 << 20, maxGapBytes = 256 << 10): { packId: string; offsetBytes: number; lengthBytes: number; members: BlobRequest<T>[] }[] {
   const sorted = [...requests].sort((a, b) =>
     a.location.packId < b.location.packId ? -1 : a.location.packId > b.location.packId ? 1 : a.location.offsetBytes - b.location.offsetBytes);
   const reads: { packId: string; offsetBytes: number; lengthBytes: number; members: BlobRequest<T>[] }[] = [];
+  let plainBytes = 0;
   for (const req of sorted) {
     const last = reads[reads.length - 1];
     const loc = req.location;
     if (last && last.packId === loc.packId && loc.offsetBytes <= last.offsetBytes + last.lengthBytes + maxGapBytes &&
-        loc.offsetBytes + loc.lengthBytes - last.offsetBytes <= maxReadBytes) {
+        loc.offsetBytes + loc.lengthBytes - last.offsetBytes <= maxReadBytes && plainBytes + req.plainBytes <= MAX_PLAIN_BYTES_PER_READ) {
       last.lengthBytes = Math.max(last.lengthBytes, loc.offsetBytes + loc.lengthBytes - last.offsetBytes);
       last.members.push(req);
+      plainBytes += req.plainBytes;
     } else {
       reads.push({ packId: loc.packId, offsetBytes: loc.offsetBytes, lengthBytes: loc.lengthBytes, members: [req] });
+      plainBytes = req.plainBytes;
     }
   }
   return reads;
