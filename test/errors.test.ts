@@ -5,7 +5,6 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { writeFileSync, readFileSync, mkdirSync, readdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { vmbak, tempDir, qemuImg, qemuIo, sha256File, imageDigest, jsonLine, isCleanError } from './support/vmbak-cli.ts';
 
@@ -67,13 +66,14 @@ for (const [name, make] of cases) {
 
 test('clear error: a wrong passphrase on backup stops the qemu-nbd opened alongside the repository', async () => {
   // The images are opened while the repository's key is derived; a repository that cannot be
-  // opened must still leave no qemu-nbd (nor its socket folder) behind.
-  const socketDirs = () => readdirSync(tmpdir()).filter((f) => f.startsWith('vmbak-qemu-nbd-')).sort();
-  const before = socketDirs();
-  const r = await vmbak(['backup', '--image', disk], { ...env, VMBAK_PASSPHRASE: 'nope' });
+  // opened must still leave no qemu-nbd (nor its socket folder) behind. A temp folder of the
+  // run's own keeps other test files' qemu-nbd out of the picture.
+  const runTmp = join(tmp.dir, 'run-tmp');
+  mkdirSync(runTmp);
+  const r = await vmbak(['backup', '--image', disk], { ...env, VMBAK_PASSPHRASE: 'nope', TMPDIR: runTmp });
   assert.ok(isCleanError(r), r.stderr);
   assert.match(r.stderr, /wrong passphrase for repository/);
-  assert.deepEqual(socketDirs(), before, 'no qemu-nbd socket folder left');
+  assert.deepEqual(readdirSync(runTmp).filter((f) => f.startsWith('vmbak-qemu-nbd-')), [], 'no qemu-nbd socket folder left');
   assert.equal(spawnSync('pgrep', ['-f', `qemu-nbd.*${disk}`]).status, 1, 'no qemu-nbd left serving the image');
   await stillRestores();
 });
