@@ -9,11 +9,12 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { hostname, tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { VmbakError, isVmbakError } from '../core/index.ts';
+import { currentProcessOwner, ownerStatus, removeTree } from '../host/index.ts';
 import { NbdClient } from '../nbd/index.ts';
 import { firstQemuLine } from './image-probe.ts';
 
@@ -33,6 +34,22 @@ const SETPRIV = '/usr/bin/setpriv';
 // get the page cache.
 const DIRECT_IO = ['--cache=none', '--aio=native'];
 
+// A socket folder is named for the process that made it (pid and its start time), so one
+// that a killed vmbak left behind can be told from one in use and removed by the next start.
+const SOCKET_FOLDER_PREFIX = 'vmbak-qemu-nbd-';
+const OWNED_FOLDER = /^vmbak-qemu-nbd-(\d+)\.(\d+)-/;
+
+async function sweepDeadSocketFolders(): Promise<void> {
+  const names = await readdir(tmpdir()).catch(() => [] as string[]);
+  for (const name of names) {
+    const owned = OWNED_FOLDER.exec(name);
+    if (!owned) continue;
+    const ticks = Number(owned[2]);
+    if (ownerStatus({ host: hostname(), pid: Number(owned[1]), pidStartTicks: ticks === 0 ? null : ticks }) !== 'dead') continue;
+    await removeTree(path.join(tmpdir(), name)).catch(() => {});
+  }
+}
+
 export async function startQemuNbd(imagePath: string, format: string, metaContexts: readonly string[]): Promise<QemuNbdSession> {
   try {
     return await startQemuNbdWith(DIRECT_IO, imagePath, format, metaContexts);
@@ -43,7 +60,9 @@ export async function startQemuNbd(imagePath: string, format: string, metaContex
 }
 
 async function startQemuNbdWith(ioArgs: readonly string[], imagePath: string, format: string, metaContexts: readonly string[]): Promise<QemuNbdSession> {
-  const dir = await mkdtemp(path.join(tmpdir(), 'vmbak-qemu-nbd-'));
+  await sweepDeadSocketFolders();
+  const owner = currentProcessOwner();
+  const dir = await mkdtemp(path.join(tmpdir(), `${SOCKET_FOLDER_PREFIX}${owner.pid}.${owner.pidStartTicks ?? 0}-`));
   const socketPath = path.join(dir, 'nbd.sock');
   const qemuArgs = ['--read-only', ...ioArgs, '-f', format, '-k', socketPath, '--discard=ignore', imagePath];
   const [command, args] = existsSync(SETPRIV)

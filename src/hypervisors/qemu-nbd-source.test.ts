@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -137,4 +137,29 @@ test('a killed parent leaves no qemu-nbd behind', async (t) => {
   child.kill('SIGKILL');
   for (let i = 0; i < 100 && qemuNbdFor(img) !== ''; i++) await sleep(20);
   assert.equal(qemuNbdFor(img), '', 'qemu-nbd outlived its parent');
+});
+
+test('socket folders a killed run left are removed by the next qemu-nbd start; live and foreign ones stay', async (t) => {
+  if (!haveQemu(t)) return;
+  const dir = tempDir(t);
+  const image = makeImage(path.join(dir, 'd.qcow2'), 'qcow2', '4M', ['write -P 0x01 0 64k']);
+  const folders = path.join(dir, 'tmp');
+  mkdirSync(folders);
+  const previous = process.env.TMPDIR;
+  process.env.TMPDIR = folders;
+  t.after(() => { if (previous === undefined) delete process.env.TMPDIR; else process.env.TMPDIR = previous; });
+  const exited = spawn('true');
+  await new Promise((r) => exited.once('exit', r));
+  const dead = `vmbak-qemu-nbd-${exited.pid}.1-aaaaaa`;
+  const live = `vmbak-qemu-nbd-${process.pid}.${readFileSync('/proc/self/stat', 'utf8').split(') ')[1]!.split(' ')[19]}-bbbbbb`;
+  const unowned = 'vmbak-qemu-nbd-cccccc';
+  for (const name of [dead, live, unowned]) mkdirSync(path.join(folders, name));
+  writeFileSync(path.join(folders, dead, 'nbd.sock'), '');
+  const source = await openImageSource(image);
+  const during = readdirSync(folders).sort();
+  await source.close();
+  assert.ok(!during.includes(dead), 'the dead run\'s folder is gone');
+  assert.ok(during.includes(live) && during.includes(unowned), 'a live process\'s folder and one without an owner stay');
+  assert.equal(during.length, 3, 'plus the folder of the qemu-nbd just started');
+  assert.deepEqual(readdirSync(folders).sort(), [live, unowned].sort(), 'which goes when the source closes');
 });
