@@ -234,7 +234,8 @@ describe('pre-freeze / post-thaw hooks with a real guest', { concurrency: false 
     const r = await ended;
     const tookMs = Date.now() - sentMs;
     assert.equal(r.code, 130, r.stdout + r.stderr);
-    assert.equal(r.stderr, 'vmbak: aborted by SIGINT; nothing was recorded\n');
+    assert.equal(r.stderr, `vmbak: waiting for the post-thaw hook of VM ${fx.vm!.name} to finish (at most 60 s) before aborting\n`
+      + 'vmbak: aborted by SIGINT; nothing was recorded\n');
     assert.ok(tookMs < 5000, `vmbak exited ${tookMs} ms after SIGINT`);
     t.diagnostic(`vmbak exited ${tookMs} ms after SIGINT (post-thaw hook included)`);
     assert.equal(alive(pids.hook), false, `the hook (pid ${pids.hook}) is gone`);
@@ -262,7 +263,8 @@ describe('pre-freeze / post-thaw hooks with a real guest', { concurrency: false 
     assert.equal(existsSync(finished), false, 'the abort came while post-thaw ran');
     const r = await ended;
     assert.equal(r.code, 130, r.stdout + r.stderr);
-    assert.equal(r.stderr, 'vmbak: aborted by SIGTERM; nothing was recorded\n');
+    assert.equal(r.stderr, `vmbak: waiting for the post-thaw hook of VM ${fx.vm!.name} to finish (at most 60 s) before aborting\n`
+      + 'vmbak: aborted by SIGTERM; nothing was recorded\n');
     assert.ok(existsSync(finished), 'post-thaw was not killed: it finished undoing what pre-freeze did');
     assert.deepEqual(hookLines().map((h) => h.hook), ['pre-freeze', 'post-thaw']);
     assert.equal(await backupCount(), backups, 'no backup recorded');

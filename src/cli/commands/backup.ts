@@ -159,6 +159,7 @@ async function libvirtJobs(opts: BackupOptions, targets: RepoHandle[], signal: A
     source: 'libvirt' as const,
     openSession: (sinceCheckpoint: string | null) => libvirt.openBackupSession(vm, {
       uri, sinceCheckpoint, excludeDisks: opts.excludeDisk, quiesce: opts.quiesce as 'auto' | 'require' | 'off', hooks, scratchDir: opts.scratchDir, signal,
+      onNotice: (message: string) => { process.stderr.write(`vmbak: ${message}\n`); },
     }),
   }));
 }

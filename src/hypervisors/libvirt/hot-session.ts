@@ -81,7 +81,7 @@ export async function openHotSession(input: HotSessionInput, opts: SessionOption
   try {
     // The record says "may be frozen" across the freeze window, so a run killed inside it is thawed by the next start.
     const onFreezeState = (mayBeFrozen: boolean) => { writeRunRecord(stateDir, { ...record, mayBeFrozen }); };
-    quiesced = await quiesceAround(vm, { mode: opts.quiesce ?? 'auto', hooks: opts.hooks, uri, onFreezeState, signal },
+    quiesced = await quiesceAround(vm, { mode: opts.quiesce ?? 'auto', hooks: opts.hooks, uri, onFreezeState, signal, onNotice: opts.onNotice },
       async () => {
         await virsh(['backup-begin', vm.uuid, backupFile, checkpointFile], { uri, vm: vm.name });
         stateFiles = await input.readStateFiles();

@@ -35,6 +35,8 @@ export interface QuiesceOptions {
   readonly onFreezeState?: (mayBeFrozen: boolean) => void;
   /** The run's abort: kills a running pre-freeze hook; the start is then given up with its reason. */
   readonly signal?: AbortSignal;
+  /** Told, in one line, what an aborted run still waits for (a post-thaw hook let finish). */
+  readonly onNotice?: (message: string) => void;
 }
 
 export interface QuiesceResult<T> {
@@ -71,8 +73,15 @@ export async function quiesceAround<T>(vm: Vm, opts: QuiesceOptions, start: () =
   } finally {
     // Not tied to the abort: killing it could leave the application as pre-freeze left it.
     if (hooks.postThaw) {
-      const err = await runHook('post-thaw', hooks.postThaw, vm, { timeoutMs });
-      if (err) warnings.push(err.message);
+      const announce = () => opts.onNotice?.(`waiting for the post-thaw hook of VM ${vm.name} to finish (at most ${Math.ceil(timeoutMs / 1000)} s) before aborting`);
+      if (opts.signal?.aborted) announce();
+      else opts.signal?.addEventListener('abort', announce, { once: true });
+      try {
+        const err = await runHook('post-thaw', hooks.postThaw, vm, { timeoutMs });
+        if (err) warnings.push(err.message);
+      } finally {
+        opts.signal?.removeEventListener('abort', announce);
+      }
     }
   }
   // A failing post-thaw does not lower it: the point in time was taken with the application quiesced.

@@ -32,6 +32,8 @@ export interface SessionOptions {
   readonly onScratchLow?: (err: VmbakError) => void;
   /** The run's abort (SIGINT, SIGTERM, `vmbak jobs abort`, --max-pause): it kills a running pre-freeze hook. */
   readonly signal?: AbortSignal;
+  /** Told, in one line, what an aborted backup still waits for before it ends. */
+  readonly onNotice?: (message: string) => void;
   readonly openExport?: ExportOpener;
   readonly openImage?: ImageOpener;
 }
