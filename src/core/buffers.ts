@@ -1,4 +1,4 @@
-// Freeing large buffers at once. A Buffer of tens of KiB or more owns memory outside V8's
+// Handing large buffers on and freeing them at once. A Buffer of tens of KiB or more owns memory outside V8's
 // heap that is returned only when the garbage collector finds its object dead, and hot loops
 // that make one per chunk (ciphers, transferred reads) pile up tens of MiB before it looks.
 // Detaching the buffer's ArrayBuffer frees that memory now.
@@ -12,4 +12,11 @@ export function releaseBuffer(buf: Uint8Array): void {
   if (backing instanceof ArrayBuffer && buf.byteOffset === 0 && buf.byteLength === backing.byteLength && !backing.detached) {
     backing.transfer(0);
   }
+}
+
+/** buf's memory as an ArrayBuffer to transfer to a worker: its own when buf spans all of it, else a copy. */
+export function transferableBuffer(buf: Uint8Array): ArrayBuffer {
+  const backing = buf.buffer;
+  if (backing instanceof ArrayBuffer && buf.byteOffset === 0 && buf.byteLength === backing.byteLength) return backing;
+  return backing.slice(buf.byteOffset, buf.byteOffset + buf.byteLength) as ArrayBuffer;
 }

@@ -6,7 +6,7 @@
 // their id key (both unencrypted, or the same master secret) ids carry over unchanged, and
 // chunks B already holds are not even read.
 
-import { VmbakError } from '../core/index.ts';
+import { VmbakError, transferableBuffer } from '../core/index.ts';
 import {
   DiskIndex, ZERO_CHUNK_ID, chunkKeyOf, maxBlobBytes, planBlobReads, readPackRange,
   type ChunkTable, type PackWriter, type Repository,
@@ -103,7 +103,7 @@ type Member = { location: { offsetBytes: number; lengthBytes: number }; tag: Sou
 async function decodeFromSource(ctx: DiskCopyContext, backupId: string, disk: string, chunkSizeBytes: number, read: Read, members: Member[]): Promise<Buffer> {
   const data = await readPackRange(ctx.from.target, read.packId, read.offsetBytes, read.lengthBytes);
   const items = members.map((m) => ({ offsetBytes: m.location.offsetBytes - read.offsetBytes, lengthBytes: m.location.lengthBytes, chunkId: new Uint8Array(m.tag.id), plainBytes: m.tag.lengthBytes }));
-  const ab = toArrayBuffer(data);
+  const ab = transferableBuffer(data);
   const reply = await ctx.fromPool.run(ctx.fromPool.pick(), { op: 'decode', jobId: ctx.fromPool.newJobId(), data: ab, items, output: 'return' }, [ab]);
   if (reply.op !== 'decode') throw new VmbakError('INTERNAL', { detail: 'unexpected worker reply' });
   members.forEach((m, k) => {
@@ -117,9 +117,4 @@ async function decodeFromSource(ctx: DiskCopyContext, backupId: string, disk: st
   });
   // Every item decoded, so the reply holds their plaintexts back to back in `members` order.
   return Buffer.from(reply.data!);
-}
-
-function toArrayBuffer(buf: Buffer): ArrayBuffer {
-  if (buf.byteOffset === 0 && buf.byteLength === buf.buffer.byteLength) return buf.buffer as ArrayBuffer;
-  return buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength) as ArrayBuffer;
 }

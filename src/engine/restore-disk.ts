@@ -6,7 +6,7 @@
 import { open, rename, rm, truncate } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { dirname, basename, join } from 'node:path';
-import { VmbakError, describeError } from '../core/index.ts';
+import { VmbakError, describeError, transferableBuffer } from '../core/index.ts';
 import { planBlobReads, readPackRange, type ChunkTable, type Repository } from '../repository/index.ts';
 import type { DiskIndex } from '../repository/index.ts';
 import type { WorkerPool } from './worker-pool.ts';
@@ -69,7 +69,7 @@ async function writeChunks(req: RestoreDiskRequest, path: string): Promise<void>
         offsetBytes: m.location.offsetBytes - read.offsetBytes, lengthBytes: m.location.lengthBytes,
         chunkId: new Uint8Array(index.id(m.tag)), plainBytes: index.chunkLength(m.tag), diskOffsetBytes: m.tag * index.chunkSizeBytes,
       }));
-      const ab = data.byteOffset === 0 && data.byteLength === data.buffer.byteLength ? data.buffer as ArrayBuffer : data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength) as ArrayBuffer;
+      const ab = transferableBuffer(data);
       // The worker writes the chunks into the file itself: decoded data never crosses threads.
       const reply = await req.pool.run(req.pool.pick(), { op: 'decode', jobId: req.pool.newJobId(), data: ab, items, output: { path } }, [ab]);
       if (reply.op !== 'decode') throw new VmbakError('INTERNAL', { detail: 'unexpected worker reply' });

@@ -2,7 +2,7 @@
 // once however many backups share it, and name every backup, disk and offset a bad or missing
 // chunk breaks.
 
-import { VmbakError, isVmbakError } from '../core/index.ts';
+import { VmbakError, isVmbakError, transferableBuffer } from '../core/index.ts';
 import { acquireLock, chunkKeyOf, loadChunkTable, operationLockName, planBlobReads, readPackRange, type ChunkLocation, type Manifest, type Repository } from '../repository/index.ts';
 import type { WorkerPool } from './worker-pool.ts';
 import { runLimited } from './backup-disk.ts';
@@ -67,7 +67,7 @@ export async function verifyBackups(repo: Repository, manifests: readonly Manife
         return;
       }
       const items = read.members.map((m) => ({ offsetBytes: m.location.offsetBytes - read.offsetBytes, lengthBytes: m.location.lengthBytes, chunkId: new Uint8Array(m.tag.id), plainBytes: m.tag.lengthBytes }));
-      const ab = data.byteOffset === 0 && data.byteLength === data.buffer.byteLength ? data.buffer as ArrayBuffer : data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength) as ArrayBuffer;
+      const ab = transferableBuffer(data);
       const reply = await pool.run(pool.pick(), { op: 'decode', jobId: pool.newJobId(), data: ab, items, output: 'discard' }, [ab]);
       if (reply.op !== 'decode') throw new VmbakError('INTERNAL', { detail: 'unexpected worker reply' });
       read.members.forEach((m, k) => {

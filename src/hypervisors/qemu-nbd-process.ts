@@ -51,6 +51,7 @@ async function sweepDeadSocketFolders(): Promise<void> {
 }
 
 export async function startQemuNbd(imagePath: string, format: string, metaContexts: readonly string[]): Promise<QemuNbdSession> {
+  await sweepDeadSocketFolders();
   try {
     return await startQemuNbdWith(DIRECT_IO, imagePath, format, metaContexts);
   } catch (err) {
@@ -60,7 +61,6 @@ export async function startQemuNbd(imagePath: string, format: string, metaContex
 }
 
 async function startQemuNbdWith(ioArgs: readonly string[], imagePath: string, format: string, metaContexts: readonly string[]): Promise<QemuNbdSession> {
-  await sweepDeadSocketFolders();
   const owner = currentProcessOwner();
   const dir = await mkdtemp(path.join(tmpdir(), `${SOCKET_FOLDER_PREFIX}${owner.pid}.${owner.pidStartTicks ?? 0}-`));
   const socketPath = path.join(dir, 'nbd.sock');
