@@ -6,6 +6,8 @@
 export interface ObjectInfo {
   readonly name: string;
   readonly sizeBytes: number;
+  /** The server's modification time in ms since the epoch, or null where it keeps none. */
+  readonly modifiedMs?: number | null;
 }
 
 export interface ByteRange {
