@@ -1,0 +1,129 @@
+// A disk of a backup as an NBD export, read straight from the repository: a read becomes the
+// chunks it covers (through the disk's index), zero chunks are holes that are never read, and
+// the others come decoded from the chunk fetcher (its cache, or their packs). Sequential
+// reading is detected and the chunks ahead of it are fetched before they are asked for.
+// Reads fail (EIO to the client) once `signal` fires: without its lease the repository may be
+// changed under the export by gc.
+
+import type { AllocationExtent } from '../core/index.ts';
+import type { NbdExport } from '../nbd/index.ts';
+import { chunkKeyOf, type DiskIndex } from '../repository/index.ts';
+import type { ChunkFetcher, ChunkRef } from './chunk-fetcher.ts';
+
+export interface BackupDiskExportOptions {
+  readonly backupId: string;
+  readonly vmName: string;
+  readonly disk: string;
+  readonly index: DiskIndex;
+  readonly fetcher: ChunkFetcher;
+  readonly signal: AbortSignal;
+  /** Bytes fetched ahead of a sequential reader (whole chunks); 0 turns read-ahead off. */
+  readonly readAheadBytes: number;
+}
+
+export class BackupDiskExport implements NbdExport {
+  readonly name: string;
+  readonly description: string;
+  readonly sizeBytes: number;
+  readonly preferredBlockBytes: number;
+  private readonly opts: BackupDiskExportOptions;
+  private readonly index: DiskIndex;
+  /** Per chunk: 1 when it reads as zeros (not stored). */
+  private readonly zero: Uint8Array;
+  private readonly readAheadChunks: number;
+  /** The furthest chunk of the current sequential run a client has read. */
+  private frontier = -1;
+  /** Chunks up to here have been fetched ahead. */
+  private fetchedAheadUntil = -1;
+
+  constructor(opts: BackupDiskExportOptions) {
+    this.opts = opts;
+    this.index = opts.index;
+    this.name = opts.disk;
+    this.description = `disk ${opts.disk} of VM ${opts.vmName}, backup ${opts.backupId}`;
+    this.sizeBytes = opts.index.sizeBytes;
+    this.preferredBlockBytes = opts.index.chunkSizeBytes;
+    this.zero = new Uint8Array(opts.index.count);
+    for (let i = 0; i < opts.index.count; i++) if (opts.index.isZero(i)) this.zero[i] = 1;
+    this.readAheadChunks = Math.floor(opts.readAheadBytes / opts.index.chunkSizeBytes);
+  }
+
+  async read(offsetBytes: number, lengthBytes: number): Promise<Buffer> {
+    this.opts.signal.throwIfAborted();
+    const chunkBytes = this.index.chunkSizeBytes;
+    const first = Math.floor(offsetBytes / chunkBytes);
+    const last = Math.floor((offsetBytes + lengthBytes - 1) / chunkBytes);
+    const wanted: number[] = [];
+    for (let i = first; i <= last; i++) if (!this.zero[i]) wanted.push(i);
+    const chunks = this.opts.fetcher.fetch(wanted.map((i) => this.refOf(i)), true);
+    this.readAhead(first, last);
+    const out = Buffer.alloc(lengthBytes); // zero chunks stay zeros
+    const got = await Promise.all(chunks);
+    wanted.forEach((i, k) => {
+      const chunkStart = i * chunkBytes;
+      const from = Math.max(offsetBytes, chunkStart);
+      const to = Math.min(offsetBytes + lengthBytes, chunkStart + got[k]!.length);
+      got[k]!.copy(out, from - offsetBytes, from - chunkStart, to - chunkStart);
+    });
+    return out;
+  }
+
+  async extents(offsetBytes: number, lengthBytes: number): Promise<AllocationExtent[]> {
+    const chunkBytes = this.index.chunkSizeBytes;
+    const endBytes = offsetBytes + lengthBytes;
+    const out: AllocationExtent[] = [];
+    for (let at = offsetBytes; at < endBytes;) {
+      const i = Math.floor(at / chunkBytes);
+      const next = Math.min(endBytes, (i + 1) * chunkBytes);
+      const zero = this.zero[i] === 1;
+      const prev = out[out.length - 1];
+      if (prev && prev.zero === zero) out[out.length - 1] = { ...prev, lengthBytes: next - prev.offsetBytes };
+      else out.push({ offsetBytes: at, lengthBytes: next - at, zero });
+      at = next;
+    }
+    return out;
+  }
+
+  async prefetch(offsetBytes: number, lengthBytes: number): Promise<void> {
+    this.opts.signal.throwIfAborted();
+    const first = Math.floor(offsetBytes / this.index.chunkSizeBytes);
+    const last = Math.floor((offsetBytes + lengthBytes - 1) / this.index.chunkSizeBytes);
+    await Promise.all(this.fetchAhead(first, last));
+  }
+
+  /**
+   * A read that starts at or just behind the furthest chunk read so far continues a
+   * sequential run (several connections of one reader interleave, so "just behind" counts).
+   * Once less than half the window is fetched ahead of the run, the next half is fetched.
+   */
+  private readAhead(first: number, last: number): void {
+    if (this.readAheadChunks === 0) return;
+    const sequential = this.frontier >= 0 && first <= this.frontier + 1 && first >= this.frontier - this.readAheadChunks;
+    if (!sequential) {
+      this.frontier = last;
+      this.fetchedAheadUntil = last;
+      return;
+    }
+    this.frontier = Math.max(this.frontier, last);
+    if (this.fetchedAheadUntil - this.frontier >= this.readAheadChunks / 2) return;
+    const from = Math.max(this.fetchedAheadUntil, this.frontier) + 1;
+    const to = Math.min(this.index.count - 1, this.frontier + this.readAheadChunks);
+    if (to < from) return;
+    this.fetchedAheadUntil = to;
+    for (const p of this.fetchAhead(from, to)) p.catch(() => {});
+  }
+
+  private fetchAhead(first: number, last: number): Promise<Buffer>[] {
+    const refs: ChunkRef[] = [];
+    for (let i = first; i <= last; i++) if (!this.zero[i]) refs.push(this.refOf(i));
+    return this.opts.fetcher.fetch(refs, false);
+  }
+
+  private refOf(i: number): ChunkRef {
+    const id = this.index.id(i);
+    return {
+      key: chunkKeyOf(id), id, plainBytes: this.index.chunkLength(i),
+      backupId: this.opts.backupId, disk: this.opts.disk, offsetBytes: i * this.index.chunkSizeBytes,
+    };
+  }
+}
