@@ -106,7 +106,7 @@ function exportUri(bound: NbdListenAddress, name: string, tls: boolean): string 
 function failureLogger(backupId: string): (f: NbdRequestFailure) => void {
   const logged = new Set<string>();
   return (f) => {
-    const detail = describeError(f.error);
+    const detail = f.error instanceof Error ? f.error.message : describeError(f.error);
     if (logged.has(detail)) return;
     if (logged.size < MAX_LOGGED_FAILURES) logged.add(detail);
     process.stderr.write(`vmbak: export of ${backupId}: ${f.op} of ${f.lengthBytes} bytes at offset ${f.offsetBytes} of disk ${f.exportName} failed (EIO to the client): ${detail}\n`);
