@@ -29,6 +29,8 @@ export const errorRegistry = {
   REPO_ENCRYPTED_NEEDS_KEY: spec('repository {repo} is encrypted; a passphrase is needed', 2, 400),
   REPO_NOT_ENCRYPTED: spec('repository {repo} is not encrypted and has no key', 1, 400),
   REPO_LOCKED: spec('{what} in {repo} is locked by {owner}', 1, 409, true),
+  LEASE_LOST: spec('lost the lock on {what} in {repo} ({detail}); stopped before recording anything more', 1, 409, true),
+  LOCK_CORRUPT: spec('lock object {object} in {repo} is damaged ({detail}); remove it once no vmbak process uses the repository', 1, 500),
   BACKUP_NOT_FOUND: spec('no backup {backupId} in {repo}', 1, 404),
   BACKUP_ID_AMBIGUOUS: spec('backup id {backupId} is ambiguous in {repo}: {matches}', 2, 400),
   MANIFEST_CORRUPT: spec('manifest of backup {backupId} in {repo} is damaged: {detail}', 1, 500),

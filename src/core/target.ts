@@ -6,6 +6,13 @@
 export interface ObjectInfo {
   readonly name: string;
   readonly sizeBytes: number;
+  /**
+   * When the storage server last wrote the object, in ms since the epoch, by the server's
+   * clock (not ours: compare it with another object's time, or allow for skew). Precision
+   * depends on the back-end: ms locally, 1 s over SFTP, S3 and FTP stat, 1 min in a plain
+   * FTP LIST. null only where the server gives no time at all.
+   */
+  readonly modifiedMs: number | null;
 }
 
 export interface ByteRange {

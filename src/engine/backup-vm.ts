@@ -3,11 +3,11 @@
 // Until the manifest exists nothing refers to the new packs, so an abort or a crash at any
 // point leaves the repository as it was plus unreferenced packs that gc removes.
 
-import { hostname } from 'node:os';
+import { hostName } from '../host/index.ts';
 import { createHash } from 'node:crypto';
-import { VmbakError, systemClock, type BackupSession, type Clock } from '../core/index.ts';
+import { systemClock, type BackupSession, type Clock } from '../core/index.ts';
 import {
-  PackWriter, acquireLock, latestBackupOf, newBackupId, type DiskIndex, type Manifest, type ManifestDisk, type Repository,
+  PackWriter, acquireLock, latestBackupOf, recordBackup, type DiskIndex, type Manifest, type ManifestDisk, type Repository,
 } from '../repository/index.ts';
 import { openChunkTableForWriting } from '../repository/index.ts';
 import { backupDisk } from './backup-disk.ts';
@@ -47,8 +47,10 @@ export async function backupVm(req: BackupVmRequest): Promise<Manifest> {
   const clock = req.clock ?? systemClock;
   const startedMs = clock.nowMs();
   const lock = await acquireLock(repo.target, vmLockName(vm.key), `backup of ${vm.name}`, `VM ${vm.name}`, clock);
+  // A lost lease stops the pipeline like an abort does, with LEASE_LOST as the reason.
+  const signal = AbortSignal.any([req.signal, lock.signal]);
   try {
-    const table = await openChunkTableForWriting(repo);
+    const table = await openChunkTableForWriting(repo, lock, clock);
     const previous = await latestBackupOf(repo, vm.key);
     const copies = req.copies ?? [];
     await Promise.all(copies.map((c) => c.prepare(vm.key, vm.name, vmLockName(vm.key))));
@@ -68,7 +70,7 @@ export async function backupVm(req: BackupVmRequest): Promise<Manifest> {
       if (useDirtyMap) fallbackReason = null;
       const tees = await Promise.all(copies.map((c) => c.teeFor(disk.source.name, disk.source.sizeBytes, repo.config.chunkSizeBytes, useDirtyMap ? disk.incrementalFrom : null)));
       const result = await backupDisk(
-        { pool: req.pool, writer, chunkSizeBytes: repo.config.chunkSizeBytes, signal: req.signal, progress: req.progress, gate: req.gate, tee: teeToAll(tees.filter((t): t is DiskTee => t !== undefined)) },
+        { pool: req.pool, writer, chunkSizeBytes: repo.config.chunkSizeBytes, signal, progress: req.progress, gate: req.gate, tee: teeToAll(tees.filter((t): t is DiskTee => t !== undefined)) },
         { source: disk.source, previous: base, useDirtyMap },
       );
       indexes.set(disk.source.name, result.index);
@@ -79,14 +81,14 @@ export async function backupVm(req: BackupVmRequest): Promise<Manifest> {
         incremental: useDirtyMap, fallbackReason,
       });
     }
+    if (signal.aborted) throw signal.reason;
     await writer.finish();
-    if (req.signal.aborted) throw req.signal.reason;
-    const backupId = await unusedBackupId(repo);
-    for (const [name, index] of indexes) await repo.writeDiskIndex(backupId, name, index);
+    if (signal.aborted) throw signal.reason;
     const incremental = disks.length > 0 && disks.every((d) => d.incremental);
-    const manifest: Manifest = {
+    const finishedMs = clock.nowMs();
+    return await recordBackup(repo, lock, indexes, (backupId): Manifest => ({
       version: 1, backupId, vm: { key: vm.key, name: vm.name, uuid: vm.uuid },
-      time: new Date(startedMs).toISOString(), finishedAt: new Date(clock.nowMs()).toISOString(), host: hostname(),
+      time: new Date(startedMs).toISOString(), finishedAt: new Date(finishedMs).toISOString(), host: hostName(),
       source: req.source, consistency: session.consistency, incremental,
       fallbackReason: incremental ? null : disks.map((d) => d.fallbackReason).find((r) => r) ?? null,
       parentBackupId: previous?.backupId ?? null, checkpointId: session.checkpointId, domainXml: session.domainXml || null,
@@ -96,13 +98,9 @@ export async function backupVm(req: BackupVmRequest): Promise<Manifest> {
       warnings: [...session.warnings],
       stats: {
         bytesRead: sum(disks.map((d) => d.bytesRead)), bytesNew: sum(disks.map((d) => d.bytesNew)),
-        bytesStored: writer.bytesStored, durationMs: clock.nowMs() - startedMs,
+        bytesStored: writer.bytesStored, durationMs: finishedMs - startedMs,
       },
-    };
-    if (req.signal.aborted) throw req.signal.reason;
-    // The manifest is written last: from this instant the backup exists.
-    if (!(await repo.writeManifest(manifest))) throw new VmbakError('INTERNAL', { detail: `backup id ${backupId} was taken meanwhile` });
-    return manifest;
+    }));
   } finally {
     await lock.release().catch(() => {});
   }
@@ -117,13 +115,6 @@ async function chooseBase(repo: Repository, previous: Manifest | null, prevDisk:
   const base = await repo.readDiskIndex(previous.backupId, prevDisk.name);
   if (base.digest() !== prevDisk.digest) return { base: null, reason: `previous index of ${prevDisk.name} does not match its manifest` };
   return { base, reason: null };
-}
-
-async function unusedBackupId(repo: Repository): Promise<string> {
-  for (;;) {
-    const id = newBackupId();
-    if (await repo.isBackupIdFree(id)) return id;
-  }
 }
 
 function sum(values: number[]): number {

@@ -13,8 +13,8 @@
 
 import { VmbakError } from '../core/index.ts';
 import {
-  PackWriter, acquireLock, listBackups, loadChunkTable, newBackupId, openChunkTableForWriting, operationLockName,
-  type DiskIndex, type Manifest, type Repository,
+  PackWriter, acquireLock, listBackups, loadChunkTable, noteGcPlan, openChunkTableForWriting, operationLockName, recordBackup,
+  type DiskIndex, type HeldLock, type Manifest, type Repository,
 } from '../repository/index.ts';
 import type { WorkerPool } from './worker-pool.ts';
 import type { ProgressCounters } from './progress.ts';
@@ -75,19 +75,22 @@ export async function executeCopy(plan: CopyPlan, opts: CopyOptions): Promise<Co
   try {
     const lockTo = await acquireLock(to.target, operationLockName(), `copy from ${from.displayUrl}`, 'copy');
     try {
-      const toTable = await openChunkTableForWriting(to);
+      // Either lease lost stops the copy: A's packs could go, or B's new ones.
+      const signal = AbortSignal.any([opts.signal, lockFrom.signal, lockTo.signal]);
+      await noteGcPlan(from, lockFrom);
+      const toTable = await openChunkTableForWriting(to, lockTo);
       const ctx: DiskCopyContext = {
         from, fromTable: await loadChunkTable(from.target, from.keys, new Set(), from.config.repositoryId), fromPool: opts.fromPool, toPool: opts.toPool,
         writer: new PackWriter(to.target, to.keys, toTable, { packSizeBytes: to.config.packSizeBytes }),
-        sameIds: sameIdKeys(from, to), signal: opts.signal, progress: opts.progress,
+        sameIds: sameIdKeys(from, to), signal, progress: opts.progress,
       };
       const inB = new Map(plan.items.filter((i) => i.presentAs).map((i) => [i.manifest.backupId, i.presentAs!]));
       const done: CopiedBackup[] = [];
       for (const item of plan.items) {
-        if (opts.signal.aborted) throw opts.signal.reason;
+        if (signal.aborted) throw signal.reason;
         const result = item.presentAs
           ? { sourceBackupId: item.manifest.backupId, backupId: item.presentAs, vm: item.manifest.vm.name, skipped: true, bytesRead: 0, bytesSent: 0, bytesStored: 0, bytesVerified: 0, durationMs: 0 }
-          : await copyOneBackup(ctx, to, toTable, item.manifest, inB, opts);
+          : await copyOneBackup(ctx, to, lockTo, toTable, item.manifest, inB, opts.toPool);
         inB.set(result.sourceBackupId, result.backupId);
         done.push(result);
         opts.onCopied?.(result);
@@ -102,8 +105,8 @@ export async function executeCopy(plan: CopyPlan, opts: CopyOptions): Promise<Co
 }
 
 async function copyOneBackup(
-  ctx: DiskCopyContext, to: Repository, toTable: Parameters<typeof readBackWrittenChunks>[1],
-  m: Manifest, inB: ReadonlyMap<string, string>, opts: CopyOptions,
+  ctx: DiskCopyContext, to: Repository, lockTo: HeldLock, toTable: Parameters<typeof readBackWrittenChunks>[1],
+  m: Manifest, inB: ReadonlyMap<string, string>, toPool: WorkerPool,
 ): Promise<CopiedBackup> {
   const startedMs = Date.now();
   const storedBefore = ctx.writer.bytesStored;
@@ -122,8 +125,8 @@ async function copyOneBackup(
   }
   await ctx.writer.finish();
   for (const [disk, index] of indexes) assertIndexComplete(to, toTable, m.backupId, disk, index);
-  const bytesVerified = await readBackWrittenChunks(to, toTable, opts.toPool, m.backupId, written, opts.signal);
-  if (opts.signal.aborted) throw opts.signal.reason;
+  const bytesVerified = await readBackWrittenChunks(to, toTable, toPool, m.backupId, written, ctx.signal);
+  if (ctx.signal.aborted) throw ctx.signal.reason;
   const manifestFor = (backupId: string): Manifest => ({
     ...m, backupId,
     parentBackupId: m.parentBackupId ? inB.get(m.parentBackupId) ?? null : null,
@@ -131,13 +134,7 @@ async function copyOneBackup(
     copiedFrom: { repositoryId: ctx.from.config.repositoryId, repo: ctx.from.displayUrl, backupId: m.backupId, copiedAt: new Date().toISOString() },
   });
   // The same id when B has no backup under it; disk indexes first, the manifest last.
-  let backupId = (await to.isBackupIdFree(m.backupId)) ? m.backupId : await unusedBackupId(to);
-  for (let attempt = 0; ; attempt++) {
-    for (const [name, index] of indexes) await to.writeDiskIndex(backupId, name, index);
-    if (await to.writeManifest(manifestFor(backupId))) break;
-    if (attempt >= 2) throw new VmbakError('INTERNAL', { detail: `backup ids in ${to.displayUrl} keep being taken` });
-    backupId = await unusedBackupId(to);
-  }
+  const { backupId } = await recordBackup(to, lockTo, indexes, manifestFor, m.backupId);
   return {
     sourceBackupId: m.backupId, backupId, vm: m.vm.name, skipped: false, bytesRead, bytesSent,
     bytesStored: ctx.writer.bytesStored - storedBefore, bytesVerified, durationMs: Date.now() - startedMs,
@@ -148,11 +145,4 @@ async function copyOneBackup(
 function sameIdKeys(a: Repository, b: Repository): boolean {
   if (!a.keys || !b.keys) return !a.keys && !b.keys;
   return a.masterSecret.equals(b.masterSecret);
-}
-
-async function unusedBackupId(repo: Repository): Promise<string> {
-  for (;;) {
-    const id = newBackupId();
-    if (await repo.isBackupIdFree(id)) return id;
-  }
 }

@@ -4,10 +4,10 @@
 // (pack uploads, chunks the primary did not read, disk indexes, manifest last). Every failure
 // here is caught and reported as a missing copy: it never fails the primary backup.
 
-import { hostname } from 'node:os';
+import { hostName } from '../host/index.ts';
 import { VmbakError, describeError } from '../core/index.ts';
 import {
-  PackWriter, acquireLock, latestBackupOf, newBackupId, openChunkTableForWriting,
+  PackWriter, acquireLock, latestBackupOf, openChunkTableForWriting, recordBackup,
   type DiskIndex, type HeldLock, type Manifest, type Repository,
 } from '../repository/index.ts';
 import type { BackupSession } from '../core/index.ts';
@@ -48,7 +48,7 @@ export class FanOutCopy {
       const { repo, pool } = await this.open();
       const lock = await acquireLock(repo.target, lockName, `backup of ${vmName} (copy)`, `VM ${vmName}`);
       try {
-        const table = await openChunkTableForWriting(repo);
+        const table = await openChunkTableForWriting(repo, lock);
         const previous = await latestBackupOf(repo, vmKey);
         this.prepared = { repo, pool, lock, previous, writer: new PackWriter(repo.target, repo.keys, table, { packSizeBytes: repo.config.packSizeBytes }) };
       } catch (err) {
@@ -95,17 +95,16 @@ export class FanOutCopy {
         await sink.fillFromSource(d.source);
         if (sink.failure) throw sink.failure;
       }
+      if (p.lock.signal.aborted) throw p.lock.signal.reason;
       await p.writer.finish();
-      const backupId = (await p.repo.isBackupIdFree(primary.backupId)) ? primary.backupId : await unusedBackupId(p.repo);
-      for (const [name, sink] of this.sinks) await p.repo.writeDiskIndex(backupId, name, sink.index);
       const bytesNew = [...this.sinks.values()].reduce((s, k) => s + k.bytesNew, 0);
-      const manifest: Manifest = {
-        ...primary, backupId, host: hostname(), parentBackupId: p.previous?.backupId ?? null,
+      const indexes = new Map([...this.sinks].map(([name, sink]) => [name, sink.index]));
+      // The primary's id where the copy repository has no backup under it.
+      const { backupId } = await recordBackup(p.repo, p.lock, indexes, (backupId): Manifest => ({
+        ...primary, backupId, host: hostName(), parentBackupId: p.previous?.backupId ?? null,
         disks: primary.disks.map((d) => ({ ...d, digest: this.sinks.get(d.name)!.index.digest(), bytesNew: this.sinks.get(d.name)!.bytesNew })),
         stats: { ...primary.stats, bytesNew, bytesStored: p.writer.bytesStored },
-      };
-      // The copy's manifest is written last, like every manifest.
-      if (!(await p.repo.writeManifest(manifest))) throw new VmbakError('INTERNAL', { detail: `backup id ${backupId} was taken meanwhile` });
+      }), primary.backupId);
       return { repo: p.repo.displayUrl, ok: true, error: null, backupId, bytesNew };
     } catch (err) {
       return { repo: p?.repo.displayUrl ?? this.location, ok: false, error: this.failure ?? describe(err), backupId: null, bytesNew: 0 };
@@ -124,11 +123,4 @@ export class FanOutCopy {
 
 function describe(err: unknown): string {
   return err instanceof VmbakError ? err.message : describeError(err);
-}
-
-async function unusedBackupId(repo: Repository): Promise<string> {
-  for (;;) {
-    const id = newBackupId();
-    if (await repo.isBackupIdFree(id)) return id;
-  }
 }

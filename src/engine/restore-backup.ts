@@ -7,7 +7,7 @@ import { dirname, join, resolve, sep } from 'node:path';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { VmbakError, describeError } from '../core/index.ts';
-import { acquireLock, loadChunkTable, operationLockName, type Manifest, type Repository } from '../repository/index.ts';
+import { acquireLock, loadChunkTable, noteGcPlan, operationLockName, type Manifest, type Repository } from '../repository/index.ts';
 import type { WorkerPool } from './worker-pool.ts';
 import { restoreDiskToRaw, temporaryPathFor } from './restore-disk.ts';
 import { digestRawImage } from './disk-digest.ts';
@@ -43,8 +43,11 @@ export async function restoreBackup(req: RestoreRequest): Promise<RestoredDisk[]
   await mkdir(req.toDir, { recursive: true });
   for (const d of disks) await refuseExisting(join(req.toDir, `${d.name}.${req.format}`));
   // A restore is an operation gc must wait for: it reads packs found through the table.
-  const lock = await acquireLock(repo.target, operationLockName(), `restore of ${manifest.backupId}`, 'restore', undefined);
+  const lock = await acquireLock(repo.target, operationLockName(), `restore of ${manifest.backupId}`, 'restore');
+  // Without the lease gc may delete what is still to be read: stop rather than fail oddly.
+  const signal = AbortSignal.any([req.signal, lock.signal]);
   try {
+    await noteGcPlan(repo, lock);
     const table = await loadChunkTable(repo.target, repo.keys, new Set(), repo.config.repositoryId);
     const restored: RestoredDisk[] = [];
     for (const d of disks) {
@@ -53,9 +56,9 @@ export async function restoreBackup(req: RestoreRequest): Promise<RestoredDisk[]
       const finalPath = join(req.toDir, `${d.name}.${req.format}`);
       const rawPath = req.format === 'raw' ? finalPath : temporaryPathFor(join(req.toDir, `${d.name}.raw`));
       try {
-        await restoreDiskToRaw({ repo, table, pool: req.pool, backupId: manifest.backupId, disk: d.name, index, outputPath: rawPath, signal: req.signal, progress: req.progress });
+        await restoreDiskToRaw({ repo, table, pool: req.pool, backupId: manifest.backupId, disk: d.name, index, outputPath: rawPath, signal, progress: req.progress });
         if (req.verify) {
-          const digest = await digestRawImage(rawPath, d.sizeBytes, d.chunkSizeBytes, req.pool, req.signal);
+          const digest = await digestRawImage(rawPath, d.sizeBytes, d.chunkSizeBytes, req.pool, signal);
           if (digest !== d.digest) throw new VmbakError('DIGEST_MISMATCH', { disk: d.name, backupId: manifest.backupId });
         }
         if (req.format === 'qcow2') await convertToQcow2(rawPath, finalPath);
@@ -68,6 +71,7 @@ export async function restoreBackup(req: RestoreRequest): Promise<RestoredDisk[]
       restored.push({ name: d.name, path: finalPath, sizeBytes: d.sizeBytes, verified: req.verify });
     }
     if (req.disk === null) await writeVmFiles(req.toDir, manifest, req.repo.displayUrl);
+    if (signal.aborted) throw signal.reason;
     return restored;
   } finally {
     await lock.release().catch(() => {});

@@ -3,7 +3,7 @@
 // chunk breaks.
 
 import { VmbakError, isVmbakError } from '../core/index.ts';
-import { acquireLock, chunkKeyOf, loadChunkTable, operationLockName, planBlobReads, readPackRange, type ChunkLocation, type Manifest, type Repository } from '../repository/index.ts';
+import { acquireLock, chunkKeyOf, loadChunkTable, noteGcPlan, operationLockName, planBlobReads, readPackRange, type ChunkLocation, type Manifest, type Repository } from '../repository/index.ts';
 import type { WorkerPool } from './worker-pool.ts';
 import { runLimited } from './backup-disk.ts';
 import { decodePackPiece } from './pack-read.ts';
@@ -23,9 +23,12 @@ interface ChunkUse {
   readonly uses: { backupId: string; disk: string; offsetBytes: number }[];
 }
 
-export async function verifyBackups(repo: Repository, manifests: readonly Manifest[], pool: WorkerPool, signal: AbortSignal, progress: ProgressCounters): Promise<VerifyProblem[]> {
+export async function verifyBackups(repo: Repository, manifests: readonly Manifest[], pool: WorkerPool, runSignal: AbortSignal, progress: ProgressCounters): Promise<VerifyProblem[]> {
   const lock = await acquireLock(repo.target, operationLockName(), 'verify', 'verify');
+  // Without the lease gc may delete what is still to be read: the problems found would be its doing.
+  const signal = AbortSignal.any([runSignal, lock.signal]);
   try {
+    await noteGcPlan(repo, lock);
     const problems: VerifyProblem[] = [];
     const table = await loadChunkTable(repo.target, repo.keys, new Set(), repo.config.repositoryId);
     const chunks = new Map<string, ChunkUse>();
@@ -75,6 +78,7 @@ export async function verifyBackups(repo: Repository, manifests: readonly Manife
         progress.bytesRead += m.tag.lengthBytes;
       });
     });
+    await lock.assertHeld();
     return problems;
   } finally {
     await lock.release().catch(() => {});

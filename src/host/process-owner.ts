@@ -23,13 +23,21 @@ export function processStartTicks(pid: number): number | null {
   }
 }
 
+/**
+ * This host's name as vmbak records it. VMBAK_HOSTNAME overrides the kernel's name so tests
+ * can run two processes as two hosts against one repository.
+ */
+export function hostName(): string {
+  return process.env.VMBAK_HOSTNAME || hostname();
+}
+
 export function currentProcessOwner(): ProcessOwner {
-  return { host: hostname(), pid: process.pid, pidStartTicks: processStartTicks(process.pid) };
+  return { host: hostName(), pid: process.pid, pidStartTicks: processStartTicks(process.pid) };
 }
 
 /** 'alive', 'dead' (same host, pid gone or reused) or 'foreign' (another host: we cannot tell). */
 export function ownerStatus(owner: ProcessOwner): 'alive' | 'dead' | 'foreign' {
-  if (owner.host !== hostname()) return 'foreign';
+  if (owner.host !== hostName()) return 'foreign';
   const ticks = processStartTicks(owner.pid);
   if (ticks === null) return 'dead';
   if (owner.pidStartTicks !== null && ticks !== owner.pidStartTicks) return 'dead';

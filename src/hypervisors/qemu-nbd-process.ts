@@ -14,7 +14,7 @@ import { hostname, tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { VmbakError, isVmbakError } from '../core/index.ts';
-import { currentProcessOwner, ownerStatus, removeTree } from '../host/index.ts';
+import { currentProcessOwner, hostName, ownerStatus, removeTree } from '../host/index.ts';
 import { NbdClient } from '../nbd/index.ts';
 import { firstQemuLine } from './image-probe.ts';
 
@@ -45,7 +45,7 @@ async function sweepDeadSocketFolders(): Promise<void> {
     const owned = OWNED_FOLDER.exec(name);
     if (!owned) continue;
     const ticks = Number(owned[2]);
-    if (ownerStatus({ host: hostname(), pid: Number(owned[1]), pidStartTicks: ticks === 0 ? null : ticks }) !== 'dead') continue;
+    if (ownerStatus({ host: hostName(), pid: Number(owned[1]), pidStartTicks: ticks === 0 ? null : ticks }) !== 'dead') continue;
     await removeTree(path.join(tmpdir(), name)).catch(() => {});
   }
 }

@@ -5,10 +5,9 @@
 // PauseGate and AbortController later.
 
 import { randomBytes } from 'node:crypto';
-import { hostname } from 'node:os';
 import { VmbakError, formatDuration } from '../core/index.ts';
 import { PauseGate, type ProgressCounters } from '../engine/index.ts';
-import { processStartTicks } from '../host/index.ts';
+import { hostName, processStartTicks } from '../host/index.ts';
 import { jobOwnerStatus, jobsDir, readJobRecords, removeJobRecord, writeJobRecord, type JobRecord } from './job-records.ts';
 
 export interface JobControl {
@@ -44,7 +43,7 @@ export function startJobControl(opts: JobControlOptions): JobControl {
   const publish = (): void => {
     if (stopped) return;
     const record: JobRecord = {
-      version: 1, jobId, host: hostname(), pid: process.pid, pidStartTicks, startedAt, command: opts.command, vms: opts.vms,
+      version: 1, jobId, host: hostName(), pid: process.pid, pidStartTicks, startedAt, command: opts.command, vms: opts.vms,
       state: controller.signal.aborted ? 'aborting' : gate.paused ? 'paused' : 'running',
       pausedAt: gate.pausedAtMs === null ? null : new Date(gate.pausedAtMs).toISOString(),
       maxPauseMs: opts.maxPauseMs, bytesRead: opts.progress.bytesRead, bytesToRead: opts.progress.bytesToRead,

@@ -17,7 +17,7 @@ import { Repository } from './repository.ts';
 import { ChunkTable } from './chunk-table.ts';
 import { PackWriter } from './pack-writer.ts';
 import { computeChunkId, encodeChunk } from './codec.ts';
-import { acquireLock } from './locks.ts';
+import { acquireLock, operationLockName } from './locks.ts';
 import { runGc } from './gc.ts';
 import { openChunkTableForWriting } from './gc-plan.ts';
 import { listIndexedPacks, loadChunkTable } from './chunk-store.ts';
@@ -132,7 +132,7 @@ test('a pack gc deletes leaves the cache, and the next writer stores its chunk a
   const report = await runGc(repo, { dryRun: false });
   assert.equal(report.packsDeleted, 1);
   assert.deepEqual(cachedPackIds(repo), [], 'gc removed its pack from the cache');
-  const table = await openChunkTableForWriting(repo);
+  const table = await openChunkTableForWriting(repo, await acquireLock(repo.target, operationLockName(), 'test writer', 'test'));
   assert.equal(table.has(gone!), false);
   const again = await storeChunksWithIds(repo, table, [gone!]);
   assert.equal(again, 1, 'the next backup stores the chunk again');
@@ -189,9 +189,9 @@ test('writers leave condemned packs out; readers of the same cache still see the
   } finally {
     await live.release();
   }
-  assert.equal((await openChunkTableForWriting(repo)).has(id!), false, 'a writer does not dedup against a condemned pack');
+  assert.equal((await openChunkTableForWriting(repo, await acquireLock(repo.target, operationLockName(), 'test writer', 'test'))).has(id!), false, 'a writer does not dedup against a condemned pack');
   assert.ok((await loadChunkTable(repo.target, repo.keys)).has(id!), 'a restore still finds it');
-  assert.equal((await openChunkTableForWriting(repo)).has(id!), false);
+  assert.equal((await openChunkTableForWriting(repo, await acquireLock(repo.target, operationLockName(), 'test writer', 'test'))).has(id!), false);
 });
 
 test('a damaged cache file is rebuilt', async () => {

@@ -1,6 +1,6 @@
-// Gc against a concurrent writer, with time moved by a test clock: while another operation is
-// live, unreferenced packs are only condemned (and writers stop deduplicating against them);
-// they are deleted once every live operation started after the plan settled.
+// Gc against a concurrent writer: while another operation is live, unreferenced packs are only
+// condemned (and writers stop deduplicating against them); they are deleted once every live
+// operation has recorded in its lock that it read the plan.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -15,11 +15,11 @@ import { ChunkTable } from './chunk-table.ts';
 import { PackWriter } from './pack-writer.ts';
 import { computeChunkId, encodeChunk } from './codec.ts';
 import { acquireLock } from './locks.ts';
-import { runGc, PLAN_SETTLE_MS } from './gc.ts';
+import { runGc } from './gc.ts';
 import { openChunkTableForWriting, readGcPlan } from './gc-plan.ts';
 import { listIndexedPacks } from './chunk-store.ts';
 
-test('gc condemns instead of deleting while a writer runs, deletes after the plan settles', async () => {
+test('gc condemns instead of deleting while a writer runs, deletes once every live operation read the plan', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'vmbak-gc-'));
   try {
     let now = Date.now();
@@ -44,23 +44,22 @@ test('gc condemns instead of deleting while a writer runs, deletes after the pla
     assert.equal((await readGcPlan(repo))?.condemnedPacks.length, 1);
 
     // A writer starting now must not dedup against the condemned pack.
-    assert.equal((await openChunkTableForWriting(repo)).has(id), false);
+    const lateLock = await acquireLock(repo.target, 'vm-late', 'backup of late', 'VM late', clock);
+    assert.equal((await openChunkTableForWriting(repo, lateLock, clock)).has(id), false);
 
-    // The old writer still runs: a second gc still may not delete.
-    now += PLAN_SETTLE_MS * 2;
-    assert.equal((await runGc(repo, { dryRun: false, clock })).packsDeleted, 0);
+    // The old writer, which never read the plan, still runs: however much later, no delete.
+    now += 24 * 3600_000;
+    const planId = (await readGcPlan(repo))?.id;
+    const second = await runGc(repo, { dryRun: false, clock });
+    assert.equal(second.packsDeleted, 0);
+    assert.equal((await readGcPlan(repo))?.id, planId, 'a plan that condemns nothing new keeps its id');
     await backupLock.release();
 
-    // Only writers that started after the plan settled are live now: the pack goes.
-    const lateLock = await acquireLock(repo.target, 'vm-late', 'backup of late', 'VM late', clock);
-    const plan = await readGcPlan(repo);
-    now = plan!.createdMs + PLAN_SETTLE_MS + 1000;
-    await lateLock.release();
-    const lateLock2 = await acquireLock(repo.target, 'vm-late', 'backup of late', 'VM late', clock);
+    // Only a writer that read the plan is live now: the pack goes.
     const third = await runGc(repo, { dryRun: false, clock });
     assert.equal(third.packsDeleted, 1);
     assert.equal((await listIndexedPacks(repo.target)).length, 0);
-    await lateLock2.release();
+    await lateLock.release();
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -72,9 +71,11 @@ test('gc refuses to run concurrently with another gc, and a backup refuses to st
     const repo = await Repository.init(new LocalTarget(dir), { passphrase: null });
     const gcLock = await acquireLock(repo.target, 'gc', 'gc', 'garbage collection');
     await assert.rejects(runGc(repo, { dryRun: false }), /garbage collection in .* is locked by gc on/);
-    await assert.rejects(openChunkTableForWriting(repo), /is locked by gc/);
+    const writerLock = await acquireLock(repo.target, 'vm-w', 'backup of w', 'VM w');
+    await assert.rejects(openChunkTableForWriting(repo, writerLock), /is locked by gc/);
     await gcLock.release();
-    await openChunkTableForWriting(repo);
+    await openChunkTableForWriting(repo, writerLock);
+    await writerLock.release();
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -4,25 +4,28 @@
 // locks) goes too. Safety against concurrent writers (see docs/format.md):
 //   - gc holds the `gc` lock; a writer takes its own lock and then refuses to start while a
 //     live gc lock exists, so at least one of the two always sees the other;
+//   - only packs listed before the mark began are candidates: a pack written later may hold
+//     chunks of a manifest the mark did not see;
 //   - while any other operation is live, gc deletes nothing new: it writes the unreferenced
 //     packs into the gc plan (writers leave those out of dedup) and deletes them on a later
-//     run, once every live operation started well after the plan was written.
+//     run, once every live operation has recorded in its lock that it read that plan;
+//   - every delete happens on a lease proven within its usable window: a gc that was frozen
+//     and whose lock was taken over stops before deleting more.
 
-import { VmbakError, systemClock, type Clock } from '../core/index.ts';
+import { VmbakError, systemClock, type Clock, type ObjectInfo } from '../core/index.ts';
 import type { Repository } from './repository.ts';
 import { listBackups } from './backup-list.ts';
 import { ChunkTable } from './chunk-table.ts';
 import { ChunkIdSet } from './chunk-id-set.ts';
 import { listIndexedPacks, readPackIndex } from './chunk-store.ts';
 import { forgetCachedPacks } from './chunk-cache-registry.ts';
-import { BACKUPS_PREFIX, PACKS_PREFIX, lockObject, manifestObject, packIdFromObject, packIndexObject, packObject, splitBackupObject } from './layout.ts';
-import { acquireLock, isOwnerAlive, listLocks } from './locks.ts';
-import { GC_LOCK, readGcPlan, writeGcPlan, type GcPlan } from './gc-plan.ts';
+import { BACKUPS_PREFIX, PACKS_PREFIX, manifestObject, packIdFromObject, packIndexObject, packObject, splitBackupObject } from './layout.ts';
+import { acquireLock, listLocks, removeDeadLock } from './locks.ts';
+import type { HeldLock } from './lease.ts';
+import { GC_LOCK, gcPlanMarker, newGcPlan, readGcPlan, writeGcPlan, type GcPlan } from './gc-plan.ts';
 import { PackWriter } from './pack-writer.ts';
 import type { PackEntry } from './pack-format.ts';
 
-/** A writer that started this long after a plan was written has surely read it. */
-export const PLAN_SETTLE_MS = 5 * 60_000;
 const REPACK_WASTE_FRACTION = 0.25;
 
 export interface GcReport {
@@ -49,18 +52,22 @@ export async function runGc(repo: Repository, opts: { dryRun: boolean; clock?: C
   const clock = opts.clock ?? systemClock;
   const lock = await acquireLock(repo.target, GC_LOCK, 'gc', 'garbage collection', clock);
   try {
+    // Every lock is read before anything is deleted: an unreadable one stops gc here.
+    const others = (await listLocks(repo.target, clock)).filter((l) => l.name !== GC_LOCK);
+    const liveOps = others.filter((l) => l.status === 'live');
+    const dead = others.filter((l) => l.status === 'dead');
     let staleLocksRemoved = 0;
-    const liveOps = [];
-    for (const l of await listLocks(repo.target)) {
-      if (l.name === GC_LOCK) continue;
-      if (l.owner && isOwnerAlive(l.owner, clock)) liveOps.push(l.owner);
-      else {
-        staleLocksRemoved++;
-        if (!opts.dryRun) await repo.target.delete(lockObject(l.name));
+    if (!opts.dryRun) {
+      for (const l of dead) {
+        await lock.ensureUsable();
+        if (await removeDeadLock(repo.target, l)) staleLocksRemoved++;
       }
-    }
+    } else staleLocksRemoved = dead.length;
+    // Listed before the mark: what is written after it is not gc's to judge in this run.
+    const packListing = await repo.target.list(PACKS_PREFIX);
+    const backupListing = await repo.target.list(BACKUPS_PREFIX);
     const marked = await markReferencedChunks(repo);
-    const packs = await surveyPacks(repo, marked);
+    const packs = await surveyPacks(repo, packListing, marked);
     const unreferenced = packs.filter((p) => p.liveBytes === 0);
     const wasteful = packs.filter((p) => p.entries && p.liveBytes > 0);
     const previous = await readGcPlan(repo);
@@ -70,22 +77,23 @@ export async function runGc(repo: Repository, opts: { dryRun: boolean; clock?: C
     if (liveOps.length === 0) {
       deletable = unreferenced;
     } else {
-      const planSettled = previous !== null && liveOps.every((o) => o.startedMs > previous.createdMs + PLAN_SETTLE_MS);
-      const inPlan = new Set(planSettled ? previous!.condemnedPacks : []);
+      const planSeenByAll = previous !== null && liveOps.every((l) => l.owner.gcPlanSeen === gcPlanMarker(previous));
+      const inPlan = new Set(planSeenByAll ? previous!.condemnedPacks : []);
       deletable = unreferenced.filter((p) => inPlan.has(p.packId));
       condemned = unreferenced.filter((p) => !inPlan.has(p.packId));
-      deferredBecause = `${liveOps.length} other operation(s) running (${liveOps.map((o) => o.purpose).join(', ')})`;
+      deferredBecause = `${liveOps.length} other operation(s) running (${liveOps.map((l) => l.owner.purpose).join(', ')})`;
     }
     let orphanObjectsDeleted = 0;
     let packsRepacked = 0;
     if (!opts.dryRun) {
+      await lock.assertHeld();
       if (liveOps.length === 0) {
-        packsRepacked = await repack(repo, wasteful, marked);
-        orphanObjectsDeleted = await deleteOrphanBackupObjects(repo);
+        packsRepacked = await repack(repo, lock, wasteful, marked);
+        orphanObjectsDeleted = await deleteOrphanBackupObjects(repo, lock, backupListing);
       }
-      for (const p of deletable) await deletePack(repo, p.packId);
-      const plan: GcPlan | null = condemned.length > 0 ? { createdMs: clock.nowMs(), condemnedPacks: condemned.map((p) => p.packId) } : null;
-      await writeGcPlan(repo, plan);
+      for (const p of deletable) await deletePack(repo, lock, p.packId);
+      await lock.ensureUsable();
+      await writeGcPlan(repo, nextPlan(previous, condemned.map((p) => p.packId), clock));
     }
     return {
       packsDeleted: deletable.length, packsRepacked, packsCondemned: condemned.length,
@@ -95,6 +103,17 @@ export async function runGc(repo: Repository, opts: { dryRun: boolean; clock?: C
   } finally {
     await lock.release().catch(() => {});
   }
+}
+
+/**
+ * The plan keeps its id while it condemns nothing new: operations that read it left out every
+ * pack it names, so they need not read it again. New packs need a new id.
+ */
+function nextPlan(previous: GcPlan | null, condemned: string[], clock: Clock): GcPlan | null {
+  if (condemned.length === 0) return null;
+  const before = new Set(previous?.condemnedPacks ?? []);
+  if (previous && condemned.every((p) => before.has(p))) return { ...previous, condemnedPacks: condemned };
+  return newGcPlan(clock.nowMs(), condemned);
 }
 
 async function markReferencedChunks(repo: Repository): Promise<ChunkIdSet> {
@@ -117,10 +136,10 @@ function isWasteful(sizeBytes: number, liveBytes: number): boolean {
   return liveBytes > 0 && sizeBytes - liveBytes > sizeBytes * REPACK_WASTE_FRACTION;
 }
 
-async function surveyPacks(repo: Repository, marked: ChunkIdSet): Promise<PackState[]> {
+async function surveyPacks(repo: Repository, packListing: readonly ObjectInfo[], marked: ChunkIdSet): Promise<PackState[]> {
   const indexed = new Set(await listIndexedPacks(repo.target));
   const states: PackState[] = [];
-  for (const o of await repo.target.list(PACKS_PREFIX)) {
+  for (const o of packListing) {
     const packId = packIdFromObject(o.name);
     if (!packId) continue;
     // A pack without an index was cut short before its index was written: nothing refers to it.
@@ -133,7 +152,7 @@ async function surveyPacks(repo: Repository, marked: ChunkIdSet): Promise<PackSt
   return states;
 }
 
-async function repack(repo: Repository, packs: PackState[], marked: ChunkIdSet): Promise<number> {
+async function repack(repo: Repository, lock: HeldLock, packs: PackState[], marked: ChunkIdSet): Promise<number> {
   if (packs.length === 0) return 0;
   const writer = new PackWriter(repo.target, repo.keys, new ChunkTable(), { packSizeBytes: repo.config.packSizeBytes });
   for (const p of packs) {
@@ -146,11 +165,12 @@ async function repack(repo: Repository, packs: PackState[], marked: ChunkIdSet):
     }
   }
   await writer.finish();
-  for (const p of packs) await deletePack(repo, p.packId);
+  for (const p of packs) await deletePack(repo, lock, p.packId);
   return packs.length;
 }
 
-async function deletePack(repo: Repository, packId: string): Promise<void> {
+async function deletePack(repo: Repository, lock: HeldLock, packId: string): Promise<void> {
+  await lock.ensureUsable();
   // Out of this host's chunk cache first, then the index, then the pack: a crash in between
   // leaves a pack without index, which the next gc removes. (The cache would drop it on its
   // next listing anyway; this saves a process on this host the reconciliation.)
@@ -159,13 +179,14 @@ async function deletePack(repo: Repository, packId: string): Promise<void> {
   await repo.target.delete(packObject(packId));
 }
 
-async function deleteOrphanBackupObjects(repo: Repository): Promise<number> {
-  const objects = await repo.target.list(BACKUPS_PREFIX);
-  const withManifest = new Set(objects.map((o) => splitBackupObject(o.name)).filter((s) => s?.[1] === 'manifest').map((s) => s![0]));
+/** Disk indexes without a manifest, among those listed before the mark; manifests are looked up afresh. */
+async function deleteOrphanBackupObjects(repo: Repository, lock: HeldLock, listedBeforeMark: readonly ObjectInfo[]): Promise<number> {
+  const withManifest = new Set((await repo.target.list(BACKUPS_PREFIX)).map((o) => splitBackupObject(o.name)).filter((s) => s?.[1] === 'manifest').map((s) => s![0]));
   let deleted = 0;
-  for (const o of objects) {
+  for (const o of listedBeforeMark) {
     const split = splitBackupObject(o.name);
     if (split && !withManifest.has(split[0]) && o.name !== manifestObject(split[0])) {
+      await lock.ensureUsable();
       await repo.target.delete(o.name);
       deleted++;
     }

@@ -7,12 +7,13 @@ export { ChunkTable, chunkKey as chunkKeyOf, type ChunkLocation } from './chunk-
 export { DiskIndex, ZERO_CHUNK_ID, chunkCountFor } from './disk-index.ts';
 export { PackWriter } from './pack-writer.ts';
 export { loadChunkTable, planBlobReads, readPackRange, forEachLimited } from './chunk-store.ts';
-export { acquireLock, operationLockName, listLocks, isOwnerAlive, describeOwner, type HeldLock, type LockOwner } from './locks.ts';
+export { acquireLock, operationLockName, listLocks, describeOwner, type HeldLock, type LockOwner, type LockState } from './locks.ts';
+export { recordBackup, unusedBackupId } from './record-backup.ts';
 export { type Manifest, type ManifestDisk } from './manifest.ts';
 export { encodeExportedKey } from './keys.ts';
 export { DEFAULT_CHUNK_SIZE_BYTES, DEFAULT_COMPRESSION_LEVEL, DEFAULT_PACK_SIZE_BYTES, type RepositoryConfig } from './config.ts';
 export { listBackups, listBackupIds, resolveBackupRef, latestBackupOf, newBackupId, matchesVm, type BackupListing } from './backup-list.ts';
-export { openChunkTableForWriting, readGcPlan, GC_LOCK } from './gc-plan.ts';
+export { openChunkTableForWriting, noteGcPlan, readGcPlan, GC_LOCK } from './gc-plan.ts';
 export { planPrune, executePrune, type RetentionPolicy, type PrunePlan } from './prune.ts';
 export { runGc, type GcReport } from './gc.ts';
 export { checkRepository, type CheckReport } from './check.ts';

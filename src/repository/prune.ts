@@ -7,6 +7,7 @@ import { VmbakError } from '../core/index.ts';
 import type { Repository } from './repository.ts';
 import type { Manifest } from './manifest.ts';
 import { backupPrefix, manifestObject } from './layout.ts';
+import { acquireLock, operationLockName } from './locks.ts';
 
 export interface RetentionPolicy {
   readonly keepLast?: number;
@@ -65,11 +66,19 @@ export function planPrune(backups: readonly Manifest[], policy: RetentionPolicy)
   return { keep, remove };
 }
 
+/** Deletes the plan's backups under an operation lock, stopping at once if its lease is lost. */
 export async function executePrune(repo: Repository, plan: PrunePlan): Promise<void> {
-  for (const m of plan.remove) {
-    // The manifest goes first: a crash after it leaves only unreferenced index objects.
-    await repo.target.delete(manifestObject(m.backupId));
-    for (const o of await repo.target.list(backupPrefix(m.backupId))) await repo.target.delete(o.name);
+  if (plan.remove.length === 0) return;
+  const lock = await acquireLock(repo.target, operationLockName(), 'prune', 'prune');
+  try {
+    for (const m of plan.remove) {
+      await lock.ensureUsable();
+      // The manifest goes first: a crash after it leaves only unreferenced index objects.
+      await repo.target.delete(manifestObject(m.backupId));
+      for (const o of await repo.target.list(backupPrefix(m.backupId))) await repo.target.delete(o.name);
+    }
+  } finally {
+    await lock.release().catch(() => {});
   }
 }
 

@@ -50,8 +50,8 @@ function url(secure: boolean, path: string): string {
 
 const open = (secure: boolean) => async (): Promise<Target> => await openTarget(url(secure, `/data/t${n++}`));
 
-registerTargetConformance('ftp', open(false));
-registerTargetConformance('ftps', open(true), { largeObjects: false });
+registerTargetConformance('ftp', open(false), { listTimePrecisionMs: 60_000 });
+registerTargetConformance('ftps', open(true), { largeObjects: false, listTimePrecisionMs: 60_000 });
 
 test('ftps: an untrusted certificate is a clear TLS error', async () => {
   const saved = process.env.VMBAK_CA_FILE;

@@ -6,7 +6,7 @@
 // renames its temp file in and removes the claim. This makes concurrent creates exclusive
 // with each other; it does not stop a plain put from overwriting (put means overwrite), and
 // a claim left by a crashed writer is broken after CLAIM_STALE_MS. Ranged reads use REST
-// and close the data connection once the range has arrived.
+// and close the data connection once the range has arrived. Times: see ftp-times.ts.
 
 import { randomBytes } from 'node:crypto';
 import { posix } from 'node:path';
@@ -16,6 +16,7 @@ import { TEMP_MARKER } from './local-target.ts';
 import { FtpPool, type FtpEndpoint } from './ftp-pool.ts';
 import { ftpReplyCode, mapFtpError } from './ftp-errors.ts';
 import { storeBuffer } from './ftp-upload.ts';
+import { listedModifiedMs, mdtmModifiedMs } from './ftp-times.ts';
 import type { TargetOptions } from './target-options.ts';
 import type { Client } from 'basic-ftp';
 
@@ -125,7 +126,13 @@ export class FtpTarget implements Target {
   async stat(name: string): Promise<ObjectInfo | null> {
     return await this.op('stat', name, async (c) => {
       const sizeBytes = await this.size(c, this.path(name));
-      return sizeBytes === null ? null : { name, sizeBytes };
+      if (sizeBytes === null) return null;
+      try {
+        return { name, sizeBytes, modifiedMs: await mdtmModifiedMs(c, this.path(name)) };
+      } catch (err) {
+        if (ftpReplyCode(err) === 550) return null; // removed between SIZE and MDTM
+        throw err;
+      }
     });
   }
 
@@ -191,7 +198,7 @@ export class FtpTarget implements Target {
     for (const e of entries) {
       if (e.name === '.' || e.name === '..') continue;
       if (e.isDirectory && !e.name.endsWith(CLAIM_SUFFIX)) await this.walk(c, `${dir}${e.name}/`, out);
-      else if (e.isFile && !e.name.includes(TEMP_MARKER)) out.push({ name: `${dir}${e.name}`, sizeBytes: e.size });
+      else if (e.isFile && !e.name.includes(TEMP_MARKER)) out.push({ name: `${dir}${e.name}`, sizeBytes: e.size, modifiedMs: listedModifiedMs(e) });
     }
   }
 

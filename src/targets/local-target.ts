@@ -93,7 +93,7 @@ export class LocalTarget implements Target {
   async stat(name: string): Promise<ObjectInfo | null> {
     try {
       const st = await stat(this.path(name));
-      return { name, sizeBytes: st.size };
+      return { name, sizeBytes: st.size, modifiedMs: st.mtimeMs };
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
       throw this.ioError('stat', name, err);
@@ -143,7 +143,7 @@ export class LocalTarget implements Target {
       if (entry.isDirectory()) await this.walk(full, out);
       else if (entry.isFile() && !entry.name.includes(TEMP_MARKER)) {
         const st = await stat(full).catch(() => null);
-        if (st) out.push({ name: relative(this.root, full).split(sep).join('/'), sizeBytes: st.size });
+        if (st) out.push({ name: relative(this.root, full).split(sep).join('/'), sizeBytes: st.size, modifiedMs: st.mtimeMs });
       }
     }
   }

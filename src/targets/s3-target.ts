@@ -101,7 +101,7 @@ export class S3Target implements Target {
       })));
       for (const obj of page.Contents ?? []) {
         if (obj.Key === undefined) continue;
-        out.push({ name: obj.Key.slice(this.prefix.length), sizeBytes: obj.Size ?? 0 });
+        out.push({ name: obj.Key.slice(this.prefix.length), sizeBytes: obj.Size ?? 0, modifiedMs: obj.LastModified?.getTime() ?? null });
       }
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (token);
@@ -115,7 +115,7 @@ export class S3Target implements Target {
   async stat(name: string): Promise<ObjectInfo | null> {
     try {
       const head = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.key(name) }));
-      return { name, sizeBytes: head.ContentLength ?? 0 };
+      return { name, sizeBytes: head.ContentLength ?? 0, modifiedMs: head.LastModified?.getTime() ?? null };
     } catch (err) {
       const e = mapS3Error(this.displayUrl, 'stat', name, err);
       if (e.code === 'OBJECT_MISSING') return null;

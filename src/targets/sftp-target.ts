@@ -101,7 +101,7 @@ export class SftpTarget implements Target {
     return await this.withSession('stat', name, async (s) => {
       try {
         const st = await s.stat(this.path(name));
-        return st.isFile() ? { name, sizeBytes: st.size } : null;
+        return st.isFile() ? { name, sizeBytes: st.size, modifiedMs: modifiedMsOf(st) } : null;
       } catch (err) {
         if (sftpStatus(err) === SFTP_NO_SUCH_FILE) return null;
         throw err;
@@ -127,7 +127,7 @@ export class SftpTarget implements Target {
     for (const e of entries) {
       if (e.filename === '.' || e.filename === '..') continue;
       if (e.attrs.isDirectory()) subdirs.push(`${dir}${e.filename}/`);
-      else if (e.attrs.isFile() && !e.filename.includes(TEMP_MARKER)) out.push({ name: `${dir}${e.filename}`, sizeBytes: e.attrs.size });
+      else if (e.attrs.isFile() && !e.filename.includes(TEMP_MARKER)) out.push({ name: `${dir}${e.filename}`, sizeBytes: e.attrs.size, modifiedMs: modifiedMsOf(e.attrs) });
     }
     // SFTP pipelines requests: reading sibling directories together saves round trips.
     await Promise.all(subdirs.map((d) => this.walk(s, d, out)));
@@ -228,4 +228,9 @@ export class SftpTarget implements Target {
     const pool = idle.length > 0 ? idle : ready;
     return pool.reduce((a, b) => (b.busy < a.busy ? b : a));
   }
+}
+
+/** SFTP (v3) carries whole seconds, and only when the server sets the ACMODTIME flag. */
+function modifiedMsOf(attrs: { mtime?: number }): number | null {
+  return typeof attrs.mtime === 'number' ? attrs.mtime * 1000 : null;
 }

@@ -1,21 +1,39 @@
 // The one behaviour suite every Target must pass (local, SFTP, FTP/FTPS, S3), registered as
 // node:test cases by each back-end's test file against a real server. It pins down exactly
 // what the repository format relies on: atomic put/overwrite, create-if-absent, ranged reads,
-// recursive prefix listing that never hides a failure, idempotent delete, stat.
+// recursive prefix listing that never hides a failure, idempotent delete, stat, and
+// modification times from the server that a lock's owner can move forward by rewriting it.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { isVmbakError, type Target } from '../core/index.ts';
+import { isVmbakError, type ObjectInfo, type Target } from '../core/index.ts';
 
 export interface ConformanceOptions {
   /** Includes the 70 MiB object (multipart on S3); slow targets may leave it out. */
   readonly largeObjects?: boolean;
   /** Case names this back-end is known to fail, with why: run as `todo`, reported, not failing. */
   readonly knownFailures?: Readonly<Record<string, string>>;
+  /** How coarse list()'s modifiedMs is (rounded down); 1 s unless the listing is coarser (FTP LIST: 1 min). */
+  readonly listTimePrecisionMs?: number;
 }
 
 const MiB = 1024 * 1024;
+/** stat()'s modifiedMs is at worst whole seconds (SFTP, FTP MDTM, S3's Last-Modified header). */
+const STAT_PRECISION_MS = 1000;
+/** The servers run on this machine, on our clock; this covers scheduling and request time. */
+const CLOCK_SLACK_MS = 3000;
+
+const withoutTime = (o: ObjectInfo | null | undefined): Omit<ObjectInfo, 'modifiedMs'> | null | undefined =>
+  o ? { name: o.name, sizeBytes: o.sizeBytes } : o;
+
+function assertTimeWithin(what: string, modifiedMs: number | null | undefined, beforeMs: number, afterMs: number, precisionMs: number): void {
+  assert.equal(typeof modifiedMs, 'number', `${what}: no modification time`);
+  const lowMs = beforeMs - precisionMs - CLOCK_SLACK_MS;
+  const highMs = afterMs + CLOCK_SLACK_MS;
+  assert.ok(modifiedMs! >= lowMs && modifiedMs! <= highMs,
+    `${what}: modifiedMs ${new Date(modifiedMs!).toISOString()} is not near the write (${new Date(beforeMs).toISOString()} .. ${new Date(afterMs).toISOString()})`);
+}
 
 /** Registers the suite; `open` returns a target over an empty area for each test. */
 export function registerTargetConformance(label: string, open: () => Promise<Target>, options: ConformanceOptions = {}): void {
@@ -39,7 +57,7 @@ export function registerTargetConformance(label: string, open: () => Promise<Tar
       const back = await t.get(`round/${sizeBytes}.bin`);
       assert.equal(back.length, sizeBytes);
       assert.ok(back.equals(data), 'bytes read back differ from bytes written');
-      assert.deepEqual(await t.stat(`round/${sizeBytes}.bin`), { name: `round/${sizeBytes}.bin`, sizeBytes });
+      assert.deepEqual(withoutTime(await t.stat(`round/${sizeBytes}.bin`)), { name: `round/${sizeBytes}.bin`, sizeBytes });
     }, 180_000);
   }
 
@@ -48,6 +66,25 @@ export function registerTargetConformance(label: string, open: () => Promise<Tar
     await t.put('over/a', Buffer.from('second'));
     assert.equal((await t.get('over/a')).toString(), 'second');
     assert.deepEqual((await t.list('over/')).map((o) => o.name), ['over/a']);
+  });
+
+  withTarget('modification times are the server\'s and a put over an object advances them', async (t) => {
+    const beforeMs = Date.now();
+    await t.put('times/a', Buffer.from('first'));
+    const afterMs = Date.now();
+    const first = await t.stat('times/a');
+    assertTimeWithin('stat after put', first?.modifiedMs, beforeMs, afterMs, STAT_PRECISION_MS);
+    const [listed] = await t.list('times/');
+    assertTimeWithin('list after put', listed?.modifiedMs, beforeMs, afterMs, options.listTimePrecisionMs ?? STAT_PRECISION_MS);
+    // Stores with whole-second times show a rewrite only once the clock has passed a second.
+    await new Promise((r) => setTimeout(r, STAT_PRECISION_MS + 100));
+    const rewriteMs = Date.now();
+    await t.put('times/a', Buffer.from('second'));
+    const second = await t.stat('times/a');
+    assertTimeWithin('stat after rewrite', second?.modifiedMs, rewriteMs, Date.now(), STAT_PRECISION_MS);
+    assert.ok(second!.modifiedMs! > first!.modifiedMs!, `a put over the object did not advance its time (${first!.modifiedMs} -> ${second!.modifiedMs})`);
+    assert.equal(await t.create('times/a', Buffer.from('third')), false);
+    assert.equal((await t.stat('times/a'))?.modifiedMs, second!.modifiedMs, 'a refused create changed the time');
   });
 
   withTarget('ranged get', async (t) => {
@@ -76,7 +113,7 @@ export function registerTargetConformance(label: string, open: () => Promise<Tar
     assert.deepEqual((await t.list('l/')).map((o) => o.name), ['l/a', 'l/b/c', 'l/b/d/e', 'l/bx']);
     assert.deepEqual((await t.list('l/b/')).map((o) => o.name), ['l/b/c', 'l/b/d/e']);
     assert.deepEqual((await t.list('l/b')).map((o) => o.name), ['l/b/c', 'l/b/d/e', 'l/bx']);
-    assert.deepEqual((await t.list('l/b/d/e')).map((o) => o), [{ name: 'l/b/d/e', sizeBytes: 7 }]);
+    assert.deepEqual((await t.list('l/b/d/e')).map(withoutTime), [{ name: 'l/b/d/e', sizeBytes: 7 }]);
   });
 
   withTarget('list of a missing prefix is empty', async (t) => {

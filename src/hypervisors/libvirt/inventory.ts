@@ -2,9 +2,9 @@
 // sizes, tags, and the lookup `--vm` uses (exact names, globs, tag:NAME). A listing error is
 // an error, never an empty list; a pattern that matches nothing is VM_NOT_FOUND.
 
-import { hostname } from 'node:os';
 import { VmbakError, isVmbakError } from '../../core/index.ts';
 import type { VmDisk, VmInfo, VmState } from '../../core/index.ts';
+import { hostName } from '../../host/index.ts';
 import { parseDomainXml } from './domain-xml.ts';
 import type { DomainInfo } from './domain-xml.ts';
 import { connectUri, virsh } from './virsh.ts';
@@ -56,7 +56,7 @@ export async function getVm(nameOrUuid: string, opts: ConnectOptions = {}): Prom
     sizeBytes: sizes.get(d.target) ?? 0,
     skipReason: d.skipReason,
   }));
-  return { uuid: domain.uuid, name: domain.name, state, host: hostname(), disks, tags: domain.tags, domain };
+  return { uuid: domain.uuid, name: domain.name, state, host: hostName(), disks, tags: domain.tags, domain };
 }
 
 /** Resolves `--vm` arguments: exact names, UUIDs, globs (*, ?) and tag:NAME, in listing order. */
