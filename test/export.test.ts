@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { existsSync, openSync, readFileSync, readSync, writeSync, closeSync, writeFileSync } from 'node:fs';
+import { existsSync, openSync, readFileSync, readSync, writeSync, closeSync, writeFileSync, rmSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import type { ChildProcess } from 'node:child_process';
 import { NbdClient } from '../src/nbd/index.ts';
@@ -87,7 +87,7 @@ test('the export reads like the restore and like the original images; nbdinfo se
   assert.equal(code, 0);
   assert.equal(stdout.trim().split('\n').length, 1, 'with --json only the one line');
   assert.ok(!existsSync(info.socket!), 'the socket is removed');
-  assert.deepEqual(repoFiles(env.VMBAK_REPO, 'locks'), [], 'the lock is released');
+  assert.deepEqual(opLocks(), [], 'the lock is released');
 });
 
 test('TCP with --disk: only that disk, also as the default export', async (t) => {
@@ -139,6 +139,11 @@ test('a damaged chunk fails the reads that need it with EIO, names backup, disk 
   assert.equal((await serving.stop()).code, 0);
 });
 
+/** Operation locks (op-…) in the repository; released backup locks (vm-…) stay by design. */
+function opLocks(): string[] {
+  return repoFiles(env.VMBAK_REPO, 'locks').filter((f) => f.includes('/op-'));
+}
+
 function flipByte(file: string, at: number): void {
   const fd = openSync(file, 'r+');
   try {
@@ -150,3 +155,21 @@ function flipByte(file: string, at: number): void {
     closeSync(fd);
   }
 }
+
+test('a lost lease stops the export: exit non-zero with the lease error, socket removed', async () => {
+  const child = spawnVmbak(['export', 'latest', '--socket', join(tmp.dir, 'lease.sock')], { ...env, VMBAK_LOCK_STALE_MS: '2000' });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (d: Buffer) => { stdout += d; });
+  child.stderr!.on('data', (d: Buffer) => { stderr += d; });
+  const closed = new Promise<number | null>((resolve) => child.once('close', resolve));
+  await waitUntil('the export to serve', () => stdout.includes('serving'));
+  // What a gc does to a lock it judges dead: remove it. The owner's next refresh finds out.
+  await lockHeldBy(env.VMBAK_REPO, child.pid!);
+  for (const f of opLocks()) rmSync(f, { force: true });
+  const code = await closed;
+  assert.notEqual(code, 0);
+  assert.ok(isCleanError({ code, signal: null, stdout, stderr }), stderr);
+  assert.match(stderr, /lost the lock on export/);
+  assert.ok(!existsSync(join(tmp.dir, 'lease.sock')));
+});

@@ -8,14 +8,14 @@
 import type { AllocationExtent } from '../core/index.ts';
 import type { NbdExport } from '../nbd/index.ts';
 import { chunkKeyOf, type DiskIndex } from '../repository/index.ts';
-import type { ChunkFetcher, ChunkRef } from './chunk-fetcher.ts';
+import type { ChunkRef, ChunkSource } from './chunk-fetcher.ts';
 
 export interface BackupDiskExportOptions {
   readonly backupId: string;
   readonly vmName: string;
   readonly disk: string;
   readonly index: DiskIndex;
-  readonly fetcher: ChunkFetcher;
+  readonly fetcher: ChunkSource;
   readonly signal: AbortSignal;
   /** Bytes fetched ahead of a sequential reader (whole chunks); 0 turns read-ahead off. */
   readonly readAheadBytes: number;
@@ -92,13 +92,14 @@ export class BackupDiskExport implements NbdExport {
   }
 
   /**
-   * A read that starts at or just behind the furthest chunk read so far continues a
-   * sequential run (several connections of one reader interleave, so "just behind" counts).
-   * Once less than half the window is fetched ahead of the run, the next half is fetched.
+   * A read that starts within a window's length of the furthest chunk read so far continues
+   * a sequential run: several connections of one reader interleave (a later request may come
+   * first), and readers such as nbdcopy skip holes. Once less than half the window is fetched
+   * ahead of the run, the window is filled up again.
    */
   private readAhead(first: number, last: number): void {
     if (this.readAheadChunks === 0) return;
-    const sequential = this.frontier >= 0 && first <= this.frontier + 1 && first >= this.frontier - this.readAheadChunks;
+    const sequential = this.frontier >= 0 && Math.abs(first - this.frontier) <= this.readAheadChunks;
     if (!sequential) {
       this.frontier = last;
       this.fetchedAheadUntil = last;

@@ -23,6 +23,12 @@ export interface ChunkRef {
   readonly offsetBytes: number;
 }
 
+/** Where an export gets decoded chunks from (the fetcher; tests give their own). */
+export interface ChunkSource {
+  /** One promise per ref, in order. `urgent`: a client waits for these (not read-ahead). */
+  fetch(refs: readonly ChunkRef[], urgent: boolean): Promise<Buffer>[];
+}
+
 export interface ChunkFetcherOptions {
   readonly repo: Repository;
   readonly table: ChunkTable;
@@ -47,7 +53,7 @@ interface Task {
   readonly run: () => Promise<void>;
 }
 
-export class ChunkFetcher {
+export class ChunkFetcher implements ChunkSource {
   private readonly opts: ChunkFetcherOptions;
   private readonly pending = new Map<string, Pending>();
   private readonly queue: Task[] = [];
@@ -59,7 +65,6 @@ export class ChunkFetcher {
     this.limit = opts.readsInFlight ?? DEFAULT_READS_IN_FLIGHT;
   }
 
-  /** One promise per ref, in order. `urgent`: a client waits for these (not read-ahead). */
   fetch(refs: readonly ChunkRef[], urgent: boolean): Promise<Buffer>[] {
     const out: Promise<Buffer>[] = [];
     const misses = [];

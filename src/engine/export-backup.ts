@@ -1,10 +1,11 @@
 // Opens a backup for serving over NBD ("restore without restoring"): takes an operation lock
-// so gc deletes nothing the backup needs for as long as it is served, checks each disk's
+// so gc deletes nothing the backup needs for as long as it is served (a lease: once it is
+// lost, every read fails and `signal` says why), checks each disk's
 // index against the manifest, and gives one export per disk (the first is the default),
 // all sharing one chunk fetcher and one decoded-chunk cache.
 
 import { VmbakError } from '../core/index.ts';
-import { acquireLock, loadChunkTable, operationLockName, type Manifest, type Repository } from '../repository/index.ts';
+import { acquireLock, loadChunkTable, noteGcPlan, operationLockName, type Manifest, type Repository } from '../repository/index.ts';
 import type { WorkerPool } from './worker-pool.ts';
 import { BackupDiskExport } from './backup-export.ts';
 import { ChunkFetcher } from './chunk-fetcher.ts';
@@ -41,7 +42,10 @@ export async function openBackupExports(req: ExportBackupRequest): Promise<Backu
   }
   const lock = await acquireLock(repo.target, operationLockName(), `export of ${manifest.backupId}`, 'export');
   const stop = new AbortController();
+  // Without the lease gc may delete packs the export reads: from then on every read fails.
+  const signal = AbortSignal.any([stop.signal, lock.signal]);
   try {
+    await noteGcPlan(repo, lock);
     const table = await loadChunkTable(repo.target, repo.keys, new Set(), repo.config.repositoryId);
     const cache = new DecodedChunkCache(req.cacheBytes ?? DEFAULT_EXPORT_CACHE_BYTES);
     const fetcher = new ChunkFetcher({ repo, table, pool: req.pool, cache, readsInFlight: req.packReadsInFlight });
@@ -52,14 +56,14 @@ export async function openBackupExports(req: ExportBackupRequest): Promise<Backu
       const index = await repo.readDiskIndex(manifest.backupId, d.name);
       if (index.digest() !== d.digest) throw new VmbakError('INDEX_CORRUPT', { backupId: manifest.backupId, disk: d.name, detail: 'does not match the digest in the manifest' });
       exports.push(new BackupDiskExport({
-        backupId: manifest.backupId, vmName: manifest.vm.name, disk: d.name, index, fetcher, signal: stop.signal, readAheadBytes,
+        backupId: manifest.backupId, vmName: manifest.vm.name, disk: d.name, index, fetcher, signal, readAheadBytes,
       }));
     }
     let closed: Promise<void> | null = null;
     return {
       exports,
       cache,
-      signal: stop.signal,
+      signal,
       close: () => {
         closed ??= (async () => {
           if (!stop.signal.aborted) stop.abort(new VmbakError('INTERNAL', { detail: `the export of ${manifest.backupId} was closed` }));
