@@ -10,6 +10,16 @@ import type { NbdExport } from '../nbd/index.ts';
 import { chunkKeyOf, type DiskIndex } from '../repository/index.ts';
 import type { ChunkRef, ChunkSource } from './chunk-fetcher.ts';
 
+/** Sequential runs followed at once per disk. */
+const MAX_STREAMS = 8;
+
+interface ReadStream {
+  /** The furthest chunk of the run a client has read. */
+  frontier: number;
+  /** Chunks up to here have been fetched ahead. */
+  fetchedUntil: number;
+}
+
 export interface BackupDiskExportOptions {
   readonly backupId: string;
   readonly vmName: string;
@@ -31,10 +41,8 @@ export class BackupDiskExport implements NbdExport {
   /** Per chunk: 1 when it reads as zeros (not stored). */
   private readonly zero: Uint8Array;
   private readonly readAheadChunks: number;
-  /** The furthest chunk of the current sequential run a client has read. */
-  private frontier = -1;
-  /** Chunks up to here have been fetched ahead. */
-  private fetchedAheadUntil = -1;
+  /** Sequential runs being followed, most recently used last. */
+  private readonly streams: ReadStream[] = [];
 
   constructor(opts: BackupDiskExportOptions) {
     this.opts = opts;
@@ -57,14 +65,23 @@ export class BackupDiskExport implements NbdExport {
     for (let i = first; i <= last; i++) if (!this.zero[i]) wanted.push(i);
     const chunks = this.opts.fetcher.fetch(wanted.map((i) => this.refOf(i)), true);
     this.readAhead(first, last);
-    const out = Buffer.alloc(lengthBytes); // zero chunks stay zeros
     const got = await Promise.all(chunks);
+    if (first === last && got.length === 1) {
+      // Inside one stored chunk (every small random read): a view, no copy.
+      const from = offsetBytes - first * chunkBytes;
+      return got[0]!.subarray(from, from + lengthBytes);
+    }
+    const out = Buffer.allocUnsafe(lengthBytes);
+    let filled = 0; // bytes of `out` written so far; zero chunks in between are filled with zeros
     wanted.forEach((i, k) => {
       const chunkStart = i * chunkBytes;
       const from = Math.max(offsetBytes, chunkStart);
       const to = Math.min(offsetBytes + lengthBytes, chunkStart + got[k]!.length);
+      out.fill(0, filled, from - offsetBytes);
       got[k]!.copy(out, from - offsetBytes, from - chunkStart, to - chunkStart);
+      filled = to - offsetBytes;
     });
+    out.fill(0, filled);
     return out;
   }
 
@@ -92,25 +109,28 @@ export class BackupDiskExport implements NbdExport {
   }
 
   /**
-   * A read that starts within a window's length of the furthest chunk read so far continues
-   * a sequential run: several connections of one reader interleave (a later request may come
-   * first), and readers such as nbdcopy skip holes. Once less than half the window is fetched
-   * ahead of the run, the window is filled up again.
+   * A read that starts within a window's length of the furthest chunk of a run continues
+   * that run: several connections of one reader interleave (a later request may come first),
+   * and readers such as nbdcopy skip holes. Several runs are followed at once (nbdcopy's
+   * threads each copy their own part of the disk). A read that continues no run starts one;
+   * once a run has less than half the window fetched ahead, the window is filled up again.
    */
   private readAhead(first: number, last: number): void {
     if (this.readAheadChunks === 0) return;
-    const sequential = this.frontier >= 0 && Math.abs(first - this.frontier) <= this.readAheadChunks;
-    if (!sequential) {
-      this.frontier = last;
-      this.fetchedAheadUntil = last;
+    const at = this.streams.findIndex((r) => Math.abs(first - r.frontier) <= this.readAheadChunks);
+    if (at < 0) {
+      if (this.streams.length >= MAX_STREAMS) this.streams.shift();
+      this.streams.push({ frontier: last, fetchedUntil: last });
       return;
     }
-    this.frontier = Math.max(this.frontier, last);
-    if (this.fetchedAheadUntil - this.frontier >= this.readAheadChunks / 2) return;
-    const from = Math.max(this.fetchedAheadUntil, this.frontier) + 1;
-    const to = Math.min(this.index.count - 1, this.frontier + this.readAheadChunks);
+    const run = this.streams.splice(at, 1)[0]!;
+    this.streams.push(run);
+    run.frontier = Math.max(run.frontier, last);
+    if (run.fetchedUntil - run.frontier >= this.readAheadChunks / 2) return;
+    const from = Math.max(run.fetchedUntil, run.frontier) + 1;
+    const to = Math.min(this.index.count - 1, run.frontier + this.readAheadChunks);
     if (to < from) return;
-    this.fetchedAheadUntil = to;
+    run.fetchedUntil = to;
     for (const p of this.fetchAhead(from, to)) p.catch(() => {});
   }
 

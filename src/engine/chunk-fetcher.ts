@@ -7,7 +7,7 @@
 // with CHUNK_CORRUPT naming backup, disk and offset.
 
 import { VmbakError, describeError } from '../core/index.ts';
-import { planBlobReads, type ChunkTable, type Repository } from '../repository/index.ts';
+import { planBlobReads, type BlobRequest, type ChunkTable, type Repository } from '../repository/index.ts';
 import type { WorkerPool } from './worker-pool.ts';
 import type { DecodedChunkCache } from './decoded-chunk-cache.ts';
 import { readPackPiece } from './pack-read.ts';
@@ -39,10 +39,11 @@ export interface ChunkFetcherOptions {
 
 /** Pack reads of up to 1 MiB, as restore does: larger reads were no faster and cost memory. */
 const PIECE_BYTES = 1 << 20;
-const DEFAULT_READS_IN_FLIGHT = 8;
+const DEFAULT_READS_IN_FLIGHT = 12;
 
 interface Pending {
   readonly promise: Promise<Buffer>;
+  urgent: boolean;
   resolve(chunk: Buffer): void;
   reject(err: unknown): void;
   task: Task | null;
@@ -57,6 +58,8 @@ export class ChunkFetcher implements ChunkSource {
   private readonly opts: ChunkFetcherOptions;
   private readonly pending = new Map<string, Pending>();
   private readonly queue: Task[] = [];
+  private unplanned: BlobRequest<{ ref: ChunkRef; p: Pending }>[] = [];
+  private planScheduled = false;
   private running = 0;
   private readonly limit: number;
 
@@ -67,13 +70,12 @@ export class ChunkFetcher implements ChunkSource {
 
   fetch(refs: readonly ChunkRef[], urgent: boolean): Promise<Buffer>[] {
     const out: Promise<Buffer>[] = [];
-    const misses = [];
     for (const ref of refs) {
       const cached = this.opts.cache.get(ref.key);
       if (cached) { out.push(Promise.resolve(cached)); continue; }
       const inFlight = this.pending.get(ref.key);
       if (inFlight) {
-        if (urgent && inFlight.task) inFlight.task.urgent = true;
+        if (urgent) this.promote(inFlight);
         out.push(inFlight.promise);
         continue;
       }
@@ -84,18 +86,37 @@ export class ChunkFetcher implements ChunkSource {
         })));
         continue;
       }
-      const p = pending();
+      const p = pending(urgent);
       this.pending.set(ref.key, p);
-      misses.push({ location, tag: { ref, p }, plainBytes: ref.plainBytes });
+      this.unplanned.push({ location, tag: { ref, p }, plainBytes: ref.plainBytes });
       out.push(p.promise);
     }
+    if (this.unplanned.length > 0 && !this.planScheduled) {
+      this.planScheduled = true;
+      setImmediate(() => this.plan());
+    }
+    return out;
+  }
+
+  /**
+   * Plans the chunks asked for since the last plan together: a client's pipelined requests
+   * arrive in one burst, and their chunks make larger pack reads together than each alone.
+   */
+  private plan(): void {
+    this.planScheduled = false;
+    const misses = this.unplanned;
+    this.unplanned = [];
     for (const piece of planBlobReads(misses, PIECE_BYTES)) {
-      const task: Task = { urgent, run: () => this.readPiece(piece) };
+      const task: Task = { urgent: piece.members.some((m) => m.tag.p.urgent), run: () => this.readPiece(piece) };
       for (const m of piece.members) m.tag.p.task = task;
       this.queue.push(task);
     }
     this.pump();
-    return out;
+  }
+
+  private promote(p: Pending): void {
+    p.urgent = true;
+    if (p.task) p.task.urgent = true;
   }
 
   private pump(): void {
@@ -143,11 +164,11 @@ export class ChunkFetcher implements ChunkSource {
   }
 }
 
-function pending(): Pending {
+function pending(urgent: boolean): Pending {
   let resolve!: (chunk: Buffer) => void;
   let reject!: (err: unknown) => void;
   const promise = new Promise<Buffer>((res, rej) => { resolve = res; reject = rej; });
   // Read-ahead nobody waits for may fail; that is not an unhandled rejection.
   promise.catch(() => {});
-  return { promise, resolve, reject, task: null };
+  return { promise, resolve, reject, urgent, task: null };
 }
