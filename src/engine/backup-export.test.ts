@@ -54,25 +54,26 @@ test('reads cross chunk edges, zero chunks read as zeros without a fetch, the sh
   ]);
 });
 
-test('read-ahead follows sequential reads, also interleaved ones, but not random reads', async () => {
-  const { exp, calls } = fixture(200, [], { readAheadBytes: 16 * CHUNK });
+test('read-ahead follows sequential reads, also interleaved ones and several runs at once, but not random reads', async () => {
+  const { exp, calls } = fixture(400, [], { readAheadBytes: 16 * CHUNK });
+  const ahead = () => calls.filter((c) => !c.urgent).map((c) => [c.chunks[0], c.chunks.at(-1)]);
   await exp.read(0, 2 * CHUNK);
   await exp.read(2 * CHUNK, 2 * CHUNK);
-  const ahead = calls.filter((c) => !c.urgent);
-  assert.equal(ahead.length, 1);
-  assert.deepEqual(ahead[0]!.chunks, Array.from({ length: 16 }, (_, i) => 4 + i));
-  // Two connections of one reader: the later request arrives first.
-  await exp.read(6 * CHUNK, 2 * CHUNK);
+  assert.deepEqual(ahead(), [], 'two reads are not yet a run');
   await exp.read(4 * CHUNK, 2 * CHUNK);
-  await exp.read(8 * CHUNK, 4 * CHUNK);
-  assert.equal(calls.filter((c) => !c.urgent).length, 1, 'half the window is still ahead');
-  await exp.read(12 * CHUNK, 2 * CHUNK);
-  // Less than half the window ahead: it is filled up again, once.
-  const more = calls.filter((c) => !c.urgent).slice(1);
-  assert.deepEqual(more.map((c) => [c.chunks[0], c.chunks.at(-1)]), [[20, 29]]);
+  assert.deepEqual(ahead(), [[6, 21]]);
+  // Two connections of one reader: the later request arrives first.
+  await exp.read(8 * CHUNK, 2 * CHUNK);
+  await exp.read(6 * CHUNK, 2 * CHUNK);
+  await exp.read(10 * CHUNK, 2 * CHUNK);
+  assert.equal(ahead().length, 1, 'half the window is still ahead');
+  // A second run elsewhere, interleaved with the first.
+  for (const at of [300, 12, 302, 14, 304]) await exp.read(at * CHUNK, 2 * CHUNK);
+  // Less than half the window ahead of the first run: it is filled up again, once; the second run starts its own.
+  assert.deepEqual(ahead(), [[6, 21], [22, 31], [306, 321]]);
   calls.length = 0;
-  for (const at of [150, 40, 170, 90]) await exp.read(at * CHUNK + 7, 100);
-  assert.deepEqual(calls.filter((c) => !c.urgent), []);
+  for (const at of [150, 40, 170, 90, 250, 60, 190, 110, 350, 20, 151, 41]) await exp.read(at * CHUNK + 7, 100);
+  assert.deepEqual(ahead(), []);
 });
 
 test('once the signal fires reads fail with its reason', async () => {

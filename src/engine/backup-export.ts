@@ -18,6 +18,8 @@ interface ReadStream {
   frontier: number;
   /** Chunks up to here have been fetched ahead. */
   fetchedUntil: number;
+  /** Reads that continued the run. */
+  reads: number;
 }
 
 export interface BackupDiskExportOptions {
@@ -109,24 +111,28 @@ export class BackupDiskExport implements NbdExport {
   }
 
   /**
-   * A read that starts within a window's length of the furthest chunk of a run continues
-   * that run: several connections of one reader interleave (a later request may come first),
-   * and readers such as nbdcopy skip holes. Several runs are followed at once (nbdcopy's
-   * threads each copy their own part of the disk). A read that continues no run starts one;
-   * once a run has less than half the window fetched ahead, the window is filled up again.
+   * A read continues a run when it starts within half a window of the furthest chunk read
+   * in it, ahead or behind: several connections of one reader interleave (a later request
+   * may come first), and readers such as nbdcopy skip holes. Several runs are followed at
+   * once (nbdcopy's threads each copy their own part of the disk). A read that continues no
+   * run starts one; read-ahead begins with a run's third read, so random reads that happen
+   * to land near an earlier one do not set it off. Once a run has less than half the window
+   * fetched ahead, the window is filled up again.
    */
   private readAhead(first: number, last: number): void {
     if (this.readAheadChunks === 0) return;
-    const at = this.streams.findIndex((r) => Math.abs(first - r.frontier) <= this.readAheadChunks);
+    const span = last - first + 1;
+    const at = this.streams.findIndex((r) => first <= r.frontier + 1 + Math.max(span, this.readAheadChunks / 2) && first >= r.frontier - this.readAheadChunks / 2);
     if (at < 0) {
       if (this.streams.length >= MAX_STREAMS) this.streams.shift();
-      this.streams.push({ frontier: last, fetchedUntil: last });
+      this.streams.push({ frontier: last, fetchedUntil: last, reads: 1 });
       return;
     }
     const run = this.streams.splice(at, 1)[0]!;
     this.streams.push(run);
     run.frontier = Math.max(run.frontier, last);
-    if (run.fetchedUntil - run.frontier >= this.readAheadChunks / 2) return;
+    run.reads++;
+    if (run.reads < 3 || run.fetchedUntil - run.frontier >= this.readAheadChunks / 2) return;
     const from = Math.max(run.fetchedUntil, run.frontier) + 1;
     const to = Math.min(this.index.count - 1, run.frontier + this.readAheadChunks);
     if (to < from) return;
