@@ -59,6 +59,10 @@ test('the export reads like the restore and like the original images; nbdinfo se
   const serving = await startExport(['web01@latest', '--socket', join(tmp.dir, 'nbd.sock')]);
   t.after(() => { serving.child.kill('SIGKILL'); });
   const { info } = serving;
+  // docs/cli.md is the contract: the documented fields and the real ones are the same set.
+  const doc = readFileSync(new URL('../docs/cli.md', import.meta.url), 'utf8');
+  const section = doc.slice(doc.indexOf('<!-- export-json-fields -->'), doc.indexOf('<!-- /export-json-fields -->'));
+  assert.deepEqual(Object.keys(info).sort(), [...section.matchAll(/^\| `(\w+)` \|/gm)].map((m) => m[1]!).sort());
   assert.equal(info.vm, 'web01');
   assert.deepEqual(info.exports.map((e) => [e.name, e.sizeBytes]), [['sys', 64 * MiB], ['data', 32 * MiB]]);
   const uri = (name: string) => `nbd+unix:///${name}?socket=${info.socket}`;
