@@ -55,6 +55,7 @@ export const errorRegistry = {
   TARGET_UNREACHABLE: spec('target {target} is unreachable: {detail}', 1, 502, true),
   TARGET_IO: spec('target {target} failed {op} {object}: {detail}', 1, 502, true),
   OBJECT_MISSING: spec('object {object} is missing on target {target}', 1, 404),
+  BUCKET_MISSING: spec('bucket {bucket} does not exist on {target}', 1, 404),
   TARGET_URL_INVALID: spec('cannot use {url} as a repository: {detail}', 2, 400),
   OUTPUT_EXISTS: spec('{path} already exists; remove it or restore elsewhere', 1, 409),
   OUTPUT_IO: spec('cannot write {path}: {detail}', 1, 500),

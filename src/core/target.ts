@@ -33,7 +33,13 @@ export interface Target {
   list(prefix: string): Promise<ObjectInfo[]>;
   /** Removes an object; removing a missing object is not an error. */
   delete(name: string): Promise<void>;
-  /** Size of an object, or null when there is none. */
+  /** Size and time of an object, or null when there is none. */
   stat(name: string): Promise<ObjectInfo | null>;
+  /**
+   * Makes the location exist where the store will not make it on the first write (an S3
+   * bucket). Only `repo init` calls it: every other command fails on a missing location, so a
+   * mistyped one never turns into a new, empty repository.
+   */
+  prepare?(): Promise<void>;
   close(): Promise<void>;
 }

@@ -163,7 +163,7 @@ async function abandonSession(session: Promise<BackupSession> | null): Promise<v
 
 /** Failures of the repository's storage, which another target may not have. */
 function isTargetFailure(err: VmbakError): boolean {
-  return err.code.startsWith('TARGET_') || err.code === 'OBJECT_MISSING' || err.code === 'REPO_NOT_FOUND';
+  return err.code.startsWith('TARGET_') || err.code === 'OBJECT_MISSING' || err.code === 'REPO_NOT_FOUND' || err.code === 'BUCKET_MISSING';
 }
 
 function asVmbakError(err: unknown): VmbakError {

@@ -55,6 +55,8 @@ export class Repository {
   }
 
   static async init(target: Target, options: InitOptions): Promise<Repository> {
+    // Only init makes the location (an S3 bucket): elsewhere a missing one is an error.
+    await target.prepare?.();
     if (await target.stat(CONFIG_OBJECT)) throw new VmbakError('REPO_EXISTS', { repo: target.displayUrl });
     const config: RepositoryConfig = {
       format: 'vmbak-repository',

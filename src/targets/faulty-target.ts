@@ -54,6 +54,10 @@ export class FaultyTarget implements Target {
     return this.call('stat', name, () => this.inner.stat(name));
   }
 
+  async prepare(): Promise<void> {
+    await this.inner.prepare?.();
+  }
+
   async close(): Promise<void> {
     for (const timer of this.hangTimers) clearInterval(timer);
     this.hangTimers.clear();

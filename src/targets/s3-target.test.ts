@@ -76,3 +76,28 @@ test('s3: wrong secret is TARGET_DENIED and the secret is not in the message', a
     process.env.AWS_SECRET_ACCESS_KEY = saved;
   }
 });
+
+test('s3: a missing bucket is BUCKET_MISSING for every operation until prepare makes it', async () => {
+  const bucket = 'vmbak-made-by-prepare';
+  const location = `s3://${bucket}/repo/?endpoint=${encodeURIComponent(rgw!.endpoint)}&region=${rgw!.region}`;
+  const target = await openTarget(location);
+  const missing = (err: unknown): boolean => isVmbakError(err, 'BUCKET_MISSING') && !err.retryable
+    && err.message === `bucket ${bucket} does not exist on ${target.displayUrl}`;
+  // stat's HEAD gets a bare 404 either way: it must still tell a missing bucket from a missing key.
+  await assert.rejects(target.stat('config'), missing);
+  await assert.rejects(target.get('config'), missing);
+  await assert.rejects(target.get('config', { offsetBytes: 0, lengthBytes: 0 }), missing);
+  await assert.rejects(target.list(''), missing);
+  await assert.rejects(target.put('x', Buffer.from('x')), missing);
+  await assert.rejects(target.create('x', Buffer.from('x')), missing);
+  await assert.rejects(target.delete('x'), missing);
+  // Two inits racing for the same new bucket both succeed.
+  const other = await openTarget(location);
+  await Promise.all([target.prepare!(), other.prepare!()]);
+  await target.prepare!();
+  assert.equal(await other.stat('config'), null, 'a missing key in an existing bucket is no object, not an error');
+  assert.equal(await target.create('config', Buffer.from('c')), true);
+  assert.equal((await other.get('config')).toString(), 'c');
+  await target.close();
+  await other.close();
+});

@@ -4,12 +4,13 @@
 // failure so no parts linger). Create-if-absent is PutObject with If-None-Match: * (412
 // when the name is taken). Path-style addressing and checksums "when required" keep
 // on-premises stores working: with the SDK's default checksums some of them store wrong
-// bytes for streamed bodies or reject the trailer.
+// bytes for streamed bodies or reject the trailer. The bucket is made only by prepare()
+// (repo init), as restic does; any other request to a missing bucket is BUCKET_MISSING.
 
 import {
   S3Client, PutObjectCommand, GetObjectCommand, HeadObjectCommand, DeleteObjectCommand,
-  ListObjectsV2Command, CreateMultipartUploadCommand, UploadPartCommand,
-  CompleteMultipartUploadCommand, AbortMultipartUploadCommand,
+  ListObjectsV2Command, CreateMultipartUploadCommand, CreateBucketCommand, HeadBucketCommand, UploadPartCommand,
+  CompleteMultipartUploadCommand, AbortMultipartUploadCommand, type BucketLocationConstraint,
 } from '@aws-sdk/client-s3';
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
@@ -34,11 +35,15 @@ export class S3Target implements Target {
   private readonly client: S3Client;
   private readonly bucket: string;
   private readonly prefix: string;
+  private readonly region: string;
+  /** Set once any answer has shown the bucket exists, so stat need not ask again. */
+  private bucketSeen = false;
 
   constructor(location: S3Location, options: TargetOptions) {
     this.displayUrl = location.displayUrl;
     this.bucket = location.bucket;
     this.prefix = location.prefix;
+    this.region = location.region;
     const agentOptions = { keepAlive: true, maxSockets: Math.max(options.connections, 1) * 2 };
     this.client = new S3Client({
       region: location.region,
@@ -69,7 +74,7 @@ export class S3Target implements Target {
       const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
       // 412: the name is taken; 409: a concurrent conditional write to the same name won.
       if (status === 412 || status === 409) return false;
-      throw mapS3Error(this.displayUrl, 'create', name, err);
+      throw mapS3Error(this.displayUrl, this.bucket, 'create', name, err);
     }
   }
 
@@ -88,7 +93,7 @@ export class S3Target implements Target {
       return bytes;
     } catch (err) {
       if (err instanceof VmbakError) throw err;
-      throw mapS3Error(this.displayUrl, 'get', name, err);
+      throw mapS3Error(this.displayUrl, this.bucket, 'get', name, err);
     }
   }
 
@@ -115,12 +120,35 @@ export class S3Target implements Target {
   async stat(name: string): Promise<ObjectInfo | null> {
     try {
       const head = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.key(name) }));
+      this.bucketSeen = true;
       return { name, sizeBytes: head.ContentLength ?? 0, modifiedMs: head.LastModified?.getTime() ?? null };
     } catch (err) {
-      const e = mapS3Error(this.displayUrl, 'stat', name, err);
-      if (e.code === 'OBJECT_MISSING') return null;
-      throw e;
+      const e = mapS3Error(this.displayUrl, this.bucket, 'stat', name, err);
+      if (e.code !== 'OBJECT_MISSING') throw e;
+      // A HEAD answer has no body: its 404 does not say whether the key or the bucket is missing.
+      if (!this.bucketSeen && !(await this.bucketExists('stat', name))) {
+        throw new VmbakError('BUCKET_MISSING', { bucket: this.bucket, target: this.displayUrl });
+      }
+      return null;
     }
+  }
+
+  /** Creates the bucket if it is missing; asks first, so credentials without CreateBucket do for an existing one. */
+  async prepare(): Promise<void> {
+    if (await this.bucketExists('create bucket', this.bucket)) return;
+    // AWS wants the region named except in us-east-1, where naming it is an error.
+    const placement = this.region === 'us-east-1' ? {} : { CreateBucketConfiguration: { LocationConstraint: this.region as BucketLocationConstraint } };
+    try {
+      await this.client.send(new CreateBucketCommand({ Bucket: this.bucket, ...placement }));
+    } catch (err) {
+      const code = (err as { name?: string }).name;
+      if (code === 'BucketAlreadyExists') {
+        throw new VmbakError('TARGET_DENIED', { target: this.displayUrl, detail: `bucket ${this.bucket} belongs to another account` }, { cause: err });
+      }
+      // BucketAlreadyOwnedByYou: a concurrent init made it, which is just as good.
+      if (code !== 'BucketAlreadyOwnedByYou') throw mapS3Error(this.displayUrl, this.bucket, 'create bucket', this.bucket, err);
+    }
+    this.bucketSeen = true;
   }
 
   async close(): Promise<void> {
@@ -159,11 +187,24 @@ export class S3Target implements Target {
     return this.prefix + name;
   }
 
+  private async bucketExists(op: string, object: string): Promise<boolean> {
+    try {
+      await this.client.send(new HeadBucketCommand({ Bucket: this.bucket }));
+      this.bucketSeen = true;
+      return true;
+    } catch (err) {
+      if ((err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404) return false;
+      throw mapS3Error(this.displayUrl, this.bucket, op, object, err);
+    }
+  }
+
   private async send<T>(op: string, name: string, request: () => Promise<T>): Promise<T> {
     try {
-      return await request();
+      const result = await request();
+      this.bucketSeen = true;
+      return result;
     } catch (err) {
-      throw mapS3Error(this.displayUrl, op, name, err);
+      throw mapS3Error(this.displayUrl, this.bucket, op, name, err);
     }
   }
 }

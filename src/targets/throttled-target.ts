@@ -57,6 +57,12 @@ export class ThrottledTarget implements Target {
     return this.slots.run(() => this.deadline('stat', name, 0, this.inner.stat(name)));
   }
 
+  prepare(): Promise<void> {
+    return this.slots.run(async () => {
+      await this.deadline('prepare', this.displayUrl, 0, this.inner.prepare?.() ?? Promise.resolve());
+    });
+  }
+
   close(): Promise<void> {
     return this.inner.close();
   }
