@@ -43,7 +43,7 @@ export function registerExportCommand(program: Command): void {
       const pool = new WorkerPool(repo.keys ? repo.masterSecret : null, repo.config.compression.level);
       try {
         const manifest = await resolveBackupRef(repo, ref);
-        const session = await openBackupExports({ repo, manifest, disk: opts.disk ?? null, pool, cacheBytes: opts.cacheMib << 20 });
+        const session = await openBackupExports({ repo, manifest, disk: opts.disk ?? null, pool, cacheBytes: opts.cacheMib * 1024 * 1024 });
         const server = new NbdServer({ exports: session.exports, tls, onFailure: failureLogger(manifest.backupId) });
         try {
           const bound = await server.listen(address);
