@@ -103,10 +103,11 @@ export class BackupDiskExport implements NbdExport {
     return out;
   }
 
+  /** NBD_CMD_CACHE: fetches the range, at most four read-ahead windows of it (a hint must not flush the cache). */
   async prefetch(offsetBytes: number, lengthBytes: number): Promise<void> {
     this.opts.signal.throwIfAborted();
     const first = Math.floor(offsetBytes / this.index.chunkSizeBytes);
-    const last = Math.floor((offsetBytes + lengthBytes - 1) / this.index.chunkSizeBytes);
+    const last = Math.min(Math.floor((offsetBytes + lengthBytes - 1) / this.index.chunkSizeBytes), first + Math.max(1, 4 * this.readAheadChunks) - 1);
     await Promise.all(this.fetchAhead(first, last));
   }
 
