@@ -212,20 +212,28 @@ for (const kind of ['local', 'sftp', 'ftp', 's3']) {
     for (let round = 0; round < 20; round++) {
       const name = `vm-race-${round}`;
       const releaseFile = join(tmp.dir, `race-${kind}-${round}-go`);
+      const doneFile = join(tmp.dir, `race-${kind}-${round}-done`);
       const racers = [0, 1].map((k) => {
         const heldFile = join(tmp.dir, `race-${kind}-${round}-${k}`);
         // Both look, find the lock free, and are held right before their create.
         const faults = [{ op: 'create', match: `locks/${name}/`, nth: 1, action: 'hold', heldFile, releaseFile }];
-        const child = spawn(process.execPath, [RACER, location, name], { env: { ...process.env, ...serverEnv, VMBAK_TEST_FAULTS: JSON.stringify(faults) }, stdio: ['ignore', 'pipe', 'pipe'] });
+        const child = spawn(process.execPath, [RACER, location, name, doneFile], { env: { ...process.env, ...serverEnv, VMBAK_TEST_FAULTS: JSON.stringify(faults) }, stdio: ['ignore', 'pipe', 'pipe'] });
         let out = '';
         let err = '';
         child.stdout.on('data', (d: Buffer) => { out += d; });
         child.stderr.on('data', (d: Buffer) => { err += d; });
-        return { heldFile, result: new Promise<string>((resolve) => child.once('close', (code) => resolve(code === 0 ? out.trim() : `failed: ${err}`))) };
+        const closed = new Promise<void>((resolve) => child.once('close', () => resolve()));
+        return { heldFile, answer: () => out.trim() || (child.exitCode !== null ? `failed: ${err}` : ''), closed };
       });
       await waitUntil(`both racers of round ${round} at their create`, () => racers.every((r) => existsSync(r.heldFile)), 30_000);
       writeFileSync(releaseFile, '');
-      const results = (await Promise.all(racers.map((r) => r.result))).sort();
+      // Both answer while the winner still holds the lock (it is alive, not a dead owner).
+      const results = (await waitUntil(`both racers of round ${round} to answer`, () => {
+        const answers = racers.map((r) => r.answer());
+        return answers.every((a) => a) ? answers : null;
+      }, 30_000)).sort();
+      writeFileSync(doneFile, '');
+      await Promise.all(racers.map((r) => r.closed));
       assert.deepEqual(results, ['locked', 'won'], `round ${round} on ${kind}`);
     }
   });

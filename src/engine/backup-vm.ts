@@ -7,7 +7,7 @@ import { hostName } from '../host/index.ts';
 import { createHash } from 'node:crypto';
 import { systemClock, type BackupSession, type Clock } from '../core/index.ts';
 import {
-  PackWriter, acquireLock, latestBackupOf, recordBackup, type DiskIndex, type Manifest, type ManifestDisk, type Repository,
+  PackWriter, acquireLock, latestBackupOf, recordBackup, type ChunkTable, type DiskIndex, type Manifest, type ManifestDisk, type Repository,
 } from '../repository/index.ts';
 import { openChunkTableForWriting } from '../repository/index.ts';
 import { backupDisk } from './backup-disk.ts';
@@ -54,12 +54,12 @@ export async function backupVm(req: BackupVmRequest): Promise<Manifest> {
     const previous = await latestBackupOf(repo, vm.key);
     const copies = req.copies ?? [];
     await Promise.all(copies.map((c) => c.prepare(vm.key, vm.name, vmLockName(vm.key))));
-    const writer = new PackWriter(repo.target, repo.keys, table, { packSizeBytes: repo.config.packSizeBytes });
+    const writer = new PackWriter(repo.target, repo.keys, table, { packSizeBytes: repo.config.packSizeBytes, beforeIndex: () => lock.ensureUsable() });
     const disks: ManifestDisk[] = [];
     const indexes = new Map<string, DiskIndex>();
     for (const disk of session.disks) {
       const prevDisk = previous?.disks.find((d) => d.name === disk.source.name) ?? null;
-      const { base, reason } = await chooseBase(repo, previous, prevDisk, disk.source.sizeBytes);
+      const { base, reason } = await chooseBase(repo, table, previous, prevDisk, disk.source.sizeBytes);
       let fallbackReason = disk.fallbackReason ?? reason;
       let useDirtyMap = disk.incrementalFrom !== null && base !== null;
       if (useDirtyMap && previous?.checkpointId !== disk.incrementalFrom) {
@@ -107,13 +107,19 @@ export async function backupVm(req: BackupVmRequest): Promise<Manifest> {
 }
 
 /** The previous index to compare with, or why there is none. */
-async function chooseBase(repo: Repository, previous: Manifest | null, prevDisk: ManifestDisk | null, sizeBytes: number): Promise<{ base: DiskIndex | null; reason: string | null }> {
+async function chooseBase(repo: Repository, table: ChunkTable, previous: Manifest | null, prevDisk: ManifestDisk | null, sizeBytes: number): Promise<{ base: DiskIndex | null; reason: string | null }> {
   if (!previous) return { base: null, reason: 'first backup of this VM in this repository' };
   if (!prevDisk) return { base: null, reason: 'disk is new since the previous backup' };
   if (prevDisk.sizeBytes !== sizeBytes) return { base: null, reason: `disk was resized (${prevDisk.sizeBytes} → ${sizeBytes} bytes)` };
   if (prevDisk.chunkSizeBytes !== repo.config.chunkSizeBytes) return { base: null, reason: 'previous backup used another chunk size' };
   const base = await repo.readDiskIndex(previous.backupId, prevDisk.name);
   if (base.digest() !== prevDisk.digest) return { base: null, reason: `previous index of ${prevDisk.name} does not match its manifest` };
+  // Changed-block tracking copies the base's ids for unchanged chunks without reading them: a
+  // base whose chunks are not all stored (a manifest its writer took back after losing its
+  // lease, a pack gc has condemned) must not be built on.
+  for (let i = 0; i < base.count; i++) {
+    if (!base.isZero(i) && !table.has(base.id(i))) return { base: null, reason: `previous backup ${previous.backupId} refers to chunks no longer stored` };
+  }
   return { base, reason: null };
 }
 

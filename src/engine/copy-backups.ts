@@ -81,7 +81,7 @@ export async function executeCopy(plan: CopyPlan, opts: CopyOptions): Promise<Co
       const toTable = await openChunkTableForWriting(to, lockTo);
       const ctx: DiskCopyContext = {
         from, fromTable: await loadChunkTable(from.target, from.keys, new Set(), from.config.repositoryId), fromPool: opts.fromPool, toPool: opts.toPool,
-        writer: new PackWriter(to.target, to.keys, toTable, { packSizeBytes: to.config.packSizeBytes }),
+        writer: new PackWriter(to.target, to.keys, toTable, { packSizeBytes: to.config.packSizeBytes, beforeIndex: () => lockTo.ensureUsable() }),
         sameIds: sameIdKeys(from, to), signal, progress: opts.progress,
       };
       const inB = new Map(plan.items.filter((i) => i.presentAs).map((i) => [i.manifest.backupId, i.presentAs!]));

@@ -50,7 +50,7 @@ export class FanOutCopy {
       try {
         const table = await openChunkTableForWriting(repo, lock);
         const previous = await latestBackupOf(repo, vmKey);
-        this.prepared = { repo, pool, lock, previous, writer: new PackWriter(repo.target, repo.keys, table, { packSizeBytes: repo.config.packSizeBytes }) };
+        this.prepared = { repo, pool, lock, previous, writer: new PackWriter(repo.target, repo.keys, table, { packSizeBytes: repo.config.packSizeBytes, beforeIndex: () => lock.ensureUsable() }) };
       } catch (err) {
         await lock.release().catch(() => {});
         throw err;
@@ -74,7 +74,8 @@ export class FanOutCopy {
       if (p.previous && prev && incrementalFrom !== null && p.previous.checkpointId === incrementalFrom
           && prev.sizeBytes === sizeBytes && prev.chunkSizeBytes === chunkSizeBytes) {
         const index = await p.repo.readDiskIndex(p.previous.backupId, disk);
-        if (index.digest() === prev.digest) base = index;
+        // As for the primary: unread chunks take the base's ids, so every one must be stored.
+        if (index.digest() === prev.digest && allStored(index, p.writer)) base = index;
       }
     } catch {
       base = null;
@@ -119,6 +120,11 @@ export class FanOutCopy {
     this.prepared = null;
     if (p) await p.lock.release().catch(() => {});
   }
+}
+
+function allStored(index: DiskIndex, writer: PackWriter): boolean {
+  for (let i = 0; i < index.count; i++) if (!index.isZero(i) && !writer.knows(index.id(i))) return false;
+  return true;
 }
 
 function describe(err: unknown): string {

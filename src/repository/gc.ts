@@ -46,6 +46,8 @@ interface PackState {
   /** The pack's index entries, kept only when the pack is to be repacked. */
   readonly entries: PackEntry[] | null;
   readonly liveBytes: number;
+  /** False for a pack whose index object was missing (a crashed writer's, or one still being written). */
+  readonly indexed: boolean;
 }
 
 export async function runGc(repo: Repository, opts: { dryRun: boolean; clock?: Clock }): Promise<GcReport> {
@@ -75,7 +77,13 @@ export async function runGc(repo: Repository, opts: { dryRun: boolean; clock?: C
     let condemned: PackState[] = [];
     let deferredBecause: string | null = null;
     if (liveOps.length === 0) {
-      deletable = unreferenced;
+      // A pack without an index may yet get one from a writer frozen between its two uploads
+      // (its lock taken over above): such a pack waits in the plan for one gc, where writers
+      // leave it out, and goes on the next run if it is still unreferenced.
+      const before = new Set(previous?.condemnedPacks ?? []);
+      deletable = unreferenced.filter((p) => p.indexed || before.has(p.packId));
+      condemned = unreferenced.filter((p) => !p.indexed && !before.has(p.packId));
+      if (condemned.length > 0) deferredBecause = 'packs without an index wait one gc (a writer may still be indexing them)';
     } else {
       const planSeenByAll = previous !== null && liveOps.every((l) => l.owner.gcPlanSeen === gcPlanMarker(previous));
       const inPlan = new Set(planSeenByAll ? previous!.condemnedPacks : []);
@@ -147,14 +155,14 @@ async function surveyPacks(repo: Repository, packListing: readonly ObjectInfo[],
     const liveBytes = (entries ?? []).filter((e) => marked.has(e.chunkId)).reduce((s, e) => s + e.lengthBytes, 0);
     // Entries are kept only for packs that may be repacked: holding every pack's would cost
     // memory in proportion to the whole repository.
-    states.push({ packId, sizeBytes: o.sizeBytes, entries: entries && isWasteful(o.sizeBytes, liveBytes) ? entries : null, liveBytes });
+    states.push({ packId, sizeBytes: o.sizeBytes, entries: entries && isWasteful(o.sizeBytes, liveBytes) ? entries : null, liveBytes, indexed: entries !== null });
   }
   return states;
 }
 
 async function repack(repo: Repository, lock: HeldLock, packs: PackState[], marked: ChunkIdSet): Promise<number> {
   if (packs.length === 0) return 0;
-  const writer = new PackWriter(repo.target, repo.keys, new ChunkTable(), { packSizeBytes: repo.config.packSizeBytes });
+  const writer = new PackWriter(repo.target, repo.keys, new ChunkTable(), { packSizeBytes: repo.config.packSizeBytes, beforeIndex: () => lock.ensureUsable() });
   for (const p of packs) {
     const data = await repo.target.get(packObject(p.packId));
     for (const e of p.entries!) {

@@ -18,6 +18,11 @@ const PACK_SLACK_BYTES = 1 << 20;
 export interface PackWriterOptions {
   readonly packSizeBytes: number;
   readonly maxUploads?: number;
+  /**
+   * Runs before each pack index is written and throws to stop it: the writer's lease check
+   * (HeldLock.ensureUsable), so a writer that lost its lock indexes no more packs.
+   */
+  readonly beforeIndex?: () => Promise<void>;
 }
 
 export class PackWriter {
@@ -100,6 +105,7 @@ export class PackWriter {
     const pack = appendPackTrailer(buffer, blobBytes, header);
     const packId = sha256(pack).toString('hex');
     await this.target.put(packObject(packId), pack);
+    await this.options.beforeIndex?.();
     await this.target.put(packIndexObject(packId), header);
     for (const e of entries) {
       this.table.add(e.chunkId, { packId, offsetBytes: e.offsetBytes, lengthBytes: e.lengthBytes });
