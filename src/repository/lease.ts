@@ -88,25 +88,38 @@ export class Lease implements HeldLock {
   }
 
   async assertHeld(): Promise<void> {
-    this.throwIfLost();
-    if (this.clock.nowMs() - this.lastRefreshMs >= this.timings.refreshEveryMs) await this.refresh();
-    else await this.checkOwnership();
+    // A refresh is a proof too; one that fails for the target's sake leaves the plain check.
+    if (!(await this.refreshIfDue())) await this.checkOwnership();
     this.throwIfLost();
   }
 
   async ensureUsable(): Promise<void> {
+    await this.refreshIfDue();
     this.throwIfLost();
-    if (this.clock.nowMs() - this.lastRefreshMs >= this.timings.refreshEveryMs) await this.refresh();
+  }
+
+  /**
+   * Refreshes when one is due. True when it did; false when none was due or it failed for
+   * the target's sake within the usable window (reported, as the timer's failures are).
+   */
+  private async refreshIfDue(): Promise<boolean> {
     this.throwIfLost();
+    if (this.clock.nowMs() - this.lastRefreshMs < this.timings.refreshEveryMs) return false;
+    try {
+      await this.refresh();
+      return true;
+    } catch (err) {
+      this.refreshFailed(err);
+      this.throwIfLost();
+      return false;
+    }
   }
 
   async note(fields: Pick<LockRecord, 'gcPlanSeen'>): Promise<void> {
     this.record = { ...this.record, ...fields };
     // A refresh that fails here is like a timer's: reported, and the next one carries the note
     // (until then gc counts this operation as one that has not read the plan, the safe side).
-    await this.refresh().catch((err: unknown) => {
-      if (!this.signal.aborted) this.report(this.name, err);
-    });
+    await this.refresh().catch((err: unknown) => this.refreshFailed(err));
     this.throwIfLost();
   }
 
@@ -121,7 +134,11 @@ export class Lease implements HeldLock {
       // A released generation on top keeps the numbering going, so no one can ever create a
       // generation with a number this lock has used and be taken for its owner.
       const free: LockRecord = { ...this.record, refreshedMs: this.clock.nowMs(), released: true };
-      if (await this.target.create(generationObject(this.name, this.generation + 1), encodeRecord(free))) await this.target.delete(own);
+      const marked = await this.target.create(generationObject(this.name, this.generation + 1), encodeRecord(free)).catch(() => null);
+      // Where the released generation cannot be written, our own goes anyway: a lock left
+      // looking live would block this very process's next attempt. (A generation number used
+      // again later is told apart by its token.)
+      if (marked !== false) await this.target.delete(own);
     }
     this.controller.abort(new VmbakError('LEASE_LOST', { what: this.what, repo: this.target.displayUrl, detail: 'released' }));
   }
@@ -169,13 +186,16 @@ export class Lease implements HeldLock {
   }
 
   private onTimer(): void {
-    this.refresh().catch((err: unknown) => {
-      this.report(this.name, err);
-      const sinceMs = this.clock.nowMs() - this.lastRefreshMs;
-      if (sinceMs > this.timings.usableForMs) {
-        this.lose(`not refreshed for ${Math.round(sinceMs / 1000)} s, last failure: ${describeError(err)}`);
-      }
-    });
+    this.refresh().catch((err: unknown) => this.refreshFailed(err));
+  }
+
+  private refreshFailed(err: unknown): void {
+    if (this.signal.aborted) return;
+    this.report(this.name, err);
+    const sinceMs = this.clock.nowMs() - this.lastRefreshMs;
+    if (sinceMs > this.timings.usableForMs) {
+      this.lose(`not refreshed for ${Math.round(sinceMs / 1000)} s, last failure: ${describeError(err)}`);
+    }
   }
 
   private lose(detail: string): void {
