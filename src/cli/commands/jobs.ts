@@ -1,7 +1,7 @@
 // vmbak jobs ls | pause | resume | abort: the running backups of this host, found through
 // their job records in the state dir, controlled by signalling the owner process (SIGUSR1
 // pause, SIGUSR2 resume, SIGTERM abort). A record whose owner is dead is removed when listed;
-// one whose owner runs on another host is shown but never signalled.
+// one whose owner runs on another host is shown but never signalled (the jobs service).
 
 import type { Command } from 'commander';
 import { formatBytes } from '../../core/index.ts';
