@@ -7,7 +7,7 @@ PKGS=(
   qemu-utils qemu-system-x86 libvirt-daemon-system libvirt-clients libnbd-bin
   fdisk e2fsprogs openssl procps time psmisc
   openssh-server openssh-client vsftpd radosgw ceph-mon ceph-osd
-  restic borgbackup zstd
+  restic borgbackup zstd faketime
   linux-image-amd64 busybox-static qemu-guest-agent cpio
   swtpm swtpm-tools ovmf
 )

@@ -12,6 +12,7 @@ import { registerDemoCommand } from './commands/demo.ts';
 import { registerCopyCommand } from './commands/copy.ts';
 import { registerVmCommands } from './commands/vm.ts';
 import { registerJobsCommands } from './commands/jobs.ts';
+import { registerExportCommand } from './commands/export.ts';
 
 export function buildProgram(): Command {
   const program = new Command('vmbak')
@@ -26,6 +27,7 @@ export function buildProgram(): Command {
   registerKeyCommands(program);
   registerBackupCommand(program);
   registerRestoreCommand(program);
+  registerExportCommand(program);
   registerBackupsCommands(program);
   registerCareCommands(program);
   registerCopyCommand(program);

@@ -47,6 +47,7 @@ export const errorRegistry = {
   NBD_PROTOCOL: spec('NBD server {server} broke the protocol: {detail}', 1, 502, true),
   NBD_ERROR: spec('NBD server {server} failed {op} at offset {offset}: {detail}', 1, 502, true),
   NBD_CONNECT: spec('cannot connect to NBD server {server}: {detail}', 1, 502, true),
+  NBD_LISTEN_FAILED: spec('cannot serve NBD on {address}: {detail}', 1, 500),
   QEMU_NBD_FAILED: spec('qemu-nbd could not serve {path}: {detail}', 1, 500),
   TOOL_MISSING: spec('{tool} is not installed ({hint})', 1, 500),
   TARGET_FULL: spec('target {target} is full: {detail}', 1, 507, true),

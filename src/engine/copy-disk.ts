@@ -6,14 +6,15 @@
 // their id key (both unencrypted, or the same master secret) ids carry over unchanged, and
 // chunks B already holds are not even read.
 
-import { VmbakError, transferableBuffer } from '../core/index.ts';
+import { VmbakError } from '../core/index.ts';
 import {
-  DiskIndex, ZERO_CHUNK_ID, chunkKeyOf, maxBlobBytes, planBlobReads, readPackRange,
-  type ChunkTable, type PackWriter, type Repository,
+  DiskIndex, ZERO_CHUNK_ID, chunkKeyOf, maxBlobBytes, planBlobReads,
+  type ChunkLocation, type ChunkTable, type PackWriter, type Repository,
 } from '../repository/index.ts';
 import type { WorkerPool } from './worker-pool.ts';
 import { storeBatch, sumBytes } from './batch-store.ts';
 import { runLimited } from './backup-disk.ts';
+import { readPackPiece } from './pack-read.ts';
 import type { ProgressCounters } from './progress.ts';
 
 const READ_BYTES = 4 << 20;
@@ -97,15 +98,11 @@ export async function copyDiskChunks(ctx: DiskCopyContext, backupId: string, dis
 }
 
 type Read = { packId: string; offsetBytes: number; lengthBytes: number };
-type Member = { location: { offsetBytes: number; lengthBytes: number }; tag: SourceChunk };
+type Member = { location: ChunkLocation; tag: SourceChunk };
 
 /** Reads one ranged piece of an A pack and returns its chunks' plaintexts, concatenated in `members` order. */
 async function decodeFromSource(ctx: DiskCopyContext, backupId: string, disk: string, chunkSizeBytes: number, read: Read, members: Member[]): Promise<Buffer> {
-  const data = await readPackRange(ctx.from.target, read.packId, read.offsetBytes, read.lengthBytes);
-  const items = members.map((m) => ({ offsetBytes: m.location.offsetBytes - read.offsetBytes, lengthBytes: m.location.lengthBytes, chunkId: new Uint8Array(m.tag.id), plainBytes: m.tag.lengthBytes }));
-  const ab = transferableBuffer(data);
-  const reply = await ctx.fromPool.run(ctx.fromPool.pick(), { op: 'decode', jobId: ctx.fromPool.newJobId(), data: ab, items, output: 'return' }, [ab]);
-  if (reply.op !== 'decode') throw new VmbakError('INTERNAL', { detail: 'unexpected worker reply' });
+  const reply = await readPackPiece(ctx.from.target, ctx.fromPool, read, members.map((m) => ({ location: m.location, chunkId: m.tag.id, plainBytes: m.tag.lengthBytes })), 'return');
   members.forEach((m, k) => {
     const r = reply.results[k]!;
     if (typeof r === 'string' || r !== m.tag.lengthBytes) {

@@ -3,10 +3,11 @@
 // data, or SHA-256 against the id when unencrypted), and every chunk the copied disk indexes
 // name is in the destination's chunk table. Only then is the manifest written.
 
-import { VmbakError, transferableBuffer } from '../core/index.ts';
-import { planBlobReads, readPackRange, type ChunkTable, type DiskIndex, type Repository } from '../repository/index.ts';
+import { VmbakError } from '../core/index.ts';
+import { planBlobReads, type ChunkTable, type DiskIndex, type Repository } from '../repository/index.ts';
 import type { WorkerPool } from './worker-pool.ts';
 import { runLimited } from './backup-disk.ts';
+import { readPackPiece } from './pack-read.ts';
 
 export async function readBackWrittenChunks(
   repo: Repository, table: ChunkTable, pool: WorkerPool, backupId: string,
@@ -19,11 +20,7 @@ export async function readBackWrittenChunks(
   });
   let bytesChecked = 0;
   await runLimited(planBlobReads(requests), 4, signal, async (read) => {
-    const data = await readPackRange(repo.target, read.packId, read.offsetBytes, read.lengthBytes);
-    const items = read.members.map((m) => ({ offsetBytes: m.location.offsetBytes - read.offsetBytes, lengthBytes: m.location.lengthBytes, chunkId: new Uint8Array(m.tag.id), plainBytes: m.tag.lengthBytes }));
-    const ab = transferableBuffer(data);
-    const reply = await pool.run(pool.pick(), { op: 'decode', jobId: pool.newJobId(), data: ab, items, output: 'discard' }, [ab]);
-    if (reply.op !== 'decode') throw new VmbakError('INTERNAL', { detail: 'unexpected worker reply' });
+    const reply = await readPackPiece(repo.target, pool, read, read.members.map((m) => ({ location: m.location, chunkId: m.tag.id, plainBytes: m.tag.lengthBytes })), 'discard');
     read.members.forEach((m, k) => {
       const r = reply.results[k]!;
       if (typeof r === 'string' || r !== m.tag.lengthBytes) {

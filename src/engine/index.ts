@@ -11,3 +11,4 @@ export { runBackups, type VmJob, type RepoHandle, type VmOutcome, type BackupRun
 export { targetOrder } from './target-choice.ts';
 export { PauseGate, type PauseGateOptions } from './pause-gate.ts';
 export { planCopy, executeCopy, type CopyPlan, type CopyPlanItem, type CopiedBackup } from './copy-backups.ts';
+export { openBackupExports, DEFAULT_EXPORT_CACHE_BYTES, type BackupExportSession, type ExportBackupRequest } from './export-backup.ts';

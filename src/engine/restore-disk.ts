@@ -6,11 +6,12 @@
 import { open, rename, rm, truncate } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { dirname, basename, join } from 'node:path';
-import { VmbakError, describeError, transferableBuffer } from '../core/index.ts';
-import { planBlobReads, readPackRange, type ChunkTable, type Repository } from '../repository/index.ts';
+import { VmbakError, describeError } from '../core/index.ts';
+import { planBlobReads, type ChunkTable, type Repository } from '../repository/index.ts';
 import type { DiskIndex } from '../repository/index.ts';
 import type { WorkerPool } from './worker-pool.ts';
 import { runLimited } from './backup-disk.ts';
+import { readPackPiece } from './pack-read.ts';
 import type { ProgressCounters } from './progress.ts';
 
 export interface RestoreDiskRequest {
@@ -64,15 +65,10 @@ async function writeChunks(req: RestoreDiskRequest, path: string): Promise<void>
     }
     req.progress.bytesToRead += requests.reduce((s, r) => s + index.chunkLength(r.tag), 0);
     await runLimited(planBlobReads(requests, RESTORE_READ_BYTES), req.readsInFlight ?? RESTORE_READS_IN_FLIGHT, req.signal, async (read) => {
-      const data = await readPackRange(req.repo.target, read.packId, read.offsetBytes, read.lengthBytes);
-      const items = read.members.map((m) => ({
-        offsetBytes: m.location.offsetBytes - read.offsetBytes, lengthBytes: m.location.lengthBytes,
-        chunkId: new Uint8Array(index.id(m.tag)), plainBytes: index.chunkLength(m.tag), diskOffsetBytes: m.tag * index.chunkSizeBytes,
-      }));
-      const ab = transferableBuffer(data);
       // The worker writes the chunks into the file itself: decoded data never crosses threads.
-      const reply = await req.pool.run(req.pool.pick(), { op: 'decode', jobId: req.pool.newJobId(), data: ab, items, output: { path } }, [ab]);
-      if (reply.op !== 'decode') throw new VmbakError('INTERNAL', { detail: 'unexpected worker reply' });
+      const reply = await readPackPiece(req.repo.target, req.pool, read, read.members.map((m) => ({
+        location: m.location, chunkId: index.id(m.tag), plainBytes: index.chunkLength(m.tag), diskOffsetBytes: m.tag * index.chunkSizeBytes,
+      })), { path });
       if (reply.writeError) throw new VmbakError('OUTPUT_IO', { path: req.outputPath, detail: reply.writeError });
       read.members.forEach((m, k) => {
         const result = reply.results[k]!;

@@ -2,10 +2,11 @@
 // once however many backups share it, and name every backup, disk and offset a bad or missing
 // chunk breaks.
 
-import { VmbakError, isVmbakError, transferableBuffer } from '../core/index.ts';
+import { VmbakError, isVmbakError } from '../core/index.ts';
 import { acquireLock, chunkKeyOf, loadChunkTable, noteGcPlan, operationLockName, planBlobReads, readPackRange, type ChunkLocation, type Manifest, type Repository } from '../repository/index.ts';
 import type { WorkerPool } from './worker-pool.ts';
 import { runLimited } from './backup-disk.ts';
+import { decodePackPiece } from './pack-read.ts';
 import type { ProgressCounters } from './progress.ts';
 
 export interface VerifyProblem {
@@ -69,10 +70,7 @@ export async function verifyBackups(repo: Repository, manifests: readonly Manife
         for (const m of read.members) reportBad(problems, m.tag, err.message);
         return;
       }
-      const items = read.members.map((m) => ({ offsetBytes: m.location.offsetBytes - read.offsetBytes, lengthBytes: m.location.lengthBytes, chunkId: new Uint8Array(m.tag.id), plainBytes: m.tag.lengthBytes }));
-      const ab = transferableBuffer(data);
-      const reply = await pool.run(pool.pick(), { op: 'decode', jobId: pool.newJobId(), data: ab, items, output: 'discard' }, [ab]);
-      if (reply.op !== 'decode') throw new VmbakError('INTERNAL', { detail: 'unexpected worker reply' });
+      const reply = await decodePackPiece(pool, read, data, read.members.map((m) => ({ location: m.location, chunkId: m.tag.id, plainBytes: m.tag.lengthBytes })), 'discard');
       read.members.forEach((m, k) => {
         const r = reply.results[k]!;
         if (typeof r === 'string') reportBad(problems, m.tag, r);

@@ -24,13 +24,16 @@ export const NBD_FLAG_C_NO_ZEROES = 1 << 1;
 // Transmission flags (u16, per export).
 export const NBD_FLAG_HAS_FLAGS = 1 << 0;
 export const NBD_FLAG_READ_ONLY = 1 << 1;
+export const NBD_FLAG_SEND_FLUSH = 1 << 2;
 export const NBD_FLAG_SEND_DF = 1 << 7;
 export const NBD_FLAG_CAN_MULTI_CONN = 1 << 8;
+export const NBD_FLAG_SEND_CACHE = 1 << 10;
 
 // Options.
 export const NBD_OPT_EXPORT_NAME = 1;
 export const NBD_OPT_ABORT = 2;
 export const NBD_OPT_LIST = 3;
+export const NBD_OPT_STARTTLS = 5;
 export const NBD_OPT_INFO = 6;
 export const NBD_OPT_GO = 7;
 export const NBD_OPT_STRUCTURED_REPLY = 8;
@@ -80,6 +83,9 @@ export const NBD_CMD_READ = 0;
 export const NBD_CMD_WRITE = 1;
 export const NBD_CMD_DISC = 2;
 export const NBD_CMD_FLUSH = 3;
+export const NBD_CMD_TRIM = 4;
+export const NBD_CMD_CACHE = 5;
+export const NBD_CMD_WRITE_ZEROES = 6;
 export const NBD_CMD_BLOCK_STATUS = 7;
 export const NBD_CMD_FLAG_DF = 1 << 2;
 export const NBD_CMD_FLAG_REQ_ONE = 1 << 3;
@@ -101,6 +107,11 @@ export const NBD_STATE_DIRTY = 1 << 0;
 export const BASE_ALLOCATION = 'base:allocation';
 
 // Error numbers carried in replies (not the host's errno values).
+export const NBD_EPERM = 1;
+export const NBD_EIO = 5;
+export const NBD_EINVAL = 22;
+export const NBD_EOVERFLOW = 75;
+export const NBD_ESHUTDOWN = 108;
 const ERRNO_NAMES: Record<number, string> = {
   1: 'EPERM', 5: 'EIO', 12: 'ENOMEM', 22: 'EINVAL', 28: 'ENOSPC', 75: 'EOVERFLOW',
   95: 'ENOTSUP', 108: 'ESHUTDOWN',
@@ -188,4 +199,10 @@ export function writeRequestHeader(
 /** Reads a u64 that must fit a JS number (offsets, sizes, our own cookies). */
 export function readUInt64(buf: Buffer, at: number): number {
   return buf.readUInt32BE(at) * 0x100000000 + buf.readUInt32BE(at + 4);
+}
+
+/** Writes a u64 from a JS number (below 2^53), as two u32 halves. */
+export function writeUInt64(out: Buffer, at: number, value: number): void {
+  out.writeUInt32BE(Math.floor(value / 0x100000000), at);
+  out.writeUInt32BE(value >>> 0, at + 4);
 }

@@ -6,7 +6,7 @@ export { computeChunkId, decodeChunk, maxBlobBytes } from './codec.ts';
 export { ChunkTable, chunkKey as chunkKeyOf, type ChunkLocation } from './chunk-table.ts';
 export { DiskIndex, ZERO_CHUNK_ID, chunkCountFor } from './disk-index.ts';
 export { PackWriter } from './pack-writer.ts';
-export { loadChunkTable, planBlobReads, readPackRange, forEachLimited } from './chunk-store.ts';
+export { loadChunkTable, planBlobReads, readPackRange, forEachLimited, type BlobRequest } from './chunk-store.ts';
 export { acquireLock, operationLockName, listLocks, describeOwner, type HeldLock, type LockOwner, type LockState } from './locks.ts';
 export { recordBackup, unusedBackupId } from './record-backup.ts';
 export { type Manifest, type ManifestDisk } from './manifest.ts';

@@ -37,7 +37,7 @@ export interface HeldLock {
   assertHeld(): Promise<void>;
   /** Cheap unless a refresh is due: for loops that act on the lease many times (gc's deletes). */
   ensureUsable(): Promise<void>;
-  /** Records more about the owner (the gc plan it read) in a new generation. */
+  /** Records more about the owner (the gc plan it read) in a new generation; a failed write is reported, not thrown. */
   note(fields: Pick<LockRecord, 'gcPlanSeen'>): Promise<void>;
   release(): Promise<void>;
 }
@@ -102,7 +102,11 @@ export class Lease implements HeldLock {
 
   async note(fields: Pick<LockRecord, 'gcPlanSeen'>): Promise<void> {
     this.record = { ...this.record, ...fields };
-    await this.refresh();
+    // A refresh that fails here is like a timer's: reported, and the next one carries the note
+    // (until then gc counts this operation as one that has not read the plan, the safe side).
+    await this.refresh().catch((err: unknown) => {
+      if (!this.signal.aborted) this.report(this.name, err);
+    });
     this.throwIfLost();
   }
 
