@@ -16,8 +16,9 @@ export {
 export { verifyRepository, type VerifyResult } from './verify.ts';
 export { listRepositoryBackups, planRepositoryPrune, executeRepositoryPrune, checkRepositoryHealth, type CheckResult } from './care.ts';
 export { planBackupCopy, copyBackups, type CopySelection, type CopyRun } from './copy.ts';
+export { openBackupExport, type BackupExportRequest } from './export.ts';
 export { listJobs, controlJob, JOB_ACTIONS, type JobAction, type JobListing, type JobsLocation } from './jobs.ts';
 // Repository reads a caller needs around the services (resolve what a user typed), and gc,
 // which needs no decision of its own.
 export { resolveBackupRef, runGc, type GcReport, type Manifest, type PrunePlan, type RetentionPolicy } from '../repository/index.ts';
-export { newProgress, type ProgressCounters, type VmOutcome, type RepoHandle, type CopyPlan, type CopiedBackup } from '../engine/index.ts';
+export { newProgress, DEFAULT_EXPORT_CACHE_BYTES, type BackupExportSession, type ProgressCounters, type VmOutcome, type RepoHandle, type CopyPlan, type CopiedBackup } from '../engine/index.ts';
