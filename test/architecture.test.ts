@@ -1,8 +1,11 @@
 // Guards the shape of the code: dependencies point inward (core ← nbd/targets ← repository/
-// hypervisors ← engine ← jobs/catalog ← server/cli), modules reach each other only through
-// their index.ts (or thread-entry.ts, a lighter entry for worker threads: every module a
-// worker loads is heap that each of its garbage collections marks), and no import cycle
-// exists between files.
+// hypervisors ← engine ← jobs/catalog ← services ← server/cli), modules reach each other only
+// through their index.ts (or thread-entry.ts, a lighter entry for worker threads: every module
+// a worker loads is heap that each of its garbage collections marks), and no import cycle
+// exists between files. Each hypervisor adapter (hypervisors/libvirt, later hypervisors/
+// vsphere) is a module of its own beside hypervisors/, which holds what adapters share (image
+// files through qemu-nbd): the engine and the services reach platforms only through core's
+// Hypervisor interface and the adapters' index.ts.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -12,8 +15,11 @@ import { fileURLToPath } from 'node:url';
 
 const SRC = resolve(dirname(fileURLToPath(import.meta.url)), '../src');
 const RANK: Record<string, number> = {
-  core: 0, host: 1, nbd: 1, targets: 1, repository: 2, hypervisors: 2, engine: 3, jobs: 4, catalog: 4, server: 5, cli: 5,
+  core: 0, host: 1, nbd: 1, targets: 1, repository: 2, hypervisors: 2, 'hypervisors/libvirt': 2, engine: 3, jobs: 4, catalog: 4,
+  services: 5, server: 6, cli: 6,
 };
+/** Folders inside a module that are modules of their own. */
+const SUBMODULES = new Set(['hypervisors/libvirt']);
 
 function sourceFiles(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {
@@ -30,7 +36,10 @@ function importsOf(file: string): string[] {
   return specs.filter((s) => s.startsWith('.')).map((s) => resolve(dirname(file), s));
 }
 
-const moduleOf = (file: string): string => relative(SRC, file).split('/')[0]!;
+function moduleOf(file: string): string {
+  const [top, sub] = relative(SRC, file).split('/');
+  return SUBMODULES.has(`${top}/${sub}`) ? `${top}/${sub}` : top!;
+}
 const files = sourceFiles(SRC);
 const graph = new Map(files.map((f) => [f, importsOf(f)]));
 
@@ -52,6 +61,12 @@ test('dependencies point inward and cross modules only through index.ts or threa
     }
   }
   assert.deepEqual(problems, []);
+});
+
+test('outside the adapters, only the services\' adapter registry names a hypervisor adapter', () => {
+  const reaching = [...graph].filter(([file, deps]) => !moduleOf(file).startsWith('hypervisors')
+    && deps.some((d) => SUBMODULES.has(moduleOf(d)) && moduleOf(d).startsWith('hypervisors/')));
+  assert.deepEqual(reaching.map(([file]) => relative(SRC, file)), ['services/hypervisors.ts']);
 });
 
 test('no import cycles between files', () => {

@@ -1,5 +1,5 @@
 // The command tree. Each command lives in commands/ and only parses options and prints:
-// the work is done by the engine and repository modules.
+// the work and its decisions are the services' (src/services), shared with the API.
 
 import { Command } from 'commander';
 import { registerRepoCommands } from './commands/repo.ts';

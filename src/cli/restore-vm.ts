@@ -1,11 +1,10 @@
 // The command-line side of whole-VM restores (restore --as-vm / --in-place): opens the
 // repository, asks before overwriting a VM, prints the outcome. The work itself is the
-// engine's (restoreAsNewVm, planInPlaceRestore → executeInPlaceRestore).
+// restore service's (restoreAsVm, planRestoreInPlace → executeRestoreInPlace).
 
 import { createInterface } from 'node:readline/promises';
 import { VmbakError } from '../core/index.ts';
-import { WorkerPool, describeInPlacePlan, executeInPlaceRestore, newProgress, planInPlaceRestore, restoreAsNewVm } from '../engine/index.ts';
-import { resolveBackupRef } from '../repository/index.ts';
+import { connectHypervisor, executeRestoreInPlace, newProgress, planRestoreInPlace, resolveBackupRef, restoreAsVm } from '../services/index.ts';
 import { abortOnSignals, openRepository, type RepoOptions } from './context.ts';
 import { startProgressBar } from './progress-bar.ts';
 
@@ -25,22 +24,23 @@ export interface VmRestoreCliOptions extends RepoOptions {
 export async function runVmRestore(ref: string, opts: VmRestoreCliOptions): Promise<void> {
   const repo = await openRepository(opts);
   const signal = abortOnSignals();
-  const pool = new WorkerPool(repo.keys ? repo.masterSecret : null, repo.config.compression.level);
+  const hypervisor = connectHypervisor({ uri: opts.connect });
   try {
     const manifest = await resolveBackupRef(repo, ref);
     const progress = newProgress(Date.now());
-    const base = { repo, verify: opts.verify === true, pool, signal, progress };
+    const run = { signal, progress };
     if (opts.inPlace) {
-      const plan = await planInPlaceRestore(manifest, { uri: opts.connect });
-      await confirmOrRefuse(describeInPlacePlan(plan), opts.yes === true);
-      const written = await executeInPlaceRestore(base, manifest, plan, { uri: opts.connect });
+      const { plan, question } = await planRestoreInPlace(manifest, hypervisor);
+      await confirmOrRefuse(question, opts.yes === true);
+      const written = await executeRestoreInPlace({ repo, backup: manifest, hypervisor, plan, verify: opts.verify === true }, run);
       if (opts.json) process.stdout.write(`${JSON.stringify({ backupId: manifest.backupId, vm: plan.vmName, inPlace: true, paths: written })}\n`);
       else process.stdout.write(`restored backup ${manifest.backupId} over VM ${plan.vmName}: ${written.join(', ')}\n`);
       return;
     }
     const stopBar = startProgressBar(progress, `restore ${manifest.backupId} as ${opts.asVm}`, opts.progress && !opts.json);
-    const made = await restoreAsNewVm(base, manifest, { newName: opts.asVm!, poolDir: opts.poolDir, noNetwork: !opts.network, start: opts.start === true, uri: opts.connect })
-      .finally(stopBar);
+    const made = await restoreAsVm({
+      repo, backup: manifest, hypervisor, newName: opts.asVm!, poolDir: opts.poolDir, noNetwork: !opts.network, start: opts.start === true, verify: opts.verify === true,
+    }, run).finally(stopBar);
     if (opts.json) {
       process.stdout.write(`${JSON.stringify({ backupId: manifest.backupId, vm: opts.asVm, uuid: made.uuid, started: opts.start === true, disks: made.disks, nvram: made.nvramPath, tpmState: made.tpmStateDir })}\n`);
     } else {
@@ -48,7 +48,6 @@ export async function runVmRestore(ref: string, opts: VmRestoreCliOptions): Prom
       process.stdout.write(`defined VM ${opts.asVm} (${made.uuid}) from backup ${manifest.backupId} of ${manifest.vm.name}, disks in ${made.poolDir}${state.length ? `, ${state.join(' and ')} restored` : ''}${opts.start ? ', started' : ''}\n`);
     }
   } finally {
-    await pool.close();
     await repo.target.close();
   }
 }

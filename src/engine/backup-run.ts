@@ -72,7 +72,7 @@ export async function runBackups(jobs: readonly VmJob[], opts: BackupRunOptions)
   };
   const poolFor = (repo: Repository): WorkerPool => {
     let pool = pools.get(repo.config.repositoryId);
-    if (!pool) pools.set(repo.config.repositoryId, pool = new WorkerPool(repo.keys ? repo.masterSecret : null, repo.config.compression.level));
+    if (!pool) pools.set(repo.config.repositoryId, pool = WorkerPool.forRepository(repo));
     return pool;
   };
   const outcomes: VmOutcome[] = [];

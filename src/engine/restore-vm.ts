@@ -1,29 +1,26 @@
-// Restoring a whole VM: as a new libvirt VM (disks as qcow2 in a pool dir, the backed-up XML
-// with a new name, UUID and MACs, UEFI NVRAM and TPM state put back) or in place over the
-// original VM's disks and boot state. In place never writes into a live image: each disk is
+// Restoring a whole VM through the Hypervisor interface: as a new VM (disks as qcow2 in a
+// pool dir, the backed-up definition with a new name, UUID and MACs, UEFI NVRAM and TPM state
+// put back) or in place over the original VM's disks and boot state. In place never writes into a live image: each disk is
 // restored beside it and renamed over it only when complete, and the VM must be shut off —
 // checked when the plan is made and again right before anything is overwritten.
 
 import { chown, mkdtemp, rename, rm, rmdir, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { VmbakError, isVmbakError } from '../core/index.ts';
-import type { VmStateFile } from '../core/index.ts';
-import { libvirt } from '../hypervisors/index.ts';
+import type { Hypervisor, VmStateFile } from '../core/index.ts';
 import type { Manifest } from '../repository/index.ts';
 import { restoreBackup, type RestoreRequest } from './restore-backup.ts';
 
 /** What every disk restore of a VM restore shares: repository, workers, cancellation, counters. */
 export type VmRestoreBase = Omit<RestoreRequest, 'toDir' | 'disk' | 'format' | 'manifest'>;
 
-export const DEFAULT_POOL_ROOT = '/var/lib/libvirt/images';
-
 export interface AsVmOptions {
   readonly newName: string;
-  /** Where the disks and the NVRAM go; default /var/lib/libvirt/images/NAME. */
+  /** Where the disks and the NVRAM go; default the hypervisor's choice (libvirt: /var/lib/libvirt/images/NAME). */
   readonly poolDir?: string;
   readonly noNetwork: boolean;
   readonly start: boolean;
-  readonly uri?: string;
+  readonly hypervisor: Hypervisor;
 }
 
 export interface RestoredVm {
@@ -37,8 +34,8 @@ export interface RestoredVm {
 export async function restoreAsNewVm(base: VmRestoreBase, manifest: Manifest, opts: AsVmOptions): Promise<RestoredVm> {
   if (!manifest.domainXml) throw new VmbakError('USAGE', { detail: `backup ${manifest.backupId} holds no domain XML; restore its disks with --to DIR instead` });
   if (!/^[^/\s][^/]*$/.test(opts.newName)) throw new VmbakError('USAGE', { detail: `--as-vm ${JSON.stringify(opts.newName)}: a VM name must not be empty, start with a space or contain '/'` });
-  await refuseExistingVm(opts.newName, opts.uri);
-  const poolDir = opts.poolDir ?? join(DEFAULT_POOL_ROOT, opts.newName);
+  await refuseExistingVm(opts.hypervisor, opts.newName);
+  const poolDir = opts.poolDir ?? opts.hypervisor.defaultRestoreDir(opts.newName);
   const stateFiles = decodeStateFiles(manifest);
   const nvramPath = stateFiles.some((f) => f.name.startsWith('nvram/')) ? join(poolDir, `${opts.newName}_VARS.fd`) : null;
   // Refused before any byte is restored, and so never removed by the cleanup below.
@@ -52,12 +49,11 @@ export async function restoreAsNewVm(base: VmRestoreBase, manifest: Manifest, op
       const [disk] = await restoreBackup({ ...base, manifest, toDir: poolDir, disk: d.name, format: 'qcow2' });
       restored.push(disk!.path);
     }
-    const uuid = await libvirt.defineVmFromBackup(manifest.domainXml, {
-      newName: opts.newName, diskPaths: new Map(manifest.disks.map((d, i) => [d.name, restored[i]!])), noNetwork: opts.noNetwork,
-      nvramPath, stateFiles, start: opts.start, uri: opts.uri,
+    const defined = await opts.hypervisor.defineVm({
+      definition: manifest.domainXml, newName: opts.newName, diskPaths: new Map(manifest.disks.map((d, i) => [d.name, restored[i]!])),
+      noNetwork: opts.noNetwork, nvramPath, stateFiles, start: opts.start,
     });
-    const hasTpm = stateFiles.some((f) => f.name.startsWith('tpm/'));
-    return { uuid, poolDir, disks: restored, nvramPath, tpmStateDir: hasTpm ? libvirt.tpmStateDir(uuid) : null };
+    return { uuid: defined.uuid, poolDir, disks: restored, nvramPath, tpmStateDir: defined.tpmStateDir };
   } catch (err) {
     // Nothing half-made stays behind: the images belong to a VM that does not exist.
     for (const path of restored) await rm(path, { force: true });
@@ -77,9 +73,9 @@ export interface InPlacePlan {
 }
 
 /** Finds the VM the backup came from and what of it a restore would overwrite. */
-export async function planInPlaceRestore(manifest: Manifest, opts: { uri?: string } = {}): Promise<InPlacePlan> {
+export async function planInPlaceRestore(manifest: Manifest, hypervisor: Hypervisor): Promise<InPlacePlan> {
   const vmRef = manifest.vm.uuid ?? manifest.vm.name;
-  const target = await libvirt.checkRestoreInPlace(vmRef, { uri: opts.uri });
+  const target = await hypervisor.prepareRestoreInPlace(vmRef);
   for (const d of manifest.disks) {
     if (!target.disks.has(d.name)) throw new VmbakError('DISK_NOT_IN_BACKUP', { backupId: manifest.backupId, disk: d.name, disks: [...target.disks.keys()].join(', ') || 'none' });
   }
@@ -101,16 +97,16 @@ export function describeInPlacePlan(plan: InPlacePlan): string {
 }
 
 /** Returns the paths overwritten: disk images, then the NVRAM file and the TPM state directory. */
-export async function executeInPlaceRestore(base: VmRestoreBase, manifest: Manifest, plan: InPlacePlan, opts: { uri?: string } = {}): Promise<string[]> {
+export async function executeInPlaceRestore(base: VmRestoreBase, manifest: Manifest, plan: InPlacePlan, hypervisor: Hypervisor): Promise<string[]> {
   // Time may have passed at the confirmation prompt: the VM must still be off and the same.
-  const target = await libvirt.checkRestoreInPlace(plan.vmRef, { uri: opts.uri });
+  const target = await hypervisor.prepareRestoreInPlace(plan.vmRef);
   const written: string[] = [];
   for (const d of plan.disks) {
     if (target.disks.get(d.name) !== d.path) throw new VmbakError('USAGE', { detail: `VM ${plan.vmName} changed while waiting for confirmation (disk ${d.name}); run the restore again` });
     await restoreDiskOver(base, manifest, d);
     written.push(d.path);
   }
-  written.push(...await libvirt.restoreStateInPlace(target, decodeStateFiles(manifest)));
+  written.push(...await hypervisor.restoreStateInPlace(target, decodeStateFiles(manifest)));
   return written;
 }
 
@@ -127,12 +123,12 @@ async function restoreDiskOver(base: VmRestoreBase, manifest: Manifest, d: InPla
   }
 }
 
-async function refuseExistingVm(name: string, uri?: string): Promise<void> {
-  const found = await libvirt.getVm(name, { uri }).then(() => true, (err: unknown) => {
+async function refuseExistingVm(hypervisor: Hypervisor, name: string): Promise<void> {
+  const found = await hypervisor.getVm(name).then(() => true, (err: unknown) => {
     if (isVmbakError(err, 'VM_NOT_FOUND')) return false;
     throw err;
   });
-  if (found) throw new VmbakError('VM_EXISTS', { vm: name, uri: libvirt.connectUri(uri) });
+  if (found) throw new VmbakError('VM_EXISTS', { vm: name, uri: hypervisor.location });
 }
 
 function decodeStateFiles(manifest: Manifest): VmStateFile[] {

@@ -4,6 +4,7 @@
 import { Worker } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
 import { VmbakError } from '../core/index.ts';
+import type { Repository } from '../repository/index.ts';
 import type { SlotMessage, WorkerReply, WorkerRequest } from './worker-protocol.ts';
 
 type Pending = { resolve: (r: WorkerReply) => void; reject: (e: unknown) => void };
@@ -24,6 +25,11 @@ export class WorkerPool {
   private closed = false;
   private readonly freeSlots: BatchSlot[] = [];
   private nextSlotId = 0;
+
+  /** A pool that encodes for this repository: its key (when encrypted) and compression level. */
+  static forRepository(repo: Repository, size?: number): WorkerPool {
+    return new WorkerPool(repo.keys ? repo.masterSecret : null, repo.config.compression.level, size);
+  }
 
   constructor(secret: Buffer | null, compressionLevel: number, size = availableParallelism()) {
     for (let i = 0; i < Math.max(1, size); i++) {

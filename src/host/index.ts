@@ -3,3 +3,4 @@
 export { currentProcessOwner, hostName, ownerStatus, processStartTicks, type ProcessOwner } from './process-owner.ts';
 export { readRecords, removeRecord, writeRecord } from './record-dir.ts';
 export { removeTree } from './remove-tree.ts';
+export { defaultStateDir } from './state-dir.ts';

@@ -1,51 +1,19 @@
 // A backup session over image files: `--image` files, or the disks named by a domain XML of
 // a powered-off VM or template. The files are read at rest through qemu-nbd; there is no
 // checkpoint, so incrementals compare chunk hashes with the previous backup (hash-delta).
+// imageFileSource is the same as a VmBackupSource, the part of the hypervisor interface that
+// image files fit (they have no inventory, nothing to sweep and nothing to define).
 
 import path from 'node:path';
-import { readFile } from 'node:fs/promises';
-import { VmbakError, describeError, type BackupSession, type SessionDisk } from '../core/index.ts';
+import { VmbakError, type BackupSession, type SessionDisk, type VmBackupSource } from '../core/index.ts';
 import { openProbedImageSource } from './qemu-nbd-source.ts';
 import { probeImage } from './image-probe.ts';
-import { parseDomainXml } from './libvirt/index.ts';
 
 export interface ImageSpec {
   readonly path: string;
   /** Disk name in the backup; the file name without extension by default. */
   readonly name?: string;
   readonly format?: string;
-}
-
-export interface ImageSessionInfo {
-  readonly session: BackupSession;
-  readonly vmName: string | null;
-  readonly vmUuid: string | null;
-}
-
-/** Reads a domain XML file into the image specs of its disks, plus what it skipped. */
-export async function imagesFromDomainXml(xmlPath: string): Promise<{ xml: string; name: string; uuid: string | null; images: ImageSpec[]; skipped: { target: string; reason: string }[] }> {
-  let xml: string;
-  try {
-    xml = await readFile(xmlPath, 'utf8');
-  } catch (err) {
-    throw new VmbakError('DOMAIN_XML_INVALID', { path: xmlPath, detail: describeError(err) });
-  }
-  let info;
-  try {
-    info = parseDomainXml(xml);
-  } catch (err) {
-    throw new VmbakError('DOMAIN_XML_INVALID', { path: xmlPath, detail: describeError(err) });
-  }
-  if (!info.name) throw new VmbakError('DOMAIN_XML_INVALID', { path: xmlPath, detail: 'the domain has no <name>' });
-  const images: ImageSpec[] = [];
-  const skipped: { target: string; reason: string }[] = [];
-  for (const d of info.disks) {
-    if (d.skipReason) skipped.push({ target: d.target, reason: d.skipReason });
-    else if (d.unsupportedReason || !d.path) throw new VmbakError('DOMAIN_XML_INVALID', { path: xmlPath, detail: `disk ${d.target}: ${d.unsupportedReason ?? 'no source'}` });
-    else images.push({ path: d.path, name: d.target, format: d.format });
-  }
-  if (images.length === 0) throw new VmbakError('DOMAIN_XML_INVALID', { path: xmlPath, detail: 'it names no disk to back up' });
-  return { xml, name: info.name, uuid: info.uuid || null, images, skipped };
 }
 
 export async function openImageSession(images: readonly ImageSpec[], opts: { vmName: string; domainXml?: string | null; skipped?: { target: string; reason: string }[]; consistency?: BackupSession['consistency'] }): Promise<BackupSession> {
@@ -84,5 +52,22 @@ export async function openImageSession(images: readonly ImageSpec[], opts: { vmN
     warnings: [],
     finish: closeAll,
     abort: closeAll,
+  };
+}
+
+export interface ImageFileSourceOptions {
+  readonly vmName: string;
+  /** The domain XML the images came from, stored with each backup (a powered-off VM, a template). */
+  readonly domainXml?: string | null;
+  /** Disks the domain XML names that are not read, and why. */
+  readonly skipped?: { target: string; reason: string }[];
+}
+
+/** One VM's image files as a backup source: every session reads them whole, at rest. */
+export function imageFileSource(images: readonly ImageSpec[], opts: ImageFileSourceOptions): VmBackupSource {
+  return {
+    sourceKind: opts.domainXml ? 'domain-xml' : 'image',
+    changeTracking: false,
+    openBackupSession: () => openImageSession(images, { vmName: opts.vmName, domainXml: opts.domainXml ?? null, skipped: opts.skipped }),
   };
 }

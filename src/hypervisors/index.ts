@@ -1,6 +1,6 @@
-// Public face of the hypervisors module: DiskSources for image files and NBD exports, image
-// sessions for powered-off VMs, and the libvirt/QEMU adapter.
+// Public face of the hypervisors module: DiskSources for image files and NBD exports, and
+// image files as a backup source for powered-off VMs and templates. The libvirt/QEMU adapter
+// is a module of its own (hypervisors/libvirt/index.ts) built on these.
 export { openImageSource, openNbdSource } from './qemu-nbd-source.ts';
 export type { ImageSourceOptions, NbdSourceOptions } from './qemu-nbd-source.ts';
-export { openImageSession, imagesFromDomainXml, type ImageSpec } from './image-session.ts';
-export * as libvirt from './libvirt/index.ts';
+export { openImageSession, imageFileSource, type ImageSpec, type ImageFileSourceOptions } from './image-session.ts';

@@ -4,8 +4,7 @@
 // carries live progress (state, bytes read) that `vmbak jobs ls` and tests read.
 
 import { join } from 'node:path';
-import { libvirt } from '../hypervisors/index.ts';
-import { ownerStatus, readRecords, removeRecord, writeRecord } from '../host/index.ts';
+import { defaultStateDir, ownerStatus, readRecords, removeRecord, writeRecord } from '../host/index.ts';
 
 export interface JobRecord {
   readonly version: 1;
@@ -24,7 +23,7 @@ export interface JobRecord {
   readonly updatedAt: string;
 }
 
-export function jobsDir(stateDir = libvirt.defaultStateDir()): string {
+export function jobsDir(stateDir = defaultStateDir()): string {
   return join(stateDir, 'jobs');
 }
 

@@ -1,11 +1,13 @@
 // vmbak backup: VMs into one or more repositories — running libvirt VMs (--vm, hot and
 // incremental), or image files (--image, --domain-xml) for powered-off VMs and templates.
+// The command parses options, wires job control and the progress bar, and prints; which VMs,
+// the sweep and the warnings policy are the backup service's.
 
 import type { Command } from 'commander';
 import { VmbakError, formatBytes } from '../../core/index.ts';
-import { newProgress, runBackups, type RepoHandle, type VmJob, type VmOutcome } from '../../engine/index.ts';
-import { imagesFromDomainXml, libvirt, openImageSession, type ImageSpec } from '../../hypervisors/index.ts';
-import { listBackups } from '../../repository/index.ts';
+import {
+  backupVms, connectHypervisor, lazyRepoHandle, newProgress, type BackupSelection, type BackupVerdict, type VmOutcome,
+} from '../../services/index.ts';
 import { collect, openRepositoryAt, openRepositoryWith, repoLocations, withRepoOptions, type RepoOptions } from '../context.ts';
 import { startProgressBar } from '../progress-bar.ts';
 import { parseDurationMs, startJobControl } from '../../jobs/index.ts';
@@ -59,26 +61,43 @@ export function registerBackupCommand(program: Command): void {
       if (!Number.isFinite(hookTimeoutS) || hookTimeoutS <= 0) throw new VmbakError('USAGE', { detail: `--hook-timeout ${opts.hookTimeout}: give seconds, more than 0` });
       const locations = repoLocations(opts);
       if (opts.spread && locations.length < 2) throw new VmbakError('USAGE', { detail: '--spread needs two or more --repo targets' });
-      const targets: RepoHandle[] = locations.map((location, n) => ({ location, open: once(() => openRepositoryAt(location, opts, n)) }));
       const same = opts.copyTo.find((c) => locations.includes(c));
       if (same) throw new VmbakError('USAGE', { detail: `--copy-to ${same} is also a --repo target` });
-      const copyTargets: RepoHandle[] = opts.copyTo.map((location) => ({ location, open: once(() => openRepositoryWith(location, opts.copyToPassphraseFile, 'VMBAK_TO_PASSPHRASE')) }));
+      const targets = locations.map((location, n) => lazyRepoHandle(location, () => openRepositoryAt(location, opts, n)));
+      const copyTargets = opts.copyTo.map((location) => lazyRepoHandle(location, () => openRepositoryWith(location, opts.copyToPassphraseFile, 'VMBAK_TO_PASSPHRASE')));
       const maxPauseMs = parseDurationMs(opts.maxPause, '--max-pause');
+      const selection = selectionOf(opts);
       const progress = newProgress(Date.now());
       const control = startJobControl({ command: 'backup', vms: opts.vm.length > 0 ? opts.vm : opts.image, progress, maxPauseMs });
+      let stopBar = (): void => {};
       try {
-        const signal = control.signal;
-        const jobs = opts.image.length > 0 || opts.domainXml ? [await imageJob(opts)] : await libvirtJobs(opts, targets, signal);
-        const stopBar = startProgressBar(progress, jobs.length === 1 ? jobs[0]!.vm.name : `${jobs.length} VMs`, opts.progress && !opts.json);
-        const outcomes = await runBackups(jobs, {
-          targets, spread: opts.spread === true, parallelStreams: parallel, signal, progress, gate: control.gate, copyTargets,
+        const { verdict } = await backupVms({
+          selection, targets, copyTargets, spread: opts.spread === true, parallelStreams: parallel,
+          excludeDisks: opts.excludeDisk, quiesce: opts.quiesce as 'auto' | 'require' | 'off',
+          hooks: { preFreeze: opts.preFreeze, postThaw: opts.postThaw, timeoutMs: Math.round(hookTimeoutS * 1000) },
+        }, {
+          signal: control.signal, progress, gate: control.gate,
+          onStart: (vms) => { stopBar = startProgressBar(progress, vms.length === 1 ? vms[0]!.name : `${vms.length} VMs`, opts.progress && !opts.json); },
           onOutcome: (o) => { stopBar(); report(o, opts.json === true, targets.length + copyTargets.length > 1); },
-        }).finally(stopBar);
-        setExitCode(outcomes, hookShortfalls(outcomes, opts));
+          onNotice: (message) => { process.stderr.write(`vmbak: ${message}\n`); },
+        }).finally(() => stopBar());
+        exitWith(verdict);
       } finally {
         control.stop();
       }
     });
+}
+
+/** --image / --domain-xml name one VM's files (--vm is then its name); otherwise --vm selects hypervisor VMs. */
+function selectionOf(opts: BackupOptions): BackupSelection {
+  if (opts.image.length > 0 || opts.domainXml) {
+    if (opts.vm.length > 1) throw new VmbakError('USAGE', { detail: 'with --image or --domain-xml, --vm names the one VM the images belong to' });
+    return opts.domainXml
+      ? { kind: 'domain-xml', domainXmlPath: opts.domainXml, images: opts.image, vmName: opts.vm[0] }
+      : { kind: 'images', images: opts.image, vmName: opts.vm[0] };
+  }
+  if (opts.vm.length === 0) throw new VmbakError('USAGE', { detail: 'backup needs --vm NAME (libvirt), or --image FILE / --domain-xml FILE' });
+  return { kind: 'hypervisor', hypervisor: connectHypervisor({ uri: opts.connect, scratchDir: opts.scratchDir }), vms: opts.vm };
 }
 
 function report(o: VmOutcome, json: boolean, manyTargets: boolean): void {
@@ -93,106 +112,12 @@ function report(o: VmOutcome, json: boolean, manyTargets: boolean): void {
 }
 
 /**
- * 0 all recorded, 3 some recorded and some failed (or a copy missing, or hooks fell short),
- * else the first failure's own code.
+ * The verdict as the command's ending: nothing on success; on a warning every failed VM on
+ * stderr, then exit 3; on a failure the other VMs' errors, then the first one's (its own code).
  */
-function setExitCode(outcomes: VmOutcome[], shortfalls: string[]): void {
-  const failed = outcomes.filter((o) => !o.manifest);
-  const missingCopies = outcomes.flatMap((o) => o.copies.filter((c) => !c.ok).map((c) => `${o.vm.name} to ${c.repo}`));
-  if (failed.length === 0 && (missingCopies.length > 0 || shortfalls.length > 0)) {
-    const copies = missingCopies.length > 0 ? [`backed up, but ${missingCopies.length} copy(ies) missing (${missingCopies.join(', ')})`] : [];
-    throw new VmbakError('COMPLETED_WITH_WARNINGS', { detail: [...shortfalls, ...copies].join('; ') });
-  }
-  if (failed.length === 0) return;
-  if (failed.length < outcomes.length) {
-    for (const f of failed) process.stderr.write(`vmbak: ${f.vm.name}: ${f.error?.message ?? 'failed'}\n`);
-    throw new VmbakError('COMPLETED_WITH_WARNINGS', { detail: `${failed.length} of ${outcomes.length} VMs failed (${failed.map((f) => f.vm.name).join(', ')})` });
-  }
-  for (const f of failed.slice(1)) process.stderr.write(`vmbak: ${f.vm.name}: ${f.error?.message ?? 'failed'}\n`);
-  throw failed[0]!.error ?? new VmbakError('INTERNAL', { detail: 'backup failed' });
-}
-
-/**
- * With hooks given, a recorded backup that is not cleanly application-consistent — a hook
- * failed or timed out, the guest was not frozen, a thaw failed — is worth exit 3: the operator
- * asked for more than they got, or the application may still be quiesced.
- */
-function hookShortfalls(outcomes: VmOutcome[], opts: BackupOptions): string[] {
-  if (opts.preFreeze === undefined && opts.postThaw === undefined) return [];
-  return outcomes.flatMap((o) => {
-    const m = o.manifest;
-    if (!m) return [];
-    const short = opts.preFreeze !== undefined && m.consistency !== 'application';
-    if (!short && m.warnings.length === 0) return [];
-    return [`${o.vm.name}${short ? ` is ${m.consistency}-consistent, not application-consistent` : ''}: ${m.warnings.join('; ')}`];
-  });
-}
-
-async function imageJob(opts: BackupOptions): Promise<VmJob> {
-  if (opts.vm.length > 1) throw new VmbakError('USAGE', { detail: 'with --image or --domain-xml, --vm names the one VM the images belong to' });
-  if (opts.domainXml) {
-    const dom = await imagesFromDomainXml(opts.domainXml);
-    const images: ImageSpec[] = [...dom.images, ...opts.image.map((path) => ({ path }))];
-    const name = opts.vm[0] ?? dom.name;
-    return {
-      vm: { key: dom.uuid ?? name, name, uuid: dom.uuid }, source: 'domain-xml',
-      openSession: () => openImageSession(images, { vmName: name, domainXml: dom.xml, skipped: dom.skipped }),
-      chainFree: true,
-    };
-  }
-  const name = opts.vm[0] ?? opts.image[0]!.replace(/^.*\//, '').replace(/\.[^.]*$/, '');
-  return {
-    vm: { key: name, name, uuid: null }, source: 'image',
-    openSession: () => openImageSession(opts.image.map((path) => ({ path })), { vmName: name }),
-    chainFree: true,
-  };
-}
-
-async function libvirtJobs(opts: BackupOptions, targets: RepoHandle[], signal: AbortSignal): Promise<VmJob[]> {
-  if (opts.vm.length === 0) throw new VmbakError('USAGE', { detail: 'backup needs --vm NAME (libvirt), or --image FILE / --domain-xml FILE' });
-  const uri = opts.connect;
-  await sweepLeftovers(targets);
-  const vms = await libvirt.findVms(opts.vm, { uri });
-  const hooks = { preFreeze: opts.preFreeze, postThaw: opts.postThaw, timeoutMs: Math.round(Number(opts.hookTimeout) * 1000) };
-  return vms.map((vm) => ({
-    vm: { key: vm.uuid, name: vm.name, uuid: vm.uuid },
-    source: 'libvirt' as const,
-    openSession: (sinceCheckpoint: string | null) => libvirt.openBackupSession(vm, {
-      uri, sinceCheckpoint, excludeDisks: opts.excludeDisk, quiesce: opts.quiesce as 'auto' | 'require' | 'off', hooks, scratchDir: opts.scratchDir, signal,
-      onNotice: (message: string) => { process.stderr.write(`vmbak: ${message}\n`); },
-    }),
-  }));
-}
-
-/**
- * What crashed runs left on this host: libvirt jobs, scratch files, checkpoints no manifest
- * needs. A checkpoint counts as needed when any of the repositories records it — or when one
- * of them cannot be read, since then nobody can tell.
- */
-async function sweepLeftovers(targets: RepoHandle[]): Promise<void> {
-  const swept = await libvirt.sweepStaleRuns({
-    isCheckpointNeeded: async (vmUuid, checkpoint) => {
-      for (const t of targets) {
-        try {
-          const { backups } = await listBackups(await t.open());
-          if (backups.some((m) => m.vm.uuid === vmUuid && m.checkpointId === checkpoint)) return true;
-        } catch {
-          return true;
-        }
-      }
-      return false;
-    },
-  });
-  for (const s of swept) {
-    process.stderr.write(`vmbak: cleaned up after a dead run of ${s.record.vmName}: ${s.error ?? `${s.thawed ? 'guest filesystems thawed, ' : ''}${s.jobAborted ? 'backup job ended, ' : ''}${s.checkpointDeleted ? `checkpoint ${s.record.checkpoint} deleted, ` : ''}scratch removed`}\n`);
-  }
-}
-
-/** Runs fn once and shares its result; a failure is not kept, so a later call tries again. */
-function once<T>(fn: () => Promise<T>): () => Promise<T> {
-  let pending: Promise<T> | null = null;
-  return () => {
-    pending ??= fn().catch((err: unknown) => { pending = null; throw err; });
-    return pending;
-  };
+function exitWith(verdict: BackupVerdict): void {
+  if (verdict.status === 'succeeded') return;
+  const printed = verdict.status === 'failed' ? verdict.failures.slice(1) : verdict.failures;
+  for (const f of printed) process.stderr.write(`vmbak: ${f.vm}: ${f.error?.message ?? 'failed'}\n`);
+  throw verdict.error!;
 }

@@ -2,7 +2,7 @@
 
 import type { Command } from 'commander';
 import { formatBytes } from '../../core/index.ts';
-import { listBackups, matchesVm } from '../../repository/index.ts';
+import { listRepositoryBackups } from '../../services/index.ts';
 import { openRepository, type RepoOptions, withRepoOptions } from '../context.ts';
 
 export function registerBackupsCommands(program: Command): void {
@@ -13,8 +13,8 @@ export function registerBackupsCommands(program: Command): void {
     .option('--json', 'print one JSON array (see docs/cli.md)')
     .action(async (opts: RepoOptions & { vm?: string; json?: boolean }) => {
       const repo = await openRepository(opts);
-      const listing = await listBackups(repo);
-      const shown = opts.vm ? listing.backups.filter((m) => matchesVm(m, opts.vm!)) : listing.backups;
+      const listing = await listRepositoryBackups(repo, opts.vm || undefined);
+      const shown = listing.backups;
       if (opts.json) {
         process.stdout.write(`${JSON.stringify(shown.map((m) => ({
           backupId: m.backupId, vm: m.vm.name, vmUuid: m.vm.uuid, time: m.time, consistency: m.consistency,

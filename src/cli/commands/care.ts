@@ -1,9 +1,11 @@
-// vmbak verify | prune | gc | check: keeping a repository healthy.
+// vmbak verify | prune | gc | check: keeping a repository healthy. The command parses and
+// prints; the work and what counts as a failure are the services'.
 
 import type { Command } from 'commander';
 import { VmbakError, formatBytes } from '../../core/index.ts';
-import { WorkerPool, newProgress, verifyBackups } from '../../engine/index.ts';
-import { checkRepository, executePrune, listBackups, matchesVm, planPrune, resolveBackupRef, runGc, type RetentionPolicy } from '../../repository/index.ts';
+import {
+  checkRepositoryHealth, executeRepositoryPrune, newProgress, planRepositoryPrune, runGc, verifyRepository, type RetentionPolicy,
+} from '../../services/index.ts';
 import { abortOnSignals, openRepository, type RepoOptions, withRepoOptions } from '../context.ts';
 import { startProgressBar } from '../progress-bar.ts';
 
@@ -22,22 +24,15 @@ export function registerCareCommands(program: Command): void {
     .action(async (refs: string[], opts: RepoOptions & { json?: boolean; progress: boolean }) => {
       const repo = await openRepository(opts);
       const signal = abortOnSignals();
-      const listing = refs.length ? { backups: await Promise.all(refs.map((r) => resolveBackupRef(repo, r))), damaged: [] } : await listBackups(repo);
-      const pool = new WorkerPool(repo.keys ? repo.masterSecret : null, repo.config.compression.level);
       const progress = newProgress(Date.now());
       const stopBar = startProgressBar(progress, 'verify', opts.progress && !opts.json);
-      try {
-        const problems = await verifyBackups(repo, listing.backups, pool, signal, progress).finally(stopBar);
-        const all = [...listing.damaged.map((d) => ({ backupId: d.backupId, disk: null, offsetBytes: null, message: d.detail })), ...problems];
-        if (opts.json) process.stdout.write(`${JSON.stringify({ backups: listing.backups.length, bytesChecked: progress.bytesRead, problems: all })}\n`);
-        else {
-          for (const p of all) process.stdout.write(`${p.message}\n`);
-          process.stdout.write(`verified ${listing.backups.length} backup(s), ${formatBytes(progress.bytesRead)} of chunk data: ${all.length === 0 ? 'no problems' : `${all.length} problem(s)`}\n`);
-        }
-        if (all.length > 0) throw new VmbakError('VERIFY_FAILED', { count: all.length, repo: repo.displayUrl });
-      } finally {
-        await pool.close();
+      const result = await verifyRepository(repo, refs, { signal, progress }).finally(stopBar);
+      if (opts.json) process.stdout.write(`${JSON.stringify({ backups: result.backupsChecked, bytesChecked: result.bytesChecked, problems: result.problems })}\n`);
+      else {
+        for (const p of result.problems) process.stdout.write(`${p.message}\n`);
+        process.stdout.write(`verified ${result.backupsChecked} backup(s), ${formatBytes(result.bytesChecked)} of chunk data: ${result.problems.length === 0 ? 'no problems' : `${result.problems.length} problem(s)`}\n`);
       }
+      if (result.failure) throw result.failure;
     });
 
   withRepoOptions(program.command('prune'))
@@ -53,11 +48,8 @@ export function registerCareCommands(program: Command): void {
     .option('--json', 'print the plan as JSON')
     .action(async (opts: RepoOptions & RetentionPolicy & { vm?: string; dryRun?: boolean; json?: boolean }) => {
       const repo = await openRepository(opts);
-      const listing = await listBackups(repo);
-      if (listing.damaged.length > 0) throw new VmbakError('CHECK_FAILED', { count: listing.damaged.length, repo: repo.displayUrl });
-      const chosen = opts.vm ? listing.backups.filter((m) => matchesVm(m, opts.vm!)) : listing.backups;
-      const plan = planPrune(chosen, opts);
-      if (!opts.dryRun) await executePrune(repo, plan);
+      const plan = await planRepositoryPrune(repo, retentionOf(opts), opts.vm || undefined);
+      if (!opts.dryRun) await executeRepositoryPrune(repo, plan);
       if (opts.json) {
         process.stdout.write(`${JSON.stringify({ dryRun: opts.dryRun === true, keep: plan.keep.map((k) => ({ backupId: k.manifest.backupId, vm: k.manifest.vm.name, time: k.manifest.time, reasons: k.reasons })), remove: plan.remove.map((m) => ({ backupId: m.backupId, vm: m.vm.name, time: m.time })) })}\n`);
       } else {
@@ -87,13 +79,18 @@ export function registerCareCommands(program: Command): void {
     .option('--json', 'print the report as JSON')
     .action(async (opts: RepoOptions & { readData?: boolean; json?: boolean }) => {
       const repo = await openRepository(opts);
-      const report = await checkRepository(repo, { readPacks: opts.readData === true });
+      const { report, failure } = await checkRepositoryHealth(repo, { readData: opts.readData === true });
       if (opts.json) process.stdout.write(`${JSON.stringify(report)}\n`);
       else {
         for (const e of report.errors) process.stdout.write(`error: ${e}\n`);
         for (const w of report.warnings) process.stdout.write(`warning: ${w}\n`);
         process.stdout.write(`checked ${report.packsChecked} pack(s) and ${report.backupsChecked} backup(s): ${report.errors.length} error(s), ${report.warnings.length} warning(s)\n`);
       }
-      if (report.errors.length > 0) throw new VmbakError('CHECK_FAILED', { count: report.errors.length, repo: repo.displayUrl });
+      if (failure) throw failure;
     });
+}
+
+function retentionOf(opts: RetentionPolicy): RetentionPolicy {
+  const { keepLast, keepHourly, keepDaily, keepWeekly, keepMonthly, keepYearly } = opts;
+  return { keepLast, keepHourly, keepDaily, keepWeekly, keepMonthly, keepYearly };
 }

@@ -1,11 +1,12 @@
 // vmbak copy: backups from one repository into another (an offsite copy), on any targets.
 // Only chunks the destination lacks travel; a rerun after an interruption resumes; backups the
-// destination already holds are skipped. The work is planCopy/executeCopy in the engine.
+// destination already holds are skipped. The work is the copy service's (planBackupCopy,
+// copyBackups).
 
 import type { Command } from 'commander';
 import { VmbakError, formatBytes, formatDuration, formatRate } from '../../core/index.ts';
-import { WorkerPool, executeCopy, newProgress, planCopy, type CopiedBackup } from '../../engine/index.ts';
-import { listBackups, matchesVm, resolveBackupRef, type Manifest, type Repository } from '../../repository/index.ts';
+import { copyBackups, newProgress, planBackupCopy, type CopiedBackup, type CopySelection, type Manifest } from '../../services/index.ts';
+import type { Repository } from '../../repository/index.ts';
 import { abortOnSignals, openRepositoryWith } from '../context.ts';
 import { startProgressBar } from '../progress-bar.ts';
 
@@ -41,37 +42,23 @@ export function registerCopyCommand(program: Command): void {
       const from = await openRepositoryWith(opts.from, opts.fromPassphraseFile, 'VMBAK_FROM_PASSPHRASE');
       const to = await openRepositoryWith(opts.to, opts.toPassphraseFile, 'VMBAK_TO_PASSPHRASE');
       const signal = abortOnSignals();
-      const plan = await planCopy(from, to, await selectBackups(from, refs, opts));
+      const selection: CopySelection = refs.length > 0 ? { backups: refs } : opts.vm !== undefined ? { vm: opts.vm } : { all: true };
+      const plan = await planBackupCopy(from, to, selection);
       if (opts.dryRun) {
         for (const i of plan.items) printLine(opts.json === true, i.presentAs ? skippedLine(i.manifest, i.presentAs) : { sourceBackupId: i.manifest.backupId, vm: i.manifest.vm.name, wouldCopy: true });
         return;
       }
-      const fromPool = new WorkerPool(from.keys ? from.masterSecret : null, from.config.compression.level);
-      const toPool = new WorkerPool(to.keys ? to.masterSecret : null, to.config.compression.level);
       const progress = newProgress(Date.now());
       const stopBar = startProgressBar(progress, `copy to ${to.displayUrl}`, opts.progress && !opts.json);
       try {
-        await executeCopy(plan, {
-          fromPool, toPool, signal, progress,
+        await copyBackups(plan, {
+          signal, progress,
           onCopied: (c) => { stopBar(); printLine(opts.json === true, copiedJson(c, from, to)); },
         }).finally(stopBar);
       } finally {
-        await Promise.all([fromPool.close(), toPool.close()]);
         await Promise.all([from.target.close(), to.target.close()]);
       }
     });
-}
-
-async function selectBackups(from: Repository, refs: string[], opts: CopyCliOptions): Promise<Manifest[]> {
-  if (refs.length > 0) {
-    const chosen = await Promise.all(refs.map((r) => resolveBackupRef(from, r)));
-    return [...new Map(chosen.map((m) => [m.backupId, m])).values()];
-  }
-  const listing = await listBackups(from);
-  if (listing.damaged.length > 0) throw new VmbakError('CHECK_FAILED', { count: listing.damaged.length, repo: from.displayUrl });
-  const chosen = opts.vm !== undefined ? listing.backups.filter((m) => matchesVm(m, opts.vm!)) : listing.backups;
-  if (chosen.length === 0) throw new VmbakError('BACKUP_NOT_FOUND', { backupId: opts.vm !== undefined ? `${opts.vm}@*` : '*', repo: from.displayUrl });
-  return chosen;
 }
 
 function copiedJson(c: CopiedBackup, from: Repository, to: Repository): Record<string, unknown> {

@@ -5,9 +5,8 @@
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { VmbakError, describeError, formatBytes } from '../../core/index.ts';
-import { DEFAULT_EXPORT_CACHE_BYTES, WorkerPool, openBackupExports } from '../../engine/index.ts';
 import { NbdServer, type NbdListenAddress, type NbdRequestFailure } from '../../nbd/index.ts';
-import { resolveBackupRef } from '../../repository/index.ts';
+import { DEFAULT_EXPORT_CACHE_BYTES, openBackupExport, resolveBackupRef } from '../../services/index.ts';
 import { openRepository, withRepoOptions, type RepoOptions } from '../context.ts';
 
 interface ExportOptions extends RepoOptions {
@@ -40,10 +39,9 @@ export function registerExportCommand(program: Command): void {
       const tls = opts.tlsCert && opts.tlsKey ? { cert: await readPem(opts.tlsCert), key: await readPem(opts.tlsKey) } : undefined;
       const stopped = stopSignal();
       const repo = await openRepository(opts);
-      const pool = new WorkerPool(repo.keys ? repo.masterSecret : null, repo.config.compression.level);
       try {
         const manifest = await resolveBackupRef(repo, ref);
-        const session = await openBackupExports({ repo, manifest, disk: opts.disk ?? null, pool, cacheBytes: opts.cacheMib * 1024 * 1024 });
+        const session = await openBackupExport({ repo, backup: manifest, disk: opts.disk ?? null, cacheBytes: opts.cacheMib * 1024 * 1024 });
         const server = new NbdServer({ exports: session.exports, tls, onFailure: failureLogger(manifest.backupId) });
         try {
           const bound = await server.listen(address);
@@ -65,7 +63,6 @@ export function registerExportCommand(program: Command): void {
         }
       } finally {
         stopped.dispose();
-        await pool.close();
         await repo.target.close();
       }
     });

@@ -3,8 +3,7 @@
 
 import type { Command } from 'commander';
 import { VmbakError, formatBytes, formatDuration, formatRate } from '../../core/index.ts';
-import { WorkerPool, newProgress, restoreBackup } from '../../engine/index.ts';
-import { resolveBackupRef } from '../../repository/index.ts';
+import { newProgress, resolveBackupRef, restoreDisks } from '../../services/index.ts';
 import { abortOnSignals, openRepository, withRepoOptions } from '../context.ts';
 import { startProgressBar } from '../progress-bar.ts';
 import { runVmRestore, type VmRestoreCliOptions } from '../restore-vm.ts';
@@ -41,11 +40,10 @@ export function registerRestoreCommand(program: Command): void {
       const repo = await openRepository(opts);
       const signal = abortOnSignals();
       const manifest = await resolveBackupRef(repo, ref);
-      const pool = new WorkerPool(repo.keys ? repo.masterSecret : null, repo.config.compression.level);
       const progress = newProgress(Date.now());
       const stopBar = startProgressBar(progress, `restore ${manifest.backupId}`, opts.progress && !opts.json);
       try {
-        const disks = await restoreBackup({ repo, manifest, toDir: opts.to, disk: opts.disk ?? null, format: opts.format, verify: opts.verify === true, pool, signal, progress })
+        const disks = await restoreDisks({ repo, backup: manifest, toDir: opts.to, disk: opts.disk ?? null, format: opts.format, verify: opts.verify === true }, { signal, progress })
           .finally(stopBar);
         const durationMs = Date.now() - progress.startedMs;
         if (opts.json) {
@@ -55,7 +53,6 @@ export function registerRestoreCommand(program: Command): void {
           process.stdout.write(`restored backup ${manifest.backupId} of ${manifest.vm.name}: ${formatBytes(progress.bytesRead)} of data in ${formatDuration(durationMs)} (${formatRate(progress.bytesRead, durationMs)})\n`);
         }
       } finally {
-        await pool.close();
         await repo.target.close();
       }
     });

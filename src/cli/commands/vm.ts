@@ -3,7 +3,7 @@
 
 import type { Command } from 'commander';
 import { formatBytes } from '../../core/index.ts';
-import { libvirt } from '../../hypervisors/index.ts';
+import { connectHypervisor, listVms } from '../../services/index.ts';
 
 interface VmLsOptions { connect?: string; json?: boolean }
 
@@ -14,18 +14,13 @@ export function registerVmCommands(program: Command): void {
     .option('--connect <uri>', 'libvirt connection URI (default: $VMBAK_CONNECT or qemu:///system)')
     .option('--json', 'print one JSON array (see docs/cli.md, "vm ls --json")')
     .action(async (opts: VmLsOptions) => {
-      const vms = await libvirt.listVms({ uri: opts.connect });
+      const vms = await listVms(connectHypervisor({ uri: opts.connect }));
       const rows = vms.map((v) => ({
         name: v.name, uuid: v.uuid, state: v.state, host: v.host, tags: v.tags,
-        disks: v.domain.disks.map((d) => {
-          const size = v.disks.find((x) => x.target === d.target)?.sizeBytes ?? 0;
-          return {
-            target: d.target, device: d.device, path: d.path, format: d.format, sizeBytes: size,
-            // Changed-block tracking needs a qcow2 image (persistent bitmaps) on libvirt 9.
-            changedBlockTracking: d.format === 'qcow2' && !d.skipReason && !d.unsupportedReason,
-            skipReason: d.skipReason, unsupportedReason: d.unsupportedReason,
-          };
-        }),
+        disks: v.disks.map((d) => ({
+          target: d.target, device: d.device, path: d.path, format: d.format, sizeBytes: d.sizeBytes,
+          changedBlockTracking: d.changedBlockTracking, skipReason: d.skipReason, unsupportedReason: d.unsupportedReason,
+        })),
       }));
       if (opts.json) {
         process.stdout.write(`${JSON.stringify(rows)}\n`);

@@ -8,7 +8,8 @@ import { chmodSync, chownSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isVmbakError } from '../../core/index.ts';
-import { checkRestoreInPlace, defineVmFromBackup, findVms, getVm, listVms, openBackupSession, rewriteDomainXml } from './index.ts';
+import { LibvirtHypervisor, checkRestoreInPlace, defineVmFromBackup, getVm, listVms, openBackupSession, rewriteDomainXml } from './index.ts';
+import { findVms } from '../../services/index.ts';
 import { createTestVm, destroyAllTestVms, destroyTestVm, ensureLibvirt, virshTest } from '../../../test/support/libvirt.ts';
 import type { TestVm } from '../../../test/support/libvirt.ts';
 import { readAll } from '../../../test/support/libvirt-nbd.ts';
@@ -35,7 +36,7 @@ describe('libvirt inventory and restore define', { concurrency: false }, () => {
     rmSync(work, { recursive: true, force: true });
   });
 
-  test('listVms and findVms: state, disks with sizes, tags, globs, tag:NAME', async (t) => {
+  test('listVms and findVms through LibvirtHypervisor: state, disks with sizes, tags, globs, tag:NAME', async (t) => {
     if (unavailable) { t.skip(unavailable); return; }
     const all = await listVms();
     const mine = all.find((v) => v.uuid === vm.uuid);
@@ -47,10 +48,12 @@ describe('libvirt inventory and restore define', { concurrency: false }, () => {
       ['vda', 'qcow2', 16 * MiB, vm.disks[0]!.path, null],
       ['vdb', 'raw', 8 * MiB, vm.disks[1]!.path, null],
     ]);
-    assert.deepEqual((await findVms([vm.name])).map((v) => v.uuid), [vm.uuid]);
-    assert.ok((await findVms(['vmbak-inv-*'])).some((v) => v.uuid === vm.uuid));
-    assert.ok((await findVms(['tag:db'])).some((v) => v.uuid === vm.uuid));
-    await assert.rejects(findVms(['no-such-vm-xyz']), (err) => isVmbakError(err, 'VM_NOT_FOUND') && /no-such-vm-xyz/.test(err.message));
+    // The selection service over this adapter's listing: names, globs, tag:NAME.
+    const hypervisor = new LibvirtHypervisor();
+    assert.deepEqual((await findVms(hypervisor, [vm.name])).map((v) => v.uuid), [vm.uuid]);
+    assert.ok((await findVms(hypervisor, ['vmbak-inv-*'])).some((v) => v.uuid === vm.uuid));
+    assert.ok((await findVms(hypervisor, ['tag:db'])).some((v) => v.uuid === vm.uuid));
+    await assert.rejects(findVms(hypervisor, ['no-such-vm-xyz']), (err) => isVmbakError(err, 'VM_NOT_FOUND') && /no-such-vm-xyz/.test(err.message));
     await assert.rejects(getVm('no-such-vm-xyz'), (err) => isVmbakError(err, 'VM_NOT_FOUND'));
   });
 

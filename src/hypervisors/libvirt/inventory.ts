@@ -1,6 +1,6 @@
 // Inventory of the VMs one libvirt connection manages: state, disks with their virtual
-// sizes, tags, and the lookup `--vm` uses (exact names, globs, tag:NAME). A listing error is
-// an error, never an empty list; a pattern that matches nothing is VM_NOT_FOUND.
+// sizes, tags. A listing error is an error, never an empty list. (Which VMs a selection such
+// as `--vm 'web*' --vm tag:prod` means is decided by the services, over this listing.)
 
 import { VmbakError, isVmbakError } from '../../core/index.ts';
 import type { VmDisk, VmInfo, VmState } from '../../core/index.ts';
@@ -51,41 +51,16 @@ export async function getVm(nameOrUuid: string, opts: ConnectOptions = {}): Prom
   const sizes = await diskSizes(domain, opts);
   const disks: VmDisk[] = domain.disks.map((d) => ({
     target: d.target,
+    device: d.device,
     path: d.path,
     format: d.format,
     sizeBytes: sizes.get(d.target) ?? 0,
     skipReason: d.skipReason,
+    unsupportedReason: d.unsupportedReason,
+    // Persistent dirty bitmaps, and so checkpoints, need qcow2 images on libvirt 9.
+    changedBlockTracking: d.format === 'qcow2' && !d.skipReason && !d.unsupportedReason,
   }));
   return { uuid: domain.uuid, name: domain.name, state, host: hostName(), disks, tags: domain.tags, domain };
-}
-
-/** Resolves `--vm` arguments: exact names, UUIDs, globs (*, ?) and tag:NAME, in listing order. */
-export async function findVms(patterns: readonly string[], opts: ConnectOptions = {}): Promise<LibvirtVm[]> {
-  const all = await listVms(opts);
-  const found = new Map<string, LibvirtVm>();
-  for (const pattern of patterns) {
-    const matches = all.filter((vm) => matchesPattern(vm, pattern));
-    if (matches.length === 0) throw new VmbakError('VM_NOT_FOUND', { pattern, uri: connectUri(opts.uri) });
-    for (const vm of matches) found.set(vm.uuid, vm);
-  }
-  return all.filter((vm) => found.has(vm.uuid));
-}
-
-export function matchesPattern(vm: Pick<VmInfo, 'name' | 'uuid' | 'tags'>, pattern: string): boolean {
-  if (pattern.startsWith('tag:')) return vm.tags.includes(pattern.slice(4));
-  if (pattern.toLowerCase() === vm.uuid) return true;
-  if (!/[*?]/.test(pattern)) return vm.name === pattern;
-  return globToRegExp(pattern).test(vm.name);
-}
-
-function globToRegExp(glob: string): RegExp {
-  let re = '';
-  for (const ch of glob) {
-    if (ch === '*') re += '.*';
-    else if (ch === '?') re += '.';
-    else re += ch.replace(/[.+^${}()|\\\]]/g, '\\$&');
-  }
-  return new RegExp(`^${re}$`);
 }
 
 function parseState(text: string): VmState {

@@ -2,7 +2,7 @@
 // a DiskSource — both through vmbak's own NBD client and the shared qemu-nbd source module.
 
 import { NbdClient, BASE_ALLOCATION } from '../../nbd/index.ts';
-import { openImageSource, openNbdSource } from '../qemu-nbd-source.ts';
+import { openImageSource, openNbdSource } from '../index.ts';
 import type { ExportOpener, ImageOpener } from './session-options.ts';
 
 export const openBackupExport: ExportOpener = async (socketPath, target, dirtyContext) => {

@@ -1,10 +1,9 @@
 // Pure parts of the libvirt adapter: domain XML disks (skipped, refused), tags by namespace,
-// --vm patterns, and the chain-safety rules for incrementals.
+// and the chain-safety rules for incrementals. (--vm patterns: services/vm-selection.test.ts.)
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseDomainXml } from './domain-xml.ts';
-import { matchesPattern } from './inventory.ts';
 import { incrementalRefusal, parseCheckpointXml, checkpointXml } from './checkpoints.ts';
 
 const XML = `<domain type='qemu'><name>web1</name><uuid>AAAA-1</uuid>
@@ -32,17 +31,6 @@ test('parseDomainXml: identity, tags by namespace, nvram, disk kinds', () => {
   assert.match(by.get('vdc')!.unsupportedReason!, /network \(rbd\) disks are not supported/);
   assert.match(by.get('sda')!.skipReason!, /^cdrom/);
   assert.match(by.get('vdd')!.skipReason!, /^shareable/);
-});
-
-test('matchesPattern: exact, glob, uuid, tag', () => {
-  const vm = { name: 'web1', uuid: 'aaaa-1', tags: ['prod'] };
-  assert.ok(matchesPattern(vm, 'web1'));
-  assert.ok(!matchesPattern(vm, 'web'));
-  assert.ok(matchesPattern(vm, 'web*'));
-  assert.ok(matchesPattern(vm, 'w?b1'));
-  assert.ok(matchesPattern(vm, 'AAAA-1'));
-  assert.ok(matchesPattern(vm, 'tag:prod'));
-  assert.ok(!matchesPattern(vm, 'tag:dev'));
 });
 
 test('incrementalRefusal: missing, foreign, resized, replaced, added disks', () => {

@@ -8,20 +8,12 @@
 // is let run to its own timeout, because it undoes what pre-freeze did to the application.
 
 import { VmbakError } from '../../core/index.ts';
-import type { Consistency } from '../../core/index.ts';
+import type { Consistency, QuiesceHooks, QuiesceMode } from '../../core/index.ts';
 import { DEFAULT_HOOK_TIMEOUT_MS, runHook } from './hooks.ts';
 import { holdFatalSignals } from './signal-hold.ts';
 import { virshRaw } from './virsh.ts';
 
-export type QuiesceMode = 'auto' | 'require' | 'off';
-
-export interface QuiesceHooks {
-  /** Shell command run on the host before the freeze (VMBAK_HOOK, VMBAK_VM_NAME, VMBAK_VM_UUID set). */
-  readonly preFreeze?: string;
-  /** Run after the thaw — also after a failed pre-freeze or start, to undo what pre-freeze did. */
-  readonly postThaw?: string;
-  readonly timeoutMs?: number;
-}
+export type { QuiesceMode, QuiesceHooks } from '../../core/index.ts';
 
 export interface QuiesceOptions {
   readonly mode: QuiesceMode;

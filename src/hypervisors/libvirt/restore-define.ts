@@ -11,7 +11,7 @@ import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { VmbakError } from '../../core/index.ts';
-import type { VmStateFile } from '../../core/index.ts';
+import type { InPlaceTarget, VmStateFile } from '../../core/index.ts';
 import { removeTree } from '../../host/index.ts';
 import { getVm } from './inventory.ts';
 import { parseDomainXml } from './domain-xml.ts';
@@ -121,17 +121,6 @@ async function defineXml(xml: string, vmName: string, uri: string): Promise<void
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-}
-
-/** What a restore in place overwrites: the disks (path and format per target) and the boot state. */
-export interface InPlaceTarget {
-  readonly uuid: string;
-  readonly name: string;
-  /** Target name → image path. */
-  readonly disks: ReadonlyMap<string, string>;
-  readonly formats: ReadonlyMap<string, 'raw' | 'qcow2'>;
-  readonly nvramPath: string;
-  readonly tpmStateDir: string;
 }
 
 /** Restoring over a VM needs it shut off; returns what the caller may overwrite. */

@@ -7,6 +7,8 @@
 
 import { currentProcessOwner, ownerStatus as processOwnerStatus, readRecords, removeRecord, writeRecord } from '../../host/index.ts';
 
+export { defaultStateDir } from '../../host/index.ts';
+
 export interface RunRecord {
   readonly version: 1;
   readonly runId: string;
@@ -27,10 +29,6 @@ export interface RunRecord {
    * it only has to outlive this process, and a host crash ends the frozen guest too.
    */
   readonly mayBeFrozen?: boolean;
-}
-
-export function defaultStateDir(): string {
-  return process.env.VMBAK_STATE_DIR ?? '/var/lib/vmbak/runs';
 }
 
 export function newRunRecord(fields: Omit<RunRecord, 'version' | 'host' | 'pid' | 'pidStartTicks' | 'startedAt'>): RunRecord {

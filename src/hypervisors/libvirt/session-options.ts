@@ -3,24 +3,19 @@
 // decisions are testable and printable.
 
 import { VmbakError } from '../../core/index.ts';
-import type { DiskSource } from '../../core/index.ts';
+import type { BackupSessionOptions, DiskSource } from '../../core/index.ts';
 import type { CheckpointInfo } from './checkpoints.ts';
 import { incrementalRefusal } from './checkpoints.ts';
 import type { LibvirtVm } from './inventory.ts';
-import type { QuiesceHooks, QuiesceMode } from './quiesce.ts';
 
 /** Opens one export of a running backup job's NBD server as a DiskSource. */
 export type ExportOpener = (socketPath: string, target: string, dirtyContext: string | null) => Promise<DiskSource>;
 /** Opens an image file (powered-off VM) as a DiskSource. */
 export type ImageOpener = (path: string, target: string) => Promise<DiskSource>;
 
-export interface SessionOptions {
+/** core's BackupSessionOptions plus what only libvirt sessions have: connection, scratch, state. */
+export interface SessionOptions extends BackupSessionOptions {
   readonly uri?: string;
-  /** Checkpoint recorded in the repository's latest manifest of this VM, or null. */
-  readonly sinceCheckpoint: string | null;
-  readonly excludeDisks?: readonly string[];
-  readonly quiesce?: QuiesceMode;
-  readonly hooks?: QuiesceHooks;
   /** Where run directories (NBD socket + scratch files) go; default VMBAK_SCRATCH_DIR or /var/lib/vmbak/scratch. */
   readonly scratchDir?: string;
   /** Where run records go; default VMBAK_STATE_DIR or /var/lib/vmbak/runs. */
@@ -30,10 +25,6 @@ export interface SessionOptions {
   readonly scratchPollMs?: number;
   /** Called once when the scratch space runs low and the backup job was aborted. */
   readonly onScratchLow?: (err: VmbakError) => void;
-  /** The run's abort (SIGINT, SIGTERM, `vmbak jobs abort`, --max-pause): it kills a running pre-freeze hook. */
-  readonly signal?: AbortSignal;
-  /** Told, in one line, what an aborted backup still waits for before it ends. */
-  readonly onNotice?: (message: string) => void;
   readonly openExport?: ExportOpener;
   readonly openImage?: ImageOpener;
 }
