@@ -13,7 +13,7 @@ export {
 export { recordHostSeen, markLostHosts, listHosts, type HostRecord, type HostState } from './hosts.ts';
 export { syncHostVms, listVms, findVms, type VmRecord, type VmSyncResult } from './vms.ts';
 export {
-  policySpecSchema, retentionSchema, rpoMsOf, type PolicySpec, type PolicySpecInput, type Retention,
+  policySpecSchema, policySpecFields, checkPolicySpec, retentionSchema, rpoMsOf, type PolicySpec, type PolicySpecInput, type Retention,
 } from './policy-spec.ts';
 export { upsertPolicy, setPolicyEnabled, getPolicy, listPolicies, removePolicy, type PolicyRecord, type PolicyInput } from './policies.ts';
 export { claimFiring, setClaimJob, lastClaimedFiring, pruneClaims, defaultClaimant } from './claims.ts';

@@ -26,7 +26,8 @@ export const retentionSchema = z.strictObject({
   keepYearly: count.optional(),
 }).refine((r) => Object.values(r).some((n) => (n ?? 0) > 0), { error: 'a retention rule must keep something (keepLast, keepDaily, …)' });
 
-export const policySpecSchema = z.strictObject({
+/** The fields of a policy spec, for schemas that add their own (the config file adds name and enabled). */
+export const policySpecFields = {
   vms: z.array(name).min(1),
   repositories: z.array(name).min(1),
   spread: z.boolean().default(false),
@@ -49,14 +50,19 @@ export const policySpecSchema = z.strictObject({
     atEnd: z.enum(['continue', 'pause']).default('continue'),
   }).optional(),
   jitter: duration.optional(),
-}).superRefine((spec, ctx) => {
+};
+
+/** Rules across fields, for every schema built from policySpecFields. */
+export function checkPolicySpec(spec: { repositories: string[]; copyTo: string[]; spread: boolean }, ctx: z.core.$RefinementCtx): void {
   for (const copy of spec.copyTo) {
     if (spec.repositories.includes(copy)) ctx.addIssue({ code: 'custom', path: ['copyTo'], message: `${copy} is also in repositories` });
   }
   if (spec.spread && spec.repositories.length < 2) {
     ctx.addIssue({ code: 'custom', path: ['spread'], message: 'spread needs two or more repositories' });
   }
-});
+}
+
+export const policySpecSchema = z.strictObject(policySpecFields).superRefine(checkPolicySpec);
 
 export type PolicySpec = z.output<typeof policySpecSchema>;
 export type PolicySpecInput = z.input<typeof policySpecSchema>;
