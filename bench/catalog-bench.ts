@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { sql } from 'kysely';
 import {
-  countJobVms, listBackups, listJobs, listVmProtection, openCatalog, recordBackups, SecretsBox, summarizeProtection,
+  countJobVms, listBackups, setVerifyState, listJobs, listVmProtection, openCatalog, recordBackups, SecretsBox, summarizeProtection,
   syncHostVms, upsertPolicy, upsertRepository, type BackupInput, type OpenCatalog,
 } from '../src/catalog/index.ts';
 import { formatBytes, type VmInfo } from '../src/core/index.ts';
@@ -65,8 +65,8 @@ async function fill(catalog: OpenCatalog): Promise<void> {
     await fillJobs(catalog, d, dayMs, policies);
     if (d % 30 === 29) process.stderr.write(`  filled ${d + 1} of ${days} days\n`);
   }
-  // A few verify failures, so "newest good backup" has work to do.
-  await sql`update backups set verify_state = 'failed' where backup_id like ${`b${(days - 1).toString(36)}-%`} and vm_key like '%7'`.execute(catalog.db);
+  // A few verify failures, so "newest good backup" differs from "newest backup" for some VMs.
+  for (let i = 7; i < vmCount; i += 10) await setVerifyState(catalog, 'local', `b${(days - 1).toString(36)}-${i.toString(36)}`, 'failed');
 }
 
 /** One job per policy per day, with its per-VM results: what the scheduler would have written. */

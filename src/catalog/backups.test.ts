@@ -2,10 +2,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { VmInfo } from '../core/index.ts';
 import type { Manifest } from '../repository/index.ts';
-import { backupFromManifest, getBackup, listBackups, recordBackups, replaceRepositoryBackups, setVerifyState, type BackupInput } from './backups.ts';
+import { backupFromManifest, forgetBackups, getBackup, listBackups, recordBackups, replaceRepositoryBackups, setVerifyState, type BackupInput } from './backups.ts';
 import { listVmProtection, summarizeProtection } from './protection.ts';
 import { findVms, listVms, syncHostVms } from './vms.ts';
-import { upsertRepository } from './repositories.ts';
+import { removeRepository, upsertRepository } from './repositories.ts';
 import { SecretsBox } from './secrets.ts';
 import { tempCatalog, testClock } from './catalog-test-support.ts';
 import type { Catalog } from './open.ts';
@@ -99,10 +99,40 @@ test('protection: newest backup and newest good backup per VM, and the RPO verdi
     backup('local', 'w2-old', 'u2', 'web2', now - 30 * HOUR), backup('local', 'w2-new', 'u2', 'web2', now - 1 * HOUR),
   ]);
   await setVerifyState(catalog, 'local', 'w2-new', 'failed'); // damaged: web2's newest good one is 30 h old
-  const rows = await listVmProtection(catalog);
+  const rows = (await listVmProtection(catalog)).sort((a, b) => a.name.localeCompare(b.name));
   assert.deepEqual(rows.map((r) => [r.name, r.lastBackupMs, r.lastGoodBackupMs]), [
     ['db1', null, null], ['web1', now - 2 * HOUR, now - 2 * HOUR], ['web2', now - HOUR, now - 30 * HOUR],
   ]);
   const summary = summarizeProtection(rows, now, (v) => (v.name.startsWith('web') ? 26 * HOUR : null));
   assert.deepEqual(summary, { vms: 3, protectedVms: 2, unprotectedVms: 1, rpoMet: 1, rpoMissed: ['u2'], noRpo: 1 });
+});
+
+test('the per-VM summary follows every change to backups', async (t) => {
+  const catalog = await tempCatalog(t);
+  await setup(catalog);
+  const latest = async (uuid: string) => {
+    const row = (await listVmProtection(catalog)).find((r) => r.uuid === uuid)!;
+    return [row.lastBackupMs, row.lastGoodBackupMs];
+  };
+  await recordBackups(catalog, [backup('local', 'a', 'u1', 'web1', 10), backup('local', 'b', 'u1', 'web1', 30), backup('offsite', 'c', 'u1', 'web1', 20)]);
+  assert.deepEqual(await latest('u1'), [30, 30]);
+  await recordBackups(catalog, [backup('local', 'old', 'u1', 'web1', 5)]);
+  assert.deepEqual(await latest('u1'), [30, 30], 'an older backup does not move the newest');
+  await setVerifyState(catalog, 'local', 'b', 'failed');
+  assert.deepEqual(await latest('u1'), [30, 20]);
+  await recordBackups(catalog, [backup('local', 'b', 'u1', 'web1', 30)]);
+  assert.deepEqual(await latest('u1'), [30, 20], 're-recording a failed backup keeps it failed');
+  await forgetBackups(catalog, 'local', ['b']);
+  assert.deepEqual(await latest('u1'), [20, 20]);
+  await removeRepository(catalog, 'offsite');
+  assert.deepEqual(await latest('u1'), [10, 10]);
+  await forgetBackups(catalog, 'local', ['a', 'old']);
+  assert.deepEqual(await latest('u1'), [null, null]);
+});
+
+test('a VM gone from the inventory is still found by its name through its backups', async (t) => {
+  const catalog = await tempCatalog(t);
+  await setup(catalog);
+  await recordBackups(catalog, [backup('local', 'z1', 'u9', 'retired', 1), backup('local', 'z2', 'u9', 'retired', 2)]);
+  assert.deepEqual((await listBackups(catalog, { vm: 'retired' })).items.map((b) => [b.backupId, b.vmUuid]), [['z2', 'u9'], ['z1', 'u9']]);
 });

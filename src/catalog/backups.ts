@@ -2,7 +2,8 @@
 // Rows are written as jobs finish and rebuilt from a repository's manifests by
 // replaceRepositoryBackups; losing the table loses nothing but verify results. A VM is found
 // by the manifest's vm key (its UUID, or its name for image backups); a name is turned into
-// keys through the VM inventory.
+// keys through the VM inventory and the per-VM summary (backup-summary.ts), which every
+// change here keeps in step within the same transaction.
 
 import type { Manifest } from '../repository/index.ts';
 import type { Catalog } from './open.ts';
@@ -10,12 +11,14 @@ import { inTransaction } from './open.ts';
 import { decodeCursor, encodeCursor, fromFlag, pageLimit, toFlag, type Page, type PageRequest } from './records.ts';
 import type { BackupTable } from './schema.ts';
 import { findVms } from './vms.ts';
+import { mergeIntoSummary, recomputeSummary, summaryKeysNamed } from './backup-summary.ts';
 
 export type VerifyState = 'unverified' | 'ok' | 'failed';
 
 export interface BackupRecord {
   readonly repository: string;
   readonly backupId: string;
+  /** The manifest's vm.key: the VM's UUID when it has one (then vmUuid is the same), else its name. */
   readonly vmKey: string;
   readonly vmUuid: string | null;
   readonly vmName: string;
@@ -47,19 +50,31 @@ export function backupFromManifest(repository: string, m: Manifest): BackupInput
 
 /** Adds or refreshes backups; a known backup keeps its verify result. */
 export async function recordBackups(catalog: Catalog, backups: readonly BackupInput[]): Promise<void> {
+  const byRepository = Map.groupBy(backups, (b) => b.repository);
   await inTransaction(catalog, async (tx) => {
-    for (let i = 0; i < backups.length; i += BATCH_ROWS) {
-      const rows = backups.slice(i, i + BATCH_ROWS).map(toRow);
-      await tx.db.insertInto('backups').values(rows)
-        .onConflict((oc) => oc.columns(['repository', 'backup_id']).doUpdateSet((eb) => ({
-          vm_key: eb.ref('excluded.vm_key'), vm_uuid: eb.ref('excluded.vm_uuid'), vm_name: eb.ref('excluded.vm_name'),
-          host: eb.ref('excluded.host'), time_ms: eb.ref('excluded.time_ms'), logical_bytes: eb.ref('excluded.logical_bytes'),
-          new_bytes: eb.ref('excluded.new_bytes'), stored_bytes: eb.ref('excluded.stored_bytes'),
-          consistency: eb.ref('excluded.consistency'), incremental: eb.ref('excluded.incremental'),
-        })))
-        .execute();
+    for (const [repository, all] of byRepository) {
+      for (let i = 0; i < all.length; i += BATCH_ROWS) await upsertBatch(tx, repository, all.slice(i, i + BATCH_ROWS));
     }
   });
+}
+
+async function upsertBatch(tx: Catalog, repository: string, batch: readonly BackupInput[]): Promise<void> {
+  const known = await tx.db.selectFrom('backups').select(['backup_id', 'vm_key', 'verify_state'])
+    .where('repository', '=', repository).where('backup_id', 'in', batch.map((b) => b.backupId)).execute();
+  await tx.db.insertInto('backups').values(batch.map(toRow))
+    .onConflict((oc) => oc.columns(['repository', 'backup_id']).doUpdateSet((eb) => ({
+      vm_key: eb.ref('excluded.vm_key'), vm_key_is_uuid: eb.ref('excluded.vm_key_is_uuid'), vm_name: eb.ref('excluded.vm_name'),
+      host: eb.ref('excluded.host'), time_ms: eb.ref('excluded.time_ms'), logical_bytes: eb.ref('excluded.logical_bytes'),
+      new_bytes: eb.ref('excluded.new_bytes'), stored_bytes: eb.ref('excluded.stored_bytes'),
+      consistency: eb.ref('excluded.consistency'), incremental: eb.ref('excluded.incremental'),
+    })))
+    .execute();
+  // A re-recorded backup keeps its verify state: one that failed verify is no good backup.
+  await mergeIntoSummary(tx, batch, new Set(known.filter((r) => r.verify_state === 'failed').map((r) => r.backup_id)));
+  // A re-recorded backup whose manifest now names another VM key (rare) leaves its old key to recompute.
+  const batchKeys = new Set(batch.map((b) => b.vmKey));
+  const stale = known.map((r) => r.vm_key).filter((k) => !batchKeys.has(k));
+  if (stale.length > 0) await recomputeSummary(tx, stale);
 }
 
 /** Makes the catalog's list for `repository` exactly `backups` (a rebuild from its manifests). */
@@ -74,17 +89,26 @@ export async function replaceRepositoryBackups(catalog: Catalog, repository: str
   });
 }
 
+/** Drops backups from the catalog (after prune, or when a rebuild no longer finds them). */
 export async function forgetBackups(catalog: Catalog, repository: string, backupIds: readonly string[]): Promise<void> {
-  for (let i = 0; i < backupIds.length; i += BATCH_ROWS) {
-    await catalog.db.deleteFrom('backups').where('repository', '=', repository)
-      .where('backup_id', 'in', backupIds.slice(i, i + BATCH_ROWS)).execute();
-  }
+  await inTransaction(catalog, async (tx) => {
+    const keys = new Set<string>();
+    for (let i = 0; i < backupIds.length; i += BATCH_ROWS) {
+      const rows = await tx.db.deleteFrom('backups').where('repository', '=', repository)
+        .where('backup_id', 'in', backupIds.slice(i, i + BATCH_ROWS)).returning('vm_key').execute();
+      for (const r of rows) keys.add(r.vm_key);
+    }
+    await recomputeSummary(tx, keys);
+  });
 }
 
 export async function setVerifyState(catalog: Catalog, repository: string, backupId: string, state: VerifyState): Promise<boolean> {
-  const result = await catalog.db.updateTable('backups').set({ verify_state: state, verified_ms: catalog.clock.nowMs() })
-    .where('repository', '=', repository).where('backup_id', '=', backupId).executeTakeFirst();
-  return result.numUpdatedRows > 0n;
+  return inTransaction(catalog, async (tx) => {
+    const row = await tx.db.updateTable('backups').set({ verify_state: state, verified_ms: tx.clock.nowMs() })
+      .where('repository', '=', repository).where('backup_id', '=', backupId).returning('vm_key').executeTakeFirst();
+    if (row) await recomputeSummary(tx, [row.vm_key]);
+    return row !== undefined;
+  });
 }
 
 export async function getBackup(catalog: Catalog, repository: string, backupId: string): Promise<BackupRecord | null> {
@@ -117,13 +141,15 @@ export async function listBackups(catalog: Catalog, filter: BackupFilter = {}): 
   return { items, total: Number(total.n), next: rows.length > limit && last ? encodeCursor([last.timeMs, last.repository, last.backupId]) : null };
 }
 
+/** The keys backups of `vm` (a name or a UUID) are recorded under: from the inventory and from past backups. */
 async function vmKeysOf(catalog: Catalog, vm: string): Promise<string[]> {
-  return [...new Set([vm, ...(await findVms(catalog, vm)).map((v) => v.uuid)])];
+  const keys = new Set([...(await findVms(catalog, vm)).map((v) => v.uuid), ...await summaryKeysNamed(catalog, vm)]);
+  return keys.size > 0 ? [...keys] : [vm];
 }
 
 function toRow(b: BackupInput): BackupTable {
   return {
-    repository: b.repository, backup_id: b.backupId, vm_key: b.vmKey, vm_uuid: b.vmUuid, vm_name: b.vmName, host: b.host,
+    repository: b.repository, backup_id: b.backupId, vm_key: b.vmKey, vm_key_is_uuid: toFlag(b.vmUuid !== null), vm_name: b.vmName, host: b.host,
     time_ms: b.timeMs, logical_bytes: b.logicalBytes, new_bytes: b.newBytes, stored_bytes: b.storedBytes,
     consistency: b.consistency, incremental: toFlag(b.incremental), verify_state: 'unverified', verified_ms: null,
   };
@@ -131,7 +157,7 @@ function toRow(b: BackupInput): BackupTable {
 
 function toRecord(row: BackupTable): BackupRecord {
   return {
-    repository: row.repository, backupId: row.backup_id, vmKey: row.vm_key, vmUuid: row.vm_uuid, vmName: row.vm_name,
+    repository: row.repository, backupId: row.backup_id, vmKey: row.vm_key, vmUuid: row.vm_key_is_uuid ? row.vm_key : null, vmName: row.vm_name,
     host: row.host, timeMs: row.time_ms, logicalBytes: row.logical_bytes, newBytes: row.new_bytes, storedBytes: row.stored_bytes,
     consistency: row.consistency as BackupRecord['consistency'], incremental: fromFlag(row.incremental),
     verifyState: row.verify_state as VerifyState, verifiedMs: row.verified_ms,

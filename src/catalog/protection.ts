@@ -1,7 +1,8 @@
 // "Is everything protected?": each present VM with its newest backup and its newest good one
-// (any verify state but failed — a backup whose verify failed protects nothing), found by
-// one index seek per VM on backups(vm_key, time_ms). The RPO verdict needs the VM's policy,
-// which the caller (the services, evaluating selectors) supplies; the arithmetic is here.
+// (any verify state but failed — a backup whose verify failed protects nothing), read from
+// vm_backup_summary (backup-summary.ts) rather than from millions of backups. The RPO
+// verdict needs the VM's policy, which the caller (the services, evaluating selectors)
+// supplies; the arithmetic is here.
 
 import type { VmState } from '../core/index.ts';
 import type { Catalog } from './open.ts';
@@ -31,17 +32,12 @@ export interface ProtectionSummary {
 
 export async function listVmProtection(catalog: Catalog): Promise<VmProtection[]> {
   const rows = await catalog.db.selectFrom('vms as v')
-    .select(['v.uuid', 'v.name', 'v.host', 'v.state', 'v.tags_json'])
-    .select((eb) => [
-      eb.selectFrom('backups as b').select('b.time_ms').whereRef('b.vm_key', '=', 'v.uuid')
-        .orderBy('b.time_ms', 'desc').limit(1).as('last_backup_ms'),
-      eb.selectFrom('backups as b').select('b.time_ms').whereRef('b.vm_key', '=', 'v.uuid')
-        .where('b.verify_state', '<>', 'failed').orderBy('b.time_ms', 'desc').limit(1).as('last_good_ms'),
-    ])
-    .where('v.gone_ms', 'is', null).orderBy('v.name').execute();
+    .leftJoin('vm_backup_summary as s', 's.vm_key', 'v.uuid')
+    .select(['v.uuid', 'v.name', 'v.host', 'v.state', 'v.tags_json', 's.last_backup_ms', 's.last_good_backup_ms'])
+    .where('v.gone_ms', 'is', null).execute();
   return rows.map((r) => ({
     uuid: r.uuid, name: r.name, host: r.host, state: r.state as VmState, tags: JSON.parse(r.tags_json) as string[],
-    lastBackupMs: r.last_backup_ms ?? null, lastGoodBackupMs: r.last_good_ms ?? null,
+    lastBackupMs: r.last_backup_ms ?? null, lastGoodBackupMs: r.last_good_backup_ms ?? null,
   }));
 }
 

@@ -4,7 +4,8 @@
 // credentials: reading them is a separate, deliberate call.
 
 import { VmbakError } from '../core/index.ts';
-import type { Catalog } from './open.ts';
+import { inTransaction, type Catalog } from './open.ts';
+import { recomputeSummary } from './backup-summary.ts';
 import { fromFlag, toFlag, type ChangeKind } from './records.ts';
 import type { RepositoryTable } from './schema.ts';
 import { sealUnlessSame, type SecretsBox } from './secrets.ts';
@@ -79,8 +80,12 @@ export async function readRepositoryCredentials(catalog: Catalog, box: SecretsBo
 
 /** Removes the repository and, with it, the catalog's cached list of its backups (not the backups). */
 export async function removeRepository(catalog: Catalog, name: string): Promise<boolean> {
-  const result = await catalog.db.deleteFrom('repositories').where('name', '=', name).executeTakeFirst();
-  return result.numDeletedRows > 0n;
+  return inTransaction(catalog, async (tx) => {
+    const keys = await tx.db.selectFrom('backups').select('vm_key').distinct().where('repository', '=', name).execute();
+    const result = await tx.db.deleteFrom('repositories').where('name', '=', name).executeTakeFirst(); // cascades to backups
+    await recomputeSummary(tx, keys.map((k) => k.vm_key));
+    return result.numDeletedRows > 0n;
+  });
 }
 
 function toRecord(row: RepositoryTable): RepositoryRecord {

@@ -18,6 +18,7 @@ export interface CatalogSchema {
   job_vms: JobVmTable;
   job_events: JobEventTable;
   backups: BackupTable;
+  vm_backup_summary: VmBackupSummaryTable;
   events: EventTable;
   repository_usage: RepositoryUsageTable;
   alert_channels: AlertChannelTable;
@@ -120,7 +121,8 @@ export interface BackupTable {
   backup_id: string;
   /** The manifest's vm.key: the UUID when known, else the name. */
   vm_key: string;
-  vm_uuid: string | null;
+  /** 1 when vm_key is the VM's UUID (the manifest's vm.uuid), 0 when it is a name (image backups). */
+  vm_key_is_uuid: Flag;
   vm_name: string;
   host: string;
   time_ms: number;
@@ -131,6 +133,14 @@ export interface BackupTable {
   incremental: Flag;
   verify_state: string;
   verified_ms: number | null;
+}
+
+/** Derived from backups (backups.ts keeps it in step): each VM key's newest backup and newest good one. */
+export interface VmBackupSummaryTable {
+  vm_key: string;
+  vm_name: string;
+  last_backup_ms: number;
+  last_good_backup_ms: number | null;
 }
 
 export interface EventTable {

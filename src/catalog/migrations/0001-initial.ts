@@ -3,8 +3,9 @@
 // A migration, once released, never changes: a later schema is a new file.
 //
 // Indexes exist for the controller's hot queries at 10 000 VMs and millions of backups:
-// backups_vm_time serves "one VM's backups" and the newest-backup lookup per VM behind the
-// dashboard; backups_time the all-VM list and "backups since" (verify what is new);
+// backups_vm_time serves "one VM's backups" and the newest-backup lookups that keep
+// vm_backup_summary (the dashboard's source) current; backups_time the all-VM list and
+// "backups since" (verify what is new);
 // jobs_created serves the job history page; the rest serve lists filtered by the column
 // they name.
 
@@ -122,7 +123,7 @@ async function createBackupTables(db: Kysely<any>): Promise<void> {
     .addColumn('repository', 'text', (c) => c.notNull().references('repositories.name').onDelete('cascade'))
     .addColumn('backup_id', 'text', (c) => c.notNull())
     .addColumn('vm_key', 'text', (c) => c.notNull())
-    .addColumn('vm_uuid', 'text')
+    .addColumn('vm_key_is_uuid', 'integer', (c) => c.notNull())
     .addColumn('vm_name', 'text', (c) => c.notNull())
     .addColumn('host', 'text', (c) => c.notNull())
     .addColumn('time_ms', 'bigint', (c) => c.notNull())
@@ -135,8 +136,20 @@ async function createBackupTables(db: Kysely<any>): Promise<void> {
     .addColumn('verified_ms', 'bigint')
     .addPrimaryKeyConstraint('backups_pk', ['repository', 'backup_id'])
     .execute();
-  await s.createIndex('backups_vm_time').on('backups').columns(['vm_key', 'time_ms']).execute();
+  // verify_state rides along so that "newest good backup of a VM" is answered from the index alone.
+  await s.createIndex('backups_vm_time').on('backups').columns(['vm_key', 'time_ms', 'verify_state']).execute();
   await s.createIndex('backups_time').on('backups').column('time_ms').execute();
+
+  // Per VM key, derived from backups and kept in step by backups.ts (rebuildable from it): the
+  // dashboard reads 10 000 VMs' newest backups from this small table instead of 20 000 seeks
+  // into backups, and names of VMs gone from the inventory still resolve to their keys.
+  await s.createTable('vm_backup_summary')
+    .addColumn('vm_key', 'text', (c) => c.primaryKey())
+    .addColumn('vm_name', 'text', (c) => c.notNull())
+    .addColumn('last_backup_ms', 'bigint', (c) => c.notNull())
+    .addColumn('last_good_backup_ms', 'bigint')
+    .execute();
+  await s.createIndex('vm_backup_summary_name').on('vm_backup_summary').column('vm_name').execute();
 
   await addSerialId(db, s.createTable('events'))
     .addColumn('time_ms', 'bigint', (c) => c.notNull())
