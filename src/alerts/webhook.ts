@@ -2,7 +2,8 @@
 // came from this controller — X-Vmbak-Signature: sha256=<hex HMAC-SHA-256 of the exact body
 // bytes under the channel's secret> (GitHub's form) — and carries a delivery id that stays
 // the same across retries, so a receiver can drop duplicates. A 2xx answer is delivered; 408,
-// 429 and 5xx are retried; any other 4xx is final (the receiver refuses this request).
+// 429, 5xx and network errors are retried; anything else (4xx, a redirect, which is not
+// followed) is final: the receiver refuses this request and will refuse it again.
 
 import { createHmac } from 'node:crypto';
 import type { WebhookChannelSpec } from '../catalog/index.ts';
@@ -34,8 +35,8 @@ export async function postWebhook(spec: WebhookChannelSpec, secret: string | nul
   await response.body?.cancel();
   if (response.ok) return;
   const failure = `the receiver answered HTTP ${response.status}`;
-  if (response.status >= 400 && response.status < 500 && response.status !== 408 && response.status !== 429) throw new PermanentFailure(failure);
-  throw new Error(failure);
+  const retryable = response.status >= 500 || response.status === 408 || response.status === 429;
+  throw retryable ? new Error(failure) : new PermanentFailure(failure);
 }
 
 function describe(err: unknown): string {

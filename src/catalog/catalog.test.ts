@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
+import { execFile } from 'node:child_process';
 import { sql } from 'kysely';
 import { isVmbakError } from '../core/index.ts';
 import { openCatalog } from './open.ts';
@@ -59,4 +60,18 @@ test('a transaction rolls back as a whole', async (t) => {
     throw new Error('boom');
   }), /boom/);
   assert.equal((await catalog.db.selectFrom('hosts').selectAll().execute()).length, 0);
+});
+
+test('two processes opening a new catalog at once both get the schema, migrated once', async (t) => {
+  const path = join(tempDir(t), 'catalog.db');
+  const code = `import { openCatalog } from ${JSON.stringify(new URL('./open.ts', import.meta.url).pathname)};
+    const c = await openCatalog(${JSON.stringify(path)}); await c.close(); process.stdout.write('ok');`;
+  const run = () => new Promise<string>((resolve, reject) => {
+    execFile(process.execPath, ['--input-type=module', '-e', code], (err, out, stderr) => (err ? reject(new Error(stderr)) : resolve(out)));
+  });
+  assert.deepEqual(await Promise.all([run(), run(), run()]), ['ok', 'ok', 'ok']);
+  const catalog = await openCatalog(path);
+  t.after(() => catalog.close());
+  const { rows } = await sql<{ name: string }>`select name from catalog_migration`.execute(catalog.db);
+  assert.deepEqual(rows.map((r) => r.name), ['0001-initial']);
 });

@@ -18,7 +18,7 @@ export {
 export { upsertPolicy, setPolicyEnabled, getPolicy, listPolicies, removePolicy, type PolicyRecord, type PolicyInput } from './policies.ts';
 export { claimFiring, setClaimJob, lastClaimedFiring, pruneClaims, defaultClaimant } from './claims.ts';
 export {
-  createJob, setJobState, setJobProgress, getJob, listJobs, markJobsInterrupted, newJobId, FINISHED_JOB_STATES,
+  createJob, setJobState, setJobProgress, getJob, listJobs, markJobsInterrupted, deleteJobsBefore, newJobId, FINISHED_JOB_STATES,
   type CatalogJob, type NewJob, type JobKind, type JobState, type JobTrigger, type JobFilter,
 } from './jobs.ts';
 export { recordJobVm, listJobVms, countJobVms, type JobVmResult, type JobVmRecord, type JobVmState } from './job-vms.ts';

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { isVmbakError } from '../core/index.ts';
-import { createJob, getJob, listJobs, markJobsInterrupted, setJobProgress, setJobState } from './jobs.ts';
+import { createJob, deleteJobsBefore, getJob, listJobs, markJobsInterrupted, setJobProgress, setJobState } from './jobs.ts';
 import { countJobVms, listJobVms, recordJobVm } from './job-vms.ts';
 import { appendJobEvent, listJobEvents } from './job-events.ts';
 import { tempCatalog, testClock } from './catalog-test-support.ts';
@@ -86,4 +86,20 @@ test('per-VM results and log lines belong to their job', async (t) => {
   await appendJobEvent(catalog, job.id, 'error', 'web2 failed', 'u2');
   assert.deepEqual((await listJobEvents(catalog, job.id)).map((e) => e.message), ['started', 'web2 failed']);
   assert.deepEqual((await listJobEvents(catalog, job.id, first)).map((e) => [e.level, e.vmKey]), [['error', 'u2']]);
+});
+
+test('old finished jobs are deleted with their results and lines; unfinished ones stay', async (t) => {
+  const clock = testClock(0);
+  const catalog = await tempCatalog(t, clock);
+  const old = await createJob(catalog, { kind: 'backup', trigger: 'schedule' });
+  await setJobState(catalog, old.id, 'running');
+  await setJobState(catalog, old.id, 'succeeded');
+  await recordJobVm(catalog, old.id, { vmKey: 'u1', vmName: 'web1', state: 'succeeded' });
+  await appendJobEvent(catalog, old.id, 'info', 'done');
+  const stuck = await createJob(catalog, { kind: 'backup', trigger: 'schedule' });
+  clock.advance(10_000);
+  const recent = await createJob(catalog, { kind: 'gc', trigger: 'schedule' });
+  assert.equal(await deleteJobsBefore(catalog, 5000), 1);
+  assert.deepEqual((await listJobs(catalog)).items.map((j) => j.id), [recent.id, stuck.id]);
+  assert.deepEqual([(await listJobVms(catalog, old.id)).length, (await listJobEvents(catalog, old.id)).length], [0, 0]);
 });

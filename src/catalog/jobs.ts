@@ -133,6 +133,13 @@ export async function markJobsInterrupted(catalog: Catalog, host: string | null,
   return (await q.returning('id').execute()).map((r) => r.id).sort();
 }
 
+/** Deletes finished jobs created before `beforeMs`, with their per-VM results and log lines; returns how many. */
+export async function deleteJobsBefore(catalog: Catalog, beforeMs: number): Promise<number> {
+  const result = await catalog.db.deleteFrom('jobs')
+    .where('created_ms', '<', beforeMs).where('state', 'in', FINISHED_JOB_STATES).executeTakeFirst();
+  return Number(result.numDeletedRows);
+}
+
 function toJob(row: JobTable): CatalogJob {
   return {
     id: row.id, kind: row.kind as JobKind, policy: row.policy, state: row.state as JobState, trigger: row.trigger as JobTrigger,

@@ -85,7 +85,11 @@ async function appliedMigrations(db: Kysely<CatalogSchema>): Promise<string[]> {
   }
 }
 
-/** Runs `fn` in one transaction (or inside the caller's, when `catalog` already is one). */
+/**
+ * Runs `fn` in one transaction (or inside the caller's, when `catalog` already is one).
+ * Inside, use only `tx`: the transaction holds the one connection, so a query through the
+ * outer catalog would wait for it forever.
+ */
 export function inTransaction<T>(catalog: Catalog, fn: (tx: Catalog) => Promise<T>): Promise<T> {
   if (catalog.db.isTransaction) return fn(catalog);
   return catalog.db.transaction().execute((trx) => fn({ db: trx, clock: catalog.clock }));
