@@ -3,7 +3,8 @@
 // share the file; foreign keys are on (SQLite leaves them off per connection); busy_timeout
 // makes a writer wait for another process's write lock instead of failing at once.
 // PostgreSQL will open here too (the agents issue): every query above this file is written
-// through Kysely and must stay portable.
+// through Kysely and must stay portable, and the pg driver must then parse BIGINT (int8) as a
+// JavaScript number (pg.types.setTypeParser(20, Number)), as node:sqlite returns it.
 
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
