@@ -4,7 +4,8 @@ import type { VmInfo } from '../core/index.ts';
 import type { Manifest } from '../repository/index.ts';
 import { backupFromManifest, forgetBackups, getBackup, listBackups, recordBackups, replaceRepositoryBackups, setVerifyState, type BackupInput } from './backups.ts';
 import { listVmProtection, summarizeProtection } from './protection.ts';
-import { findVms, listVms, syncHostVms } from './vms.ts';
+import { assignVmPolicies, findVms, listVms, syncHostVms } from './vms.ts';
+import { upsertPolicy } from './policies.ts';
 import { removeRepository, upsertRepository } from './repositories.ts';
 import { SecretsBox } from './secrets.ts';
 import { tempCatalog, testClock } from './catalog-test-support.ts';
@@ -94,17 +95,26 @@ test('protection: newest backup and newest good backup per VM, and the RPO verdi
   const catalog = await tempCatalog(t);
   await setup(catalog);
   const now = 100 * HOUR;
+  await upsertPolicy(catalog, { name: 'webp', spec: { vms: ['web*'], repositories: ['local'], schedule: '@daily', rpo: '26h' } });
+  await upsertPolicy(catalog, { name: 'dbp', spec: { vms: ['db*'], repositories: ['local'], schedule: '@daily' }, enabled: false });
+  await assignVmPolicies(catalog, new Map([['u1', 'webp'], ['u2', 'webp'], ['u3', 'dbp']]));
   await recordBackups(catalog, [
     backup('local', 'w1-old', 'u1', 'web1', now - 30 * HOUR), backup('local', 'w1-new', 'u1', 'web1', now - 2 * HOUR),
     backup('local', 'w2-old', 'u2', 'web2', now - 30 * HOUR), backup('local', 'w2-new', 'u2', 'web2', now - 1 * HOUR),
   ]);
   await setVerifyState(catalog, 'local', 'w2-new', 'failed'); // damaged: web2's newest good one is 30 h old
   const rows = (await listVmProtection(catalog)).sort((a, b) => a.name.localeCompare(b.name));
-  assert.deepEqual(rows.map((r) => [r.name, r.lastBackupMs, r.lastGoodBackupMs]), [
-    ['db1', null, null], ['web1', now - 2 * HOUR, now - 2 * HOUR], ['web2', now - HOUR, now - 30 * HOUR],
+  assert.deepEqual(rows.map((r) => [r.name, r.policy, r.rpoMs, r.lastBackupMs, r.lastGoodBackupMs]), [
+    ['db1', 'dbp', null, null, null], ['web1', 'webp', 26 * HOUR, now - 2 * HOUR, now - 2 * HOUR], ['web2', 'webp', 26 * HOUR, now - HOUR, now - 30 * HOUR],
   ]);
-  const summary = summarizeProtection(rows, now, (v) => (v.name.startsWith('web') ? 26 * HOUR : null));
-  assert.deepEqual(summary, { vms: 3, protectedVms: 2, unprotectedVms: 1, rpoMet: 1, rpoMissed: ['u2'], noRpo: 1 });
+  const summary = await summarizeProtection(catalog, now);
+  assert.deepEqual({ ...summary, missed: summary.missed.map((v) => v.name) }, {
+    vms: 3, protectedVms: 2, unprotectedVms: 1, rpoMet: 1, rpoMissed: 1, noRpo: 1, missed: ['web2'],
+  });
+  // A disabled policy's RPO is still watched; a VM without a good backup misses it first.
+  await upsertPolicy(catalog, { name: 'dbp', spec: { vms: ['db*'], repositories: ['local'], schedule: '@daily', rpo: '1h' }, enabled: false });
+  assert.deepEqual((await summarizeProtection(catalog, now)).missed.map((v) => v.name), ['db1', 'web2']);
+  assert.equal((await summarizeProtection(catalog, now + 30 * HOUR)).rpoMissed, 3);
 });
 
 test('the per-VM summary follows every change to backups', async (t) => {

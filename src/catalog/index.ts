@@ -11,7 +11,7 @@ export {
   type RepositoryRecord, type RepositoryCredentials, type RepositoryInput,
 } from './repositories.ts';
 export { recordHostSeen, markLostHosts, listHosts, type HostRecord, type HostState } from './hosts.ts';
-export { syncHostVms, listVms, findVms, type VmRecord, type VmSyncResult } from './vms.ts';
+export { syncHostVms, listVms, findVms, assignVmPolicies, type VmRecord, type VmSyncResult } from './vms.ts';
 export {
   policySpecSchema, policySpecFields, checkPolicySpec, retentionSchema, rpoMsOf, type PolicySpec, type PolicySpecInput, type Retention,
 } from './policy-spec.ts';

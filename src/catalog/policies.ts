@@ -4,7 +4,7 @@
 // schema's output and read back through the schema, so a stored policy is always runnable.
 
 import type { Catalog } from './open.ts';
-import { policySpecSchema, type PolicySpec, type PolicySpecInput } from './policy-spec.ts';
+import { policySpecSchema, rpoMsOf, type PolicySpec, type PolicySpecInput } from './policy-spec.ts';
 import { fromFlag, toFlag, type ChangeKind } from './records.ts';
 import type { PolicyTable } from './schema.ts';
 
@@ -26,20 +26,22 @@ export interface PolicyInput {
 
 /** Creates or replaces a policy; the spec is validated (a ZodError names the field). */
 export async function upsertPolicy(catalog: Catalog, input: PolicyInput): Promise<ChangeKind> {
-  const specJson = JSON.stringify(policySpecSchema.parse(input.spec));
+  const spec = policySpecSchema.parse(input.spec);
+  const specJson = JSON.stringify(spec);
+  const rpoMs = rpoMsOf(spec);
   const enabled = toFlag(input.enabled ?? true);
   const managed = toFlag(input.managedByConfig ?? false);
   const existing = await catalog.db.selectFrom('policies').selectAll().where('name', '=', input.name).executeTakeFirst();
   const nowMs = catalog.clock.nowMs();
   if (!existing) {
     await catalog.db.insertInto('policies').values({
-      name: input.name, spec_json: specJson, enabled, managed_by_config: managed, created_ms: nowMs, updated_ms: nowMs,
+      name: input.name, spec_json: specJson, rpo_ms: rpoMs, enabled, managed_by_config: managed, created_ms: nowMs, updated_ms: nowMs,
     }).execute();
     return 'created';
   }
   if (existing.spec_json === specJson && existing.enabled === enabled && existing.managed_by_config === managed) return 'unchanged';
   await catalog.db.updateTable('policies')
-    .set({ spec_json: specJson, enabled, managed_by_config: managed, updated_ms: nowMs })
+    .set({ spec_json: specJson, rpo_ms: rpoMs, enabled, managed_by_config: managed, updated_ms: nowMs })
     .where('name', '=', input.name).execute();
   return 'updated';
 }

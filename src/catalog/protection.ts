@@ -1,9 +1,10 @@
 // "Is everything protected?": each present VM with its newest backup and its newest good one
 // (any verify state but failed — a backup whose verify failed protects nothing), read from
-// vm_backup_summary (backup-summary.ts) rather than from millions of backups. The RPO
-// verdict needs the VM's policy, which the caller (the services, evaluating selectors)
-// supplies; the arithmetic is here.
+// vm_backup_summary (backup-summary.ts) rather than from millions of backups, against the
+// RPO of the policy assigned to it (vms.policy, policies.rpo_ms). The summary is counted in
+// SQL, so the dashboard of 10 000 VMs moves a few numbers, not 10 000 rows.
 
+import { sql } from 'kysely';
 import type { VmState } from '../core/index.ts';
 import type { Catalog } from './open.ts';
 
@@ -12,7 +13,8 @@ export interface VmProtection {
   readonly name: string;
   readonly host: string | null;
   readonly state: VmState;
-  readonly tags: readonly string[];
+  readonly policy: string | null;
+  readonly rpoMs: number | null;
   readonly lastBackupMs: number | null;
   readonly lastGoodBackupMs: number | null;
 }
@@ -22,37 +24,53 @@ export interface ProtectionSummary {
   /** VMs with at least one good backup. */
   readonly protectedVms: number;
   readonly unprotectedVms: number;
-  /** VMs whose policy has an RPO and whose newest good backup is younger than it. */
+  /** VMs whose policy has an RPO and whose newest good backup is within it. */
   readonly rpoMet: number;
   /** VMs whose policy has an RPO and whose newest good backup is older (or missing). */
-  readonly rpoMissed: readonly string[];
-  /** VMs no policy with an RPO covers. */
+  readonly rpoMissed: number;
+  /** VMs without a policy with an RPO. */
   readonly noRpo: number;
+  /** Up to `missedLimit` of the VMs that missed their RPO, longest without a good backup first. */
+  readonly missed: readonly VmProtection[];
 }
 
-export async function listVmProtection(catalog: Catalog): Promise<VmProtection[]> {
-  const rows = await catalog.db.selectFrom('vms as v')
+function protectionQuery(catalog: Catalog) {
+  return catalog.db.selectFrom('vms as v')
     .leftJoin('vm_backup_summary as s', 's.vm_key', 'v.uuid')
-    .select(['v.uuid', 'v.name', 'v.host', 'v.state', 'v.tags_json', 's.last_backup_ms', 's.last_good_backup_ms'])
-    .where('v.gone_ms', 'is', null).execute();
+    .leftJoin('policies as p', 'p.name', 'v.policy')
+    .where('v.gone_ms', 'is', null);
+}
+
+const missedRpo = (nowMs: number) => sql<boolean>`p.rpo_ms is not null and (s.last_good_backup_ms is null or s.last_good_backup_ms < ${nowMs} - p.rpo_ms)`;
+
+export async function summarizeProtection(catalog: Catalog, nowMs: number, missedLimit = 100): Promise<ProtectionSummary> {
+  const counts = await protectionQuery(catalog).select((eb) => [
+    eb.fn.countAll<number>().as('vms'),
+    eb.fn.count<number>('s.last_good_backup_ms').as('protected'),
+    eb.fn.count<number>('p.rpo_ms').as('with_rpo'),
+    eb.fn.sum<number>(eb.case().when(missedRpo(nowMs)).then(1).else(0).end()).as('missed'),
+  ]).executeTakeFirstOrThrow();
+  const missed = await listVmProtection(catalog, { missedRpoAt: nowMs, limit: missedLimit });
+  const vms = Number(counts.vms);
+  const withRpo = Number(counts.with_rpo);
+  const rpoMissed = Number(counts.missed ?? 0);
+  return {
+    vms, protectedVms: Number(counts.protected), unprotectedVms: vms - Number(counts.protected),
+    rpoMet: withRpo - rpoMissed, rpoMissed, noRpo: vms - withRpo, missed,
+  };
+}
+
+/** Present VMs with their protection; with `missedRpoAt`, only those missing their RPO then, worst first. */
+export async function listVmProtection(catalog: Catalog, opts: { missedRpoAt?: number; limit?: number } = {}): Promise<VmProtection[]> {
+  let q = protectionQuery(catalog)
+    .select(['v.uuid', 'v.name', 'v.host', 'v.state', 'v.policy', 'p.rpo_ms', 's.last_backup_ms', 's.last_good_backup_ms']);
+  if (opts.missedRpoAt !== undefined) {
+    q = q.where(missedRpo(opts.missedRpoAt)).orderBy(sql`coalesce(s.last_good_backup_ms, 0)`).orderBy('v.name');
+  }
+  if (opts.limit !== undefined) q = q.limit(opts.limit);
+  const rows = await q.execute();
   return rows.map((r) => ({
-    uuid: r.uuid, name: r.name, host: r.host, state: r.state as VmState, tags: JSON.parse(r.tags_json) as string[],
+    uuid: r.uuid, name: r.name, host: r.host, state: r.state as VmState, policy: r.policy, rpoMs: r.rpo_ms ?? null,
     lastBackupMs: r.last_backup_ms ?? null, lastGoodBackupMs: r.last_good_backup_ms ?? null,
   }));
-}
-
-/** Counts over `vms`; `rpoMsOf` gives a VM's RPO from its policy, or null when none applies. */
-export function summarizeProtection(vms: readonly VmProtection[], nowMs: number, rpoMsOf: (vm: VmProtection) => number | null): ProtectionSummary {
-  let protectedVms = 0;
-  let rpoMet = 0;
-  let noRpo = 0;
-  const rpoMissed: string[] = [];
-  for (const vm of vms) {
-    if (vm.lastGoodBackupMs !== null) protectedVms++;
-    const rpoMs = rpoMsOf(vm);
-    if (rpoMs === null) noRpo++;
-    else if (vm.lastGoodBackupMs !== null && nowMs - vm.lastGoodBackupMs <= rpoMs) rpoMet++;
-    else rpoMissed.push(vm.uuid);
-  }
-  return { vms: vms.length, protectedVms, unprotectedVms: vms.length - protectedVms, rpoMet, rpoMissed, noRpo };
 }

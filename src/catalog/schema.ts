@@ -58,11 +58,15 @@ export interface VmTable {
   seen_ms: number;
   /** When a sync of its host no longer listed it; null while it is there. */
   gone_ms: number | null;
+  /** The one policy whose selectors match it (set by whoever evaluates them), or null. */
+  policy: string | null;
 }
 
 export interface PolicyTable {
   name: string;
   spec_json: string;
+  /** The spec's RPO in ms (null: none), a column so the dashboard can compare in SQL. */
+  rpo_ms: number | null;
   managed_by_config: Flag;
   enabled: Flag;
   created_ms: number;

@@ -19,6 +19,8 @@ export interface VmRecord {
   readonly seenMs: number;
   /** When the host's listing stopped showing it; null while it is there. */
   readonly goneMs: number | null;
+  /** The policy that backs it up (assignVmPolicies), or null. */
+  readonly policy: string | null;
 }
 
 export interface VmSyncResult {
@@ -52,6 +54,21 @@ export async function listVms(catalog: Catalog, opts: { includeGone?: boolean; h
   return (await q.execute()).map(toRecord);
 }
 
+/**
+ * Records which policy backs up which VM, as the caller evaluated the policies' selectors
+ * (null: none, or a conflict between two). Only the VMs named change.
+ */
+export async function assignVmPolicies(catalog: Catalog, assignments: ReadonlyMap<string, string | null>): Promise<void> {
+  const byPolicy = Map.groupBy(assignments.keys(), (uuid) => assignments.get(uuid) ?? null);
+  await inTransaction(catalog, async (tx) => {
+    for (const [policy, uuids] of byPolicy) {
+      for (let i = 0; i < uuids.length; i += 500) {
+        await tx.db.updateTable('vms').set({ policy }).where('uuid', 'in', uuids.slice(i, i + 500)).execute();
+      }
+    }
+  });
+}
+
 /** The VMs a name or a UUID refers to (names are not unique across hosts). */
 export async function findVms(catalog: Catalog, nameOrUuid: string): Promise<VmRecord[]> {
   const rows = await catalog.db.selectFrom('vms').selectAll()
@@ -64,6 +81,6 @@ function toRecord(row: VmTable): VmRecord {
   return {
     uuid: row.uuid, name: row.name, host: row.host, state: row.state as VmState,
     disks: JSON.parse(row.disks_json) as VmDisk[], tags: JSON.parse(row.tags_json) as string[],
-    firstSeenMs: row.first_seen_ms, seenMs: row.seen_ms, goneMs: row.gone_ms,
+    firstSeenMs: row.first_seen_ms, seenMs: row.seen_ms, goneMs: row.gone_ms, policy: row.policy,
   };
 }

@@ -41,13 +41,16 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('first_seen_ms', 'bigint', (c) => c.notNull())
     .addColumn('seen_ms', 'bigint', (c) => c.notNull())
     .addColumn('gone_ms', 'bigint')
+    .addColumn('policy', 'text')
     .execute();
   await s.createIndex('vms_name').on('vms').column('name').execute();
   await s.createIndex('vms_host').on('vms').column('host').execute();
+  await s.createIndex('vms_policy').on('vms').column('policy').execute();
 
   await s.createTable('policies')
     .addColumn('name', 'text', (c) => c.primaryKey())
     .addColumn('spec_json', 'text', (c) => c.notNull())
+    .addColumn('rpo_ms', 'bigint')
     .addColumn('managed_by_config', 'integer', (c) => c.notNull().defaultTo(0))
     .addColumn('enabled', 'integer', (c) => c.notNull().defaultTo(1))
     .addColumn('created_ms', 'bigint', (c) => c.notNull())
