@@ -21,16 +21,20 @@ export interface ReceivedMail {
 export interface SmtpOptions {
   /** Offer STARTTLS with a self-signed certificate made in `certDir`. */
   readonly starttlsCertDir?: string;
+  /** Speak TLS from the first byte (port 465 style) with a self-signed certificate made in `certDir`. */
+  readonly implicitTlsCertDir?: string;
   /** Require AUTH with this user and password. */
   readonly auth?: { user: string; password: string };
 }
 
 export async function startSmtpServer(t: TestContext, opts: SmtpOptions = {}): Promise<{ port: number; mails: ReceivedMail[] }> {
   const mails: ReceivedMail[] = [];
-  const tls = opts.starttlsCertDir ? selfSignedCert(opts.starttlsCertDir) : {};
+  const certDir = opts.starttlsCertDir ?? opts.implicitTlsCertDir;
+  const tls = certDir ? selfSignedCert(certDir) : {};
   const server = new SMTPServer({
     logger: false,
     ...tls,
+    secure: opts.implicitTlsCertDir !== undefined,
     disabledCommands: opts.starttlsCertDir ? [] : ['STARTTLS'],
     authOptional: !opts.auth,
     allowInsecureAuth: false,

@@ -72,6 +72,26 @@ test('STARTTLS and AUTH, with the password from the sealed channel secret', asyn
   assert.equal(smtp.mails.length, 1);
 });
 
+test('implicit TLS (port 465 style)', async (t) => {
+  const smtp = await startSmtpServer(t, { implicitTlsCertDir: tempDir(t) });
+  const { clock, notifier, catalog } = await setup(t, { port: smtp.port, security: 'tls', tlsVerify: false });
+  notifier.notify(event('job.failed', 'job.failed:j4', clock.nowMs()));
+  await notifier.drain();
+  assert.deepEqual(smtp.mails.map((m) => m.secured), [true]);
+  assert.equal((await listDeliveries(catalog)).items[0]!.state, 'delivered');
+});
+
+test('a certificate that does not verify is refused unless tlsVerify is off', async (t) => {
+  const smtp = await startSmtpServer(t, { starttlsCertDir: tempDir(t) });
+  const { clock, notifier, catalog } = await setup(t, { port: smtp.port, security: 'starttls', retries: 0 });
+  notifier.notify(event('job.failed', 'job.failed:j5', clock.nowMs()));
+  await notifier.drain();
+  const d = (await listDeliveries(catalog)).items[0]!;
+  assert.equal(d.state, 'undelivered');
+  assert.match(d.reason!, /self[- ]signed|certificate/i);
+  assert.equal(smtp.mails.length, 0);
+});
+
 test('SMTP down: notify returns at once, the send is retried with backoff, then recorded undelivered', async (t) => {
   const { catalog, clock, notifier } = await setup(t, { port: await deadPort(), retries: 3 });
   const t0 = performance.now();

@@ -5,7 +5,7 @@
 export { openCatalog, inTransaction, type Catalog, type OpenCatalog, type OpenCatalogOptions } from './open.ts';
 export type { CatalogSchema } from './schema.ts';
 export { type Page, type PageRequest, type ChangeKind } from './records.ts';
-export { SecretsBox, loadSecretsBox, sealUnlessSame } from './secrets.ts';
+export { SecretsBox, loadSecretsBox, sealUnlessSame, defaultSecretsKeyPath } from './secrets.ts';
 export {
   upsertRepository, getRepository, listRepositories, readRepositoryCredentials, removeRepository,
   type RepositoryRecord, type RepositoryCredentials, type RepositoryInput,

@@ -12,9 +12,13 @@
 
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
 import { chmodSync, linkSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { VmbakError, describeError } from '../core/index.ts';
 
 const KEY_BYTES = 32;
+
+/** Where the key file lives unless --secrets-key names another. */
+export const defaultSecretsKeyPath = (dataDir: string): string => join(dataDir, 'secrets.key');
 const IV_BYTES = 12;
 const TAG_BYTES = 16;
 
