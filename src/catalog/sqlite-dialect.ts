@@ -7,8 +7,9 @@
 
 import type { DatabaseSync, SQLInputValue, StatementSync } from 'node:sqlite';
 import {
-  CompiledQuery, SqliteAdapter, SqliteIntrospector, SqliteQueryCompiler, type DatabaseConnection, type DatabaseIntrospector, type Dialect,
-  type DialectAdapter, type Driver, type Kysely, type QueryCompiler, type QueryResult,
+  CompiledQuery, SqliteAdapter, SqliteIntrospector, SqliteQueryCompiler,
+  type DatabaseConnection, type DatabaseIntrospector, type Dialect, type DialectAdapter, type Driver, type Kysely,
+  type QueryCompiler, type QueryResult,
 } from 'kysely';
 
 const STATEMENT_CACHE_SIZE = 256;
@@ -22,8 +23,10 @@ export class NodeSqliteDialect implements Dialect {
   createIntrospector(db: Kysely<any>): DatabaseIntrospector { return new SqliteIntrospector(db); }
 }
 
-/** SQLite's DDL is transactional; saying so makes Kysely's Migrator run inside BEGIN IMMEDIATE,
- * which serialises two processes migrating the same file. */
+/**
+ * SQLite's DDL is transactional; saying so makes Kysely's Migrator run inside BEGIN
+ * IMMEDIATE, which serialises two processes migrating the same file.
+ */
 class TransactionalDdlSqliteAdapter extends SqliteAdapter {
   override get supportsTransactionalDdl(): boolean { return true; }
 }
