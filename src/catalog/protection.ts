@@ -50,10 +50,10 @@ export async function summarizeProtection(catalog: Catalog, nowMs: number, misse
     eb.fn.count<number>('p.rpo_ms').as('with_rpo'),
     eb.fn.sum<number>(eb.case().when(missedRpo(nowMs)).then(1).else(0).end()).as('missed'),
   ]).executeTakeFirstOrThrow();
-  const missed = await listVmProtection(catalog, { missedRpoAt: nowMs, limit: missedLimit });
   const vms = Number(counts.vms);
   const withRpo = Number(counts.with_rpo);
   const rpoMissed = Number(counts.missed ?? 0);
+  const missed = rpoMissed > 0 && missedLimit > 0 ? await listVmProtection(catalog, { missedRpoAt: nowMs, limit: missedLimit }) : [];
   return {
     vms, protectedVms: Number(counts.protected), unprotectedVms: vms - Number(counts.protected),
     rpoMet: withRpo - rpoMissed, rpoMissed, noRpo: vms - withRpo, missed,
