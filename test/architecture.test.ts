@@ -1,5 +1,5 @@
 // Guards the shape of the code: dependencies point inward (core ← nbd/targets ← repository/
-// hypervisors ← engine ← jobs/catalog ← services ← server/cli), modules reach each other only
+// hypervisors ← engine ← jobs/catalog ← services/config/alerts ← controller ← server/cli), modules reach each other only
 // through their index.ts (or thread-entry.ts, a lighter entry for worker threads: every module
 // a worker loads is heap that each of its garbage collections marks), and no import cycle
 // exists between files. Each hypervisor adapter (hypervisors/libvirt, later hypervisors/
@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 const SRC = resolve(dirname(fileURLToPath(import.meta.url)), '../src');
 const RANK: Record<string, number> = {
   core: 0, host: 1, nbd: 1, targets: 1, repository: 2, hypervisors: 2, 'hypervisors/libvirt': 2, engine: 3, jobs: 4, catalog: 4,
-  services: 5, server: 6, cli: 6,
+  services: 5, config: 5, alerts: 5, controller: 6, server: 7, cli: 7,
 };
 /** Folders inside a module that are modules of their own. */
 const SUBMODULES = new Set(['hypervisors/libvirt']);

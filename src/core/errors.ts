@@ -76,6 +76,14 @@ export const errorRegistry = {
   PAUSE_TOO_LONG: spec('backup was paused for longer than {limit} and was aborted; nothing was recorded', 1, 408),
   CONFIRMATION_NEEDED: spec('{what} needs confirmation: pass --yes (no terminal to ask on)', 2, 400),
   INTERNAL: spec('internal error: {detail}', 1, 500),
+  CATALOG_OPEN_FAILED: spec('cannot open the catalog {location}: {detail}', 1, 500),
+  CATALOG_SCHEMA_NEWER: spec('the catalog {location} has schema {version}, newer than this vmbak knows ({known}): upgrade vmbak', 1, 500),
+  CATALOG_MIGRATION_FAILED: spec('cannot bring the catalog {location} to the current schema: {detail}', 1, 500),
+  CATALOG_NOT_FOUND: spec('no {what} {name} in the catalog', 1, 404),
+  CATALOG_CONFLICT: spec('{what} {name} {detail}', 1, 409),
+  SECRETS_KEY_INVALID: spec('secrets key file {path} cannot be used: {detail}', 1, 500),
+  SECRET_UNREADABLE: spec('cannot decrypt {what}: {detail}', 1, 500),
+  ALERT_UNDELIVERED: spec('alert to channel {channel} was not delivered: {detail}', 1, 502, true),
   SCRATCH_HIDDEN_FROM_QEMU: spec('QEMU of VM {vm} sees another filesystem at scratch directory {dir} than vmbak (mounted after the VM started? QEMU keeps the mounts it started with): use another --scratch-dir or restart the VM', 1, 409),
 } as const satisfies Record<string, ErrorSpec>;
 

@@ -28,3 +28,13 @@ export function parseSize(text: string): number | null {
   const mult = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 }[m[2]!.toLowerCase()]!;
   return Number(m[1]) * mult;
 }
+
+/** Parses "90s", "30m", "26h", "7d", "1h30m" (or a plain number of seconds) into ms; null if malformed. */
+export function parseDuration(text: string): number | null {
+  const units: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
+  const t = text.trim();
+  if (/^\d+(\.\d+)?$/.test(t)) return Number(t) * 1000;
+  const parts = [...t.matchAll(/(\d+(?:\.\d+)?)(ms|[smhdw])/g)];
+  if (parts.length === 0 || parts.map((p) => p[0]).join('') !== t) return null;
+  return parts.reduce((ms, p) => ms + Number(p[1]) * units[p[2]!]!, 0);
+}

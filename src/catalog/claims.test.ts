@@ -1,0 +1,76 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { claimFiring, lastClaimedFiring, pruneClaims, setClaimJob } from './claims.ts';
+import { openCatalog } from './open.ts';
+import { upsertPolicy } from './policies.ts';
+import { tempCatalog, tempDir } from './catalog-test-support.ts';
+
+const spec = { vms: ['web*'], repositories: ['local'], schedule: '*/20 * * * * *' };
+const FIRINGS = 150;
+
+/** A process that opens the catalog, waits for stdin to close, claims every firing and prints the ones it won. */
+function claimer(path: string, name: string) {
+  const code = `
+    import { openCatalog, claimFiring } from ${JSON.stringify(new URL('./index.ts', import.meta.url).pathname)};
+    const catalog = await openCatalog(${JSON.stringify(path)});
+    process.stdout.write('ready\\n');
+    process.stdin.resume();
+    await new Promise((resolve) => process.stdin.once('end', resolve));
+    const won = [];
+    for (let i = 0; i < ${FIRINGS}; i++) {
+      if (await claimFiring(catalog, 'web', i * 20000, ${JSON.stringify(name)})) won.push(i * 20000);
+      await new Promise((resolve) => setTimeout(resolve, Math.random() * 4)); // in step, the lead changing hands
+    }
+    await catalog.close();
+    process.stdout.write(JSON.stringify(won) + '\\n');`;
+  const child = spawn(process.execPath, ['--input-type=module', '-e', code], { stdio: ['pipe', 'pipe', 'inherit'] });
+  let out = '';
+  const ready = new Promise<void>((resolve) => child.stdout.on('data', (d: Buffer) => { out += d; if (out.includes('ready\n')) resolve(); }));
+  const done = new Promise<number[]>((resolve, reject) => child.on('exit', (code) => {
+    if (code !== 0) reject(new Error(`${name} exited ${code}`));
+    else resolve(JSON.parse(out.split('\n')[1]!) as number[]);
+  }));
+  return { child, ready, done };
+}
+
+test('two processes racing over the same firings: each firing is claimed exactly once', async (t) => {
+  const path = join(tempDir(t), 'catalog.db');
+  const setup = await openCatalog(path);
+  await upsertPolicy(setup, { name: 'web', spec });
+  await setup.close();
+  const a = claimer(path, 'a');
+  const b = claimer(path, 'b');
+  await Promise.all([a.ready, b.ready]);
+  a.child.stdin.end();
+  b.child.stdin.end();
+  const [wonA, wonB] = await Promise.all([a.done, b.done]);
+  const all = [...wonA, ...wonB].sort((x, y) => x - y);
+  assert.deepEqual(all, Array.from({ length: FIRINGS }, (_, i) => i * 20000), 'every firing claimed once, none twice');
+  assert.ok(wonA.length > 0 && wonB.length > 0, `both processes won some (a ${wonA.length}, b ${wonB.length})`);
+});
+
+test('two connections in one process: the second claim of a firing loses', async (t) => {
+  const first = await tempCatalog(t);
+  const second = await openCatalog(join(first.dir, 'catalog.db'));
+  t.after(() => second.close());
+  await upsertPolicy(first, { name: 'web', spec });
+  const results = await Promise.all([claimFiring(first, 'web', 1000, 'a'), claimFiring(second, 'web', 1000, 'b')]);
+  assert.deepEqual(results.sort(), [false, true]);
+  assert.equal(await claimFiring(first, 'web', 1000), false, 'a restart claiming again loses too');
+});
+
+test('the newest claimed firing is remembered, and pruning keeps it', async (t) => {
+  const catalog = await tempCatalog(t);
+  await upsertPolicy(catalog, { name: 'web', spec });
+  await upsertPolicy(catalog, { name: 'db', spec });
+  assert.equal(await lastClaimedFiring(catalog, 'web'), null);
+  for (const ms of [1000, 2000, 3000]) await claimFiring(catalog, 'web', ms);
+  await claimFiring(catalog, 'db', 500);
+  await setClaimJob(catalog, 'web', 3000, 'j1');
+  assert.equal(await lastClaimedFiring(catalog, 'web'), 3000);
+  assert.equal(await pruneClaims(catalog, 10_000), 2, 'web 1000 and 2000 go; each policy keeps its newest');
+  assert.equal(await lastClaimedFiring(catalog, 'web'), 3000);
+  assert.equal(await lastClaimedFiring(catalog, 'db'), 500);
+});

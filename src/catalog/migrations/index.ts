@@ -1,0 +1,17 @@
+// Every catalog migration in order, as a static list (no directory scan: the list is part of
+// the code and a bundler keeps it). Names sort in the order they apply; the version table
+// (catalog_migration) records which ones ran.
+
+import type { Migration, MigrationProvider } from 'kysely';
+import * as initial from './0001-initial.ts';
+
+const migrations: Record<string, Migration> = {
+  '0001-initial': initial,
+};
+
+export const migrationProvider: MigrationProvider = {
+  getMigrations: async () => migrations,
+};
+
+export const MIGRATION_TABLE = 'catalog_migration';
+export const MIGRATION_LOCK_TABLE = 'catalog_migration_lock';
