@@ -5,7 +5,7 @@
 // nothing would pass for the wrong reason.
 //
 // A rule matches a call when its op is the call's (or '*') and `match` is a substring of the
-// object name (of the prefix, for list). Every rule counts the calls it matches, per process
+// object name (of the prefix, for list), and `target`, if given, of the target's location. Every rule counts the calls it matches, per process
 // (see faultPlanFromEnv), whether or not it fires; the first rule that fires decides.
 
 import { z } from 'zod';
@@ -21,6 +21,8 @@ const errorCodes = Object.keys(errorRegistry) as [ErrorCode, ...ErrorCode[]];
 const ruleSchema = z.strictObject({
   op: z.enum([...FAULT_OPS, '*']),
   match: z.string().optional(),
+  /** A substring of the target's location (displayUrl): the rule applies to that target only. */
+  target: z.string().optional(),
   nth: z.int().positive().optional(),
   from: z.int().positive().optional(),
   action: z.enum(['fail', 'full', 'drop', 'hang', 'hold', 'delay']),
@@ -57,11 +59,12 @@ export class FaultPlan {
   }
 
   /** Counts this call against every rule it matches; returns the first rule that fires, or null. */
-  pick(op: FaultOp, object: string): FaultRule | null {
+  pick(op: FaultOp, object: string, targetUrl = ''): FaultRule | null {
     let firing: FaultRule | null = null;
     this.rules.forEach((rule, i) => {
       if (rule.op !== '*' && rule.op !== op) return;
       if (rule.match !== undefined && !object.includes(rule.match)) return;
+      if (rule.target !== undefined && !targetUrl.includes(rule.target)) return;
       const n = ++this.matchedCalls[i]!;
       const fires = rule.nth !== undefined ? n === rule.nth : rule.from !== undefined ? n >= rule.from : true;
       if (fires && firing === null) firing = rule;

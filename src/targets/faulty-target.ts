@@ -65,7 +65,7 @@ export class FaultyTarget implements Target {
   }
 
   private async call<T>(op: FaultOp, object: string, real: () => Promise<T>): Promise<T> {
-    const rule = this.plan.pick(op, object);
+    const rule = this.plan.pick(op, object, this.displayUrl);
     if (!rule) return await real();
     switch (rule.action) {
       case 'fail': throw this.failure(rule, op, object);

@@ -1,0 +1,60 @@
+// What the controller offers the REST API (and later the console and remote agents): the
+// catalog for reads and plain record changes, and the actions that go through the controller
+// because they start or steer work — jobs, schedules, inventory, catalog rebuilds. The API
+// holds no decisions of its own: every route is a catalog read/write or one call here.
+
+import type { AlertNotifier } from '../alerts/index.ts';
+import type { Catalog, CatalogJob, JobKind, JobState, SecretsBox } from '../catalog/index.ts';
+
+/** Work the API may ask for. Each becomes one job in the catalog, run by an agent. */
+export type JobRequest =
+  /** A policy's VMs (all, or the named ones), or VMs by name/glob/tag: without a policy, `repositories` names where to. */
+  | { readonly kind: 'backup'; readonly policy?: string; readonly vms?: readonly string[]; readonly repositories?: readonly string[] }
+  | { readonly kind: 'verify'; readonly repository: string; readonly backups?: readonly string[] }
+  /** Retention of one policy's VMs in each of its repositories (the policy's rules unless given). */
+  | { readonly kind: 'prune'; readonly policy: string }
+  | { readonly kind: 'gc'; readonly repository: string }
+  /** A backup's disks into a directory on the agent's host, or as a new VM there. */
+  | { readonly kind: 'restore'; readonly repository: string; readonly backup: string; readonly toDir?: string; readonly asVm?: string; readonly disk?: string; readonly start?: boolean; readonly noNetwork?: boolean };
+
+export type JobAction = 'pause' | 'resume' | 'abort';
+
+/** A change of a job, for live views (Server-Sent Events). */
+export interface JobUpdate {
+  readonly jobId: string;
+  readonly kind: JobKind;
+  readonly state: JobState;
+  readonly bytesRead: number;
+  readonly bytesWritten: number;
+  /** Bytes the job expects to read, when known (for a progress bar and ETA). */
+  readonly bytesTotal: number | null;
+  /** Bytes per second over the last few seconds. */
+  readonly rateBytesPerSec: number;
+  /** A log line, when this update carries one. */
+  readonly message: string | null;
+  readonly atMs: number;
+}
+
+export interface ControllerApi {
+  readonly catalog: Catalog;
+  readonly secrets: SecretsBox;
+  readonly notifier: AlertNotifier;
+  /** True once the start-up sweep of what a killed predecessor left is done (`/api/v1/health`). */
+  isReady(): boolean;
+  /** Queues a job; `actor` (token or user name) goes into the audit log. */
+  submitJob(request: JobRequest, actor: string): Promise<CatalogJob>;
+  /** Pause, resume or abort a queued or running job. JOB_NOT_FOUND / JOB_NOT_RUNNING otherwise. */
+  controlJob(jobId: string, action: JobAction, actor: string): Promise<CatalogJob>;
+  /** A new job for what a finished job did not get done (the failed VMs of a backup). */
+  retryJob(jobId: string, actor: string): Promise<CatalogJob>;
+  /** Live job updates until the returned function is called. */
+  subscribe(listener: (update: JobUpdate) => void): () => void;
+  /** Reads the hypervisors' inventories into the catalog now. */
+  syncInventory(): Promise<void>;
+  /** Rebuilds the catalog's list of backups from the repositories' manifests (one, or all). */
+  rebuildBackups(repository?: string): Promise<{ added: number; removed: number }>;
+  /** Re-reads policies after a change through the API, so the schedule follows at once. */
+  reloadPolicies(): Promise<void>;
+  /** Next fire times of a policy (for previews), computed by the scheduler's own cron library. */
+  nextRuns(policy: string, count: number): Promise<number[]>;
+}

@@ -1,0 +1,4 @@
+// The controller: the job runner, the scheduler, inventory sync, retention and care, RPO
+// watching and alerts — one place that decides what runs when. `vmbak serve` runs it with a
+// local agent; the REST API reaches it through ControllerApi.
+export type { ControllerApi, JobRequest, JobAction, JobUpdate } from './controller-api.ts';
