@@ -5,7 +5,7 @@
 export { openCatalog, inTransaction, type Catalog, type OpenCatalog, type OpenCatalogOptions } from './open.ts';
 export type { CatalogSchema } from './schema.ts';
 export { type Page, type PageRequest, type ChangeKind } from './records.ts';
-export { SecretsBox, loadSecretsBox, sealUnlessSame, defaultSecretsKeyPath } from './secrets.ts';
+export { SecretsBox, loadSecretsBox, sealUnlessSame, defaultSecretsKeyPath, dataDirPaths } from './secrets.ts';
 export {
   upsertRepository, getRepository, listRepositories, readRepositoryCredentials, removeRepository,
   type RepositoryRecord, type RepositoryCredentials, type RepositoryInput,
@@ -18,7 +18,7 @@ export {
 export { upsertPolicy, setPolicyEnabled, getPolicy, listPolicies, removePolicy, type PolicyRecord, type PolicyInput } from './policies.ts';
 export { claimFiring, setClaimJob, lastClaimedFiring, pruneClaims, defaultClaimant } from './claims.ts';
 export {
-  createJob, setJobState, setJobProgress, getJob, listJobs, markJobsInterrupted, deleteJobsBefore, newJobId, FINISHED_JOB_STATES,
+  createJob, setJobState, setJobProgress, getJob, listJobs, countJobsByState, markJobsInterrupted, deleteJobsBefore, newJobId, FINISHED_JOB_STATES,
   type CatalogJob, type NewJob, type JobKind, type JobState, type JobTrigger, type JobFilter,
 } from './jobs.ts';
 export { recordJobVm, listJobVms, countJobVms, type JobVmResult, type JobVmRecord, type JobVmState } from './job-vms.ts';
@@ -44,6 +44,8 @@ export {
   recordDeliveryQueued, finishDelivery, wasAlerted, failStaleDeliveries, listDeliveries,
   type DeliveryRecord, type DeliveryState, type DeliveryFilter,
 } from './alert-deliveries.ts';
-export { createApiToken, authenticateToken, revokeApiToken, listApiTokens, type ApiTokenRecord, type NewApiToken } from './tokens.ts';
-export { createUser, authenticateUser, setUserPassword, setUserDisabled, listUsers, removeUser, ROLES, type Role, type UserRecord } from './users.ts';
+export { createApiToken, authenticateToken, revokeApiToken, deleteExpiredApiTokens, listApiTokens, type ApiTokenRecord, type NewApiToken } from './tokens.ts';
+export {
+  createUser, authenticateUser, setUserPassword, setUserDisabled, listUsers, removeUser, ROLES, MIN_PASSWORD_CHARS, type Role, type UserRecord,
+} from './users.ts';
 export { recordAudit, listAudit, type AuditEntry } from './audit.ts';

@@ -124,6 +124,13 @@ export async function listJobs(catalog: Catalog, filter: JobFilter = {}): Promis
   return { items, total: Number(total.n), next: rows.length > limit && last ? encodeCursor([last.createdMs, last.id]) : null };
 }
 
+/** How many jobs created since `sinceMs` are in each state (the dashboard's last 24 hours). */
+export async function countJobsByState(catalog: Catalog, sinceMs: number): Promise<Partial<Record<JobState, number>>> {
+  const rows = await catalog.db.selectFrom('jobs').select(['state', (eb) => eb.fn.countAll<number>().as('n')])
+    .where('created_ms', '>=', sinceMs).groupBy('state').execute();
+  return Object.fromEntries(rows.map((r) => [r.state, Number(r.n)]));
+}
+
 /** Marks the running and paused jobs of `host` (all hosts when null) interrupted; returns their ids. */
 export async function markJobsInterrupted(catalog: Catalog, host: string | null, reason: string): Promise<string[]> {
   let q = catalog.db.updateTable('jobs')

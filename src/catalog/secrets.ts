@@ -19,6 +19,11 @@ const KEY_BYTES = 32;
 
 /** Where the key file lives unless --secrets-key names another. */
 export const defaultSecretsKeyPath = (dataDir: string): string => join(dataDir, 'secrets.key');
+
+/** The files a controller keeps in its data dir (`vmbak serve --data-dir`, `vmbak token create --data-dir`). */
+export function dataDirPaths(dataDir: string): { readonly catalog: string; readonly secretsKey: string } {
+  return { catalog: join(dataDir, 'catalog.sqlite'), secretsKey: defaultSecretsKeyPath(dataDir) };
+}
 const IV_BYTES = 12;
 const TAG_BYTES = 16;
 

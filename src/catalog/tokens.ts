@@ -69,6 +69,12 @@ export async function revokeApiToken(catalog: Catalog, id: string): Promise<bool
   return result.numUpdatedRows > 0n;
 }
 
+/** Deletes tokens that expired before `beforeMs` (login sessions pile up otherwise); returns how many. */
+export async function deleteExpiredApiTokens(catalog: Catalog, beforeMs: number): Promise<number> {
+  const result = await catalog.db.deleteFrom('api_tokens').where('expires_ms', 'is not', null).where('expires_ms', '<', beforeMs).executeTakeFirst();
+  return Number(result.numDeletedRows);
+}
+
 export async function listApiTokens(catalog: Catalog): Promise<ApiTokenRecord[]> {
   return (await catalog.db.selectFrom('api_tokens').selectAll().orderBy('name').execute()).map(toRecord);
 }

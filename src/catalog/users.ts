@@ -10,6 +10,9 @@ import type { UserTable } from './schema.ts';
 export const ROLES = ['admin', 'operator', 'viewer', 'agent'] as const;
 export type Role = (typeof ROLES)[number];
 
+/** The shortest password the API and `vmbak user create` accept. */
+export const MIN_PASSWORD_CHARS = 8;
+
 export interface UserRecord {
   readonly name: string;
   readonly role: Role;

@@ -84,6 +84,14 @@ export const errorRegistry = {
   SECRETS_KEY_INVALID: spec('secrets key file {path} cannot be used: {detail}', 1, 500),
   SECRET_UNREADABLE: spec('cannot decrypt {what}: {detail}', 1, 500),
   ALERT_UNDELIVERED: spec('alert to channel {channel} was not delivered: {detail}', 1, 502, true),
+  AUTH_REQUIRED: spec('authentication required: {detail}', 1, 401),
+  ACCESS_DENIED: spec('the {role} role may not {method} {path} (it needs {needs})', 1, 403),
+  LOGIN_FAILED: spec('wrong user name or password', 1, 401),
+  LOGIN_RATE_LIMITED: spec('too many failed logins for {who}; try again in {seconds} s', 1, 429, true),
+  NO_ROUTE: spec('no API route {method} {path}', 1, 404),
+  INVALID_REQUEST: spec('invalid request: {field}: {detail}', 2, 400),
+  MANAGED_BY_CONFIG: spec('{what} {name} is managed by the config file and read-only through the API; change it in the file', 1, 409),
+  NOT_READY: spec('the controller is not ready yet: {detail}', 1, 503, true),
   SCRATCH_HIDDEN_FROM_QEMU: spec('QEMU of VM {vm} sees another filesystem at scratch directory {dir} than vmbak (mounted after the VM started? QEMU keeps the mounts it started with): use another --scratch-dir or restart the VM', 1, 409),
 } as const satisfies Record<string, ErrorSpec>;
 

@@ -1,0 +1,74 @@
+// Backups as the catalog lists them (a cache of the repositories' manifests): list by VM
+// (name or UUID) and repository; verify and restore become jobs; rebuild re-reads the
+// repositories' manifests into the catalog.
+
+import { z } from 'zod';
+import { getBackup, listBackups, type BackupRecord } from '../../catalog/index.ts';
+import { VmbakError } from '../../core/index.ts';
+import type { ServerDeps } from '../deps.ts';
+import { pageOf, pageQueryFields } from '../paging.ts';
+import { route } from '../routing.ts';
+import { backupSchema, jobSchema } from '../schemas.ts';
+
+const backupParams = z.strictObject({ repository: z.string().min(1), backupId: z.string().min(1) });
+
+const restoreBody = z.strictObject({
+  toDir: z.string().min(1).optional().describe('a directory on the agent\'s host for the disk images'),
+  asVm: z.string().min(1).optional().describe('define a new VM of this name'),
+  disk: z.string().min(1).optional().describe('only this disk (vda, sdb)'),
+  start: z.boolean().optional().describe('start the new VM'),
+  noNetwork: z.boolean().optional().describe('the new VM without network interfaces'),
+}).refine((r) => (r.toDir === undefined) !== (r.asVm === undefined), { error: 'give one of toDir and asVm', path: ['toDir'] });
+
+async function backupOrNotFound(deps: ServerDeps, repository: string, backupId: string): Promise<BackupRecord> {
+  const backup = await getBackup(deps.controller.catalog, repository, backupId);
+  if (!backup) throw new VmbakError('BACKUP_NOT_FOUND', { backupId, repo: repository });
+  return backup;
+}
+
+export const backupRoutes = [
+  route({
+    method: 'GET', url: '/backups', access: 'viewer', tags: ['backups'], summary: 'Backups, newest first',
+    query: z.strictObject({ ...pageQueryFields, vm: z.string().min(1).optional().describe('a VM name or UUID'), repository: z.string().min(1).optional() }),
+    response: pageOf(backupSchema),
+    async handler({ deps, query }) {
+      return listBackups(deps.controller.catalog, query);
+    },
+  }),
+  route({
+    method: 'GET', url: '/backups/:repository/:backupId', access: 'viewer', tags: ['backups'], summary: 'One backup',
+    params: backupParams, response: backupSchema,
+    async handler({ deps, params }) { return backupOrNotFound(deps, params.repository, params.backupId); },
+  }),
+  route({
+    method: 'POST', url: '/backups/:repository/:backupId/verify', access: 'operator', tags: ['backups'], audit: 'backup.verify', status: 202,
+    summary: 'Verify a backup (a job)', params: backupParams, response: jobSchema,
+    async handler({ deps, params, principal, note }) {
+      await backupOrNotFound(deps, params.repository, params.backupId);
+      const job = await deps.controller.submitJob({ kind: 'verify', repository: params.repository, backups: [params.backupId] }, principal!.actor);
+      note({ jobId: job.id });
+      return job;
+    },
+  }),
+  route({
+    method: 'POST', url: '/backups/:repository/:backupId/restore', access: 'operator', tags: ['backups'], audit: 'backup.restore', status: 202,
+    summary: 'Restore a backup to a directory or as a new VM (a job)', params: backupParams, body: restoreBody, response: jobSchema,
+    async handler({ deps, params, body, principal, note }) {
+      await backupOrNotFound(deps, params.repository, params.backupId);
+      const job = await deps.controller.submitJob({ kind: 'restore', repository: params.repository, backup: params.backupId, ...body }, principal!.actor);
+      note({ jobId: job.id });
+      return job;
+    },
+  }),
+  route({
+    method: 'POST', url: '/backups/rebuild', access: 'operator', tags: ['backups'], audit: 'backups.rebuild',
+    summary: 'Rebuild the catalog\'s list of backups from the repositories\' manifests (one, or all)',
+    query: z.strictObject({ repository: z.string().min(1).optional() }),
+    response: z.object({ added: z.number().int(), removed: z.number().int() }),
+    async handler({ deps, query, note }) {
+      const result = await deps.controller.rebuildBackups(query.repository);
+      note(result);
+      return result;
+    },
+  }),
+];

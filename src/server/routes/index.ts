@@ -1,0 +1,18 @@
+// Every route of the API, in the order the OpenAPI document lists them.
+
+import type { AnyRoute } from '../routing.ts';
+import { accessRoutes } from './access.ts';
+import { agentRoutes } from './agent.ts';
+import { alertRoutes } from './alerts.ts';
+import { backupRoutes } from './backups.ts';
+import { inventoryRoutes } from './inventory.ts';
+import { jobRoutes } from './jobs.ts';
+import { metaRoutes } from './meta.ts';
+import { observeRoutes } from './observe.ts';
+import { policyRoutes } from './policies.ts';
+import { repositoryRoutes } from './repositories.ts';
+
+export const ALL_ROUTES: readonly AnyRoute[] = [
+  ...metaRoutes, ...inventoryRoutes, ...policyRoutes, ...repositoryRoutes, ...jobRoutes, ...backupRoutes,
+  ...observeRoutes, ...alertRoutes, ...accessRoutes, ...agentRoutes,
+];
