@@ -18,7 +18,9 @@ const duration = z.string().refine((s) => (parseDuration(s) ?? 0) > 0, { error: 
 /** Ends every login session of `user`. */
 async function endSessions(deps: ServerDeps, user: string): Promise<number> {
   const { catalog } = deps.controller;
-  const sessions = (await listApiTokens(catalog)).filter((t) => t.name.startsWith(SESSION_PREFIX) && t.createdBy === user && t.revokedMs === null);
+  const nowMs = catalog.clock.nowMs();
+  const sessions = (await listApiTokens(catalog)).filter((t) => t.name.startsWith(SESSION_PREFIX) && t.createdBy === user
+    && t.revokedMs === null && (t.expiresMs === null || t.expiresMs > nowMs));
   for (const session of sessions) await revokeApiToken(catalog, session.id);
   return sessions.length;
 }
