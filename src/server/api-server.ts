@@ -47,8 +47,10 @@ export function createApiServer(opts: ApiServerOptions): FastifyInstance {
     ...(opts.logger?.stream ? { stream: opts.logger.stream } : {}),
     redact: { paths: REDACTED_LOG_PATHS, censor: '[redacted]' },
   };
+  // close() ends event streams (preClose below) and then every connection: a client's spare
+  // keep-alive socket that never sent a request would otherwise hold close() for seconds.
   const app = Fastify({
-    logger, exposeHeadRoutes: false, trustProxy: false, return503OnClosing: true,
+    logger, exposeHeadRoutes: false, trustProxy: false, return503OnClosing: true, forceCloseConnections: true,
     ...(opts.tls ? { https: { cert: opts.tls.cert, key: opts.tls.key } } : {}),
   }) as unknown as FastifyInstance;
   const streams = new Set<EventStream>();

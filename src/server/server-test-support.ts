@@ -140,6 +140,8 @@ export interface TestApi {
   /** The server's JSON log lines so far. */
   readonly logText: () => string;
   call(method: string, path: string, opts?: { token?: string; body?: unknown; headers?: Record<string, string> }): Promise<ApiAnswer>;
+  /** Closes the server now (the test's end closes it otherwise). */
+  close(): Promise<void>;
 }
 
 export interface TestApiOptions {
@@ -159,8 +161,10 @@ export async function startTestApi(t: TestContext, opts: TestApiOptions = {}): P
   const stream = new Writable({ write(chunk: Buffer, _enc, done) { log += chunk.toString('utf8'); done(); } });
   const app = createApiServer({ controller, logger: { level: opts.logLevel ?? 'info', stream }, loginLimits: opts.loginLimits });
   const url = await listenApiServer(app, { host: '127.0.0.1', port: 0, tls: false });
+  let closing: Promise<unknown> | null = null;
+  const close = async (): Promise<void> => { await (closing ??= app.close()); };
   t.after(async () => {
-    await app.close();
+    await close();
     await notifier.close();
     await catalog.close();
     rmSync(dataDir, { recursive: true, force: true });
@@ -168,7 +172,7 @@ export async function startTestApi(t: TestContext, opts: TestApiOptions = {}): P
   const tokens = Object.fromEntries(await Promise.all(ROLES.map(async (role) =>
     [role, (await createApiToken(catalog, { name: `test-${role}`, role })).token]))) as Record<Role, string>;
   return {
-    url, dataDir, clock, controller, tokens, logText: () => log,
+    url, dataDir, clock, controller, tokens, logText: () => log, close,
     call: (method, path, callOpts = {}) => callApi(url, method, path, callOpts),
   };
 }
