@@ -4,7 +4,7 @@
 // set of migrations. Everything it says about backups can be rebuilt from the repositories.
 export { openCatalog, inTransaction, type Catalog, type OpenCatalog, type OpenCatalogOptions } from './open.ts';
 export type { CatalogSchema } from './schema.ts';
-export { type Page, type PageRequest, type ChangeKind } from './records.ts';
+export { NAME_PATTERN, type Page, type PageRequest, type ChangeKind } from './records.ts';
 export { SecretsBox, loadSecretsBox, sealUnlessSame, defaultSecretsKeyPath, dataDirPaths } from './secrets.ts';
 export {
   upsertRepository, getRepository, listRepositories, readRepositoryCredentials, removeRepository,

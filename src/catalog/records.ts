@@ -21,6 +21,13 @@ export interface PageRequest {
 
 export type ChangeKind = 'created' | 'updated' | 'unchanged';
 
+/**
+ * What a name made through the API or the CLI (token, user, policy, repository, channel, rule)
+ * may be: letters, digits, ".", "_" and "-", starting with a letter or digit — as in the
+ * config file. No ":", so nothing can pose as a login session ("session:<user>:…").
+ */
+export const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+
 export function pageLimit(req: PageRequest | undefined): number {
   const limit = req?.limit ?? 50;
   if (!Number.isInteger(limit) || limit < 1 || limit > 1000) {

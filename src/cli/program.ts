@@ -13,6 +13,7 @@ import { registerCopyCommand } from './commands/copy.ts';
 import { registerVmCommands } from './commands/vm.ts';
 import { registerJobsCommands } from './commands/jobs.ts';
 import { registerExportCommand } from './commands/export.ts';
+import { registerAccessCommands } from './commands/access.ts';
 
 export function buildProgram(): Command {
   const program = new Command('vmbak')
@@ -34,6 +35,7 @@ export function buildProgram(): Command {
   registerDemoCommand(program);
   registerVmCommands(program);
   registerJobsCommands(program);
+  registerAccessCommands(program);
   for (const cmd of program.commands) inheritSettings(cmd);
   return program;
 }

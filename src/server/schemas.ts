@@ -4,11 +4,11 @@
 // records say `hasCredentials` / `hasSecret`, never what.
 
 import { z } from 'zod';
-import { ROLES, alertChannelSpecSchema, alertEventSelectorSchema, policySpecSchema } from '../catalog/index.ts';
+import { NAME_PATTERN, ROLES, alertChannelSpecSchema, alertEventSelectorSchema, policySpecSchema } from '../catalog/index.ts';
 
 /** Names of policies, repositories, channels, rules, tokens and users: as in the config file. */
 export const resourceName = z.string().trim().min(1).max(128)
-  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, { error: 'use letters, digits, ".", "_" and "-", starting with a letter or digit' });
+  .regex(NAME_PATTERN, { error: 'use letters, digits, ".", "_" and "-", starting with a letter or digit' });
 
 export const roleSchema = z.enum(ROLES);
 const ms = z.number().describe('milliseconds since the Unix epoch');
