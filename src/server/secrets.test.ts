@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { recordBackups } from '../catalog/index.ts';
-import { startTestApi, type Json } from './server-test-support.ts';
+import { startTestApi, tokenSecret, type Json } from './server-test-support.ts';
 
 const PASSPHRASE = 'passphrase-Zq83xkQ';
 const S3_SECRET = 'aws-secret-Hh27dPw';
@@ -48,7 +48,7 @@ test('credentials, secrets, passwords and tokens appear in no answer and no log 
   }]);
 
   const secrets = [PASSPHRASE, S3_SECRET, SMTP_PASSWORD, WEBHOOK_SECRET, USER_PASSWORD, OTHER_PASSWORD];
-  const tokenSecrets = [admin, session, apiToken, api.tokens.agent].map((tk) => tk.split('_')[2]!);
+  const tokenSecrets = [admin, session, apiToken, api.tokens.agent].map((tk) => tokenSecret(tk));
   const job = (await api.call('POST', '/api/v1/jobs', { token: apiToken, body: { kind: 'gc', repository: 'offsite' } })).json;
   const sample: Record<string, string> = {
     'policies/name': 'web', 'repositories/name': 'offsite', 'channels/name': 'hook', vm: 'web01', id: job.id, repository: 'offsite', backupId: 'b1',

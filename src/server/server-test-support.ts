@@ -177,6 +177,9 @@ export async function startTestApi(t: TestContext, opts: TestApiOptions = {}): P
   };
 }
 
+/** The secret part of a token "vmbak_<id>_<secret>" (the secret itself may hold "_"). */
+export const tokenSecret = (token: string): string => token.replace(/^vmbak_[A-Za-z0-9]+_/, '');
+
 export async function callApi(url: string, method: string, path: string, opts: { token?: string; body?: unknown; headers?: Record<string, string> } = {}): Promise<ApiAnswer> {
   const headers: Record<string, string> = { ...opts.headers };
   if (opts.token) headers.authorization = `Bearer ${opts.token}`;
