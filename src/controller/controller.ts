@@ -6,7 +6,7 @@
 
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { VmbakError, describeError, systemClock, type Clock, type Hypervisor } from '../core/index.ts';
+import { VmbakError, describeError, parseDuration, systemClock, type Clock, type Hypervisor } from '../core/index.ts';
 import { hostName } from '../host/index.ts';
 import {
   backupFromManifest, defaultSecretsKeyPath, getJob, getPolicy, listJobVms, listRepositories, loadSecretsBox, markJobsInterrupted,
@@ -56,11 +56,11 @@ export class Controller implements ControllerApi {
   private readonly timers: NodeJS.Timeout[] = [];
   private ready = false;
 
-  private constructor(opts: ControllerOptions, catalog: OpenCatalog, secrets: SecretsBox) {
+  private constructor(opts: ControllerOptions, catalog: OpenCatalog, secrets: SecretsBox, dedupWindowMs: number | undefined) {
     this.opts = opts;
     this.catalog = catalog;
     this.secrets = secrets;
-    this.notifier = new AlertNotifier({ catalog, box: secrets, onProblem: (m) => opts.log.warn({}, m) });
+    this.notifier = new AlertNotifier({ catalog, box: secrets, dedupWindowMs, onProblem: (m) => opts.log.warn({}, m) });
     this.hypervisor = opts.localAgent ? connectHypervisor({ uri: opts.connect }) : null;
     const executors: Record<string, JobExecutor> = {};
     if (this.hypervisor) {
@@ -94,7 +94,7 @@ export class Controller implements ControllerApi {
       catalog.close();
       throw err;
     }
-    return new Controller(opts, catalog, secrets);
+    return new Controller(opts, catalog, secrets, loaded ? parseDuration(loaded.config.alerts.dedupWindow) ?? undefined : undefined);
   }
 
   isReady(): boolean {
