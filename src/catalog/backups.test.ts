@@ -111,10 +111,13 @@ test('protection: newest backup and newest good backup per VM, and the RPO verdi
   assert.deepEqual({ ...summary, missed: summary.missed.map((v) => v.name) }, {
     vms: 3, protectedVms: 2, unprotectedVms: 1, rpoMet: 1, rpoMissed: 1, noRpo: 1, missed: ['web2'],
   });
-  // A disabled policy's RPO is still watched; a VM without a good backup misses it first.
+  // A disabled policy's RPO is still watched. A VM never backed up counts from when it was
+  // first seen (the test clock's start): not missed before that plus its RPO, missed after.
   await upsertPolicy(catalog, { name: 'dbp', spec: { vms: ['db*'], repositories: ['local'], schedule: '@daily', rpo: '1h' }, enabled: false });
-  assert.deepEqual((await summarizeProtection(catalog, now)).missed.map((v) => v.name), ['db1', 'web2']);
-  assert.equal((await summarizeProtection(catalog, now + 30 * HOUR)).rpoMissed, 3);
+  const firstSeen = Date.UTC(2026, 0, 1);
+  assert.deepEqual((await summarizeProtection(catalog, now)).missed.map((v) => v.name), ['web2']);
+  assert.deepEqual((await summarizeProtection(catalog, firstSeen + 2 * HOUR)).missed.map((v) => v.name), ['db1', 'web2', 'web1']);
+  assert.equal((await summarizeProtection(catalog, firstSeen + 2 * HOUR)).rpoMissed, 3);
 });
 
 test('the per-VM summary follows every change to backups', async (t) => {

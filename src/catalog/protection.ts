@@ -41,7 +41,9 @@ function protectionQuery(catalog: Catalog) {
     .where('v.gone_ms', 'is', null);
 }
 
-const missedRpo = (nowMs: number) => sql<boolean>`p.rpo_ms is not null and (s.last_good_backup_ms is null or s.last_good_backup_ms < ${nowMs} - p.rpo_ms)`;
+// A VM never backed up counts from when it was first seen: a VM that appears misses its RPO
+// once it has gone that long without a good backup, not at once.
+const missedRpo = (nowMs: number) => sql<boolean>`p.rpo_ms is not null and coalesce(s.last_good_backup_ms, v.first_seen_ms) < ${nowMs} - p.rpo_ms`;
 
 export async function summarizeProtection(catalog: Catalog, nowMs: number, missedLimit = 100): Promise<ProtectionSummary> {
   const counts = await protectionQuery(catalog).select((eb) => [

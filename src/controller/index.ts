@@ -2,3 +2,6 @@
 // watching and alerts — one place that decides what runs when. `vmbak serve` runs it with a
 // local agent; the REST API reaches it through ControllerApi.
 export type { ControllerApi, JobRequest, JobAction, JobUpdate } from './controller-api.ts';
+export { Controller, type ControllerOptions, type ControllerLog } from './controller.ts';
+export { JobRunner, type JobExecutor, type JobContext, type JobOutcome } from './job-runner.ts';
+export { Scheduler, windowEndMs, type FiringRequest } from './scheduler.ts';

@@ -1,0 +1,125 @@
+// A backup job: a policy's VMs (evaluated now, so new VMs are picked up) or named VMs, into
+// the policy's repositories through the same service `vmbak backup` uses, each VM's result
+// and backup recorded in the catalog as soon as it is known; then the policy's retention in
+// each repository. A pattern that matches no VM leaves the policy degraded (a warning) while
+// the other VMs are still backed up; a VM already in a running backup is skipped.
+
+import { VmbakError, type Hypervisor, type VmInfo } from '../core/index.ts';
+import {
+  backupFromManifest, forgetBackups, getPolicy, recordBackups, recordJobVm, type Catalog, type PolicySpec, type SecretsBox,
+} from '../catalog/index.ts';
+import { backupVms, executeRepositoryPrune, planRepositoryPrune, selectVms, type VmOutcome } from '../services/index.ts';
+import { repositoryHandles, type NamedRepoHandle } from './repositories.ts';
+import type { JobContext, JobExecutor, JobOutcome } from './job-runner.ts';
+
+export interface BackupJobParams {
+  readonly policy?: string;
+  /** A scheduled job must start by then (its backup window's end). */
+  readonly notAfterMs?: number | null;
+  readonly vms?: readonly string[];
+  readonly repositories?: readonly string[];
+}
+
+export interface BackupJobDeps {
+  readonly catalog: Catalog;
+  readonly secrets: SecretsBox;
+  readonly hypervisor: Hypervisor;
+  /** VMs backed up at once within one job. */
+  readonly streams: number;
+}
+
+export function backupExecutor(deps: BackupJobDeps): JobExecutor {
+  const busy = new Set<string>(); // VM UUIDs in a running backup of this agent
+  return async (ctx) => {
+    const params = ctx.job.params as BackupJobParams;
+    if (params.notAfterMs && Date.now() > params.notAfterMs) {
+      return { state: 'failed', error: `not started before the backup window ended (${new Date(params.notAfterMs).toISOString()})` };
+    }
+    const spec = params.policy ? await policySpec(deps.catalog, params.policy) : null;
+    const repoNames = spec?.repositories ?? params.repositories ?? [];
+    if (repoNames.length === 0) throw new VmbakError('USAGE', { detail: 'a backup job needs a policy or repositories' });
+    const targets = await repositoryHandles(deps.catalog, deps.secrets, repoNames);
+    const copyTargets = await repositoryHandles(deps.catalog, deps.secrets, spec?.copyTo ?? []);
+
+    const { vms, unmatched } = selectVms(await deps.hypervisor.listVms(), params.vms ?? spec?.vms ?? []);
+    const warnings = unmatched.map((p) => `no VM matches ${p}`);
+    for (const w of warnings) ctx.log('warning', w);
+    const mine = vms.filter((vm) => !busy.has(vm.uuid));
+    for (const vm of vms.filter((v) => busy.has(v.uuid))) {
+      await recordJobVm(deps.catalog, ctx.job.id, { vmKey: vm.uuid, vmName: vm.name, state: 'skipped', error: 'already in a running backup' });
+      warnings.push(`${vm.name} skipped: already in a running backup`);
+    }
+    if (mine.length === 0) return { state: warnings.length > 0 ? 'failed' : 'succeeded', error: warnings.join('; ') || null };
+
+    for (const vm of mine) busy.add(vm.uuid);
+    try {
+      const result = await backupVms({
+        selection: { kind: 'hypervisor', hypervisor: deps.hypervisor, vms: mine.map((vm) => vm.uuid) },
+        targets, copyTargets, spread: spec?.spread, parallelStreams: deps.streams,
+        excludeDisks: spec?.excludeDisks, quiesce: spec?.quiesce,
+        hooks: spec?.hooks ? { preFreeze: spec.hooks.preFreeze, postThaw: spec.hooks.postThaw } : undefined,
+      }, {
+        signal: ctx.signal, progress: ctx.progress, gate: ctx.gate,
+        onStart: (ids) => { for (const vm of ids) ctx.log('info', `backing up ${vm.name}`, vm.key); },
+        onOutcome: (o) => { void recordOutcome(deps.catalog, ctx, o, targets); },
+        onNotice: (m) => ctx.log('info', m),
+      });
+      if (spec?.retention && result.verdict.status !== 'failed') {
+        await applyRetention(deps, ctx, spec, targets, mine);
+      }
+      return verdictOutcome(result.verdict.status, result.verdict.error?.message ?? null, warnings);
+    } finally {
+      for (const vm of mine) busy.delete(vm.uuid);
+    }
+  };
+}
+
+async function policySpec(catalog: Catalog, name: string): Promise<PolicySpec> {
+  const policy = await getPolicy(catalog, name);
+  if (!policy) throw new VmbakError('CATALOG_NOT_FOUND', { what: 'policy', name });
+  return policy.spec;
+}
+
+async function recordOutcome(catalog: Catalog, ctx: JobContext, o: VmOutcome, targets: readonly NamedRepoHandle[]): Promise<void> {
+  const repository = repositoryName(o.repo, targets);
+  const m = o.manifest;
+  await recordJobVm(catalog, ctx.job.id, {
+    vmKey: o.vm.key, vmName: o.vm.name, state: m ? (o.events.some((e) => /failed/.test(e)) || o.copies.some((c) => !c.ok) ? 'warning' : 'succeeded') : 'failed',
+    repository, backupId: m?.backupId ?? null, finishedMs: Date.now(),
+    bytesRead: m?.stats.bytesRead ?? 0, bytesWritten: m?.stats.bytesStored ?? 0, error: o.error?.message ?? null,
+  });
+  if (m && repository) await recordBackups(catalog, [backupFromManifest(repository, m)]);
+  for (const e of o.events) ctx.log('warning', e, o.vm.key);
+  ctx.log(m ? 'info' : 'error', m ? `${o.vm.name}: backup ${m.backupId} in ${repository}${m.incremental ? ' (incremental)' : ''}` : `${o.vm.name}: ${o.error?.message}`, o.vm.key);
+}
+
+/** The policy's retention in each repository, per VM this job backed up; the catalog forgets what goes. */
+async function applyRetention(deps: BackupJobDeps, ctx: JobContext, spec: PolicySpec, targets: readonly NamedRepoHandle[], vms: readonly VmInfo[]): Promise<void> {
+  for (const handle of targets) {
+    let repo;
+    try {
+      repo = await handle.open();
+    } catch (err) {
+      ctx.log('warning', `retention skipped in ${handle.name}: ${(err as Error).message}`);
+      continue;
+    }
+    for (const vm of vms) {
+      const plan = await planRepositoryPrune(repo, spec.retention!, vm.uuid);
+      if (plan.remove.length === 0) continue;
+      await executeRepositoryPrune(repo, plan);
+      await forgetBackups(deps.catalog, handle.name, plan.remove.map((m) => m.backupId));
+      ctx.log('info', `retention: removed ${plan.remove.length} backup(s) of ${vm.name} from ${handle.name}`, vm.uuid);
+    }
+  }
+}
+
+function repositoryName(location: string | null, targets: readonly NamedRepoHandle[]): string | null {
+  if (location === null) return null;
+  return targets.find((t) => t.location === location || location.startsWith(t.location) || t.location.startsWith(location))?.name ?? null;
+}
+
+function verdictOutcome(status: 'succeeded' | 'warning' | 'failed', error: string | null, warnings: readonly string[]): JobOutcome {
+  if (status === 'failed') return { state: 'failed', error };
+  if (warnings.length > 0) return { state: 'warning', error: [error, ...warnings].filter(Boolean).join('; ') };
+  return { state: status, error };
+}

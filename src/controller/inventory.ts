@@ -1,0 +1,31 @@
+// The hypervisor's inventory in the catalog: VMs (name, UUID, state, disks, tags) listed
+// every minute and on demand, and which policy covers each — evaluated from the policies'
+// selectors each time, disabled policies included (their RPO keeps watching). A VM that two
+// policies select is a conflict, reported once per sync for both policies.
+
+import { hostName } from '../host/index.ts';
+import type { Hypervisor } from '../core/index.ts';
+import { assignVmPolicies, listPolicies, recordHostSeen, syncHostVms, type Catalog } from '../catalog/index.ts';
+import { selectVms } from '../services/index.ts';
+
+export interface InventorySyncResult {
+  readonly vms: number;
+  /** "VM x is selected by policies a and b" — the policy each VM ended with is the first by name. */
+  readonly conflicts: readonly string[];
+}
+
+export async function syncInventory(catalog: Catalog, hypervisor: Hypervisor): Promise<InventorySyncResult> {
+  const host = hostName();
+  const vms = await hypervisor.listVms();
+  await recordHostSeen(catalog, host, hypervisor.location);
+  await syncHostVms(catalog, host, vms, hypervisor.location);
+  const owners = new Map<string, string[]>();
+  for (const policy of await listPolicies(catalog)) {
+    for (const vm of selectVms(vms, policy.spec.vms).vms) owners.set(vm.uuid, [...(owners.get(vm.uuid) ?? []), policy.name]);
+  }
+  const assignments = new Map<string, string | null>(vms.map((vm) => [vm.uuid, owners.get(vm.uuid)?.[0] ?? null]));
+  await assignVmPolicies(catalog, assignments);
+  const conflicts = vms.filter((vm) => (owners.get(vm.uuid)?.length ?? 0) > 1)
+    .map((vm) => `VM ${vm.name} is selected by policies ${owners.get(vm.uuid)!.join(' and ')}`);
+  return { vms: vms.length, conflicts };
+}
