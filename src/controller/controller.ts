@@ -5,11 +5,10 @@
 // watches RPOs and sends alerts for what went wrong. Stopping aborts running jobs cleanly.
 
 import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
 import { VmbakError, describeError, parseDuration, systemClock, type Clock, type Hypervisor } from '../core/index.ts';
 import { hostName } from '../host/index.ts';
 import {
-  backupFromManifest, defaultSecretsKeyPath, getJob, getPolicy, listJobVms, listRepositories, loadSecretsBox, markJobsInterrupted,
+  backupFromManifest, dataDirPaths, getJob, getPolicy, listJobVms, listRepositories, loadSecretsBox, markJobsInterrupted,
   openCatalog, recordAudit, replaceRepositoryBackups, type CatalogJob, type OpenCatalog, type SecretsBox,
 } from '../catalog/index.ts';
 import { AlertNotifier } from '../alerts/index.ts';
@@ -82,9 +81,10 @@ export class Controller implements ControllerApi {
   /** Opens the catalog (creating the data dir and secrets key if new) and applies the config file. */
   static async open(opts: ControllerOptions): Promise<Controller> {
     mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
-    const secrets = loadSecretsBox(opts.secretsKeyFile ?? defaultSecretsKeyPath(opts.dataDir), { create: true });
+    const paths = dataDirPaths(opts.dataDir);
+    const secrets = loadSecretsBox(opts.secretsKeyFile ?? paths.secretsKey, { create: true });
     const loaded = opts.configFile ? await loadConfigFile(opts.configFile) : null;
-    const catalog = await openCatalog(join(opts.dataDir, 'catalog.sqlite'), { clock: opts.clock });
+    const catalog = await openCatalog(paths.catalog, { clock: opts.clock });
     try {
       if (loaded) {
         const report = await applyConfig(catalog, secrets, loaded);

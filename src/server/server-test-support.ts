@@ -1,6 +1,7 @@
 // Test helpers for the API: a real catalog file and secrets key in a temporary data dir, a
 // small ControllerApi over them (submitting a job creates the catalog job and tells
-// subscribers; tests play the agent with startJob/finishJob/logLine), the API listening on a
+// subscribers; its job actions are audited with their actor, as ControllerApi asks; tests play
+// the agent with startJob/finishJob/logLine), the API listening on a
 // real loopback socket, a token per role, and the server's log lines captured.
 
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -11,7 +12,7 @@ import type { TestContext } from 'node:test';
 import { Cron } from 'croner';
 import { AlertNotifier } from '../alerts/index.ts';
 import {
-  ROLES, appendJobEvent, createApiToken, createJob, dataDirPaths, getJob, getPolicy, loadSecretsBox, openCatalog, setJobState, syncHostVms,
+  ROLES, appendJobEvent, createApiToken, recordAudit, createJob, dataDirPaths, getJob, getPolicy, loadSecretsBox, openCatalog, setJobState, syncHostVms,
   type CatalogJob, type JobState, type OpenCatalog, type Role, type SecretsBox,
 } from '../catalog/index.ts';
 import type { ControllerApi, JobAction, JobRequest, JobUpdate } from '../controller/index.ts';
@@ -54,6 +55,7 @@ export class TestController implements ControllerApi {
     this.submitted.push({ request, actor });
     const policy = 'policy' in request ? request.policy ?? null : null;
     const job = await createJob(this.catalog, { kind: request.kind, policy, trigger: 'manual', params: { ...request } });
+    await recordAudit(this.catalog, actor, `job.${request.kind}`, job.id, { ...request });
     this.#emit(job, `queued by ${actor}`);
     return job;
   }
@@ -61,6 +63,7 @@ export class TestController implements ControllerApi {
   async controlJob(jobId: string, action: JobAction, actor: string): Promise<CatalogJob> {
     if (!await getJob(this.catalog, jobId)) throw new VmbakError('JOB_NOT_FOUND', { jobId });
     const job = await setJobState(this.catalog, jobId, ACTION_STATES[action]);
+    await recordAudit(this.catalog, actor, `job.${action}`, jobId);
     this.#emit(job, `${action} by ${actor}`);
     return job;
   }
@@ -72,6 +75,7 @@ export class TestController implements ControllerApi {
       throw new VmbakError('JOB_NOT_RUNNING', { jobId, op: 'retried', detail: `it is ${old.state}` });
     }
     const job = await createJob(this.catalog, { kind: old.kind, policy: old.policy, trigger: 'retry', params: { ...old.params, retryOf: jobId } });
+    await recordAudit(this.catalog, actor, 'job.retry', jobId, { retry: job.id });
     this.#emit(job, `retry of ${jobId} by ${actor}`);
     return job;
   }

@@ -1,5 +1,6 @@
 // Backups as the catalog lists them (a cache of the repositories' manifests): list by VM
-// (name or UUID) and repository; verify and restore become jobs; rebuild re-reads the
+// (name or UUID) and repository; verify and restore become jobs (the controller audits them
+// with their actor); rebuild re-reads the
 // repositories' manifests into the catalog.
 
 import { z } from 'zod';
@@ -41,23 +42,19 @@ export const backupRoutes = [
     async handler({ deps, params }) { return backupOrNotFound(deps, params.repository, params.backupId); },
   }),
   route({
-    method: 'POST', url: '/backups/:repository/:backupId/verify', access: 'operator', tags: ['backups'], audit: 'backup.verify', status: 202,
+    method: 'POST', url: '/backups/:repository/:backupId/verify', access: 'operator', tags: ['backups'], auditedBy: 'controller', status: 202,
     summary: 'Verify a backup (a job)', params: backupParams, response: jobSchema,
-    async handler({ deps, params, principal, note }) {
+    async handler({ deps, params, principal }) {
       await backupOrNotFound(deps, params.repository, params.backupId);
-      const job = await deps.controller.submitJob({ kind: 'verify', repository: params.repository, backups: [params.backupId] }, principal!.actor);
-      note({ jobId: job.id });
-      return job;
+      return deps.controller.submitJob({ kind: 'verify', repository: params.repository, backups: [params.backupId] }, principal!.actor);
     },
   }),
   route({
-    method: 'POST', url: '/backups/:repository/:backupId/restore', access: 'operator', tags: ['backups'], audit: 'backup.restore', status: 202,
+    method: 'POST', url: '/backups/:repository/:backupId/restore', access: 'operator', tags: ['backups'], auditedBy: 'controller', status: 202,
     summary: 'Restore a backup to a directory or as a new VM (a job)', params: backupParams, body: restoreBody, response: jobSchema,
-    async handler({ deps, params, body, principal, note }) {
+    async handler({ deps, params, body, principal }) {
       await backupOrNotFound(deps, params.repository, params.backupId);
-      const job = await deps.controller.submitJob({ kind: 'restore', repository: params.repository, backup: params.backupId, ...body }, principal!.actor);
-      note({ jobId: job.id });
-      return job;
+      return deps.controller.submitJob({ kind: 'restore', repository: params.repository, backup: params.backupId, ...body }, principal!.actor);
     },
   }),
   route({

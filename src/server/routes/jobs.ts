@@ -1,5 +1,6 @@
 // Jobs: the list and one job with its per-VM results and log, submitting work (a JobRequest),
-// steering a job (pause, resume, abort, retry) — all through the controller — and live
+// steering a job (pause, resume, abort, retry) — all through the controller, which records
+// them with their actor in the audit log — and live
 // updates as Server-Sent Events: /jobs/stream for every job, /jobs/{id}/events for one (its
 // log so far, then its updates, ending when it finishes).
 
@@ -45,7 +46,7 @@ async function jobOrNotFound(catalog: Parameters<typeof getJob>[0], jobId: strin
 }
 
 const controlRoutes = (['pause', 'resume', 'abort'] as const satisfies readonly JobAction[]).map((action) => route({
-  method: 'POST', url: `/jobs/:id/${action}`, access: 'operator', tags: ['jobs'], audit: `job.${action}`,
+  method: 'POST', url: `/jobs/:id/${action}`, access: 'operator', tags: ['jobs'], auditedBy: 'controller',
   summary: `${action[0]!.toUpperCase()}${action.slice(1)} a queued or running job`, params: jobIdParams, response: jobSchema,
   async handler({ deps, params, principal }) {
     return deps.controller.controlJob(params.id, action, actorOf(principal));
@@ -121,22 +122,18 @@ export const jobRoutes = [
     },
   }),
   route({
-    method: 'POST', url: '/jobs', access: 'operator', tags: ['jobs'], audit: 'job.submit', status: 202,
+    method: 'POST', url: '/jobs', access: 'operator', tags: ['jobs'], auditedBy: 'controller', status: 202,
     summary: 'Queue a job: backup, verify, prune, gc or restore', body: jobRequestSchema, response: jobSchema,
-    async handler({ deps, body, principal, note }) {
-      const job = await deps.controller.submitJob(body as JobRequest, actorOf(principal));
-      note({ jobId: job.id });
-      return job;
+    async handler({ deps, body, principal }) {
+      return deps.controller.submitJob(body as JobRequest, actorOf(principal));
     },
   }),
   ...controlRoutes,
   route({
-    method: 'POST', url: '/jobs/:id/retry', access: 'operator', tags: ['jobs'], audit: 'job.retry', status: 202,
+    method: 'POST', url: '/jobs/:id/retry', access: 'operator', tags: ['jobs'], auditedBy: 'controller', status: 202,
     summary: 'A new job for what a finished job did not get done', params: jobIdParams, response: jobSchema,
-    async handler({ deps, params, principal, note }) {
-      const job = await deps.controller.retryJob(params.id, actorOf(principal));
-      note({ jobId: job.id });
-      return job;
+    async handler({ deps, params, principal }) {
+      return deps.controller.retryJob(params.id, actorOf(principal));
     },
   }),
 ];
