@@ -13,6 +13,7 @@ import { registerCopyCommand } from './commands/copy.ts';
 import { registerVmCommands } from './commands/vm.ts';
 import { registerJobsCommands } from './commands/jobs.ts';
 import { registerExportCommand } from './commands/export.ts';
+import { registerServeCommand } from './commands/serve.ts';
 import { registerAccessCommands } from './commands/access.ts';
 
 export function buildProgram(): Command {
@@ -35,6 +36,7 @@ export function buildProgram(): Command {
   registerDemoCommand(program);
   registerVmCommands(program);
   registerJobsCommands(program);
+  registerServeCommand(program);
   registerAccessCommands(program);
   for (const cmd of program.commands) inheritSettings(cmd);
   return program;

@@ -1,0 +1,85 @@
+// vmbak serve: the controller as a service — the REST API, the scheduler and (unless
+// --no-local-agent) a local agent running jobs on this host, logging JSON lines to stdout.
+// The API listens at once but /api/v1/health answers 503 until the start-up sweep of what a
+// killed predecessor left is done. SIGTERM or SIGINT: running jobs are aborted cleanly, the
+// hypervisor is left clean, then the process exits 0.
+
+import type { Command } from 'commander';
+import { readFileSync } from 'node:fs';
+import pino from 'pino';
+import { VmbakError } from '../../core/index.ts';
+import { Controller } from '../../controller/index.ts';
+import { createApiServer, listenApiServer, REDACTED_LOG_PATHS } from '../../server/index.ts';
+
+interface ServeOptions {
+  dataDir: string;
+  listen: string;
+  config?: string;
+  secretsKey?: string;
+  streams: number;
+  localAgent: boolean;
+  connect?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  rebuildCatalog?: boolean;
+}
+
+export function registerServeCommand(program: Command): void {
+  program.command('serve')
+    .description('run the controller: REST API, scheduler, retention, alerts, and a local agent')
+    .option('--data-dir <dir>', 'catalog, secrets key and run records', '/var/lib/vmbak')
+    .option('--listen <host:port>', 'where the API listens', '127.0.0.1:8470')
+    .option('--config <file>', 'declarative config (repositories, policies, alerts); applied at start')
+    .option('--secrets-key <file>', 'key file for stored credentials (default: DATA_DIR/secrets.key)')
+    .option('--streams <n>', 'VM backups at once on this host', parseStreams, 2)
+    .option('--no-local-agent', 'only schedule and serve; agents on the hosts run the jobs')
+    .option('--connect <uri>', 'libvirt URI of the local agent (default: qemu:///system)')
+    .option('--tls-cert <file>', 'serve the API over HTTPS with this certificate (PEM)')
+    .option('--tls-key <file>', 'and this key (PEM)')
+    .option('--rebuild-catalog', 'rebuild the list of backups from the repositories before serving')
+    .action(async (opts: ServeOptions) => {
+      if (Boolean(opts.tlsCert) !== Boolean(opts.tlsKey)) throw new VmbakError('USAGE', { detail: '--tls-cert and --tls-key go together' });
+      const { host, port } = parseListen(opts.listen);
+      const log = pino({ base: { service: 'vmbak' }, redact: { paths: REDACTED_LOG_PATHS, censor: '[redacted]' } });
+      const controller = await Controller.open({
+        dataDir: opts.dataDir, configFile: opts.config, secretsKeyFile: opts.secretsKey, localAgent: opts.localAgent,
+        streams: opts.streams, connect: opts.connect, log,
+      });
+      const tls = opts.tlsCert ? { cert: readFileSync(opts.tlsCert), key: readFileSync(opts.tlsKey!) } : undefined;
+      const app = createApiServer({ controller, logger: { stream: process.stdout }, tls });
+      let stopping: Promise<void> | null = null;
+      const stop = (signal: NodeJS.Signals): void => {
+        stopping ??= (async () => {
+          log.info({ signal }, 'stopping: aborting running jobs');
+          await app.close();
+          await controller.stop(`vmbak serve got ${signal}`);
+          log.info({}, 'stopped');
+          log.flush();
+          process.exit(0);
+        })();
+      };
+      process.on('SIGTERM', stop);
+      process.on('SIGINT', stop);
+      const url = await listenApiServer(app, { host, port, tls: tls !== undefined });
+      log.info({ url }, `API at ${url}/api/v1`);
+      if (opts.rebuildCatalog) {
+        const r = await controller.rebuildBackups();
+        log.info(r, `catalog rebuilt from the repositories: ${r.added} backup(s) added, ${r.removed} removed`);
+      }
+      await controller.start();
+      await new Promise(() => {}); // serves until a signal
+    });
+}
+
+function parseStreams(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 64) throw new VmbakError('USAGE', { detail: `--streams ${value}: give a whole number from 1 to 64` });
+  return n;
+}
+
+function parseListen(value: string): { host: string; port: number } {
+  const m = /^(\[[^\]]+\]|[^:]+):(\d+)$/.exec(value);
+  const port = Number(m?.[2]);
+  if (!m || !Number.isInteger(port) || port < 0 || port > 65535) throw new VmbakError('USAGE', { detail: `--listen ${value}: give HOST:PORT, such as 127.0.0.1:8470` });
+  return { host: m[1]!.replace(/^\[|\]$/g, ''), port };
+}
