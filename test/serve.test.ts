@@ -16,6 +16,7 @@ import { spawnVmbak, tempDir, vmbak } from './support/vmbak-cli.ts';
 import { findFreePort } from './support/free-port.ts';
 
 const tmp = tempDir('serve');
+const children = new Set<ChildProcess>();
 const dataDir = join(tmp.dir, 'data');
 const repo = join(tmp.dir, 'repo');
 const configFile = join(tmp.dir, 'vmbak.yaml');
@@ -41,6 +42,7 @@ policies:
 }, { timeout: 120_000 });
 
 after(async () => {
+  for (const c of children) c.kill('SIGKILL'); // a failed test leaves no server running
   await destroyAllTestVms();
   tmp.remove();
 }, { timeout: 60_000 });
@@ -56,7 +58,8 @@ async function serve(...extra: string[]): Promise<Served> {
   let out = '';
   child.stdout!.on('data', (d: Buffer) => { out += d; });
   child.stderr!.on('data', (d: Buffer) => { out += d; });
-  const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
+  children.add(child);
+  const exited = new Promise<number | null>((resolve) => child.once('close', (code) => { children.delete(child); resolve(code); }));
   await waitFor('health', async () => (await fetch(`${base}/api/v1/health`).catch(() => null))?.status === 200, 60_000);
   return { child, output: () => out, exited };
 }
@@ -99,8 +102,8 @@ test('serve: tokens, scheduled backups over HTTP, kill -9 mid-backup, graceful s
   await served.exited;
 
   served = await serve();
-  const after = await api<Job>(`/jobs/${running.id}`);
-  assert.equal(after.state, 'interrupted', 'the killed run\'s job is interrupted');
+  const after = await api<{ job: Job; vms: { state: string }[] }>(`/jobs/${running.id}`);
+  assert.equal(after.job.state, 'interrupted', 'the killed run\'s job is interrupted');
   assert.doesNotMatch(await virshTest('domjobinfo', vm.name), /Backup/, 'no backup job left on the hypervisor');
   const checkpoints = (await virshTest('checkpoint-list', vm.name, '--name')).trim().split('\n').filter(Boolean);
   assert.ok(checkpoints.length <= 1, `at most the checkpoint the newest backup needs: ${checkpoints.join(', ')}`);
