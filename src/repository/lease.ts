@@ -178,11 +178,14 @@ export class Lease implements HeldLock {
   private async checkOwnership(): Promise<void> {
     const top = (await listGenerations(this.target, this.name)).at(-1);
     if (!top) return this.lose('the lock object was removed by another process, which judged it stale');
-    if (top.generation !== this.generation) return this.lose(`generation ${top.generation} of the lock was written by another process: it was taken over`);
+    if (top.generation < this.generation) return this.lose('the lock object was removed by another process, which judged it stale');
     const stored = await readGeneration(this.target, top.object);
     if (typeof stored !== 'object' || 'corrupt' in stored || stored.token !== this.record.token) {
-      return this.lose('the lock object now belongs to another process');
+      return this.lose(top.generation === this.generation ? 'the lock object now belongs to another process' : `generation ${top.generation} of the lock was written by another process: it was taken over`);
     }
+    // A generation above ours with our token is a refresh of ours whose last steps failed: the
+    // next refresh goes on from it.
+    if (top.generation > this.generation) await this.refresh();
   }
 
   private onTimer(): void {
