@@ -20,7 +20,8 @@ import {
 } from '../catalog/index.ts';
 import { PauseGate, newProgress, type ProgressCounters } from '../engine/index.ts';
 import type { JobAction, JobUpdate } from './controller-api.ts';
-import { jobWindow, type JobWindow } from './job-window.ts';
+import { advanceWindow, jobWindow, windowStep, type JobWindow } from './job-window.ts';
+import { RepositoryWriters } from './repository-writers.ts';
 
 export interface JobContext {
   readonly job: CatalogJob;
@@ -74,7 +75,7 @@ export class JobRunner {
   private readonly running = new Map<string, Running>();
   private readonly updates = new EventEmitter();
   private readonly writes = new Map<string, readonly string[]>();
-  private readonly writers = new Map<string, number>();
+  private readonly writers: RepositoryWriters;
   private readonly waitNoted = new Set<string>();
   private readonly windows = new Map<string, JobWindow>();
   private readonly clock: Clock;
@@ -84,6 +85,7 @@ export class JobRunner {
   constructor(opts: JobRunnerOptions) {
     this.opts = opts;
     this.clock = opts.clock ?? systemClock;
+    this.writers = new RepositoryWriters(opts.maxWritersPerRepository);
     this.updates.setMaxListeners(0);
     this.windowTimer = setInterval(() => void this.enforceWindows(), opts.windowCheckEveryMs ?? 1000);
     this.windowTimer.unref();
@@ -104,7 +106,7 @@ export class JobRunner {
 
   /** Running jobs writing to each repository now (for tests and status). */
   writersOf(repository: string): number {
-    return this.writers.get(repository) ?? 0;
+    return this.writers.of(repository);
   }
 
   /**
@@ -115,30 +117,22 @@ export class JobRunner {
     const nowMs = this.clock.nowMs();
     for (const [jobId, w] of this.windows) {
       const queuedAt = this.queue.indexOf(jobId);
-      if (queuedAt >= 0 && nowMs > w.notAfterMs) {
+      const run = this.running.get(jobId);
+      const step = windowStep(w, nowMs, queuedAt >= 0 ? 'queued' : run ? (run.gate.paused ? 'paused' : 'running') : 'gone');
+      if (step?.kind === 'skip') {
         this.queue.splice(queuedAt, 1);
         this.forget(jobId);
-        const error = `skipped: not started before the backup window ended (${new Date(w.notAfterMs).toISOString()})`;
-        const failed = await setJobState(this.opts.catalog, jobId, 'failed', error).catch(() => null);
+        const failed = await setJobState(this.opts.catalog, jobId, 'failed', step.message).catch(() => null);
         if (failed) {
-          this.emit(failed, error);
+          this.emit(failed, step.message);
           this.opts.onFinished?.(failed);
         }
-        continue;
-      }
-      const run = this.running.get(jobId);
-      if (!run || w.atEnd !== 'pause' || w.resumeAtMs === null) continue;
-      if (!w.windowPaused && nowMs > w.notAfterMs && !run.gate.paused) {
-        // Bounded by the window's return (plus a minute), not maxPauseMs: the policy asked for it.
-        if (!run.gate.pause(Math.max(0, w.resumeAtMs - nowMs) + 60_000)) continue;
+      } else if (step?.kind === 'pause' && run?.gate.pause(step.limitMs)) {
         w.windowPaused = true;
-        await this.changeState(jobId, 'paused', `paused: the backup window ended; resumes at ${new Date(w.resumeAtMs).toISOString()}`);
-      } else if (w.windowPaused && nowMs >= w.resumeAtMs) {
-        w.windowPaused = false;
-        // Windows recur daily: the next end and return are a day on.
-        w.notAfterMs += 86_400_000;
-        w.resumeAtMs += 86_400_000;
-        if (run.gate.resume()) await this.changeState(jobId, 'running', 'resumed: the backup window opened');
+        await this.changeState(jobId, 'paused', step.message);
+      } else if (step?.kind === 'resume' && run) {
+        advanceWindow(w);
+        if (run.gate.resume()) await this.changeState(jobId, 'running', step.message);
       }
     }
     this.pump();
@@ -200,17 +194,16 @@ export class JobRunner {
 
   /** The first queued job whose repositories all have a writer slot free; notes once why others wait. */
   private nextStartable(): string | null {
-    const limit = this.opts.maxWritersPerRepository ?? Infinity;
     for (let i = 0; i < this.queue.length; i++) {
       const jobId = this.queue[i]!;
-      const full = (this.writes.get(jobId) ?? []).find((repo) => this.writersOf(repo) >= limit);
-      if (full === undefined) {
+      const full = this.writers.firstFull(this.writes.get(jobId) ?? []);
+      if (full === null) {
         this.queue.splice(i, 1);
         return jobId;
       }
       if (!this.waitNoted.has(jobId)) {
         this.waitNoted.add(jobId);
-        const message = `waiting: ${full} already has ${limit} writing job(s)`;
+        const message = `waiting: ${full} already has ${this.writers.limit} writing job(s)`;
         void appendJobEvent(this.opts.catalog, jobId, 'info', message).catch(() => {});
       }
     }
@@ -228,7 +221,7 @@ export class JobRunner {
       const jobId = this.nextStartable();
       if (jobId === null) return;
       const writes = this.writes.get(jobId) ?? [];
-      for (const repo of writes) this.writers.set(repo, this.writersOf(repo) + 1);
+      this.writers.take(writes);
       const abort = new AbortController();
       const gate = new PauseGate({
         maxPauseMs: this.opts.maxPauseMs ?? 30 * 60_000,
@@ -238,7 +231,7 @@ export class JobRunner {
       const run: Running = { abort, gate, progress, done: Promise.resolve() };
       const done = this.execute(jobId, run).finally(() => {
         this.running.delete(jobId);
-        for (const repo of writes) this.writers.set(repo, this.writersOf(repo) - 1);
+        this.writers.release(writes);
         this.forget(jobId);
         this.pump();
       });
