@@ -19,6 +19,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { createApiToken, dataDirPaths, getJob } from '../src/catalog/index.ts';
 import { Controller, JobRunner, type JobExecutor } from '../src/controller/index.ts';
@@ -86,10 +87,15 @@ async function time(label: string, runs: number, path: (i: number) => string): P
 
 let seed = 12345;
 const randomVm = (): number => { seed = (seed * 1103515245 + 12345) % 2 ** 31; return seed % vmCount; };
+/** The three requests; then how long the event loop (server and client share it) was held. */
 async function timeAll(): Promise<void> {
+  const loop = monitorEventLoopDelay({ resolution: 5 });
+  loop.enable();
   await time('GET /backups?vm=NAME&limit=50', requests, () => `/api/v1/backups?vm=${nameOf(randomVm())}&limit=50`);
   await time('GET /dashboard', Math.max(50, Math.round(requests / 3)), () => '/api/v1/dashboard');
   await time('GET /jobs?limit=50', requests, () => '/api/v1/jobs?limit=50');
+  loop.disable();
+  console.log(`  event-loop delay meanwhile: p99 ${(loop.percentile(99) / 1e6).toFixed(1)} ms, max ${(loop.max / 1e6).toFixed(1)} ms`);
 }
 
 try {
