@@ -1,4 +1,5 @@
-// Catalog benchmark (`npm run bench:catalog`, not part of the test suite): fills a catalog the
+// Catalog benchmark (`npm run bench:catalog` runs it before catalog-http-bench.ts, which times
+// the same through the API; not part of the test suite): fills a catalog the
 // size of a large deployment — 10 000 VMs on 20 hosts, 100 policies of 100 VMs, a year of
 // daily backups (3.65 million) with the jobs and per-VM results that made them — through the
 // catalog's own functions, then times the controller's three hot queries directly (no HTTP):

@@ -5,6 +5,7 @@
 // marks its predecessor's running and paused jobs interrupted.
 
 import { randomBytes } from 'node:crypto';
+import { sql } from 'kysely';
 import { VmbakError } from '../core/index.ts';
 import type { Catalog } from './open.ts';
 import { decodeCursor, encodeCursor, pageLimit, type Page, type PageRequest } from './records.ts';
@@ -126,8 +127,10 @@ export async function listJobs(catalog: Catalog, filter: JobFilter = {}): Promis
 
 /** How many jobs created since `sinceMs` are in each state (the dashboard's last 24 hours). */
 export async function countJobsByState(catalog: Catalog, sinceMs: number): Promise<Partial<Record<JobState, number>>> {
+  // `+state` keeps SQLite off the jobs_state index (a scan of the whole history: 5 ms at a year
+  // of 100 policies) and on jobs_created, which reads only the jobs since sinceMs.
   const rows = await catalog.db.selectFrom('jobs').select(['state', (eb) => eb.fn.countAll<number>().as('n')])
-    .where('created_ms', '>=', sinceMs).groupBy('state').execute();
+    .where('created_ms', '>=', sinceMs).groupBy(sql`+state`).execute();
   return Object.fromEntries(rows.map((r) => [r.state, Number(r.n)]));
 }
 

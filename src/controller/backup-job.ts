@@ -33,7 +33,7 @@ export function backupExecutor(deps: BackupJobDeps): JobExecutor {
   return async (ctx) => {
     const params = ctx.job.params as BackupJobParams;
     if (params.notAfterMs && Date.now() > params.notAfterMs) {
-      return { state: 'failed', error: `not started before the backup window ended (${new Date(params.notAfterMs).toISOString()})` };
+      return { state: 'failed', error: `skipped: not started before the backup window ended (${new Date(params.notAfterMs).toISOString()})` };
     }
     const spec = params.policy ? await policySpec(deps.catalog, params.policy) : null;
     const repoNames = spec?.repositories ?? params.repositories ?? [];
@@ -72,6 +72,16 @@ export function backupExecutor(deps: BackupJobDeps): JobExecutor {
       for (const vm of mine) busy.delete(vm.uuid);
     }
   };
+}
+
+/**
+ * The repositories a backup job counts as a writer of: with `spread` every one it may write
+ * to, in failover order only the first (the others are written when it fails, after the job
+ * already holds its slot), and every `copyTo`.
+ */
+export function repositoriesWritten(spec: Pick<PolicySpec, 'repositories' | 'spread' | 'copyTo'> | undefined, params: BackupJobParams): string[] {
+  const primary = spec?.repositories ?? params.repositories ?? [];
+  return [...(spec?.spread ? primary : primary.slice(0, 1)), ...(spec?.copyTo ?? [])];
 }
 
 async function policySpec(catalog: Catalog, name: string): Promise<PolicySpec> {

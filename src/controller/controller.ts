@@ -16,7 +16,7 @@ import { applyConfig, loadConfigFile } from '../config/index.ts';
 import { connectHypervisor, describeLeftover, listRepositoryBackups, sweepLeftovers } from '../services/index.ts';
 import type { ControllerApi, JobAction, JobRequest, JobUpdate } from './controller-api.ts';
 import { JobRunner, type JobExecutor } from './job-runner.ts';
-import { backupExecutor } from './backup-job.ts';
+import { backupExecutor, repositoriesWritten, type BackupJobParams } from './backup-job.ts';
 import { gcExecutor, verifyExecutor } from './care-jobs.ts';
 import { Scheduler, type FiringRequest } from './scheduler.ts';
 import { syncInventory } from './inventory.ts';
@@ -36,6 +36,8 @@ export interface ControllerOptions {
   /** Runs jobs on this host (the one-box default); without it the controller only schedules and serves. */
   readonly localAgent: boolean;
   readonly streams: number;
+  /** Backup jobs writing to one repository at once (default 4); more wait queued. */
+  readonly maxWritersPerRepository?: number;
   readonly connect?: string;
   readonly log: ControllerLog;
   readonly clock?: Clock;
@@ -43,6 +45,8 @@ export interface ControllerOptions {
   readonly rpoEveryMs?: number;
   readonly schedulerTickMs?: number;
 }
+
+export const DEFAULT_MAX_WRITERS_PER_REPOSITORY = 4;
 
 export class Controller implements ControllerApi {
   readonly catalog: OpenCatalog;
@@ -70,6 +74,7 @@ export class Controller implements ControllerApi {
     }
     this.runner = new JobRunner({
       catalog, host: hostName(), streams: opts.streams, executors, onFinished: (job) => this.jobFinished(job),
+      maxWritersPerRepository: opts.maxWritersPerRepository ?? DEFAULT_MAX_WRITERS_PER_REPOSITORY, clock: opts.clock,
     });
     this.scheduler = new Scheduler({
       catalog, clock: opts.clock ?? systemClock, tickMs: opts.schedulerTickMs,
@@ -137,7 +142,7 @@ export class Controller implements ControllerApi {
     if ('policy' in params && params.policy && !(await getPolicy(this.catalog, params.policy))) {
       throw new VmbakError('CATALOG_NOT_FOUND', { what: 'policy', name: params.policy });
     }
-    const job = await this.runner.submit({ kind, policy: 'policy' in params ? params.policy ?? null : null, trigger: 'manual', params });
+    const job = await this.runner.submit({ kind, policy: 'policy' in params ? params.policy ?? null : null, trigger: 'manual', params }, await this.writesOf(kind, params));
     await recordAudit(this.catalog, actor, `job.${kind}`, job.id, params);
     return job;
   }
@@ -159,7 +164,7 @@ export class Controller implements ControllerApi {
       const failed = (await listJobVms(this.catalog, jobId)).filter((v) => v.state === 'failed' || v.state === 'interrupted');
       if (failed.length > 0) params.vms = failed.map((v) => v.vmKey);
     }
-    const retry = await this.runner.submit({ kind: job.kind, policy: job.policy, trigger: 'retry', params });
+    const retry = await this.runner.submit({ kind: job.kind, policy: job.policy, trigger: 'retry', params }, await this.writesOf(job.kind, params));
     await recordAudit(this.catalog, actor, 'job.retry', jobId, { retry: retry.id });
     return retry;
   }
@@ -199,9 +204,18 @@ export class Controller implements ControllerApi {
   }
 
   private async fire(f: FiringRequest): Promise<string> {
-    const job = await this.runner.submit({ kind: 'backup', policy: f.policy, trigger: 'schedule', params: { policy: f.policy, fireMs: f.fireMs, notAfterMs: f.notAfterMs } });
+    const params = { policy: f.policy, fireMs: f.fireMs, notAfterMs: f.notAfterMs, atEnd: f.atEnd, resumeAtMs: f.resumeAtMs };
+    const job = await this.runner.submit({ kind: 'backup', policy: f.policy, trigger: 'schedule', params }, await this.writesOf('backup', params));
     this.opts.log.info({ policy: f.policy, job: job.id, fireMs: f.fireMs }, `policy ${f.policy} fired`);
     return job.id;
+  }
+
+  /** The repositories a backup job writes to, for the writer limit (other kinds: none). */
+  private async writesOf(kind: string, request: object): Promise<{ writes: string[] }> {
+    if (kind !== 'backup') return { writes: [] };
+    const params = request as BackupJobParams;
+    const spec = params.policy ? (await getPolicy(this.catalog, params.policy))?.spec : undefined;
+    return { writes: repositoriesWritten(spec, params) };
   }
 
   private jobFinished(job: CatalogJob): void {

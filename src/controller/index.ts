@@ -3,5 +3,5 @@
 // local agent; the REST API reaches it through ControllerApi.
 export type { ControllerApi, JobRequest, JobAction, JobUpdate } from './controller-api.ts';
 export { Controller, type ControllerOptions, type ControllerLog } from './controller.ts';
-export { JobRunner, type JobExecutor, type JobContext, type JobOutcome } from './job-runner.ts';
-export { Scheduler, windowEndMs, type FiringRequest } from './scheduler.ts';
+export { JobRunner, type JobExecutor, type JobContext, type JobOutcome, type SubmitOptions } from './job-runner.ts';
+export { Scheduler, windowEndMs, windowStartAfterMs, type FiringRequest } from './scheduler.ts';

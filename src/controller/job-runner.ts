@@ -3,15 +3,25 @@
 // signal, pause gate and progress counters. Everything a job does is an executor per kind;
 // the runner only keeps order, limits, control and the live updates the API streams. A
 // queue on Redis (many hosts) will run the same executors; the catalog stays the record.
+//
+// Two limits besides `streams` decide when a queued job starts: at most
+// `maxWritersPerRepository` running jobs write to one repository (a job names the
+// repositories it writes when it is submitted; one over the limit waits, and later jobs that
+// write elsewhere may start before it), and a job with a backup window (`notAfterMs` in its
+// params) that has not started by the window's end never starts: it fails as skipped. A
+// running job at its window's end pauses until the window reopens if its policy says
+// `atEnd: pause`, and otherwise runs on.
 
 import { EventEmitter } from 'node:events';
-import { VmbakError, describeError, isVmbakError } from '../core/index.ts';
+import { VmbakError, describeError, isVmbakError, systemClock, type Clock } from '../core/index.ts';
 import {
   appendJobEvent, createJob, getJob, setJobProgress, setJobState,
   type Catalog, type CatalogJob, type JobEventLevel, type JobKind, type NewJob,
 } from '../catalog/index.ts';
 import { PauseGate, newProgress, type ProgressCounters } from '../engine/index.ts';
 import type { JobAction, JobUpdate } from './controller-api.ts';
+import { advanceWindow, jobWindow, windowStep, type JobWindow } from './job-window.ts';
+import { RepositoryWriters } from './repository-writers.ts';
 
 export interface JobContext {
   readonly job: CatalogJob;
@@ -39,6 +49,17 @@ export interface JobRunnerOptions {
   readonly progressEveryMs?: number;
   /** Called with every finished job (alerts, follow-up work). */
   readonly onFinished?: (job: CatalogJob) => void;
+  /** Running jobs that may write to one repository at once (default: no limit). */
+  readonly maxWritersPerRepository?: number;
+  /** Decides backup windows; the default is the system clock. */
+  readonly clock?: Clock;
+  /** How often backup windows are checked (default 1 s); tests call enforceWindows(). */
+  readonly windowCheckEveryMs?: number;
+}
+
+export interface SubmitOptions {
+  /** Repositories the job writes to, for the per-repository writer limit. */
+  readonly writes?: readonly string[];
 }
 
 interface Running {
@@ -53,20 +74,68 @@ export class JobRunner {
   private readonly queue: string[] = [];
   private readonly running = new Map<string, Running>();
   private readonly updates = new EventEmitter();
+  private readonly writes = new Map<string, readonly string[]>();
+  private readonly writers: RepositoryWriters;
+  private readonly waitNoted = new Set<string>();
+  private readonly windows = new Map<string, JobWindow>();
+  private readonly clock: Clock;
+  private readonly windowTimer: NodeJS.Timeout;
   private stopping = false;
 
   constructor(opts: JobRunnerOptions) {
     this.opts = opts;
+    this.clock = opts.clock ?? systemClock;
+    this.writers = new RepositoryWriters(opts.maxWritersPerRepository);
     this.updates.setMaxListeners(0);
+    this.windowTimer = setInterval(() => void this.enforceWindows(), opts.windowCheckEveryMs ?? 1000);
+    this.windowTimer.unref();
   }
 
-  async submit(job: NewJob): Promise<CatalogJob> {
+  async submit(job: NewJob, options: SubmitOptions = {}): Promise<CatalogJob> {
     if (this.stopping) throw new VmbakError('JOB_NOT_RUNNING', { jobId: job.id ?? 'new', op: 'queued', detail: 'the controller is stopping' });
     const created = await createJob(this.opts.catalog, { ...job, host: this.opts.host });
+    if (options.writes?.length) this.writes.set(created.id, [...new Set(options.writes)]);
+    const window = jobWindow(created.params);
+    if (window) this.windows.set(created.id, window);
     this.queue.push(created.id);
     this.emit(created, null);
+    await this.enforceWindows();
     this.pump();
     return created;
+  }
+
+  /** Running jobs writing to each repository now (for tests and status). */
+  writersOf(repository: string): number {
+    return this.writers.of(repository);
+  }
+
+  /**
+   * Backup windows at the clock's time: queued jobs past their window's end fail as skipped;
+   * running ones with `atEnd: pause` pause until the window reopens, and resume then.
+   */
+  async enforceWindows(): Promise<void> {
+    const nowMs = this.clock.nowMs();
+    for (const [jobId, w] of this.windows) {
+      const queuedAt = this.queue.indexOf(jobId);
+      const run = this.running.get(jobId);
+      const step = windowStep(w, nowMs, queuedAt >= 0 ? 'queued' : run ? (run.gate.paused ? 'paused' : 'running') : 'gone');
+      if (step?.kind === 'skip') {
+        this.queue.splice(queuedAt, 1);
+        this.forget(jobId);
+        const failed = await setJobState(this.opts.catalog, jobId, 'failed', step.message).catch(() => null);
+        if (failed) {
+          this.emit(failed, step.message);
+          this.opts.onFinished?.(failed);
+        }
+      } else if (step?.kind === 'pause' && run?.gate.pause(step.limitMs)) {
+        w.windowPaused = true;
+        await this.changeState(jobId, 'paused', step.message);
+      } else if (step?.kind === 'resume' && run) {
+        advanceWindow(w);
+        if (run.gate.resume()) await this.changeState(jobId, 'running', step.message);
+      }
+    }
+    this.pump();
   }
 
   /** True while the job is queued or running here. */
@@ -81,6 +150,7 @@ export class JobRunner {
     const queuedAt = this.queue.indexOf(jobId);
     if (queuedAt >= 0 && action === 'abort') {
       this.queue.splice(queuedAt, 1);
+      this.forget(jobId);
       const aborted = await setJobState(catalog, jobId, 'aborted', 'aborted before it started');
       this.emit(aborted, 'aborted before it started');
       return aborted;
@@ -107,6 +177,7 @@ export class JobRunner {
   /** Stops taking jobs, aborts the running ones and waits until each has cleaned up. */
   async stop(reason: string): Promise<void> {
     this.stopping = true;
+    clearInterval(this.windowTimer);
     for (const id of this.queue.splice(0)) {
       await setJobState(this.opts.catalog, id, 'interrupted', reason).catch(() => {});
     }
@@ -114,9 +185,43 @@ export class JobRunner {
     await Promise.all([...this.running.values()].map((r) => r.done));
   }
 
+  private async changeState(jobId: string, state: 'paused' | 'running', message: string): Promise<void> {
+    const changed = await setJobState(this.opts.catalog, jobId, state).catch(() => null);
+    if (!changed) return;
+    void appendJobEvent(this.opts.catalog, jobId, 'info', message).catch(() => {});
+    this.emit(changed, message);
+  }
+
+  /** The first queued job whose repositories all have a writer slot free; notes once why others wait. */
+  private nextStartable(): string | null {
+    for (let i = 0; i < this.queue.length; i++) {
+      const jobId = this.queue[i]!;
+      const full = this.writers.firstFull(this.writes.get(jobId) ?? []);
+      if (full === null) {
+        this.queue.splice(i, 1);
+        return jobId;
+      }
+      if (!this.waitNoted.has(jobId)) {
+        this.waitNoted.add(jobId);
+        const message = `waiting: ${full} already has ${this.writers.limit} writing job(s)`;
+        void appendJobEvent(this.opts.catalog, jobId, 'info', message).catch(() => {});
+      }
+    }
+    return null;
+  }
+
+  private forget(jobId: string): void {
+    this.writes.delete(jobId);
+    this.waitNoted.delete(jobId);
+    this.windows.delete(jobId);
+  }
+
   private pump(): void {
     while (!this.stopping && this.running.size < this.opts.streams && this.queue.length > 0) {
-      const jobId = this.queue.shift()!;
+      const jobId = this.nextStartable();
+      if (jobId === null) return;
+      const writes = this.writes.get(jobId) ?? [];
+      this.writers.take(writes);
       const abort = new AbortController();
       const gate = new PauseGate({
         maxPauseMs: this.opts.maxPauseMs ?? 30 * 60_000,
@@ -126,6 +231,8 @@ export class JobRunner {
       const run: Running = { abort, gate, progress, done: Promise.resolve() };
       const done = this.execute(jobId, run).finally(() => {
         this.running.delete(jobId);
+        this.writers.release(writes);
+        this.forget(jobId);
         this.pump();
       });
       this.running.set(jobId, { ...run, done });

@@ -14,6 +14,10 @@ export interface FiringRequest {
   readonly fireMs: number;
   /** The job must have started by then (the end of the policy's backup window), or null. */
   readonly notAfterMs: number | null;
+  /** What a job still running at the window's end does. */
+  readonly atEnd: 'continue' | 'pause';
+  /** When the window opens again after notAfterMs (where a paused job resumes), or null. */
+  readonly resumeAtMs: number | null;
 }
 
 export interface SchedulerOptions {
@@ -90,15 +94,27 @@ export class Scheduler {
     if (!(await claimFiring(this.opts.catalog, policy, fireMs))) return; // another controller has it
     const jitterMs = spec.jitter ? Math.floor(Math.random() * (parseDuration(spec.jitter) ?? 0)) : 0;
     if (jitterMs > 0) await new Promise((r) => setTimeout(r, jitterMs));
-    const jobId = await this.opts.fire({ policy, fireMs, notAfterMs: windowEndMs(spec, fireMs) });
+    const notAfterMs = windowEndMs(spec, fireMs);
+    const jobId = await this.opts.fire({
+      policy, fireMs, notAfterMs, atEnd: spec.window?.atEnd ?? 'continue',
+      resumeAtMs: notAfterMs === null ? null : windowStartAfterMs(spec, notAfterMs),
+    });
     await setClaimJob(this.opts.catalog, policy, fireMs, jobId);
   }
 }
 
 /** The end of the backup window that contains fireMs (in the policy's time zone), or null. */
 export function windowEndMs(spec: PolicySpec, fireMs: number): number | null {
-  if (!spec.window) return null;
   // The first time after the firing whose wall clock reads the window's end.
-  const [h, m] = spec.window.end.split(':').map(Number) as [number, number];
-  return new Cron(`0 ${m} ${h} * * *`, { timezone: spec.timezone }).nextRun(new Date(fireMs))?.getTime() ?? null;
+  return spec.window ? nextWallClockMs(spec.window.end, spec.timezone, fireMs) : null;
+}
+
+/** The next opening of the policy's backup window after ms (where a paused job resumes), or null. */
+export function windowStartAfterMs(spec: PolicySpec, ms: number): number | null {
+  return spec.window ? nextWallClockMs(spec.window.start, spec.timezone, ms) : null;
+}
+
+function nextWallClockMs(hhmm: string, timezone: string | undefined, afterMs: number): number | null {
+  const [h, m] = hhmm.split(':').map(Number) as [number, number];
+  return new Cron(`0 ${m} ${h} * * *`, { timezone }).nextRun(new Date(afterMs))?.getTime() ?? null;
 }

@@ -26,12 +26,15 @@ export class PauseGate {
   get paused(): boolean { return this.#paused; }
   get pausedAtMs(): number | null { return this.#pausedAtMs; }
 
-  /** Returns false when already paused. */
-  pause(): boolean {
+  /**
+   * Returns false when already paused. `limitMs` replaces maxPauseMs for this pause: a pause
+   * the policy asked for (a backup window's end until it reopens) may be longer.
+   */
+  pause(limitMs = this.#opts.maxPauseMs): boolean {
     if (this.#paused) return false;
     this.#paused = true;
     this.#pausedAtMs = Date.now();
-    this.#timer = setTimeout(() => this.#opts.onExpire(Date.now() - this.#pausedAtMs!), this.#opts.maxPauseMs);
+    this.#timer = setTimeout(() => this.#opts.onExpire(Date.now() - this.#pausedAtMs!), limitMs);
     this.#timer.unref();
     this.#opts.onChange?.(true);
     return true;

@@ -17,6 +17,7 @@ interface ServeOptions {
   config?: string;
   secretsKey?: string;
   streams: number;
+  maxWritersPerRepo: number;
   localAgent: boolean;
   connect?: string;
   tlsCert?: string;
@@ -32,6 +33,7 @@ export function registerServeCommand(program: Command): void {
     .option('--config <file>', 'declarative config (repositories, policies, alerts); applied at start')
     .option('--secrets-key <file>', 'key file for stored credentials (default: DATA_DIR/secrets.key)')
     .option('--streams <n>', 'VM backups at once on this host', parseStreams, 2)
+    .option('--max-writers-per-repo <n>', 'backup jobs writing to one repository at once; more wait queued', parseMaxWriters, 4)
     .option('--no-local-agent', 'only schedule and serve; agents on the hosts run the jobs')
     .option('--connect <uri>', 'libvirt URI of the local agent (default: qemu:///system)')
     .option('--tls-cert <file>', 'serve the API over HTTPS with this certificate (PEM)')
@@ -43,7 +45,7 @@ export function registerServeCommand(program: Command): void {
       const log = pino({ base: { service: 'vmbak' }, redact: { paths: REDACTED_LOG_PATHS, censor: '[redacted]' } });
       const controller = await Controller.open({
         dataDir: opts.dataDir, configFile: opts.config, secretsKeyFile: opts.secretsKey, localAgent: opts.localAgent,
-        streams: opts.streams, connect: opts.connect, log,
+        streams: opts.streams, maxWritersPerRepository: opts.maxWritersPerRepo, connect: opts.connect, log,
       });
       const tls = opts.tlsCert ? { cert: readFileSync(opts.tlsCert), key: readFileSync(opts.tlsKey!) } : undefined;
       const app = createApiServer({ controller, logger: { stream: process.stdout }, tls });
@@ -74,6 +76,12 @@ export function registerServeCommand(program: Command): void {
 function parseStreams(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1 || n > 64) throw new VmbakError('USAGE', { detail: `--streams ${value}: give a whole number from 1 to 64` });
+  return n;
+}
+
+function parseMaxWriters(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 1000) throw new VmbakError('USAGE', { detail: `--max-writers-per-repo ${value}: give a whole number from 1 to 1000` });
   return n;
 }
 
