@@ -52,6 +52,11 @@ export async function listPath(b: FileBrowser, fsId: string, rawPath: string): P
   return entries.map((e) => (e.type === 'symlink' ? { ...e, target: targetOf.get(e.name) ?? '' } : e)).sort((x, y) => (x.name < y.name ? -1 : 1));
 }
 
+/** The entry of one guest path (FILE_NOT_FOUND when there is none). */
+export async function statPath(b: FileBrowser, fsId: string, rawPath: string): Promise<FileEntry> {
+  return stat(b, await b.mounted(fsId), fsId, guestPath(rawPath));
+}
+
 async function stat(b: FileBrowser, g: Guestfish, fsId: string, path: string): Promise<FileEntry> {
   const r = await g.run(`lstatns ${quote(path)}`);
   if (r.error !== null) {

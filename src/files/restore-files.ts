@@ -7,7 +7,7 @@ import { dirname, join, basename } from 'node:path';
 import { VmbakError } from '../core/index.ts';
 import type { Manifest, Repository } from '../repository/index.ts';
 import { openFileBrowser, type FileBrowser } from './browser.ts';
-import { copyOut, listPath, writeArchive, type CopiedPath, type FileEntry } from './browse.ts';
+import { copyOut, listPath, statPath, writeArchive, type CopiedPath, type FileEntry } from './browse.ts';
 import { parseFilePath, type Filesystem } from './filesystems.ts';
 
 export interface FilesRequest {
@@ -43,6 +43,8 @@ export async function getBackupFiles(req: FilesGetRequest): Promise<{ launchMs: 
   const wanted = req.specs.map(parseFilePath);
   if (wanted.length === 0) throw new VmbakError('USAGE', { detail: 'files get needs at least one FILESYSTEM:/path' });
   return withBrowser(req, async (b) => {
+    // Every path is checked first, so an unknown one leaves nothing half-copied behind.
+    for (const w of wanted) await statPath(b, w.fs, w.path);
     // An archive is assembled in a private directory beside it, then tarred and removed.
     const staging = req.archive !== null ? await mkdtemp(join(dirname(req.archive), `.${basename(req.archive)}.vmbak-`)) : null;
     try {
