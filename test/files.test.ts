@@ -1,9 +1,9 @@
 // End to end through `vmbak files ls|get`: disk images built here (GPT + ext4 with a swap
-// partition beside it, MBR + XFS) with known files, backed up, then browsed and copied out
+// partition beside it, MBR + XFS, MBR + NTFS + FAT, LVM + ext4) with known files, backed up, then browsed and copied out
 // through libguestfs's appliance reading the backup over NBD — byte-identical files, modes,
 // owners, mtimes and symlinks kept; unknown paths and unbrowsable filesystems fail with one
 // clean line. Every `files` command launches one appliance (~20 s under TCG here), so the
-// file keeps to four of them; refusing an unbrowsable filesystem (swap here) is only listed.
+// file keeps to five of them (one builds the LVM disk); refusing an unbrowsable filesystem (swap here) is only listed.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,6 +11,7 @@ import { execFileSync } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
+import { libguestfsEnv } from '../src/files/index.ts';
 import { vmbak, tempDir, jsonLine, isCleanError } from './support/vmbak-cli.ts';
 
 const MiB = 1024 * 1024;
@@ -21,8 +22,8 @@ const xfsSrc = join(tmp.dir, 'xfs-src');
 const OLD_MTIME_S = 1_577_934_245; // 2020-01-02T03:04:05Z
 const binary = randomBytes(3 * MiB + 123);
 
-function sh(cmd: string, args: string[], input?: string): void {
-  execFileSync(cmd, args, { input, stdio: [input === undefined ? 'ignore' : 'pipe', 'ignore', 'pipe'] });
+function sh(cmd: string, args: string[], input?: string, env: NodeJS.ProcessEnv = process.env): void {
+  execFileSync(cmd, args, { input, env, stdio: [input === undefined ? 'ignore' : 'pipe', 'ignore', 'pipe'] });
 }
 
 /** A disk image of `sizeMiB` with one partition table, and `parts` written at their offsets. */
@@ -70,9 +71,33 @@ before(() => {
   buildDisk(join(tmp.dir, 'mbr.img'), 322, 'dos', [{ file: xfs, sizeMiB: 320 }]);
 });
 
+before(() => {
+  // NTFS and FAT on MBR, filled without mounting (ntfscp, mtools).
+  const ntfs = join(tmp.dir, 'ntfs.part');
+  sh('truncate', ['-s', '16M', ntfs]);
+  sh('mkntfs', ['-F', '-Q', '-q', ntfs]);
+  sh('ntfscp', ['-f', ntfs, join(ext4Src, 'sub/binary.dat'), '/binary.dat']);
+  const fat = join(tmp.dir, 'fat.part');
+  sh('mkfs.vfat', ['-C', fat, String(16 * 1024)]);
+  sh('mmd', ['-i', fat, '::/docs']);
+  sh('mcopy', ['-i', fat, join(xfsSrc, 'notes.txt'), '::/docs/notes.txt']);
+  buildDisk(join(tmp.dir, 'win.img'), 34, 'dos', [{ file: ntfs, sizeMiB: 16 }, { file: fat, sizeMiB: 16 }]);
+});
+
+before(async () => {
+  // LVM + ext4: made by libguestfs itself (the host's device mapper stays out of it).
+  const data = join(tmp.dir, 'data.img');
+  sh('truncate', ['-s', '40M', data]);
+  const script = ['run', 'part-disk /dev/sda mbr', 'pvcreate /dev/sda1', 'vgcreate vg0 /dev/sda1', 'lvcreate root vg0 24',
+    'mkfs ext4 /dev/vg0/root', 'mount /dev/vg0/root /', 'mkdir /etc', 'write /etc/hostname "lvm-guest\\n"',
+    'chmod 0640 /etc/hostname', 'chown 1500 1600 /etc/hostname', `utimens /etc/hostname 0 0 ${OLD_MTIME_S} 0`, 'ln-s hostname /etc/name-link'];
+  sh('guestfish', ['--rw', '--format=raw', '-a', data], `${script.join('\n')}\n`, await libguestfsEnv());
+});
+
 before(async () => {
   assert.equal((await vmbak(['repo', 'init'], env)).code, 0);
-  const b = await vmbak(['backup', '--image', join(tmp.dir, 'gpt.img'), '--image', join(tmp.dir, 'mbr.img'), '--vm', 'files01', '--no-progress'], env);
+  const images = ['gpt', 'mbr', 'win', 'data'].flatMap((d) => ['--image', join(tmp.dir, `${d}.img`)]);
+  const b = await vmbak(['backup', ...images, '--vm', 'files01', '--no-progress'], env);
   assert.equal(b.code, 0, b.stderr);
 });
 after(() => tmp.remove());
@@ -82,7 +107,7 @@ test('files ls lists the filesystems (id, type) and a directory with types, mode
   const fss = await vmbak(['files', 'ls', 'files01@latest'], env);
   const dir = await vmbak(['files', 'ls', 'files01@latest', 'gpt/p1:/sub', '--json'], env);
   assert.equal(fss.code, 0, fss.stderr);
-  assert.deepEqual(fss.stdout.trim().split('\n'), ['gpt/p1 ext4', 'gpt/p2 swap', 'mbr/p1 xfs']);
+  assert.deepEqual(fss.stdout.trim().split('\n').sort(), ['data/lvm/vg0/root ext4', 'gpt/p1 ext4', 'gpt/p2 swap', 'mbr/p1 xfs', 'win/p1 ntfs', 'win/p2 vfat']);
   assert.equal(dir.code, 0, dir.stderr);
   const listing = jsonLine<{ fs: string; launchMs: number; entries: { name: string; type: string; sizeBytes: number; mode: string; uid: number; gid: number; mtime: string; target: string | null }[] }>(dir);
   assert.equal(listing.fs, 'gpt/p1');
@@ -98,7 +123,7 @@ test('files ls lists the filesystems (id, type) and a directory with types, mode
 test('files get copies files, symlinks and directories from ext4 and XFS byte-identical, keeping modes, owners and mtimes', async () => {
   const out = join(tmp.dir, 'out');
   const r = await vmbak(['files', 'get', 'files01@latest', 'gpt/p1:/sub', 'gpt/p1:/hello.txt', 'gpt/p1:/deep-link',
-    'mbr/p1:/notes.txt', 'mbr/p1:/ln', 'mbr/p1:/dir', '--to', out], env);
+    'mbr/p1:/notes.txt', 'mbr/p1:/ln', 'mbr/p1:/dir', 'win/p1:/binary.dat', 'win/p2:/docs', 'data/lvm/vg0/root:/etc', '--to', out], env);
   assert.equal(r.code, 0, r.stderr);
   assert.deepEqual(readFileSync(join(out, 'sub/binary.dat')), binary);
   assert.equal(readFileSync(join(out, 'hello.txt'), 'utf8'), 'hello from ext4\n');
@@ -119,6 +144,13 @@ test('files get copies files, symlinks and directories from ext4 and XFS byte-id
   assert.equal(readlinkSync(join(out, 'ln')), 'notes.txt');
   assert.equal(lstatSync(join(out, 'dir')).mode & 0o7777, 0o750);
   assert.deepEqual(readFileSync(join(out, 'dir/inner.bin')), binary.subarray(0, 200_000));
+  // NTFS and FAT on MBR; ext4 on LVM.
+  assert.deepEqual(readFileSync(join(out, 'binary.dat')), binary);
+  assert.equal(readFileSync(join(out, 'docs/notes.txt'), 'utf8'), 'xfs notes\n');
+  assert.equal(readFileSync(join(out, 'etc/hostname'), 'utf8'), 'lvm-guest\n');
+  const hostname = lstatSync(join(out, 'etc/hostname'));
+  assert.deepEqual([hostname.mode & 0o7777, hostname.uid, hostname.gid, Math.round(hostname.mtimeMs / 1000)], [0o640, 1500, 1600, OLD_MTIME_S]);
+  assert.equal(readlinkSync(join(out, 'etc/name-link')), 'hostname');
 });
 
 test('an unknown path fails with one line naming it, and nothing is copied', async () => {

@@ -5,4 +5,4 @@ export { openFileBrowser, type FileBrowser, type FileBrowserRequest } from './br
 export { listPath, copyOut, MAX_LISTED_ENTRIES, type FileEntry, type EntryType, type CopiedPath } from './browse.ts';
 export { parseFilePath, type Filesystem } from './filesystems.ts';
 export { listBackupFiles, getBackupFiles, type FilesListing, type FilesRequest, type FilesGetRequest } from './restore-files.ts';
-export { isKvmUsable } from './accel.ts';
+export { isKvmUsable, libguestfsEnv } from './accel.ts';
