@@ -43,6 +43,7 @@ before(() => {
   // ext4 on GPT, filled with mkfs.ext4 -d (keeps modes, owners, mtimes, symlinks).
   mkdirSync(join(ext4Src, 'sub/deep'), { recursive: true });
   writeFileSync(join(ext4Src, 'hello.txt'), 'hello from ext4\n');
+  writeFileSync(join(ext4Src, 'naïve "name" with space.txt'), 'quoted\n');
   writeFileSync(join(ext4Src, 'sub/binary.dat'), binary);
   writeFileSync(join(ext4Src, 'sub/deep/secret.txt'), 'only for group\n');
   chmodSync(join(ext4Src, 'sub/deep/secret.txt'), 0o640);
@@ -122,11 +123,12 @@ test('files ls lists the filesystems (id, type) and a directory with types, mode
 
 test('files get copies files, symlinks and directories from ext4 and XFS byte-identical, keeping modes, owners and mtimes', async () => {
   const out = join(tmp.dir, 'out');
-  const r = await vmbak(['files', 'get', 'files01@latest', 'gpt/p1:/sub', 'gpt/p1:/hello.txt', 'gpt/p1:/deep-link',
+  const r = await vmbak(['files', 'get', 'files01@latest', 'gpt/p1:/sub', 'gpt/p1:/hello.txt', 'gpt/p1:/deep-link', 'gpt/p1:/naïve "name" with space.txt',
     'mbr/p1:/notes.txt', 'mbr/p1:/ln', 'mbr/p1:/dir', 'win/p1:/binary.dat', 'win/p2:/docs', 'data/lvm/vg0/root:/etc', '--to', out], env);
   assert.equal(r.code, 0, r.stderr);
   assert.deepEqual(readFileSync(join(out, 'sub/binary.dat')), binary);
   assert.equal(readFileSync(join(out, 'hello.txt'), 'utf8'), 'hello from ext4\n');
+  assert.equal(readFileSync(join(out, 'naïve "name" with space.txt'), 'utf8'), 'quoted\n');
   assert.equal(readFileSync(join(out, 'sub/deep/secret.txt'), 'utf8'), 'only for group\n');
   const secret = lstatSync(join(out, 'sub/deep/secret.txt'));
   assert.equal(secret.mode & 0o7777, 0o640);

@@ -15,7 +15,7 @@ import { findFilesystems, whyUnbrowsable, type Filesystem } from './filesystems.
 export interface FileBrowserRequest {
   readonly repo: Repository;
   readonly backup: Manifest;
-  /** Ends the appliance after this long without a request (default: never; close() does). */
+  /** Closes the whole session (appliance, NBD export) after this long without a request (default: never; close() does). */
   readonly idleTimeoutMs?: number;
   /** Time allowed for the appliance to start (TCG under load takes 10–30 s). */
   readonly launchTimeoutMs?: number;
@@ -35,7 +35,8 @@ export interface FileBrowser {
 
 export async function openFileBrowser(req: FileBrowserRequest): Promise<FileBrowser> {
   const cleanup: (() => Promise<void>)[] = [];
-  const closeAll = async () => { for (const c of cleanup.reverse()) await c().catch(() => {}); };
+  // Idempotent: the idle timer and close() may both call it.
+  const closeAll = async () => { for (const c of cleanup.splice(0).reverse()) await c().catch(() => {}); };
   try {
     const dir = await mkdtemp(join(tmpdir(), 'vmbak-files-'));
     cleanup.push(() => rm(dir, { recursive: true, force: true }));
@@ -45,7 +46,7 @@ export async function openFileBrowser(req: FileBrowserRequest): Promise<FileBrow
     const socket = join(dir, 'nbd.sock');
     await server.listen({ path: socket });
     cleanup.push(() => server.close());
-    const g = await Guestfish.start({ idleTimeoutMs: req.idleTimeoutMs });
+    const g = await Guestfish.start({ idleTimeoutMs: req.idleTimeoutMs, onIdle: () => { void closeAll(); } });
     cleanup.push(() => g.close());
     const disks = session.exports.map((e) => e.name);
     // With protocol nbd, the "filename" is the export name.

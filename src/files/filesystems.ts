@@ -41,7 +41,7 @@ export async function findFilesystems(g: Guestfish, disks: readonly string[]): P
   return found;
 }
 
-function filesystemId(device: string, diskOf: Map<string, string>, lvDisk: Map<string, string>): string {
+export function filesystemId(device: string, diskOf: Map<string, string>, lvDisk: Map<string, string>): string {
   const part = /^(\/dev\/[a-z]+)(\d+)$/.exec(device);
   if (part && diskOf.has(part[1]!)) return `${diskOf.get(part[1]!)}/p${part[2]}`;
   if (diskOf.has(device)) return diskOf.get(device)!;

@@ -11,8 +11,9 @@ import { VmbakError } from '../core/index.ts';
 import { libguestfsEnv } from './accel.ts';
 
 export interface GuestfishOptions {
-  /** Ends the session after this long without a command (browsing sessions of the API). */
+  /** Calls onIdle (default: close()) after this long without a command (browsing sessions of the API). */
   readonly idleTimeoutMs?: number;
+  readonly onIdle?: () => void;
 }
 
 export interface CommandResult {
@@ -35,9 +36,11 @@ export class Guestfish {
   private exited: Error | null = null;
   private idleTimer: NodeJS.Timeout | null = null;
   private readonly idleTimeoutMs: number | null;
+  private readonly onIdle: () => void;
 
-  private constructor(env: NodeJS.ProcessEnv, idleTimeoutMs: number | null) {
-    this.idleTimeoutMs = idleTimeoutMs;
+  private constructor(env: NodeJS.ProcessEnv, opts: GuestfishOptions) {
+    this.idleTimeoutMs = opts.idleTimeoutMs ?? null;
+    this.onIdle = opts.onIdle ?? (() => { void this.close(); });
     // `sh` only to merge stderr into stdout and to tell "not installed" (127) apart.
     this.child = spawn('sh', ['-c', 'command -v guestfish >/dev/null || exit 127; exec guestfish --ro 2>&1'], {
       env, stdio: ['pipe', 'pipe', 'ignore'],
@@ -50,7 +53,7 @@ export class Guestfish {
   }
 
   static async start(opts: GuestfishOptions = {}): Promise<Guestfish> {
-    return new Guestfish(await libguestfsEnv(), opts.idleTimeoutMs ?? null);
+    return new Guestfish(await libguestfsEnv(), opts);
   }
 
   /** Runs one command; resolves with its output lines or its error text. */
@@ -100,7 +103,7 @@ export class Guestfish {
 
   private armIdleTimer(): void {
     if (this.idleTimeoutMs === null || this.exited || this.waiters.length > 0) return;
-    this.idleTimer = setTimeout(() => { void this.close(); }, this.idleTimeoutMs);
+    this.idleTimer = setTimeout(this.onIdle, this.idleTimeoutMs);
     this.idleTimer.unref();
   }
 
