@@ -155,7 +155,7 @@ test('files get copies files, symlinks and directories from ext4 and XFS byte-id
   assert.equal(readlinkSync(join(out, 'etc/name-link')), 'hostname');
 });
 
-test('an unknown path fails with one line naming it, and nothing is copied', async () => {
+test('an unknown path fails with one line naming it and nothing is copied; a bad FS:/path and a missing guestfish fail cleanly', async () => {
   const none = join(tmp.dir, 'none');
   const missing = await vmbak(['files', 'get', 'files01@latest', 'gpt/p1:/hello.txt', 'gpt/p1:/sub/nope.txt', '--to', none], env);
   assert.ok(isCleanError(missing), missing.stderr);
@@ -164,4 +164,8 @@ test('an unknown path fails with one line naming it, and nothing is copied', asy
   const usage = await vmbak(['files', 'ls', 'files01@latest', 'no-colon'], env);
   assert.ok(isCleanError(usage), usage.stderr);
   assert.equal(usage.code, 2);
+  // No guestfish on the PATH: TOOL_MISSING, one line.
+  const noTool = await vmbak(['files', 'ls', 'files01@latest'], { ...env, PATH: '/nowhere' });
+  assert.ok(isCleanError(noTool), noTool.stderr);
+  assert.match(noTool.stderr, /guestfish is not installed/);
 });

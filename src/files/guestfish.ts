@@ -42,7 +42,7 @@ export class Guestfish {
     this.idleTimeoutMs = opts.idleTimeoutMs ?? null;
     this.onIdle = opts.onIdle ?? (() => { void this.close(); });
     // `sh` only to merge stderr into stdout and to tell "not installed" (127) apart.
-    this.child = spawn('sh', ['-c', 'command -v guestfish >/dev/null || exit 127; exec guestfish --ro 2>&1'], {
+    this.child = spawn('/bin/sh', ['-c', 'command -v guestfish >/dev/null || exit 127; exec guestfish --ro 2>&1'], {
       env, stdio: ['pipe', 'pipe', 'ignore'],
     });
     this.child.stdout!.setEncoding('utf8');
@@ -124,7 +124,7 @@ export class Guestfish {
     if (this.exited) return;
     const detail = this.buffered.trim().split('\n').slice(-3).join('; ');
     this.exited = code === 127
-      ? new VmbakError('TOOL_MISSING', { tool: 'guestfish', hint: 'install libguestfs-tools (scripts/install-system-deps.sh)' })
+      ? new VmbakError('TOOL_MISSING', { tool: 'guestfish', hint: 'apt-get install libguestfs-tools, or run scripts/install-system-deps.sh' })
       : new VmbakError('FILE_BROWSER_FAILED', { detail: `guestfish ended (${err?.message ?? `exit ${code}`})${detail ? `: ${detail}` : ''}` });
     if (this.idleTimer) clearTimeout(this.idleTimer);
     this.failAll(this.exited);
