@@ -121,7 +121,7 @@ test('files ls lists the filesystems (id, type) and a directory with types, mode
   process.stderr.write(`# appliance launch: ${listing.launchMs} ms\n`);
 });
 
-test('files get copies files, symlinks and directories from ext4 and XFS byte-identical, keeping modes, owners and mtimes', async () => {
+test('files get copies files, symlinks and directories from ext4 (GPT, LVM), XFS, NTFS and FAT byte-identical, keeping modes, owners and mtimes', async () => {
   const out = join(tmp.dir, 'out');
   const r = await vmbak(['files', 'get', 'files01@latest', 'gpt/p1:/sub', 'gpt/p1:/hello.txt', 'gpt/p1:/deep-link', 'gpt/p1:/naïve "name" with space.txt',
     'mbr/p1:/notes.txt', 'mbr/p1:/ln', 'mbr/p1:/dir', 'win/p1:/binary.dat', 'win/p2:/docs', 'data/lvm/vg0/root:/etc', '--to', out], env);
