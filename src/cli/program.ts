@@ -15,6 +15,7 @@ import { registerJobsCommands } from './commands/jobs.ts';
 import { registerExportCommand } from './commands/export.ts';
 import { registerServeCommand } from './commands/serve.ts';
 import { registerAccessCommands } from './commands/access.ts';
+import { registerFilesCommands } from './commands/files.ts';
 
 export function buildProgram(): Command {
   const program = new Command('vmbak')
@@ -30,6 +31,7 @@ export function buildProgram(): Command {
   registerBackupCommand(program);
   registerRestoreCommand(program);
   registerExportCommand(program);
+  registerFilesCommands(program);
   registerBackupsCommands(program);
   registerCareCommands(program);
   registerCopyCommand(program);
