@@ -40,5 +40,5 @@ export interface SourceFileFacts {
   readonly inode: string;
   readonly device: string;
   /** The same facts of every backing file under a qcow2 overlay, top first (absent: none). */
-  readonly backing?: readonly Omit<SourceFileFacts, 'backing'>[];
+  readonly backing?: Omit<SourceFileFacts, 'backing'>[];
 }

@@ -64,7 +64,7 @@ export async function backupVm(req: BackupVmRequest): Promise<Manifest> {
       const prevDisk = previous?.disks.find((d) => d.name === disk.source.name) ?? null;
       const { base, reason } = await chooseBase(repo, table, previous, prevDisk, disk.source.sizeBytes);
       const decision = decideImageRead({ facts: disk.sourceFile, previous, prevDisk, forceRead: req.forceRead === true, copies: copies.length });
-      const sourceFile = disk.sourceFile ? { ...disk.sourceFile, backing: disk.sourceFile.backing?.map((b) => ({ ...b })) } : undefined;
+      const sourceFile = disk.sourceFile ?? undefined;
       if (decision.skip && base) {
         // Unchanged since the previous backup read it: its index, checked like any base, is this one.
         indexes.set(disk.source.name, base);
