@@ -11,7 +11,8 @@
 # mutation seeds (so every tool sees byte-identical changes):
 #   a   first backup
 #   b   second backup of the unchanged image, full re-read (restic --force,
-#       borg --files-cache=disabled; vmbak always re-reads image files)
+#       borg --files-cache=disabled, vmbak --force-read; bench/unchanged-image.sh times the
+#       metadata skips instead)
 #   c   after mutate-disk.sh IMG 1 1 1   (1% of used blocks, scattered 4 KiB writes)
 #   c2  after mutate-disk.sh IMG 1 2 16  (a further 1%, in 64 KiB runs)
 #   d   full restore of the latest backup to a file, verified by sha256
@@ -137,7 +138,7 @@ setup_tool() {
       [ -x "$VMBAK" ] || { echo "bench: $VMBAK not found (vmbak CLI not built yet?)" >&2; return 1; }
       INIT="'$VMBAK' repo init --repo '$W/repo'${chunk:+ --chunk-size $chunk}"
       BACKUP="'$VMBAK' backup --repo '$W/repo' --image '$disk' --vm bench --json > '$W/out.json'"
-      BACKUP_REREAD=$BACKUP
+      BACKUP_REREAD="'$VMBAK' backup --repo '$W/repo' --image '$disk' --vm bench --force-read --json > '$W/out.json'"
       RESTORE="'$VMBAK' restore --repo '$W/repo' latest --to '$W/restore' --format raw"
       RESTORED="$W/restore/disk.raw"
       ;;

@@ -31,6 +31,7 @@ export function backupJson(manifest: Manifest, repo: string, copies: readonly Co
     disks: manifest.disks.map((d) => ({
       name: d.name, sizeBytes: d.sizeBytes, bytesRead: d.bytesRead, bytesNew: d.bytesNew,
       bytesChanged: d.bytesChanged, incremental: d.incremental, fallbackReason: d.fallbackReason,
+      read: d.read ?? 'read', readReason: d.readReason ?? null,
     })),
     skippedDisks: manifest.skippedDisks,
     warnings: manifest.warnings,
@@ -49,7 +50,7 @@ export function backupSummary(manifest: Manifest, repo: string): string {
   ];
   for (const d of manifest.disks) {
     lines.push(`  ${d.name}: ${formatBytes(d.sizeBytes)}, read ${formatBytes(d.bytesRead)}, new ${formatBytes(d.bytesNew)}`
-      + (d.fallbackReason ? ` (${d.fallbackReason})` : ''));
+      + (d.read === 'skipped' ? ` (not read: ${d.readReason})` : d.fallbackReason ? ` (${d.fallbackReason})` : ''));
   }
   for (const sk of manifest.skippedDisks) lines.push(`  ${sk.name}: skipped (${sk.reason})`);
   for (const w of manifest.warnings) lines.push(`  warning: ${w}`);

@@ -24,3 +24,21 @@ export interface DiskSource {
   read(offsetBytes: number, lengthBytes: number, into?: Buffer): Promise<Buffer>;
   close(): Promise<void>;
 }
+
+/**
+ * What the file system says about an image file at the moment a backup session looked at it,
+ * before any read. A later backup whose image shows the same facts may reuse this backup's
+ * disk index without reading (the way restic and borg skip unchanged files). ctime is the
+ * guard: a tool can put mtime back after writing, but any write or utime call sets ctime to
+ * the present. Nanosecond times, inode and device are decimal strings (they exceed 2^53).
+ */
+export interface SourceFileFacts {
+  readonly path: string;
+  readonly sizeBytes: number;
+  readonly mtimeNs: string;
+  readonly ctimeNs: string;
+  readonly inode: string;
+  readonly device: string;
+  /** The same facts of every backing file under a qcow2 overlay, top first (absent: none). */
+  readonly backing?: Omit<SourceFileFacts, 'backing'>[];
+}

@@ -6,7 +6,7 @@
 // job and a VM snapshot are both a "backup session" whose disks a DiskSource reads and whose
 // mapDirty answers from the dirty bitmap or the changed-areas query.
 
-import type { DiskSource } from './disk-source.ts';
+import type { DiskSource, SourceFileFacts } from './disk-source.ts';
 
 export type VmState = 'running' | 'paused' | 'shutoff' | 'other';
 export type Consistency = 'application' | 'filesystem' | 'crash';
@@ -55,6 +55,12 @@ export interface SessionDisk {
   readonly format?: string;
   /** The image file the disk was read from, when it is a file. */
   readonly sourcePath?: string | null;
+  /**
+   * The image file's facts taken before the session read anything, when the disk is a
+   * regular file read at rest (image files, shut-off VMs); null when they cannot vouch for
+   * its content (a block device, a file modified within the last second).
+   */
+  readonly sourceFile?: SourceFileFacts | null;
 }
 
 /** One consistent point in time of a VM's disks, open for reading. */

@@ -56,6 +56,8 @@ export interface BackupRunOptions {
   readonly gate?: PauseGate;
   /** Repositories that get the same backup from the same reads (backup --copy-to). */
   readonly copyTargets?: readonly RepoHandle[];
+  /** Read image files even when unchanged by their facts (backup --force-read). */
+  readonly forceRead?: boolean;
 }
 
 export async function runBackups(jobs: readonly VmJob[], opts: BackupRunOptions): Promise<VmOutcome[]> {
@@ -145,7 +147,7 @@ async function backupInto(
   }));
   let manifest: Manifest;
   try {
-    manifest = await backupVm({ repo, vm: job.vm, source: job.source, session, pool, signal: opts.signal, progress: opts.progress, gate: opts.gate, copies });
+    manifest = await backupVm({ repo, vm: job.vm, source: job.source, session, pool, signal: opts.signal, progress: opts.progress, gate: opts.gate, copies, forceRead: opts.forceRead });
   } catch (err) {
     await Promise.all(copies.map((c) => c.release()));
     await session.abort().catch(() => {});

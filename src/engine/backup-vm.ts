@@ -12,6 +12,7 @@ import {
 import { openChunkTableForWriting } from '../repository/index.ts';
 import { backupDisk } from './backup-disk.ts';
 import { teeToAll, type DiskTee } from './fan-out-sink.ts';
+import { decideImageRead } from './unchanged-image.ts';
 import type { FanOutCopy } from './fan-out.ts';
 import type { WorkerPool } from './worker-pool.ts';
 import type { ProgressCounters } from './progress.ts';
@@ -36,6 +37,8 @@ export interface BackupVmRequest {
   readonly gate?: PauseGate;
   /** Second repositories written from the same reads (backup --copy-to); they never fail this backup. */
   readonly copies?: readonly FanOutCopy[];
+  /** Read image files even when their facts say they are unchanged (backup --force-read). */
+  readonly forceRead?: boolean;
 }
 
 export function vmLockName(vmKey: string): string {
@@ -60,6 +63,19 @@ export async function backupVm(req: BackupVmRequest): Promise<Manifest> {
     for (const disk of session.disks) {
       const prevDisk = previous?.disks.find((d) => d.name === disk.source.name) ?? null;
       const { base, reason } = await chooseBase(repo, table, previous, prevDisk, disk.source.sizeBytes);
+      const decision = decideImageRead({ facts: disk.sourceFile, previous, prevDisk, forceRead: req.forceRead === true, copies: copies.length });
+      const sourceFile = disk.sourceFile ?? undefined;
+      if (decision.skip && base) {
+        // Unchanged since the previous backup read it: its index, checked like any base, is this one.
+        indexes.set(disk.source.name, base);
+        disks.push({
+          name: disk.source.name, sizeBytes: disk.source.sizeBytes, chunkSizeBytes: repo.config.chunkSizeBytes,
+          digest: base.digest(), format: 'raw', sourcePath: null, bytesRead: 0, bytesNew: 0, bytesChanged: 0,
+          incremental: true, fallbackReason: null, sourceFile, read: 'skipped', readReason: decision.reason,
+        });
+        continue;
+      }
+      const readReason = decision.skip ? `image unchanged, but ${reason}` : decision.reason;
       let fallbackReason = disk.fallbackReason ?? reason;
       let useDirtyMap = disk.incrementalFrom !== null && base !== null;
       if (useDirtyMap && previous?.checkpointId !== disk.incrementalFrom) {
@@ -78,12 +94,13 @@ export async function backupVm(req: BackupVmRequest): Promise<Manifest> {
         name: disk.source.name, sizeBytes: disk.source.sizeBytes, chunkSizeBytes: repo.config.chunkSizeBytes,
         digest: result.index.digest(), format: 'raw', sourcePath: null,
         bytesRead: result.bytesRead, bytesNew: result.bytesNew, bytesChanged: result.bytesChanged,
-        incremental: useDirtyMap, fallbackReason,
+        incremental: useDirtyMap, fallbackReason, sourceFile, read: 'read', readReason,
       });
     }
     if (signal.aborted) throw signal.reason;
     await writer.finish();
     if (signal.aborted) throw signal.reason;
+    // A disk skipped as unchanged counts as incremental: nothing of it needed reading.
     const incremental = disks.length > 0 && disks.every((d) => d.incremental);
     const finishedMs = clock.nowMs();
     return await recordBackup(repo, lock, indexes, (backupId): Manifest => ({

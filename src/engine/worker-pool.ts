@@ -1,5 +1,6 @@
-// A fixed pool of chunk workers (one per core by default). Requests carry a job id; a job's
-// follow-up request (encode after hash) goes to the worker that holds its data.
+// A fixed pool of chunk workers (one per core by default), started on first use: a backup
+// whose disks are all skipped as unchanged never pays for booting them. Requests carry a job
+// id; a job's follow-up request (encode after hash) goes to the worker that holds its data.
 
 import { Worker } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
@@ -31,16 +32,29 @@ export class WorkerPool {
     return new WorkerPool(repo.keys ? repo.masterSecret : null, repo.config.compression.level, size);
   }
 
+  private readonly start: (() => void) | null;
+  private started = false;
+
   constructor(secret: Buffer | null, compressionLevel: number, size = availableParallelism()) {
-    for (let i = 0; i < Math.max(1, size); i++) {
-      const worker = new Worker(new URL(import.meta.url.endsWith('.ts') ? './chunk-worker.ts' : './chunk-worker.js', import.meta.url), {
-        workerData: { secret: secret ? new Uint8Array(secret) : null, compressionLevel },
-      });
-      worker.on('message', (reply: WorkerReply) => this.settle(reply));
-      worker.on('error', (err) => this.failAll(err));
-      this.workers.push(worker);
-      this.load.push(0);
-    }
+    const count = Math.max(1, size);
+    for (let i = 0; i < count; i++) this.load.push(0);
+    this.start = () => {
+      for (let i = 0; i < count; i++) {
+        const worker = new Worker(new URL(import.meta.url.endsWith('.ts') ? './chunk-worker.ts' : './chunk-worker.js', import.meta.url), {
+          workerData: { secret: secret ? new Uint8Array(secret) : null, compressionLevel },
+        });
+        worker.on('message', (reply: WorkerReply) => this.settle(reply));
+        worker.on('error', (err) => this.failAll(err));
+        this.workers.push(worker);
+      }
+    };
+  }
+
+  /** Boots the workers once; every slot is made after this, so each worker learns every slot. */
+  private ensureStarted(): void {
+    if (this.started) return;
+    this.started = true;
+    this.start?.();
   }
 
   /** Starts a job on the least busy worker; returns the worker's number for follow-ups. */
@@ -56,6 +70,7 @@ export class WorkerPool {
 
   run(worker: number, request: DistributiveOmit<WorkerRequest, never>, transfer: ArrayBuffer[] = []): Promise<WorkerReply> {
     if (this.closed) return Promise.reject(new VmbakError('INTERNAL', { detail: 'worker pool is closed' }));
+    this.ensureStarted();
     return new Promise((resolve, reject) => {
       this.pending.set(request.jobId * 2 + (request.op === 'hash' ? 0 : 1), { resolve, reject, worker });
       this.load[worker]!++;
@@ -68,6 +83,7 @@ export class WorkerPool {
    * for the pool's life, so there are as many as batches were ever in flight at once.
    */
   acquireSlot(inputBytes: number, outputBytes: number): BatchSlot {
+    this.ensureStarted();
     const i = this.freeSlots.findIndex((s) => s.input.length >= inputBytes && s.output.length >= outputBytes);
     if (i >= 0) return this.freeSlots.splice(i, 1)[0]!;
     const input = new SharedArrayBuffer(inputBytes);

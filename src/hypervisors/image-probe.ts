@@ -10,6 +10,8 @@ import { VmbakError, describeError } from '../core/index.ts';
 export interface ImageInfo {
   readonly format: string;
   readonly virtualSizeBytes: number;
+  /** Absolute paths of the backing files under the image, top first (a qcow2 overlay's chain). */
+  readonly backingPaths: readonly string[];
 }
 
 const SECTOR_BYTES = 512;
@@ -18,10 +20,13 @@ export async function probeImage(absPath: string, format?: string): Promise<Imag
   const fileSizeBytes = await statImage(absPath);
   const args = ['info', '--output=json', '--backing-chain', ...(format ? ['-f', format] : []), absPath];
   const json = await runQemuImg(args, absPath);
-  let top: { format?: unknown; 'virtual-size'?: unknown };
+  type Entry = { format?: unknown; 'virtual-size'?: unknown; 'full-backing-filename'?: unknown };
+  let top: Entry;
+  let chain: Entry[];
   try {
     const parsed: unknown = JSON.parse(json);
-    top = (Array.isArray(parsed) ? parsed[0] : parsed) as typeof top;
+    chain = (Array.isArray(parsed) ? parsed : [parsed]) as Entry[];
+    top = chain[0]!;
   } catch {
     throw new VmbakError('NOT_A_DISK_IMAGE', { path: absPath, detail: 'qemu-img info gave unreadable output' });
   }
@@ -36,7 +41,8 @@ export async function probeImage(absPath: string, format?: string): Promise<Imag
       });
     }
   }
-  return { format: top.format, virtualSizeBytes: top['virtual-size'] };
+  const backingPaths = chain.map((e) => e['full-backing-filename']).filter((p): p is string => typeof p === 'string');
+  return { format: top.format, virtualSizeBytes: top['virtual-size'], backingPaths };
 }
 
 /** File size for regular files, null for block devices (whose size qemu reports). */

@@ -5,9 +5,10 @@
 // image files fit (they have no inventory, nothing to sweep and nothing to define).
 
 import path from 'node:path';
-import { VmbakError, type BackupSession, type SessionDisk, type VmBackupSource } from '../core/index.ts';
-import { openProbedImageSource } from './qemu-nbd-source.ts';
+import { VmbakError, type BackupSession, type DiskSource, type SessionDisk, type SourceFileFacts, type VmBackupSource } from '../core/index.ts';
 import { probeImage } from './image-probe.ts';
+import { statSourceFile } from './image-facts.ts';
+import { lazyImageSource } from './lazy-image-source.ts';
 
 export interface ImageSpec {
   readonly path: string;
@@ -29,12 +30,14 @@ export async function openImageSession(images: readonly ImageSpec[], opts: { vmN
     names.add(name);
     return { abs, name, format: image.format };
   });
-  // The disks are probed and their qemu-nbd started all at once; the first failure (in disk
-  // order) is reported once every disk has settled, and whatever did open is closed.
+  // The disks are probed all at once; the first failure (in disk order) is reported once
+  // every disk has settled. Each file's facts are taken before anything reads it; its
+  // qemu-nbd starts only when the engine reads the disk (not at all when it is unchanged).
   const opened = await Promise.allSettled(planned.map(async ({ abs, name, format }) => {
     const info = await probeImage(abs, format);
-    const source = await openProbedImageSource(abs, info.format, name);
-    return { source, incrementalFrom: null, fallbackReason: 'image file: no changed-block tracking, unchanged chunks are found by hash', format: info.format, sourcePath: abs } satisfies SessionDisk;
+    const sourceFile = await statSourceFile(abs, info.backingPaths);
+    const source = lazyImageSource(abs, info.format, name, info.virtualSizeBytes);
+    return { source, incrementalFrom: null, fallbackReason: 'image file: no changed-block tracking, unchanged chunks are found by hash', format: info.format, sourcePath: abs, sourceFile } satisfies SessionDisk;
   }));
   for (const o of opened) if (o.status === 'fulfilled') disks.push(o.value);
   const failed = opened.find((o) => o.status === 'rejected');
@@ -53,6 +56,14 @@ export async function openImageSession(images: readonly ImageSpec[], opts: { vmN
     finish: closeAll,
     abort: closeAll,
   };
+}
+
+/** A probed image file as a lazily started DiskSource with its facts (powered-off libvirt VMs). */
+export async function openImageFileLazily(imagePath: string, name: string): Promise<DiskSource & { readonly sourceFile: SourceFileFacts | null }> {
+  const abs = path.resolve(imagePath);
+  const info = await probeImage(abs);
+  const sourceFile = await statSourceFile(abs, info.backingPaths);
+  return Object.assign(lazyImageSource(abs, info.format, name, info.virtualSizeBytes), { sourceFile });
 }
 
 export interface ImageFileSourceOptions {

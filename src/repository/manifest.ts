@@ -4,6 +4,15 @@
 
 import { z } from 'zod';
 
+const fileFactsSchema = z.object({
+  path: z.string(),
+  sizeBytes: z.number().int().nonnegative(),
+  mtimeNs: z.string().regex(/^\d+$/),
+  ctimeNs: z.string().regex(/^\d+$/),
+  inode: z.string().regex(/^\d+$/),
+  device: z.string().regex(/^\d+$/),
+});
+
 const diskSchema = z.object({
   name: z.string(),
   sizeBytes: z.number().int().nonnegative(),
@@ -17,6 +26,15 @@ const diskSchema = z.object({
   bytesChanged: z.number().int().nonnegative().nullable(),
   incremental: z.boolean(),
   fallbackReason: z.string().nullable(),
+  /**
+   * The image file's facts before it was read (image files, shut-off VMs), which let the next
+   * backup skip an unchanged image. Absent in manifests written before they existed, and
+   * for disks whose facts cannot vouch for their content.
+   */
+  sourceFile: fileFactsSchema.extend({ backing: z.array(fileFactsSchema).optional() }).optional(),
+  /** Whether the disk was read or its previous index reused unread, and why (absent in older manifests). */
+  read: z.enum(['read', 'skipped']).optional(),
+  readReason: z.string().nullable().optional(),
 });
 
 export const manifestSchema = z.object({

@@ -36,6 +36,8 @@ export interface BackupRequest {
   readonly quiesce?: QuiesceMode;
   /** Host commands around the guest freeze; given, a backup that is not application-consistent is a warning. */
   readonly hooks?: QuiesceHooks;
+  /** Read image files even when their size, mtime, ctime and inode say they are unchanged. */
+  readonly forceRead?: boolean;
 }
 
 export interface BackupRunControl {
@@ -63,6 +65,7 @@ export async function backupVms(req: BackupRequest, control: BackupRunControl): 
   const outcomes = await runBackups(jobs, {
     targets: req.targets, spread: req.spread === true, parallelStreams: req.parallelStreams, signal: control.signal,
     progress: control.progress, gate: control.gate, copyTargets: req.copyTargets ?? [], onOutcome: control.onOutcome,
+    forceRead: req.forceRead === true,
   });
   return { outcomes, verdict: judgeBackupRun(outcomes, req.hooks) };
 }

@@ -30,6 +30,7 @@ interface BackupOptions extends RepoOptions {
   copyTo: string[];
   copyToPassphraseFile?: string;
   json?: boolean;
+  forceRead?: boolean;
   progress: boolean;
 }
 
@@ -51,6 +52,7 @@ export function registerBackupCommand(program: Command): void {
     .option('--copy-to <location>', 'also write the same backup, from the same reads, to this repository (repeatable; a failed copy exits 3)', collect, [])
     .option('--copy-to-passphrase-file <file>', 'passphrase of the --copy-to repositories (default: $VMBAK_TO_PASSPHRASE, $VMBAK_PASSPHRASE, or a prompt)')
     .option('--max-pause <duration>', 'abort the backup when a pause (SIGUSR1, vmbak jobs pause) lasts longer', '30m')
+    .option('--force-read', 'read image files even when their size, mtime, ctime and inode match the previous backup')
     .option('--json', 'print one JSON line per VM (see docs/cli.md)')
     .option('--no-progress', 'no progress bar')
     .action(async (opts: BackupOptions) => {
@@ -73,7 +75,7 @@ export function registerBackupCommand(program: Command): void {
       try {
         const { verdict } = await backupVms({
           selection, targets, copyTargets, spread: opts.spread === true, parallelStreams: parallel,
-          excludeDisks: opts.excludeDisk, quiesce: opts.quiesce as 'auto' | 'require' | 'off',
+          excludeDisks: opts.excludeDisk, forceRead: opts.forceRead === true, quiesce: opts.quiesce as 'auto' | 'require' | 'off',
           hooks: { preFreeze: opts.preFreeze, postThaw: opts.postThaw, timeoutMs: Math.round(hookTimeoutS * 1000) },
         }, {
           signal: control.signal, progress, gate: control.gate,

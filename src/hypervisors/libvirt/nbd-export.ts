@@ -2,7 +2,7 @@
 // a DiskSource — both through vmbak's own NBD client and the shared qemu-nbd source module.
 
 import { NbdClient, BASE_ALLOCATION } from '../../nbd/index.ts';
-import { openImageSource, openNbdSource } from '../index.ts';
+import { openImageFileLazily, openNbdSource } from '../index.ts';
 import type { ExportOpener, ImageOpener } from './session-options.ts';
 
 export const openBackupExport: ExportOpener = async (socketPath, target, dirtyContext) => {
@@ -16,5 +16,9 @@ export const openBackupExport: ExportOpener = async (socketPath, target, dirtyCo
   }
 };
 
-/** Powered-off VMs: the image is read-only through qemu-nbd, whose lock keeps the VM from starting meanwhile. */
-export const openImageFile: ImageOpener = (path, target) => openImageSource(path, { name: target });
+/**
+ * Powered-off VMs: the image is read-only through qemu-nbd, whose lock keeps the VM from
+ * starting meanwhile — started on the first read, so a disk skipped as unchanged is not
+ * locked at all. The file's facts are taken here, before any read.
+ */
+export const openImageFile: ImageOpener = (path, target) => openImageFileLazily(path, target);

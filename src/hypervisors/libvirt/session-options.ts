@@ -3,7 +3,7 @@
 // decisions are testable and printable.
 
 import { VmbakError } from '../../core/index.ts';
-import type { BackupSessionOptions, DiskSource } from '../../core/index.ts';
+import type { BackupSessionOptions, DiskSource, SourceFileFacts } from '../../core/index.ts';
 import type { CheckpointInfo } from './checkpoints.ts';
 import { incrementalRefusal } from './checkpoints.ts';
 import type { LibvirtVm } from './inventory.ts';
@@ -11,7 +11,8 @@ import type { LibvirtVm } from './inventory.ts';
 /** Opens one export of a running backup job's NBD server as a DiskSource. */
 export type ExportOpener = (socketPath: string, target: string, dirtyContext: string | null) => Promise<DiskSource>;
 /** Opens an image file (powered-off VM) as a DiskSource. */
-export type ImageOpener = (path: string, target: string) => Promise<DiskSource>;
+/** Opens a shut-off VM's image file; sourceFile, when given, are its facts taken before any read. */
+export type ImageOpener = (path: string, target: string) => Promise<DiskSource & { readonly sourceFile?: SourceFileFacts | null }>;
 
 /** core's BackupSessionOptions plus what only libvirt sessions have: connection, scratch, state. */
 export interface SessionOptions extends BackupSessionOptions {

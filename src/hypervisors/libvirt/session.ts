@@ -4,7 +4,7 @@
 // (shut off: the image files themselves, read-only).
 
 import { VmbakError } from '../../core/index.ts';
-import type { DiskSource } from '../../core/index.ts';
+import type { DiskSource, SourceFileFacts } from '../../core/index.ts';
 import { getCheckpoint } from './checkpoints.ts';
 import { getVm } from './inventory.ts';
 import type { LibvirtVm } from './inventory.ts';
@@ -30,7 +30,7 @@ export async function openBackupSession(vmRef: string | Pick<LibvirtVm, 'uuid'>,
   }
   const stateFiles = await readStateFiles(vm.domain);
   const open = opts.openImage ?? openImageFile;
-  const sources: DiskSource[] = [];
+  const sources: (DiskSource & { readonly sourceFile?: SourceFileFacts | null })[] = [];
   try {
     for (const d of plan.disks) sources.push(await open(d.path, d.target));
   } catch (err) {
@@ -44,7 +44,7 @@ export async function openBackupSession(vmRef: string | Pick<LibvirtVm, 'uuid'>,
     checkpointId: null,
     domainXml,
     stateFiles,
-    disks: plan.disks.map((d, i) => ({ source: sources[i]!, incrementalFrom: null, fallbackReason: d.fallbackReason })),
+    disks: plan.disks.map((d, i) => ({ source: sources[i]!, incrementalFrom: null, fallbackReason: d.fallbackReason, sourceFile: sources[i]!.sourceFile ?? null })),
     skippedDisks: plan.skipped,
     warnings: [],
     signal: new AbortController().signal,
