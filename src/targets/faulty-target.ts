@@ -11,7 +11,7 @@
 // until releaseFile exists, then makes the real call, so a test can stop a process between
 // its check and its write; delay → waits ms, then makes the real call.
 
-import { access, writeFile } from 'node:fs/promises';
+import { access, rename, writeFile } from 'node:fs/promises';
 import { VmbakError, errorRegistry, type ByteRange, type ObjectInfo, type Target } from '../core/index.ts';
 import { FaultPlan, type FaultOp, type FaultRule } from './fault-rules.ts';
 
@@ -91,7 +91,12 @@ export class FaultyTarget implements Target {
   }
 
   private async hold(rule: FaultRule, op: FaultOp, object: string): Promise<void> {
-    if (rule.heldFile) await writeFile(rule.heldFile, `${process.pid} ${op} ${object}\n`);
+    if (rule.heldFile) {
+      // Written whole under a temporary name, then renamed: a test that sees the file reads all of it.
+      const temporary = `${rule.heldFile}.${process.pid}.tmp`;
+      await writeFile(temporary, `${process.pid} ${op} ${object}\n`);
+      await rename(temporary, rule.heldFile);
+    }
     for (;;) {
       const released = await access(rule.releaseFile!).then(() => true, () => false);
       if (released) return;
