@@ -43,3 +43,23 @@ export async function pruneClaims(catalog: Catalog, beforeMs: number): Promise<n
     .executeTakeFirst();
   return Number(result.numDeletedRows);
 }
+
+/** A repository care task's firing (verify, gc): claimed once, like a policy's. */
+export async function claimCareFiring(catalog: Catalog, repository: string, task: string, fireTimeMs: number, claimedBy = defaultClaimant()): Promise<boolean> {
+  const result = await catalog.db.insertInto('care_claims')
+    .values({ repository, task, fire_ms: fireTimeMs, claimed_ms: catalog.clock.nowMs(), claimed_by: claimedBy, job_id: null })
+    .onConflict((oc) => oc.columns(['repository', 'task', 'fire_ms']).doNothing())
+    .executeTakeFirst();
+  return result.numInsertedOrUpdatedRows === 1n;
+}
+
+export async function setCareClaimJob(catalog: Catalog, repository: string, task: string, fireTimeMs: number, jobId: string): Promise<void> {
+  await catalog.db.updateTable('care_claims').set({ job_id: jobId })
+    .where('repository', '=', repository).where('task', '=', task).where('fire_ms', '=', fireTimeMs).execute();
+}
+
+export async function lastClaimedCareFiring(catalog: Catalog, repository: string, task: string): Promise<number | null> {
+  const row = await catalog.db.selectFrom('care_claims').select((eb) => eb.fn.max('fire_ms').as('last'))
+    .where('repository', '=', repository).where('task', '=', task).executeTakeFirst();
+  return row?.last ?? null;
+}

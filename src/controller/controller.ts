@@ -11,16 +11,17 @@ import {
   backupFromManifest, dataDirPaths, getJob, getPolicy, listJobVms, listRepositories, loadSecretsBox, markJobsInterrupted,
   openCatalog, recordAudit, replaceRepositoryBackups, type CatalogJob, type OpenCatalog, type SecretsBox,
 } from '../catalog/index.ts';
-import { AlertNotifier } from '../alerts/index.ts';
+import { AlertNotifier, type AlertEvent } from '../alerts/index.ts';
 import { applyConfig, loadConfigFile } from '../config/index.ts';
 import { connectHypervisor, describeLeftover, listRepositoryBackups, sweepLeftovers } from '../services/index.ts';
 import type { ControllerApi, JobAction, JobRequest, JobUpdate } from './controller-api.ts';
 import { JobRunner, type JobExecutor } from './job-runner.ts';
 import { backupExecutor, repositoriesWritten, type BackupJobParams } from './backup-job.ts';
 import { gcExecutor, verifyExecutor } from './care-jobs.ts';
-import { Scheduler, type FiringRequest } from './scheduler.ts';
+import { Scheduler, type CareFiringRequest, type FiringRequest } from './scheduler.ts';
 import { syncInventory } from './inventory.ts';
 import { checkRpo } from './rpo-watch.ts';
+import { DEFAULT_HOST_LOST_MS, checkHosts } from './host-watch.ts';
 import { repositoryHandles, withRepository } from './repositories.ts';
 
 export interface ControllerLog {
@@ -43,6 +44,8 @@ export interface ControllerOptions {
   readonly clock?: Clock;
   readonly inventoryEveryMs?: number;
   readonly rpoEveryMs?: number;
+  /** A host silent this long raises host.lost (default 5 min). */
+  readonly hostLostMs?: number;
   readonly schedulerTickMs?: number;
 }
 
@@ -67,7 +70,8 @@ export class Controller implements ControllerApi {
     this.hypervisor = opts.localAgent ? connectHypervisor({ uri: opts.connect }) : null;
     const executors: Record<string, JobExecutor> = {};
     if (this.hypervisor) {
-      const deps = { catalog, secrets, hypervisor: this.hypervisor, streams: opts.streams };
+      const alert = (event: AlertEvent) => this.notifier.notify(event);
+      const deps = { catalog, secrets, hypervisor: this.hypervisor, streams: opts.streams, alert };
       executors.backup = backupExecutor(deps);
       executors.verify = verifyExecutor(deps);
       executors.gc = gcExecutor(deps);
@@ -79,7 +83,8 @@ export class Controller implements ControllerApi {
     this.scheduler = new Scheduler({
       catalog, clock: opts.clock ?? systemClock, tickMs: opts.schedulerTickMs,
       fire: (f) => this.fire(f),
-      onError: (policy, err) => opts.log.error({ policy }, `schedule of policy ${policy} failed: ${describeError(err)}`),
+      fireCare: (f) => this.fireCare(f),
+      onError: (what, err) => opts.log.error({ schedule: what }, `schedule of ${what} failed: ${describeError(err)}`),
     });
   }
 
@@ -121,6 +126,7 @@ export class Controller implements ControllerApi {
     await this.scheduler.reload();
     this.scheduler.start();
     this.every(this.opts.rpoEveryMs ?? 30_000, () => checkRpo(this.catalog, this.notifier));
+    this.every(Math.min(60_000, this.opts.hostLostMs ?? DEFAULT_HOST_LOST_MS), () => checkHosts(this.catalog, this.notifier, this.opts.hostLostMs));
     this.ready = true;
     this.opts.log.info({ host, localAgent: this.hypervisor !== null, streams: this.opts.streams }, 'controller ready');
   }
@@ -207,6 +213,13 @@ export class Controller implements ControllerApi {
     const params = { policy: f.policy, fireMs: f.fireMs, notAfterMs: f.notAfterMs, atEnd: f.atEnd, resumeAtMs: f.resumeAtMs };
     const job = await this.runner.submit({ kind: 'backup', policy: f.policy, trigger: 'schedule', params }, await this.writesOf('backup', params));
     this.opts.log.info({ policy: f.policy, job: job.id, fireMs: f.fireMs }, `policy ${f.policy} fired`);
+    return job.id;
+  }
+
+  private async fireCare(f: CareFiringRequest): Promise<string> {
+    const params = f.task === 'gc' ? { repository: f.repository } : { repository: f.repository, scope: f.task === 'verifyNew' ? 'new' : 'all' };
+    const job = await this.runner.submit({ kind: f.task === 'gc' ? 'gc' : 'verify', policy: null, trigger: 'schedule', params });
+    this.opts.log.info({ repository: f.repository, task: f.task, job: job.id, fireMs: f.fireMs }, `${f.task} of repository ${f.repository} fired`);
     return job.id;
   }
 

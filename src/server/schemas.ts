@@ -4,7 +4,7 @@
 // records say `hasCredentials` / `hasSecret`, never what.
 
 import { z } from 'zod';
-import { NAME_PATTERN, ROLES, alertChannelSpecSchema, alertEventSelectorSchema, policySpecSchema } from '../catalog/index.ts';
+import { NAME_PATTERN, ROLES, alertChannelSpecSchema, alertEventSelectorSchema, careSpecSchema, policySpecSchema } from '../catalog/index.ts';
 
 /** Names of policies, repositories, channels, rules, tokens and users: as in the config file. */
 export const resourceName = z.string().trim().min(1).max(128)
@@ -43,6 +43,7 @@ export const policySchema = z.object({
 export const repositorySchema = z.object({
   name: z.string(), url: z.string(), hasCredentials: z.boolean().describe('credentials are write-only'),
   managedByConfig: z.boolean(), createdMs: ms, updatedMs: ms,
+  care: careSpecSchema.describe('when it is verified and gc\'d, and when it counts as nearly full'),
 });
 
 export const jobSchema = z.object({
