@@ -2,7 +2,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { claimFiring, lastClaimedFiring, pruneClaims, setClaimJob } from './claims.ts';
+import { claimCareFiring, claimFiring, lastClaimedCareFiring, lastClaimedFiring, pruneClaims, setCareClaimJob, setClaimJob } from './claims.ts';
+import { upsertRepository } from './repositories.ts';
+import { SecretsBox } from './secrets.ts';
 import { openCatalog } from './open.ts';
 import { upsertPolicy } from './policies.ts';
 import { tempCatalog, tempDir } from './catalog-test-support.ts';
@@ -73,4 +75,18 @@ test('the newest claimed firing is remembered, and pruning keeps it', async (t) 
   assert.equal(await pruneClaims(catalog, 10_000), 2, 'web 1000 and 2000 go; each policy keeps its newest');
   assert.equal(await lastClaimedFiring(catalog, 'web'), 3000);
   assert.equal(await lastClaimedFiring(catalog, 'db'), 500);
+});
+
+test('care firings are claimed once per (repository, task, time) and remembered per task', async (t) => {
+  const catalog = await tempCatalog(t);
+  await upsertRepository(catalog, new SecretsBox(Buffer.alloc(32, 1)), { name: 'local', url: '/srv/vmbak' });
+  assert.equal(await claimCareFiring(catalog, 'local', 'verifyNew', 1000, 'a'), true);
+  assert.equal(await claimCareFiring(catalog, 'local', 'verifyNew', 1000, 'b'), false, 'a second controller loses');
+  assert.equal(await claimCareFiring(catalog, 'local', 'gc', 1000, 'b'), true, 'another task of the same time is its own firing');
+  await setCareClaimJob(catalog, 'local', 'gc', 1000, 'j9');
+  assert.equal(await lastClaimedCareFiring(catalog, 'local', 'verifyNew'), 1000);
+  assert.equal(await lastClaimedCareFiring(catalog, 'local', 'verifyAll'), null);
+  await claimCareFiring(catalog, 'local', 'verifyNew', 2000);
+  assert.equal(await pruneClaims(catalog, 10_000), 1, 'verifyNew 1000 goes; gc keeps its only (newest) claim');
+  assert.equal(await lastClaimedCareFiring(catalog, 'local', 'gc'), 1000);
 });

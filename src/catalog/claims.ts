@@ -33,15 +33,20 @@ export async function lastClaimedFiring(catalog: Catalog, policy: string): Promi
 
 /**
  * Drops claims older than `beforeMs` (they only guard against running a firing twice), but
- * never a policy's newest, which lastClaimedFiring needs.
+ * never a policy's or a care task's newest, which lastClaimed… needs.
  */
 export async function pruneClaims(catalog: Catalog, beforeMs: number): Promise<number> {
-  const result = await catalog.db.deleteFrom('schedule_claims')
+  const policies = await catalog.db.deleteFrom('schedule_claims')
     .where('fire_ms', '<', beforeMs)
     .where('fire_ms', '<', (eb) => eb.selectFrom('schedule_claims as newest').select((e) => e.fn.max('newest.fire_ms').as('m'))
       .whereRef('newest.policy', '=', 'schedule_claims.policy'))
     .executeTakeFirst();
-  return Number(result.numDeletedRows);
+  const care = await catalog.db.deleteFrom('care_claims')
+    .where('fire_ms', '<', beforeMs)
+    .where('fire_ms', '<', (eb) => eb.selectFrom('care_claims as newest').select((e) => e.fn.max('newest.fire_ms').as('m'))
+      .whereRef('newest.repository', '=', 'care_claims.repository').whereRef('newest.task', '=', 'care_claims.task'))
+    .executeTakeFirst();
+  return Number(policies.numDeletedRows) + Number(care.numDeletedRows);
 }
 
 /** A repository care task's firing (verify, gc): claimed once, like a policy's. */

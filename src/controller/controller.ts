@@ -1,15 +1,16 @@
 // The controller of `vmbak serve`: opens the catalog and secrets under the data dir, applies
 // the config file, and — with a local agent — sweeps what a killed predecessor left on this
 // host (libvirt jobs, scratch files, checkpoints) and marks its unfinished jobs interrupted
-// before it reports ready. Then it keeps the inventory in step, fires schedules, runs jobs,
-// watches RPOs and sends alerts for what went wrong. Stopping aborts running jobs cleanly.
+// before it reports ready. Then it keeps the inventory in step, fires schedules (policies'
+// backups, repositories' verify and gc), runs jobs, watches RPOs and hosts and sends alerts
+// for what went wrong. Stopping aborts running jobs cleanly.
 
 import { mkdirSync } from 'node:fs';
 import { VmbakError, describeError, parseDuration, systemClock, type Clock, type Hypervisor } from '../core/index.ts';
 import { hostName } from '../host/index.ts';
 import {
   backupFromManifest, dataDirPaths, getJob, getPolicy, listJobVms, listRepositories, loadSecretsBox, markJobsInterrupted,
-  openCatalog, recordAudit, replaceRepositoryBackups, type CatalogJob, type OpenCatalog, type SecretsBox,
+  openCatalog, pruneClaims, recordAudit, replaceRepositoryBackups, type CatalogJob, type OpenCatalog, type SecretsBox,
 } from '../catalog/index.ts';
 import { AlertNotifier, type AlertEvent } from '../alerts/index.ts';
 import { applyConfig, loadConfigFile } from '../config/index.ts';
@@ -127,6 +128,8 @@ export class Controller implements ControllerApi {
     this.scheduler.start();
     this.every(this.opts.rpoEveryMs ?? 30_000, () => checkRpo(this.catalog, this.notifier));
     this.every(Math.min(60_000, this.opts.hostLostMs ?? DEFAULT_HOST_LOST_MS), () => checkHosts(this.catalog, this.notifier, this.opts.hostLostMs));
+    // Claims only guard against running a firing twice: a week of them is plenty.
+    this.every(3_600_000, () => pruneClaims(this.catalog, this.catalog.clock.nowMs() - 7 * 86_400_000));
     this.ready = true;
     this.opts.log.info({ host, localAgent: this.hypervisor !== null, streams: this.opts.streams }, 'controller ready');
   }
