@@ -24,6 +24,7 @@ test('policies are created, replaced and deleted through the API, each change re
   assert.equal(created.status, 201, created.text);
   assert.deepEqual({ ...created.json, createdMs: 0, updatedMs: 0 }, {
     name: 'web', enabled: true, managedByConfig: false, createdMs: 0, updatedMs: 0,
+    status: { state: 'degraded', vmCount: 0, unmatched: ['web*'], conflicts: [] },
     spec: { vms: ['web*'], repositories: ['local'], spread: false, copyTo: [], schedule: '0 2 * * *', timezone: 'UTC', rpo: '26h', retention: { keepDaily: 7 }, quiesce: 'auto', excludeDisks: [] },
   });
   assert.equal(api.controller.reloads, 2);
@@ -109,6 +110,13 @@ test('the preview lists the VMs a policy matches now, conflicts with other polic
   assert.deepEqual(preview.json.vms.map((v: Json) => v.name), ['web01', 'web02']);
   assert.deepEqual(preview.json.unmatched, ['mail*']);
   assert.deepEqual(preview.json.conflicts, [{ uuid: '00000000-0000-4000-8000-000000000001', name: 'web01', policies: ['prod'] }]);
+  // The conflict is shown on both policies, in the list and on each one.
+  const listed = (await api.call('GET', '/api/v1/policies', { token: api.tokens.viewer })).json.items as Json[];
+  assert.deepEqual(listed.map((p) => [p.name, p.status.state, p.status.vmCount, p.status.conflicts.map((c: Json) => `${c.name}:${c.policies}`)]), [
+    ['prod', 'conflict', 2, ['web01:web']], ['web', 'conflict', 2, ['web01:prod']],
+  ]);
+  assert.deepEqual((await api.call('GET', '/api/v1/policies/prod', { token: api.tokens.viewer })).json.status.conflicts,
+    [{ uuid: '00000000-0000-4000-8000-000000000001', name: 'web01', policies: ['web'] }]);
   const runs = preview.json.nextRunsMs as number[];
   assert.equal(runs.length, 3);
   assert.ok(runs.every((ms, i) => ms > api.clock.nowMs() && new Date(ms).getUTCHours() % 6 === 0 && (i === 0 || ms - runs[i - 1]! === 6 * 3_600_000)));

@@ -35,9 +35,17 @@ export const vmSchema = z.object({
   lastBackupMs: msOrNull, lastGoodBackupMs: msOrNull.describe('newest backup whose verify did not fail'),
 });
 
+export const policyConflictSchema = z.object({ uuid: z.string(), name: z.string(), policies: z.array(z.string()) });
+
 export const policySchema = z.object({
   name: z.string(), enabled: z.boolean(), managedByConfig: z.boolean().describe('read-only through the API when true'),
   spec: policySpecSchema, createdMs: ms, updatedMs: ms,
+  status: z.object({
+    state: z.enum(['ok', 'degraded', 'conflict']).describe('conflict: a VM it matches is matched by another policy too; degraded: a selector matches no VM'),
+    vmCount: z.number().describe('VMs of the inventory its selectors match now'),
+    unmatched: z.array(z.string()).describe('selectors that match no VM'),
+    conflicts: z.array(policyConflictSchema).describe('matched VMs other policies match too (shown on each of them)'),
+  }),
 });
 
 export const repositorySchema = z.object({
