@@ -12,18 +12,25 @@ import { tempCatalog, tempDir } from './catalog-test-support.ts';
 const spec = { vms: ['web*'], repositories: ['local'], schedule: '*/20 * * * * *' };
 const FIRINGS = 150;
 
-/** A process that opens the catalog, waits for stdin to close, claims every firing and prints the ones it won. */
+/**
+ * A process that opens the catalog, reads a common start time from stdin, then claims firing i
+ * at start + i × 8 ms (plus up to 3 ms of jitter) and prints the ones it won. The shared
+ * timetable keeps both in the race even when the machine is loaded and one starts late.
+ */
 function claimer(path: string, name: string) {
   const code = `
     import { openCatalog, claimFiring } from ${JSON.stringify(new URL('./index.ts', import.meta.url).pathname)};
     const catalog = await openCatalog(${JSON.stringify(path)});
     process.stdout.write('ready\\n');
-    process.stdin.resume();
+    let input = '';
+    process.stdin.on('data', (d) => { input += d; });
     await new Promise((resolve) => process.stdin.once('end', resolve));
+    const startMs = Number(input);
     const won = [];
     for (let i = 0; i < ${FIRINGS}; i++) {
+      const wait = startMs + i * 8 + Math.random() * 3 - Date.now();
+      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
       if (await claimFiring(catalog, 'web', i * 20000, ${JSON.stringify(name)})) won.push(i * 20000);
-      await new Promise((resolve) => setTimeout(resolve, Math.random() * 4)); // in step, the lead changing hands
     }
     await catalog.close();
     process.stdout.write(JSON.stringify(won) + '\\n');`;
@@ -45,8 +52,9 @@ test('two processes racing over the same firings: each firing is claimed exactly
   const a = claimer(path, 'a');
   const b = claimer(path, 'b');
   await Promise.all([a.ready, b.ready]);
-  a.child.stdin.end();
-  b.child.stdin.end();
+  const startMs = String(Date.now() + 200);
+  a.child.stdin.end(startMs);
+  b.child.stdin.end(startMs);
   const [wonA, wonB] = await Promise.all([a.done, b.done]);
   const all = [...wonA, ...wonB].sort((x, y) => x - y);
   assert.deepEqual(all, Array.from({ length: FIRINGS }, (_, i) => i * 20000), 'every firing claimed once, none twice');
