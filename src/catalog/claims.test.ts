@@ -7,7 +7,7 @@ import { upsertRepository } from './repositories.ts';
 import { SecretsBox } from './secrets.ts';
 import { openCatalog } from './open.ts';
 import { upsertPolicy } from './policies.ts';
-import { tempCatalog, tempDir } from './catalog-test-support.ts';
+import { tempCatalog, tempCatalogLocation } from './catalog-test-support.ts';
 
 const spec = { vms: ['web*'], repositories: ['local'], schedule: '*/20 * * * * *' };
 const FIRINGS = 150;
@@ -45,7 +45,7 @@ function claimer(path: string, name: string) {
 }
 
 test('two processes racing over the same firings: each firing is claimed exactly once', async (t) => {
-  const path = join(tempDir(t), 'catalog.db');
+  const path = await tempCatalogLocation(t);
   const setup = await openCatalog(path);
   await upsertPolicy(setup, { name: 'web', spec });
   await setup.close();
@@ -63,7 +63,7 @@ test('two processes racing over the same firings: each firing is claimed exactly
 
 test('two connections in one process: the second claim of a firing loses', async (t) => {
   const first = await tempCatalog(t);
-  const second = await openCatalog(join(first.dir, 'catalog.db'));
+  const second = await openCatalog(first.url);
   t.after(() => second.close());
   await upsertPolicy(first, { name: 'web', spec });
   const results = await Promise.all([claimFiring(first, 'web', 1000, 'a'), claimFiring(second, 'web', 1000, 'b')]);

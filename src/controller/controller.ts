@@ -34,6 +34,8 @@ export interface ControllerLog {
 export interface ControllerOptions {
   readonly dataDir: string;
   readonly configFile?: string;
+  /** The catalog's location: a postgres:// URL to share one between controllers (default: SQLite in the data dir). */
+  readonly catalog?: string;
   readonly secretsKeyFile?: string;
   /** Runs jobs on this host (the one-box default); without it the controller only schedules and serves. */
   readonly localAgent: boolean;
@@ -95,7 +97,7 @@ export class Controller implements ControllerApi {
     const paths = dataDirPaths(opts.dataDir);
     const secrets = loadSecretsBox(opts.secretsKeyFile ?? paths.secretsKey, { create: true });
     const loaded = opts.configFile ? await loadConfigFile(opts.configFile) : null;
-    const catalog = await openCatalog(paths.catalog, { clock: opts.clock });
+    const catalog = await openCatalog(opts.catalog ?? paths.catalog, { clock: opts.clock });
     try {
       if (loaded) {
         const report = await applyConfig(catalog, secrets, loaded);
