@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 const SRC = resolve(dirname(fileURLToPath(import.meta.url)), '../src');
 const RANK: Record<string, number> = {
   core: 0, host: 1, nbd: 1, targets: 1, repository: 2, hypervisors: 2, 'hypervisors/libvirt': 2, engine: 3, jobs: 4, catalog: 4,
-  services: 5, files: 5, config: 5, alerts: 5, controller: 6, server: 7, cli: 7,
+  services: 5, files: 5, config: 5, alerts: 5, controller: 6, server: 7, agent: 7, cli: 7,
 };
 /** Folders inside a module that are modules of their own. */
 const SUBMODULES = new Set(['hypervisors/libvirt']);

@@ -111,6 +111,14 @@ export async function setVerifyState(catalog: Catalog, repository: string, backu
   });
 }
 
+/** What the backups of a repository describe in all: bytes of their disks, and bytes each stored new. */
+export async function backupTotals(catalog: Catalog, repository: string): Promise<{ logicalBytes: number; newBytes: number }> {
+  const row = await catalog.db.selectFrom('backups')
+    .select((eb) => [eb.fn.sum<number>('logical_bytes').as('logical'), eb.fn.sum<number>('new_bytes').as('fresh')])
+    .where('repository', '=', repository).executeTakeFirst();
+  return { logicalBytes: Number(row?.logical ?? 0), newBytes: Number(row?.fresh ?? 0) };
+}
+
 /** Ids of the backups in these repositories whose verify state is `state` (for "verify what is new", "never build on a damaged one"). */
 export async function backupIdsInVerifyState(catalog: Catalog, repositories: readonly string[], state: VerifyState): Promise<string[]> {
   if (repositories.length === 0) return [];

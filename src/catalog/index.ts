@@ -25,7 +25,7 @@ export {
 export { recordJobVm, listJobVms, countJobVms, type JobVmResult, type JobVmRecord, type JobVmState } from './job-vms.ts';
 export { appendJobEvent, listJobEvents, type JobEvent, type JobEventLevel } from './job-events.ts';
 export {
-  backupFromManifest, recordBackups, replaceRepositoryBackups, forgetBackups, setVerifyState, getBackup, listBackups, backupIdsInVerifyState,
+  backupFromManifest, recordBackups, replaceRepositoryBackups, forgetBackups, setVerifyState, getBackup, listBackups, backupIdsInVerifyState, backupTotals,
   type BackupRecord, type BackupInput, type BackupFilter, type VerifyState,
 } from './backups.ts';
 export { listVmProtection, summarizeProtection, type VmProtection, type ProtectionSummary } from './protection.ts';

@@ -14,6 +14,7 @@ import { registerVmCommands } from './commands/vm.ts';
 import { registerJobsCommands } from './commands/jobs.ts';
 import { registerExportCommand } from './commands/export.ts';
 import { registerServeCommand } from './commands/serve.ts';
+import { registerAgentCommand } from './commands/agent.ts';
 import { registerAccessCommands } from './commands/access.ts';
 import { registerFilesCommands } from './commands/files.ts';
 
@@ -39,6 +40,7 @@ export function buildProgram(): Command {
   registerVmCommands(program);
   registerJobsCommands(program);
   registerServeCommand(program);
+  registerAgentCommand(program);
   registerAccessCommands(program);
   for (const cmd of program.commands) inheritSettings(cmd);
   return program;

@@ -7,11 +7,10 @@
 // gets a usage sample after the job.
 
 import { VmbakError, type Hypervisor, type VmInfo } from '../core/index.ts';
-import {
-  backupFromManifest, backupIdsInVerifyState, forgetBackups, getPolicy, recordBackups, recordJobVm, type Catalog, type PolicySpec, type SecretsBox,
-} from '../catalog/index.ts';
+import { backupFromManifest, type PolicySpec } from '../catalog/index.ts';
 import { backupVms, executeRepositoryPrune, planRepositoryPrune, selectVms, type VmOutcome } from '../services/index.ts';
-import { repositoryHandles, withRepository, type NamedRepoHandle, type RaiseAlert } from './repositories.ts';
+import { repositoryHandles, withRepository, type NamedRepoHandle } from './repositories.ts';
+import type { JobStore } from './job-store.ts';
 import { sampleUsage } from './care-jobs.ts';
 import type { JobContext, JobExecutor, JobOutcome } from './job-runner.ts';
 
@@ -24,12 +23,10 @@ export interface BackupJobParams {
 }
 
 export interface BackupJobDeps {
-  readonly catalog: Catalog;
-  readonly secrets: SecretsBox;
+  readonly store: JobStore;
   readonly hypervisor: Hypervisor;
   /** VMs backed up at once within one job. */
   readonly streams: number;
-  readonly alert: RaiseAlert;
 }
 
 export function backupExecutor(deps: BackupJobDeps): JobExecutor {
@@ -39,19 +36,19 @@ export function backupExecutor(deps: BackupJobDeps): JobExecutor {
     if (params.notAfterMs && Date.now() > params.notAfterMs) {
       return { state: 'failed', error: `skipped: not started before the backup window ended (${new Date(params.notAfterMs).toISOString()})` };
     }
-    const spec = params.policy ? await policySpec(deps.catalog, params.policy) : null;
+    const spec = params.policy ? await policySpec(deps.store, params.policy) : null;
     const repoNames = spec?.repositories ?? params.repositories ?? [];
     if (repoNames.length === 0) throw new VmbakError('USAGE', { detail: 'a backup job needs a policy or repositories' });
-    const targets = await repositoryHandles(deps.catalog, deps.secrets, repoNames, deps.alert);
-    const copyTargets = await repositoryHandles(deps.catalog, deps.secrets, spec?.copyTo ?? [], deps.alert);
-    const distrustedBases = new Set(await backupIdsInVerifyState(deps.catalog, [...repoNames, ...spec?.copyTo ?? []], 'failed'));
+    const targets = await repositoryHandles(deps.store, repoNames, deps.store.alert);
+    const copyTargets = await repositoryHandles(deps.store, spec?.copyTo ?? [], deps.store.alert);
+    const distrustedBases = new Set(await deps.store.backupIdsInVerifyState([...repoNames, ...spec?.copyTo ?? []], 'failed'));
 
     const { vms, unmatched } = selectVms(await deps.hypervisor.listVms(), params.vms ?? spec?.vms ?? []);
     const warnings = unmatched.map((p) => `no VM matches ${p}`);
     for (const w of warnings) ctx.log('warning', w);
     const mine = vms.filter((vm) => !busy.has(vm.uuid));
     for (const vm of vms.filter((v) => busy.has(v.uuid))) {
-      await recordJobVm(deps.catalog, ctx.job.id, { vmKey: vm.uuid, vmName: vm.name, state: 'skipped', error: 'already in a running backup' });
+      await deps.store.recordVmResult(ctx.job.id, { vmKey: vm.uuid, vmName: vm.name, state: 'skipped', error: 'already in a running backup' });
       warnings.push(`${vm.name} skipped: already in a running backup`);
     }
     if (mine.length === 0) return { state: warnings.length > 0 ? 'failed' : 'succeeded', error: warnings.join('; ') || null };
@@ -66,7 +63,7 @@ export function backupExecutor(deps: BackupJobDeps): JobExecutor {
       }, {
         signal: ctx.signal, progress: ctx.progress, gate: ctx.gate,
         onStart: (ids) => { for (const vm of ids) ctx.log('info', `backing up ${vm.name}`, vm.key); },
-        onOutcome: (o) => { void recordOutcome(deps.catalog, ctx, o, targets); },
+        onOutcome: (o) => { void recordOutcome(deps.store, ctx, o, targets); },
         onNotice: (m) => ctx.log('info', m),
       });
       const written = new Set(result.outcomes.filter((o) => o.manifest).map((o) => repositoryName(o.repo, targets) ?? ''));
@@ -89,21 +86,21 @@ export function repositoriesWritten(spec: Pick<PolicySpec, 'repositories' | 'spr
   return [...(spec?.spread ? primary : primary.slice(0, 1)), ...(spec?.copyTo ?? [])];
 }
 
-async function policySpec(catalog: Catalog, name: string): Promise<PolicySpec> {
-  const policy = await getPolicy(catalog, name);
-  if (!policy) throw new VmbakError('CATALOG_NOT_FOUND', { what: 'policy', name });
-  return policy.spec;
+async function policySpec(store: JobStore, name: string): Promise<PolicySpec> {
+  const spec = await store.policySpec(name);
+  if (!spec) throw new VmbakError('CATALOG_NOT_FOUND', { what: 'policy', name });
+  return spec;
 }
 
-async function recordOutcome(catalog: Catalog, ctx: JobContext, o: VmOutcome, targets: readonly NamedRepoHandle[]): Promise<void> {
+async function recordOutcome(store: JobStore, ctx: JobContext, o: VmOutcome, targets: readonly NamedRepoHandle[]): Promise<void> {
   const repository = repositoryName(o.repo, targets);
   const m = o.manifest;
-  await recordJobVm(catalog, ctx.job.id, {
+  await store.recordVmResult(ctx.job.id, {
     vmKey: o.vm.key, vmName: o.vm.name, state: m ? (o.events.some((e) => /failed/.test(e)) || o.copies.some((c) => !c.ok) ? 'warning' : 'succeeded') : 'failed',
     repository, backupId: m?.backupId ?? null, finishedMs: Date.now(),
     bytesRead: m?.stats.bytesRead ?? 0, bytesWritten: m?.stats.bytesStored ?? 0, error: o.error?.message ?? null,
   });
-  if (m && repository) await recordBackups(catalog, [backupFromManifest(repository, m)]);
+  if (m && repository) await store.recordBackups([backupFromManifest(repository, m)]);
   for (const e of o.events) ctx.log('warning', e, o.vm.key);
   ctx.log(m ? 'info' : 'error', m ? `${o.vm.name}: backup ${m.backupId} in ${repository}${m.incremental ? ' (incremental)' : ''}` : `${o.vm.name}: ${o.error?.message}`, o.vm.key);
 }
@@ -118,16 +115,16 @@ async function afterBackups(deps: BackupJobDeps, ctx: JobContext, retention: Pol
   for (const name of names) {
     if (!retention && !written.has(name)) continue;
     try {
-      await withRepository(deps.catalog, deps.secrets, name, async (repo) => {
+      await withRepository(deps.store, name, async (repo) => {
         for (const vm of retention ? vms : []) {
           const plan = await planRepositoryPrune(repo, retention!, vm.uuid);
           if (plan.remove.length === 0) continue;
           await executeRepositoryPrune(repo, plan);
-          await forgetBackups(deps.catalog, name, plan.remove.map((m) => m.backupId));
+          await deps.store.forgetBackups(name, plan.remove.map((m) => m.backupId));
           ctx.log('info', `retention: removed ${plan.remove.length} backup(s) of ${vm.name} from ${name}`, vm.uuid);
         }
-        if (written.has(name)) await sampleUsage(deps, name, repo);
-      }, deps.alert);
+        if (written.has(name)) await sampleUsage(deps.store, name, repo);
+      }, deps.store.alert);
     } catch (err) {
       ctx.log('warning', `${retention ? 'retention and usage' : 'usage'} skipped in ${name}: ${(err as Error).message}`);
     }

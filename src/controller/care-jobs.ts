@@ -4,19 +4,14 @@
 // sample also checks how full the repository is.
 
 import { parseSize } from '../core/index.ts';
-import {
-  backupIdsInVerifyState, getRepository, listBackups as listCatalogBackups, recordUsage, setVerifyState, type Catalog, type SecretsBox,
-} from '../catalog/index.ts';
 import { runGc, verifyRepository } from '../services/index.ts';
 import { listBackupIds, loadChunkTable, type Repository } from '../repository/index.ts';
-import { withRepository, type RaiseAlert } from './repositories.ts';
+import { withRepository } from './repositories.ts';
 import type { JobExecutor } from './job-runner.ts';
+import type { JobStore } from './job-store.ts';
 
 export interface CareJobDeps {
-  readonly catalog: Catalog;
-  readonly secrets: SecretsBox;
-  /** Raises an alert (repository unreachable or nearly full); returns at once. */
-  readonly alert: RaiseAlert;
+  readonly store: JobStore;
 }
 
 export interface VerifyJobParams {
@@ -31,8 +26,8 @@ export function verifyExecutor(deps: CareJobDeps): JobExecutor {
   return async (ctx) => {
     const params = ctx.job.params as unknown as VerifyJobParams;
     const { repository } = params;
-    return withRepository(deps.catalog, deps.secrets, repository, async (repo) => {
-      const backups = await backupsToVerify(deps.catalog, repo, params);
+    return withRepository(deps.store, repository, async (repo) => {
+      const backups = await backupsToVerify(deps.store, repo, params);
       if (backups !== null && backups.length === 0) {
         ctx.log('info', 'no backup to verify: every one was verified before');
         return { state: 'succeeded' };
@@ -40,33 +35,33 @@ export function verifyExecutor(deps: CareJobDeps): JobExecutor {
       const result = await verifyRepository(repo, backups ?? [], { signal: ctx.signal, progress: ctx.progress });
       const damaged = new Set(result.problems.map((p) => p.backupId));
       for (const p of result.problems) ctx.log('error', p.message);
-      const ids = backups ?? (await listCatalogBackups(deps.catalog, { repository, limit: 100_000 })).items.map((b) => b.backupId);
-      for (const id of ids) await setVerifyState(deps.catalog, repository, id, damaged.has(id) ? 'failed' : 'ok');
+      const ids = backups ?? await listBackupIds(repo);
+      for (const id of ids) await deps.store.setVerifyState(repository, id, damaged.has(id) ? 'failed' : 'ok');
       ctx.log('info', `verified ${result.backupsChecked} backup(s), ${result.bytesChecked} bytes: ${result.problems.length} problem(s)`);
       return result.failure ? { state: 'failed', error: result.failure.message } : { state: 'succeeded' };
-    }, deps.alert);
+    }, deps.store.alert);
   };
 }
 
 /** The backup ids a verify job reads, or null for every backup in the repository. */
-async function backupsToVerify(catalog: Catalog, repo: Repository, params: VerifyJobParams): Promise<readonly string[] | null> {
+async function backupsToVerify(store: JobStore, repo: Repository, params: VerifyJobParams): Promise<readonly string[] | null> {
   if (params.backups?.length) return params.backups;
   if (params.scope !== 'new') return null;
   // The catalog may still list a backup the CLI has pruned since: verify only what is there.
   const present = new Set(await listBackupIds(repo));
-  return (await backupIdsInVerifyState(catalog, [params.repository], 'unverified')).filter((id) => present.has(id));
+  return (await store.backupIdsInVerifyState([params.repository], 'unverified')).filter((id) => present.has(id));
 }
 
 export function gcExecutor(deps: CareJobDeps): JobExecutor {
   return async (ctx) => {
     const { repository } = ctx.job.params as { repository: string };
-    return withRepository(deps.catalog, deps.secrets, repository, async (repo) => {
+    return withRepository(deps.store, repository, async (repo) => {
       const report = await runGc(repo, { dryRun: false });
       ctx.log('info', `gc: deleted ${report.packsDeleted} pack(s), repacked ${report.packsRepacked}, freed ${report.bytesFreed} bytes`);
       if (report.deferredBecause) ctx.log('info', `gc: ${report.packsCondemned} pack(s) kept for a later gc: ${report.deferredBecause}`);
-      await sampleUsage(deps, repository, repo);
+      await sampleUsage(deps.store, repository, repo);
       return { state: 'succeeded' };
-    }, deps.alert);
+    }, deps.store.alert);
   };
 }
 
@@ -76,27 +71,19 @@ export function gcExecutor(deps: CareJobDeps): JobExecutor {
  * the capacity — the care spec's where given (an S3 quota), else the filesystem's. At the care
  * spec's threshold it raises repository.nearly-full.
  */
-export async function sampleUsage(deps: Pick<CareJobDeps, 'catalog' | 'alert'>, repository: string, repo: Repository): Promise<void> {
-  const { catalog } = deps;
+export async function sampleUsage(store: JobStore, repository: string, repo: Repository): Promise<void> {
   const packs = await repo.target.list('packs/');
   const storedBytes = packs.reduce((s, p) => s + p.sizeBytes, 0);
   const chunkCount = (await loadChunkTable(repo.target, repo.keys, new Set(), repo.config.repositoryId)).size;
-  let logicalBytes = 0;
-  let newBytes = 0;
-  for (let cursor: string | undefined; ;) {
-    const page = await listCatalogBackups(catalog, { repository, limit: 1000, cursor });
-    for (const b of page.items) { logicalBytes += b.logicalBytes; newBytes += b.newBytes; }
-    if (!page.next) break;
-    cursor = page.next;
-  }
-  const fullness = await measureFullness(catalog, repository, repo, storedBytes);
-  await recordUsage(catalog, repository, {
+  const { logicalBytes, newBytes } = await store.backupTotals(repository);
+  const fullness = await measureFullness(store, repository, repo, storedBytes);
+  await store.recordUsage(repository, {
     storedBytes, logicalBytes, chunkCount, capacityBytes: fullness?.capacityBytes ?? null,
     dedupRatio: newBytes > 0 ? logicalBytes / newBytes : 1, compressionRatio: storedBytes > 0 ? newBytes / storedBytes : 1,
   });
   if (fullness && fullness.usedPercent >= fullness.thresholdPercent) {
-    deps.alert({
-      kind: 'repository.nearly-full', key: repository, severity: 'warning', timeMs: catalog.clock.nowMs(),
+    store.alert({
+      kind: 'repository.nearly-full', key: repository, severity: 'warning', timeMs: store.nowMs(),
       message: `repository ${repository} is ${fullness.usedPercent.toFixed(1)}% full (${fullness.freeBytes} of ${fullness.capacityBytes} bytes free; alert at ${fullness.thresholdPercent}%)`,
       data: { repository, ...fullness },
     });
@@ -110,9 +97,8 @@ interface Fullness {
   readonly thresholdPercent: number;
 }
 
-async function measureFullness(catalog: Catalog, repository: string, repo: Repository, storedBytes: number): Promise<Fullness | null> {
-  const care = (await getRepository(catalog, repository))?.care;
-  if (!care) return null;
+async function measureFullness(store: JobStore, repository: string, repo: Repository, storedBytes: number): Promise<Fullness | null> {
+  const { care } = await store.repository(repository);
   const quota = care.capacity ? parseSize(care.capacity) : null;
   if (quota) {
     const freeBytes = Math.max(0, quota - storedBytes);

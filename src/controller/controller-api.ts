@@ -5,6 +5,11 @@
 
 import type { AlertNotifier } from '../alerts/index.ts';
 import type { Catalog, CatalogJob, JobKind, JobState, SecretsBox } from '../catalog/index.ts';
+import type { VmInfo } from '../core/index.ts';
+import type { AgentRegistration } from './controller.ts';
+import type { JobOutcome } from './job-runner.ts';
+import type { JobStore } from './job-store.ts';
+import type { AgentControl, AgentReport } from './remote-jobs.ts';
 
 /** Work the API may ask for. Each becomes one job in the catalog, run by an agent. */
 export type JobRequest =
@@ -58,4 +63,16 @@ export interface ControllerApi {
   reloadPolicies(): Promise<void>;
   /** Next fire times of a policy (for previews), computed by the scheduler's own cron library. */
   nextRuns(policy: string, count: number): Promise<number[]>;
+
+  // For agents on the hosts (the API's agent routes).
+  /** What remote jobs read and record (the catalog). */
+  readonly store: JobStore;
+  /** An agent starting on `host`: where its jobs come from. JOB_NOT_RUNNING when this controller takes no agents. */
+  agentRegister(host: string, uri: string | null): Promise<AgentRegistration>;
+  /** A host's VMs as its agent lists them; also its heartbeat. */
+  agentInventory(host: string, uri: string | null, vms: readonly VmInfo[]): Promise<void>;
+  /** Logs and progress of a job an agent runs; the answer says whether to pause or abort it. */
+  agentReport(jobId: string, report: AgentReport): Promise<AgentControl>;
+  /** The agent's final word on a job. */
+  agentFinish(jobId: string, outcome: JobOutcome): Promise<void>;
 }

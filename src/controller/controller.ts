@@ -6,24 +6,28 @@
 // for what went wrong. Stopping aborts running jobs cleanly.
 
 import { mkdirSync } from 'node:fs';
-import { VmbakError, describeError, parseDuration, systemClock, type Clock, type Hypervisor } from '../core/index.ts';
+import { VmbakError, describeError, parseDuration, systemClock, type Clock, type Hypervisor, type VmInfo } from '../core/index.ts';
 import { hostName } from '../host/index.ts';
 import {
-  backupFromManifest, dataDirPaths, getJob, getPolicy, listJobVms, listRepositories, loadSecretsBox, markJobsInterrupted,
-  openCatalog, pruneClaims, recordAudit, replaceRepositoryBackups, type CatalogJob, type OpenCatalog, type SecretsBox,
+  appendJobEvent, backupFromManifest, dataDirPaths, getJob, getPolicy, listJobVms, listRepositories, loadSecretsBox, markJobsInterrupted,
+  openCatalog, pruneClaims, recordAudit, recordHostSeen, replaceRepositoryBackups, setJobProgress, setJobState,
+  type CatalogJob, type JobKind, type JobTrigger, type OpenCatalog, type SecretsBox,
 } from '../catalog/index.ts';
 import { AlertNotifier, type AlertEvent } from '../alerts/index.ts';
 import { applyConfig, loadConfigFile } from '../config/index.ts';
 import { connectHypervisor, describeLeftover, listRepositoryBackups, sweepLeftovers } from '../services/index.ts';
 import type { ControllerApi, JobAction, JobRequest, JobUpdate } from './controller-api.ts';
-import { JobRunner, type JobExecutor } from './job-runner.ts';
+import { JobRunner, type JobExecutor, type JobOutcome } from './job-runner.ts';
 import { backupExecutor, repositoriesWritten, type BackupJobParams } from './backup-job.ts';
 import { gcExecutor, verifyExecutor } from './care-jobs.ts';
 import { Scheduler, type CareFiringRequest, type FiringRequest } from './scheduler.ts';
-import { syncInventory } from './inventory.ts';
+import { recordInventory, syncInventory } from './inventory.ts';
 import { checkRpo } from './rpo-watch.ts';
 import { DEFAULT_HOST_LOST_MS, checkHosts } from './host-watch.ts';
 import { repositoryHandles, withRepository } from './repositories.ts';
+import { CARE_QUEUE, RemoteJobs, hostQueueName, type AgentControl, type AgentReport } from './remote-jobs.ts';
+import { placeVms } from './placement.ts';
+import { catalogJobStore, type JobStore } from './job-store.ts';
 
 export interface ControllerLog {
   info(fields: object, message: string): void;
@@ -46,6 +50,8 @@ export interface ControllerOptions {
   readonly log: ControllerLog;
   readonly clock?: Clock;
   readonly inventoryEveryMs?: number;
+  /** Redis (redis://…) for agents on the hosts: jobs go to their queues instead of a local agent. */
+  readonly redis?: string;
   readonly rpoEveryMs?: number;
   /** A host silent this long raises host.lost (default 5 min). */
   readonly hostLostMs?: number;
@@ -54,12 +60,26 @@ export interface ControllerOptions {
 
 export const DEFAULT_MAX_WRITERS_PER_REPOSITORY = 4;
 
+/** Jobs the controller keeps with agents at once (each agent limits itself to its streams). */
+const REMOTE_JOBS_IN_FLIGHT = 10_000;
+
+/** What a registering agent gets: where its work comes from, and the repositories there are. */
+export interface AgentRegistration {
+  readonly redisUrl: string;
+  readonly queue: string;
+  readonly careQueue: string;
+  readonly repositories: readonly string[];
+}
+
 export class Controller implements ControllerApi {
   readonly catalog: OpenCatalog;
   readonly secrets: SecretsBox;
   readonly notifier: AlertNotifier;
+  /** What jobs read and record, on the catalog (the local agent's; remote agents reach it through the API). */
+  readonly store: JobStore;
   private readonly opts: ControllerOptions;
   private readonly hypervisor: Hypervisor | null;
+  private readonly remote: RemoteJobs | null;
   private readonly runner: JobRunner;
   private readonly scheduler: Scheduler;
   private readonly timers: NodeJS.Timeout[] = [];
@@ -70,17 +90,27 @@ export class Controller implements ControllerApi {
     this.catalog = catalog;
     this.secrets = secrets;
     this.notifier = new AlertNotifier({ catalog, box: secrets, dedupWindowMs, onProblem: (m) => opts.log.warn({}, m) });
+    this.store = catalogJobStore(catalog, secrets, (event: AlertEvent) => this.notifier.notify(event));
+    if (opts.redis && opts.localAgent) {
+      throw new VmbakError('USAGE', { detail: '--redis hands jobs to `vmbak agent` on each host (this one too): add --no-local-agent' });
+    }
     this.hypervisor = opts.localAgent ? connectHypervisor({ uri: opts.connect }) : null;
+    this.remote = opts.redis ? new RemoteJobs({ redisUrl: opts.redis }) : null;
     const executors: Record<string, JobExecutor> = {};
+    if (this.remote) {
+      executors.backup = this.remote.executor('host');
+      executors.verify = this.remote.executor('care');
+      executors.gc = this.remote.executor('care');
+    }
     if (this.hypervisor) {
-      const alert = (event: AlertEvent) => this.notifier.notify(event);
-      const deps = { catalog, secrets, hypervisor: this.hypervisor, streams: opts.streams, alert };
+      const deps = { store: this.store, hypervisor: this.hypervisor, streams: opts.streams };
       executors.backup = backupExecutor(deps);
       executors.verify = verifyExecutor(deps);
       executors.gc = gcExecutor(deps);
     }
     this.runner = new JobRunner({
-      catalog, host: hostName(), streams: opts.streams, executors, onFinished: (job) => this.jobFinished(job),
+      // Remote jobs count against their agents' streams, not this process's.
+      catalog, host: hostName(), streams: this.remote ? REMOTE_JOBS_IN_FLIGHT : opts.streams, executors, onFinished: (job) => this.jobFinished(job),
       maxWritersPerRepository: opts.maxWritersPerRepository ?? DEFAULT_MAX_WRITERS_PER_REPOSITORY, clock: opts.clock,
     });
     this.scheduler = new Scheduler({
@@ -119,7 +149,7 @@ export class Controller implements ControllerApi {
     const host = hostName();
     if (this.hypervisor) {
       const names = (await listRepositories(this.catalog)).map((r) => r.name);
-      const swept = await sweepLeftovers(this.hypervisor, await repositoryHandles(this.catalog, this.secrets, names));
+      const swept = await sweepLeftovers(this.hypervisor, await repositoryHandles(this.store, names));
       for (const s of swept) this.opts.log.info({ leftover: s }, describeLeftover(s));
       const interrupted = await markJobsInterrupted(this.catalog, host, 'the controller stopped while it ran');
       if (interrupted.length > 0) this.opts.log.warn({ jobs: interrupted }, `${interrupted.length} job(s) of a previous run marked interrupted`);
@@ -142,20 +172,37 @@ export class Controller implements ControllerApi {
     this.scheduler.stop();
     for (const t of this.timers) clearInterval(t);
     await this.runner.stop(reason);
+    await this.remote?.close();
     await this.notifier.drain().catch(() => {});
     await this.notifier.close();
     this.catalog.close();
   }
 
   async submitJob(request: JobRequest, actor: string): Promise<CatalogJob> {
-    if (!this.hypervisor) throw new VmbakError('JOB_NOT_RUNNING', { jobId: 'new', op: 'run', detail: 'this controller runs no local agent' });
+    if (!this.hypervisor && !this.remote) throw new VmbakError('JOB_NOT_RUNNING', { jobId: 'new', op: 'run', detail: 'this controller runs no local agent and has no agents (--redis)' });
     const { kind, ...params } = request;
     if ('policy' in params && params.policy && !(await getPolicy(this.catalog, params.policy))) {
       throw new VmbakError('CATALOG_NOT_FOUND', { what: 'policy', name: params.policy });
     }
-    const job = await this.runner.submit({ kind, policy: 'policy' in params ? params.policy ?? null : null, trigger: 'manual', params }, await this.writesOf(kind, params));
-    await recordAudit(this.catalog, actor, `job.${kind}`, job.id, params);
-    return job;
+    const policy = 'policy' in params ? params.policy ?? null : null;
+    const [job] = await this.submit(kind, policy, 'manual', params);
+    await recordAudit(this.catalog, actor, `job.${kind}`, job!.id, params);
+    return job!;
+  }
+
+  /**
+   * Queues a job. With agents, a backup becomes one job per host that runs some of its VMs
+   * (as the inventory last placed them), each for that host's queue; the first comes back first.
+   */
+  private async submit(kind: JobKind, policy: string | null, trigger: JobTrigger, params: Record<string, unknown>): Promise<CatalogJob[]> {
+    const writes = await this.writesOf(kind, params);
+    if (!this.remote || kind !== 'backup') return [await this.runner.submit({ kind, policy, trigger, params }, writes)];
+    const spec = policy ? (await getPolicy(this.catalog, policy))?.spec : undefined;
+    const byHost = await placeVms(this.catalog, (params as BackupJobParams).vms ?? spec?.vms ?? []);
+    if (byHost.size === 0) return [await this.runner.submit({ kind, policy, trigger, params, host: null }, writes)];
+    const jobs: CatalogJob[] = [];
+    for (const [host, vms] of byHost) jobs.push(await this.runner.submit({ kind, policy, trigger, params: { ...params, vms }, host }, writes));
+    return jobs;
   }
 
   async controlJob(jobId: string, action: JobAction, actor: string): Promise<CatalogJob> {
@@ -175,7 +222,7 @@ export class Controller implements ControllerApi {
       const failed = (await listJobVms(this.catalog, jobId)).filter((v) => v.state === 'failed' || v.state === 'interrupted');
       if (failed.length > 0) params.vms = failed.map((v) => v.vmKey);
     }
-    const retry = await this.runner.submit({ kind: job.kind, policy: job.policy, trigger: 'retry', params }, await this.writesOf(job.kind, params));
+    const retry = await this.runner.submit({ kind: job.kind, policy: job.policy, trigger: 'retry', params, host: job.host }, await this.writesOf(job.kind, params));
     await recordAudit(this.catalog, actor, 'job.retry', jobId, { retry: retry.id });
     return retry;
   }
@@ -195,7 +242,7 @@ export class Controller implements ControllerApi {
     let added = 0;
     let removed = 0;
     for (const name of names) {
-      const listing = await withRepository(this.catalog, this.secrets, name, (repo) => listRepositoryBackups(repo));
+      const listing = await withRepository(this.store, name, (repo) => listRepositoryBackups(repo));
       const r = await replaceRepositoryBackups(this.catalog, name, listing.backups.map((m) => backupFromManifest(name, m)));
       added += r.added;
       removed += r.removed;
@@ -216,16 +263,16 @@ export class Controller implements ControllerApi {
 
   private async fire(f: FiringRequest): Promise<string> {
     const params = { policy: f.policy, fireMs: f.fireMs, notAfterMs: f.notAfterMs, atEnd: f.atEnd, resumeAtMs: f.resumeAtMs };
-    const job = await this.runner.submit({ kind: 'backup', policy: f.policy, trigger: 'schedule', params }, await this.writesOf('backup', params));
-    this.opts.log.info({ policy: f.policy, job: job.id, fireMs: f.fireMs }, `policy ${f.policy} fired`);
-    return job.id;
+    const jobs = await this.submit('backup', f.policy, 'schedule', params);
+    this.opts.log.info({ policy: f.policy, jobs: jobs.map((j) => j.id), fireMs: f.fireMs }, `policy ${f.policy} fired`);
+    return jobs[0]!.id;
   }
 
   private async fireCare(f: CareFiringRequest): Promise<string> {
     const params = f.task === 'gc' ? { repository: f.repository } : { repository: f.repository, scope: f.task === 'verifyNew' ? 'new' : 'all' };
-    const job = await this.runner.submit({ kind: f.task === 'gc' ? 'gc' : 'verify', policy: null, trigger: 'schedule', params });
-    this.opts.log.info({ repository: f.repository, task: f.task, job: job.id, fireMs: f.fireMs }, `${f.task} of repository ${f.repository} fired`);
-    return job.id;
+    const [job] = await this.submit(f.task === 'gc' ? 'gc' : 'verify', null, 'schedule', params);
+    this.opts.log.info({ repository: f.repository, task: f.task, job: job!.id, fireMs: f.fireMs }, `${f.task} of repository ${f.repository} fired`);
+    return job!.id;
   }
 
   /** The repositories a backup job writes to, for the writer limit (other kinds: none). */
@@ -234,6 +281,35 @@ export class Controller implements ControllerApi {
     const params = request as BackupJobParams;
     const spec = params.policy ? (await getPolicy(this.catalog, params.policy))?.spec : undefined;
     return { writes: repositoriesWritten(spec, params) };
+  }
+
+  // What agents on the hosts call (through the API's agent routes).
+
+  async agentRegister(host: string, uri: string | null): Promise<AgentRegistration> {
+    if (!this.remote) throw new VmbakError('JOB_NOT_RUNNING', { jobId: 'agent', op: 'registered', detail: 'this controller takes no agents: start it with --redis' });
+    await recordHostSeen(this.catalog, host, uri);
+    const repositories = (await listRepositories(this.catalog)).map((r) => r.name);
+    return { redisUrl: this.remote.redisUrl, queue: hostQueueName(host), careQueue: CARE_QUEUE, repositories };
+  }
+
+  async agentInventory(host: string, uri: string | null, vms: readonly VmInfo[]): Promise<void> {
+    const result = await recordInventory(this.catalog, host, uri, vms);
+    for (const c of result.conflicts) this.opts.log.warn({ host }, c);
+  }
+
+  async agentReport(jobId: string, report: AgentReport): Promise<AgentControl> {
+    const control = this.remote?.report(jobId, report);
+    if (control) return control;
+    // A job this controller does not hold (it restarted while the agent ran on): keep the record.
+    for (const line of report.log ?? []) await appendJobEvent(this.catalog, jobId, line.level, line.message, line.vmKey ?? null).catch(() => {});
+    if (report.progress) await setJobProgress(this.catalog, jobId, report.progress.bytesRead, report.progress.bytesStored).catch(() => {});
+    return { abort: false, paused: false };
+  }
+
+  async agentFinish(jobId: string, outcome: JobOutcome): Promise<void> {
+    if (this.remote?.finish(jobId, outcome)) return;
+    const job = await setJobState(this.catalog, jobId, outcome.state, outcome.error ?? null).catch(() => null);
+    if (job) this.jobFinished(job);
   }
 
   private jobFinished(job: CatalogJob): void {

@@ -4,7 +4,7 @@
 // policies select is a conflict, reported once per sync for both policies.
 
 import { hostName } from '../host/index.ts';
-import type { Hypervisor } from '../core/index.ts';
+import type { Hypervisor, VmInfo } from '../core/index.ts';
 import { assignVmPolicies, listPolicies, recordHostSeen, syncHostVms, type Catalog } from '../catalog/index.ts';
 import { matchPolicies } from './policy-match.ts';
 
@@ -15,10 +15,13 @@ export interface InventorySyncResult {
 }
 
 export async function syncInventory(catalog: Catalog, hypervisor: Hypervisor): Promise<InventorySyncResult> {
-  const host = hostName();
-  const vms = await hypervisor.listVms();
-  await recordHostSeen(catalog, host, hypervisor.location);
-  await syncHostVms(catalog, host, vms, hypervisor.location);
+  return recordInventory(catalog, hostName(), hypervisor.location, await hypervisor.listVms());
+}
+
+/** A host's VMs as it listed them (the local hypervisor, or an agent's report), and the policies over all VMs anew. */
+export async function recordInventory(catalog: Catalog, host: string, uri: string | null, vms: readonly VmInfo[]): Promise<InventorySyncResult> {
+  await recordHostSeen(catalog, host, uri);
+  await syncHostVms(catalog, host, vms, uri);
   const matches = matchPolicies(await listPolicies(catalog), vms);
   const owners = new Map<string, string[]>();
   for (const [policy, m] of matches) for (const vm of m.vms) owners.set(vm.uuid, [...(owners.get(vm.uuid) ?? []), policy]);

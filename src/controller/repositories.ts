@@ -1,11 +1,12 @@
-// Repositories as the controller knows them: by name in the catalog, with their passphrase in
-// the secrets box. A handle opens the repository on first use (a dead target is then a
-// failover case of the run, as on the command line) and is shared by the jobs of one run.
-// A repository that cannot be reached when opened raises repository.unreachable.
+// Repositories as jobs know them: by name in the job store (the catalog, or the controller's
+// API for a remote agent), with their passphrase. A handle opens the repository on first use
+// (a dead target is then a failover case of the run, as on the command line) and is shared
+// by the jobs of one run. A repository that cannot be reached when opened raises
+// repository.unreachable.
 
 import type { AlertEvent } from '../alerts/index.ts';
 import { VmbakError, describeError } from '../core/index.ts';
-import { getRepository, readRepositoryCredentials, type Catalog, type SecretsBox } from '../catalog/index.ts';
+import type { JobStore } from './job-store.ts';
 import { lazyRepoHandle, type RepoHandle } from '../services/index.ts';
 import { Repository } from '../repository/index.ts';
 import { openTarget } from '../targets/index.ts';
@@ -25,16 +26,15 @@ const UNREACHABLE = new Set(['TARGET_UNREACHABLE', 'TARGET_IO', 'TARGET_DENIED',
  * there. With `alert`, a handle that fails to open because its target is unreachable raises
  * repository.unreachable (the notifier folds repeats into one).
  */
-export async function repositoryHandles(catalog: Catalog, box: SecretsBox, names: readonly string[], alert?: RaiseAlert): Promise<NamedRepoHandle[]> {
+export async function repositoryHandles(store: JobStore, names: readonly string[], alert?: RaiseAlert): Promise<NamedRepoHandle[]> {
   const handles: NamedRepoHandle[] = [];
   for (const name of names) {
-    const record = await getRepository(catalog, name);
-    if (!record) throw new VmbakError('CATALOG_NOT_FOUND', { what: 'repository', name });
+    const record = await store.repository(name);
     const handle = lazyRepoHandle(record.url, async () => {
       const target = await openTarget(record.url);
       try {
         return await Repository.open(target, async () => {
-          const creds = await readRepositoryCredentials(catalog, box, name);
+          const creds = record.credentials;
           if (!creds?.passphrase) throw new VmbakError('REPO_ENCRYPTED_NEEDS_KEY', { repo: target.displayUrl });
           return { passphrase: creds.passphrase };
         });
@@ -43,23 +43,23 @@ export async function repositoryHandles(catalog: Catalog, box: SecretsBox, names
         throw err;
       }
     });
-    const open = alert ? () => handle.open().catch((err: unknown) => { raiseUnreachable(alert, catalog, name, err); throw err; }) : handle.open;
+    const open = alert ? () => handle.open().catch((err: unknown) => { raiseUnreachable(alert, store, name, err); throw err; }) : handle.open;
     handles.push({ ...handle, open, name });
   }
   return handles;
 }
 
-function raiseUnreachable(alert: RaiseAlert, catalog: Catalog, name: string, err: unknown): void {
+function raiseUnreachable(alert: RaiseAlert, store: JobStore, name: string, err: unknown): void {
   if (!(err instanceof VmbakError) || !UNREACHABLE.has(err.code)) return;
   alert({
-    kind: 'repository.unreachable', key: name, severity: 'error', timeMs: catalog.clock.nowMs(),
+    kind: 'repository.unreachable', key: name, severity: 'error', timeMs: store.nowMs(),
     message: `repository ${name} is unreachable: ${describeError(err)}`, data: { repository: name, code: err.code, error: err.message },
   });
 }
 
 /** Opens one repository for a care job (verify, prune, gc) and closes it after. */
-export async function withRepository<T>(catalog: Catalog, box: SecretsBox, name: string, fn: (repo: Repository) => Promise<T>, alert?: RaiseAlert): Promise<T> {
-  const [handle] = await repositoryHandles(catalog, box, [name], alert);
+export async function withRepository<T>(store: JobStore, name: string, fn: (repo: Repository) => Promise<T>, alert?: RaiseAlert): Promise<T> {
+  const [handle] = await repositoryHandles(store, [name], alert);
   const repo = await handle!.open();
   try {
     return await fn(repo);

@@ -96,6 +96,8 @@ export const errorRegistry = {
   INVALID_REQUEST: spec('invalid request: {field}: {detail}', 2, 400),
   MANAGED_BY_CONFIG: spec('{what} {name} is managed by the config file and read-only through the API; change it in the file', 1, 409),
   NOT_READY: spec('the controller is not ready yet: {detail}', 1, 503, true),
+  CONTROLLER_UNREACHABLE: spec('cannot reach the controller at {url}: {detail}', 1, 502, true),
+  CONTROLLER_REFUSED: spec('the controller at {url} refused {method} {path}: {detail}', 1, 502),
   SCRATCH_HIDDEN_FROM_QEMU: spec('QEMU of VM {vm} sees another filesystem at scratch directory {dir} than vmbak (mounted after the VM started? QEMU keeps the mounts it started with): use another --scratch-dir or restart the VM', 1, 409),
 } as const satisfies Record<string, ErrorSpec>;
 

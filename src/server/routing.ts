@@ -49,8 +49,12 @@ export interface RouteSpec<P = undefined, Q = undefined, B = undefined, R = unde
   readonly stream?: boolean;
   /** The audit action recorded when a mutating call succeeds. Every POST, PUT and DELETE names one, or `controller`. */
   readonly audit?: string;
-  /** The controller's own audit entry covers this route (ControllerApi's job actions record their actor). */
-  readonly auditedBy?: 'controller';
+  /**
+   * `controller`: the controller's own audit entry covers this route (ControllerApi's job
+   * actions record their actor). `job`: an agent's report on the work it runs — recorded with
+   * the job (its log, results, backups), not in the audit log of what people changed.
+   */
+  readonly auditedBy?: 'controller' | 'job';
   handler(ctx: RouteContext<P, Q, B>): Promise<R extends z.ZodType ? z.input<R> : void>;
 }
 
@@ -86,7 +90,7 @@ export function registerRoutes(app: FastifyInstance, routes: readonly AnyRoute[]
   app.setSerializerCompiler(() => (data: unknown) => JSON.stringify(data));
 
   for (const spec of routes) {
-    if (spec.method !== 'GET' && !spec.audit && spec.auditedBy !== 'controller') throw new Error(`${spec.method} ${spec.url} names no audit action`);
+    if (spec.method !== 'GET' && !spec.audit && !spec.auditedBy) throw new Error(`${spec.method} ${spec.url} names no audit action`);
     const url = `${API_PREFIX}${spec.url}`;
     const schema: Record<string, unknown> = {
       summary: spec.summary, tags: [...spec.tags], 'x-vmbak-access': spec.access,

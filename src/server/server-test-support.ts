@@ -12,10 +12,13 @@ import type { TestContext } from 'node:test';
 import { Cron } from 'croner';
 import { AlertNotifier } from '../alerts/index.ts';
 import {
-  ROLES, appendJobEvent, createApiToken, recordAudit, createJob, dataDirPaths, getJob, getPolicy, loadSecretsBox, openCatalog, setJobState, syncHostVms,
+  ROLES, appendJobEvent, createApiToken, recordAudit, createJob, dataDirPaths, getJob, getPolicy, loadSecretsBox, openCatalog, recordHostSeen, setJobState, syncHostVms,
   type CatalogJob, type JobState, type OpenCatalog, type Role, type SecretsBox,
 } from '../catalog/index.ts';
-import type { ControllerApi, JobAction, JobRequest, JobUpdate } from '../controller/index.ts';
+import {
+  catalogJobStore, type AgentControl, type AgentRegistration, type AgentReport, type ControllerApi, type JobAction, type JobOutcome,
+  type JobRequest, type JobStore, type JobUpdate,
+} from '../controller/index.ts';
 import { VmbakError, type Clock, type VmInfo } from '../core/index.ts';
 import { createApiServer } from './api-server.ts';
 import { listenApiServer } from './listen.ts';
@@ -43,10 +46,31 @@ export class TestController implements ControllerApi {
   readonly submitted: { request: JobRequest; actor: string }[] = [];
   readonly #listeners = new Set<(update: JobUpdate) => void>();
 
+  readonly store: JobStore;
+  readonly agentReports: { jobId: string; report: AgentReport }[] = [];
+  readonly agentFinished: { jobId: string; outcome: JobOutcome }[] = [];
+
   constructor(catalog: OpenCatalog, secrets: SecretsBox, notifier: AlertNotifier) {
     this.catalog = catalog;
     this.secrets = secrets;
     this.notifier = notifier;
+    this.store = catalogJobStore(catalog, secrets, (event) => notifier.notify(event));
+  }
+
+  async agentRegister(host: string, uri: string | null): Promise<AgentRegistration> {
+    await recordHostSeen(this.catalog, host, uri);
+    return { redisUrl: 'redis://127.0.0.1:6379', queue: `vmbak-host-${host}`, careQueue: 'vmbak-care', repositories: [] };
+  }
+
+  async agentInventory(host: string, uri: string | null, vms: readonly VmInfo[]): Promise<void> { await syncHostVms(this.catalog, host, vms, uri); }
+
+  async agentReport(jobId: string, report: AgentReport): Promise<AgentControl> {
+    this.agentReports.push({ jobId, report });
+    return { abort: false, paused: false };
+  }
+
+  async agentFinish(jobId: string, outcome: JobOutcome): Promise<void> {
+    this.agentFinished.push({ jobId, outcome });
   }
 
   isReady(): boolean { return this.ready; }

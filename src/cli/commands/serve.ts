@@ -21,6 +21,7 @@ interface ServeOptions {
   tlsKey?: string;
   rebuildCatalog?: boolean;
   catalog?: string;
+  redis?: string;
 }
 
 export function registerServeCommand(program: Command): void {
@@ -29,6 +30,7 @@ export function registerServeCommand(program: Command): void {
     .option('--data-dir <dir>', 'catalog, secrets key and run records', '/var/lib/vmbak')
     .option('--listen <host:port>', 'where the API listens', '127.0.0.1:8470')
     .option('--config <file>', 'declarative config (repositories, policies, alerts); applied at start')
+    .option('--redis <url>', 'redis://… for agents on the hosts (`vmbak agent`): jobs go to their queues (with --no-local-agent)')
     .option('--catalog <url>', 'a postgres:// URL: the catalog on PostgreSQL, shared by controllers (default: SQLite in DATA_DIR)')
     .option('--secrets-key <file>', 'key file for stored credentials (default: DATA_DIR/secrets.key)')
     .option('--streams <n>', 'VM backups at once on this host', parseStreams, 2)
@@ -48,7 +50,7 @@ export function registerServeCommand(program: Command): void {
       const { host, port } = parseListen(opts.listen);
       const log = pino({ base: { service: 'vmbak' }, redact: { paths: REDACTED_LOG_PATHS, censor: '[redacted]' } });
       const controller = await Controller.open({
-        dataDir: opts.dataDir, catalog: opts.catalog, configFile: opts.config, secretsKeyFile: opts.secretsKey, localAgent: opts.localAgent,
+        dataDir: opts.dataDir, catalog: opts.catalog, redis: opts.redis, configFile: opts.config, secretsKeyFile: opts.secretsKey, localAgent: opts.localAgent,
         streams: opts.streams, maxWritersPerRepository: opts.maxWritersPerRepo, connect: opts.connect, log,
       });
       const tls = opts.tlsCert ? { cert: readFileSync(opts.tlsCert), key: readFileSync(opts.tlsKey!) } : undefined;
@@ -77,7 +79,7 @@ export function registerServeCommand(program: Command): void {
     });
 }
 
-function parseStreams(value: string): number {
+export function parseStreams(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1 || n > 64) throw new VmbakError('USAGE', { detail: `--streams ${value}: give a whole number from 1 to 64` });
   return n;

@@ -1,0 +1,38 @@
+// An agent's line to the controller: JSON over the REST API with the agent's bearer token.
+// A controller that cannot be reached is CONTROLLER_UNREACHABLE (retryable: the caller tries
+// again later); one that answers with a problem is CONTROLLER_REFUSED, carrying its words.
+
+import { VmbakError, describeError } from '../core/index.ts';
+
+export class ControllerClient {
+  readonly url: string;
+  readonly #token: string;
+  readonly #timeoutMs: number;
+
+  constructor(url: string, token: string, timeoutMs = 30_000) {
+    this.url = url.replace(/\/+$/, '');
+    this.#token = token;
+    this.#timeoutMs = timeoutMs;
+  }
+
+  async call<T>(method: 'GET' | 'POST' | 'PUT', path: string, body?: unknown): Promise<T> {
+    let response: Response;
+    try {
+      response = await fetch(`${this.url}/api/v1${path}`, {
+        method,
+        headers: { authorization: `Bearer ${this.#token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal: AbortSignal.timeout(this.#timeoutMs),
+      });
+    } catch (err) {
+      throw new VmbakError('CONTROLLER_UNREACHABLE', { url: this.url, detail: describeError((err as Error).cause ?? err) }, { cause: err });
+    }
+    const text = await response.text();
+    if (!response.ok) {
+      let detail = `HTTP ${response.status}`;
+      try { detail = (JSON.parse(text) as { detail?: string }).detail ?? detail; } catch { /* not a problem document */ }
+      throw new VmbakError('CONTROLLER_REFUSED', { url: this.url, method, path: `/api/v1${path}`, detail });
+    }
+    return (text ? JSON.parse(text) : undefined) as T;
+  }
+}

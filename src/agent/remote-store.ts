@@ -1,0 +1,28 @@
+// The job store of a remote agent: each operation one call to the controller's
+// /agent/store route, so a job records into the catalog exactly as it would on the
+// controller's own host. Alerts are sent without waiting (a job never waits on alerting);
+// one that cannot be delivered to the controller is reported on the agent's log.
+
+import type { AlertEvent } from '../alerts/index.ts';
+import type { JobStore } from '../controller/index.ts';
+import type { ControllerClient } from './controller-client.ts';
+
+export function remoteJobStore(client: ControllerClient, onProblem: (message: string) => void): JobStore {
+  const call = async <T>(op: string, args: object): Promise<T> =>
+    (await client.call<{ value: T }>('POST', '/agent/store', { op, ...args })).value;
+  return {
+    policySpec: (name) => call('policySpec', { name }),
+    repository: (name) => call('repository', { name }),
+    backupIdsInVerifyState: (repositories, state) => call('backupIdsInVerifyState', { repositories, state }),
+    setVerifyState: (repository, backupId, state) => call('setVerifyState', { repository, backupId, state }),
+    recordVmResult: (jobId, result) => call('recordVmResult', { jobId, result }),
+    recordBackups: (backups) => call('recordBackups', { backups }),
+    forgetBackups: (repository, backupIds) => call('forgetBackups', { repository, backupIds }),
+    backupTotals: (repository) => call('backupTotals', { repository }),
+    recordUsage: (repository, sample) => call('recordUsage', { repository, sample }),
+    alert: (event: AlertEvent) => {
+      call('alert', { event }).catch((err: unknown) => onProblem(`alert ${event.kind} not passed to the controller: ${(err as Error).message}`));
+    },
+    nowMs: () => Date.now(),
+  };
+}

@@ -1,0 +1,54 @@
+// vmbak agent: the worker on a hypervisor host. It registers with the controller
+// (`vmbak serve --redis … --no-local-agent`), cleans up what a killed predecessor left on
+// this host, reports the host's VMs, and runs the backups of its VMs — and care jobs — writing
+// straight to the targets. JSON-line logs on stdout. SIGTERM or SIGINT: running jobs are
+// aborted cleanly (the hypervisor is left clean), then the process exits 0.
+
+import type { Command } from 'commander';
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { VmbakError } from '../../core/index.ts';
+import { parseStreams } from './serve.ts';
+
+interface AgentCommandOptions {
+  controller: string;
+  token?: string;
+  tokenFile?: string;
+  hostName: string;
+  connect?: string;
+  streams: number;
+}
+
+export function registerAgentCommand(program: Command): void {
+  program.command('agent')
+    .description('run the jobs of this hypervisor host for a controller (vmbak serve --redis)')
+    .requiredOption('--controller <url>', 'the controller\'s API, e.g. https://controller:8470')
+    .option('--token <token>', 'an API token of the agent role (or $VMBAK_AGENT_TOKEN, or --token-file)')
+    .option('--token-file <file>', 'a file holding the token')
+    .option('--host-name <name>', 'this host\'s name at the controller', hostname())
+    .option('--connect <uri>', 'libvirt URI (default: qemu:///system)')
+    .option('--streams <n>', 'VM backups at once on this host', parseStreams, 2)
+    .action(async (opts: AgentCommandOptions) => {
+      const token = opts.token ?? (opts.tokenFile ? readFileSync(opts.tokenFile, 'utf8').trim() : process.env.VMBAK_AGENT_TOKEN);
+      if (!token) throw new VmbakError('USAGE', { detail: 'give the agent token: --token, --token-file or $VMBAK_AGENT_TOKEN' });
+      const [{ default: pino }, { Agent }] = await Promise.all([import('pino'), import('../../agent/index.ts')]);
+      const log = pino({ base: { service: 'vmbak-agent', host: opts.hostName } });
+      // VMBAK_AGENT_LOCK_MS shortens how long a dead agent's job waits to be taken up again (tests).
+      const lockMs = Number(process.env.VMBAK_AGENT_LOCK_MS) || undefined;
+      const agent = new Agent({ controllerUrl: opts.controller, token, hostName: opts.hostName, connect: opts.connect, streams: opts.streams, log, lockMs });
+      let stopping: Promise<void> | null = null;
+      const stop = (signal: NodeJS.Signals): void => {
+        stopping ??= (async () => {
+          log.info({ signal }, 'stopping: aborting running jobs');
+          await agent.stop(`vmbak agent got ${signal}`);
+          log.info({}, 'stopped');
+          log.flush();
+          process.exit(0);
+        })();
+      };
+      process.on('SIGTERM', stop);
+      process.on('SIGINT', stop);
+      await agent.start();
+      await new Promise(() => {}); // works until a signal
+    });
+}

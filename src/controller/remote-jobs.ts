@@ -1,0 +1,133 @@
+// Jobs run by agents on other hosts, over BullMQ on Redis: one queue per host (a backup runs
+// where its VMs live) and one shared queue for care jobs (verify, gc: any agent may run them,
+// so their reads never pass through the controller either). The controller's job runner
+// still owns every job's state, limits and live view: for a remote job its executor is this
+// dispatch — queue the job, relay pause/resume/abort to the agent in answer to its reports,
+// and wait for the agent's final word. BullMQ's lock renewal is the agent's heartbeat: a
+// killed agent's job goes back to its queue (stalled) and runs again when an agent of that
+// host is back, or fails once retries are spent.
+
+import { Queue, QueueEvents } from 'bullmq';
+import type { CatalogJob, JobEventLevel } from '../catalog/index.ts';
+import type { JobContext, JobExecutor, JobOutcome } from './job-runner.ts';
+
+/** A host's queue name; `care` is every agent's. */
+export const hostQueueName = (host: string): string => `vmbak-host-${host}`;
+export const CARE_QUEUE = 'vmbak-care';
+
+/** What an agent sends while it runs a job, every second or so. */
+export interface AgentReport {
+  readonly log?: readonly { readonly level: JobEventLevel; readonly message: string; readonly vmKey?: string | null }[];
+  readonly progress?: { readonly bytesRead: number; readonly bytesStored: number; readonly bytesToRead: number | null };
+}
+
+/** What the agent should do now with the job it reported on. */
+export interface AgentControl {
+  readonly abort: boolean;
+  readonly paused: boolean;
+}
+
+/** The job as an agent receives it in the queue. */
+export interface QueuedJob {
+  readonly job: CatalogJob;
+}
+
+interface Pending {
+  readonly ctx: JobContext;
+  readonly resolve: (outcome: JobOutcome) => void;
+  readonly reject: (err: Error) => void;
+}
+
+export interface RemoteJobsOptions {
+  readonly redisUrl: string;
+  /** Attempts of one job (a stalled job's rerun counts): default 3. */
+  readonly attempts?: number;
+}
+
+export class RemoteJobs {
+  private readonly opts: RemoteJobsOptions;
+  private readonly queues = new Map<string, { queue: Queue; events: QueueEvents }>();
+  private readonly pending = new Map<string, Pending>();
+
+  constructor(opts: RemoteJobsOptions) {
+    this.opts = opts;
+  }
+
+  get redisUrl(): string {
+    return this.opts.redisUrl;
+  }
+
+  /** The executor of a job kind run remotely: on the job's host's queue, or the care queue. */
+  executor(where: 'host' | 'care'): JobExecutor {
+    return async (ctx) => {
+      if (where === 'care') return this.dispatch(ctx, CARE_QUEUE);
+      if (!ctx.job.host) return { state: 'failed', error: 'no agent has reported any VM this job selects' };
+      return this.dispatch(ctx, hostQueueName(ctx.job.host));
+    };
+  }
+
+  /** An agent's report on a job: logged into its context; the answer says whether to pause or abort. */
+  report(jobId: string, report: AgentReport): AgentControl | null {
+    const p = this.pending.get(jobId);
+    if (!p) return null;
+    for (const line of report.log ?? []) p.ctx.log(line.level, line.message, line.vmKey ?? null);
+    if (report.progress) {
+      p.ctx.progress.bytesRead = report.progress.bytesRead;
+      p.ctx.progress.bytesStored = report.progress.bytesStored;
+      p.ctx.progress.bytesToRead = report.progress.bytesToRead ?? p.ctx.progress.bytesToRead;
+    }
+    return { abort: p.ctx.signal.aborted, paused: p.ctx.gate.paused };
+  }
+
+  /** The agent's final word on a job; false when this controller does not wait for it (it restarted since). */
+  finish(jobId: string, outcome: JobOutcome): boolean {
+    const p = this.pending.get(jobId);
+    if (!p) return false;
+    this.pending.delete(jobId);
+    p.resolve(outcome);
+    return true;
+  }
+
+  async close(): Promise<void> {
+    for (const { queue, events } of this.queues.values()) {
+      await events.close().catch(() => {});
+      await queue.close().catch(() => {});
+    }
+    this.queues.clear();
+  }
+
+  private async dispatch(ctx: JobContext, queueName: string): Promise<JobOutcome> {
+    const { queue } = await this.queueOf(queueName);
+    const outcome = new Promise<JobOutcome>((resolve, reject) => this.pending.set(ctx.job.id, { ctx, resolve, reject }));
+    const queued = await queue.add(ctx.job.kind, { job: ctx.job } satisfies QueuedJob, {
+      jobId: ctx.job.id, attempts: this.opts.attempts ?? 3, backoff: { type: 'fixed', delay: 1000 },
+      removeOnComplete: { age: 24 * 3600 }, removeOnFail: { age: 7 * 24 * 3600 },
+    });
+    ctx.log('info', `queued for ${queueName === CARE_QUEUE ? 'any agent' : `host ${ctx.job.host}`}`);
+    // An abort before an agent took the job takes it out of the queue; a running one hears it in its next report.
+    const onAbort = () => { void queued.remove().catch(() => {}).then(() => this.finish(ctx.job.id, { state: 'failed', error: (ctx.signal.reason as Error).message })); };
+    ctx.signal.addEventListener('abort', onAbort, { once: true });
+    try {
+      return await outcome;
+    } finally {
+      ctx.signal.removeEventListener('abort', onAbort);
+      this.pending.delete(ctx.job.id);
+    }
+  }
+
+  private async queueOf(name: string): Promise<{ queue: Queue; events: QueueEvents }> {
+    let q = this.queues.get(name);
+    if (!q) {
+      const connection = { url: this.opts.redisUrl, maxRetriesPerRequest: null };
+      q = { queue: new Queue(name, { connection }), events: new QueueEvents(name, { connection }) };
+      // A job BullMQ gives up on (a stalled job out of attempts) never gets the agent's final word.
+      q.events.on('failed', ({ jobId, failedReason }) => {
+        const p = this.pending.get(jobId);
+        if (p) { this.pending.delete(jobId); p.resolve({ state: 'failed', error: failedReason }); }
+      });
+      this.queues.set(name, q);
+      await q.events.waitUntilReady();
+    }
+    return q;
+  }
+}
