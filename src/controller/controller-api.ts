@@ -4,12 +4,9 @@
 // holds no decisions of its own: every route is a catalog read/write or one call here.
 
 import type { AlertNotifier } from '../alerts/index.ts';
-import type { Catalog, CatalogJob, JobKind, JobState, SecretsBox } from '../catalog/index.ts';
+import type { Catalog, CatalogJob, JobEventLevel, JobKind, JobState, SecretsBox } from '../catalog/index.ts';
 import type { VmInfo } from '../core/index.ts';
-import type { AgentRegistration } from './controller.ts';
-import type { JobOutcome } from './job-runner.ts';
 import type { JobStore } from './job-store.ts';
-import type { AgentControl, AgentReport } from './remote-jobs.ts';
 
 /** Work the API may ask for. Each becomes one job in the catalog, run by an agent. */
 export type JobRequest =
@@ -24,6 +21,32 @@ export type JobRequest =
   | { readonly kind: 'restore'; readonly repository: string; readonly backup: string; readonly toDir?: string; readonly asVm?: string; readonly disk?: string; readonly start?: boolean; readonly noNetwork?: boolean };
 
 export type JobAction = 'pause' | 'resume' | 'abort';
+
+/** What an agent sends while it runs a job, every second or so. */
+export interface AgentReport {
+  readonly log?: readonly { readonly level: JobEventLevel; readonly message: string; readonly vmKey?: string | null }[];
+  readonly progress?: { readonly bytesRead: number; readonly bytesStored: number; readonly bytesToRead: number | null };
+}
+
+/** What the agent should do now with the job it reported on. */
+export interface AgentControl {
+  readonly abort: boolean;
+  readonly paused: boolean;
+}
+
+/** How a job's work ended, as its executor (local or on an agent) tells it. */
+export interface JobOutcome {
+  readonly state: 'succeeded' | 'warning' | 'failed';
+  readonly error?: string | null;
+}
+
+/** What a registering agent gets: where its work comes from, and the repositories there are. */
+export interface AgentRegistration {
+  readonly redisUrl: string;
+  readonly queue: string;
+  readonly careQueue: string;
+  readonly repositories: readonly string[];
+}
 
 /** A change of a job, for live views (Server-Sent Events). */
 export interface JobUpdate {

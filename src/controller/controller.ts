@@ -16,7 +16,7 @@ import {
 import { AlertNotifier, type AlertEvent } from '../alerts/index.ts';
 import { applyConfig, loadConfigFile } from '../config/index.ts';
 import { connectHypervisor, describeLeftover, listRepositoryBackups, sweepLeftovers } from '../services/index.ts';
-import type { ControllerApi, JobAction, JobRequest, JobUpdate } from './controller-api.ts';
+import type { AgentControl, AgentRegistration, AgentReport, ControllerApi, JobAction, JobRequest, JobUpdate } from './controller-api.ts';
 import { JobRunner, type JobExecutor, type JobOutcome } from './job-runner.ts';
 import { backupExecutor, repositoriesWritten, type BackupJobParams } from './backup-job.ts';
 import { gcExecutor, verifyExecutor } from './care-jobs.ts';
@@ -25,7 +25,7 @@ import { recordInventory, syncInventory } from './inventory.ts';
 import { checkRpo } from './rpo-watch.ts';
 import { DEFAULT_HOST_LOST_MS, checkHosts } from './host-watch.ts';
 import { repositoryHandles, withRepository } from './repositories.ts';
-import { CARE_QUEUE, RemoteJobs, hostQueueName, type AgentControl, type AgentReport } from './remote-jobs.ts';
+import { CARE_QUEUE, RemoteJobs, hostQueueName } from './remote-jobs.ts';
 import { placeVms } from './placement.ts';
 import { catalogJobStore, type JobStore } from './job-store.ts';
 
@@ -63,13 +63,6 @@ export const DEFAULT_MAX_WRITERS_PER_REPOSITORY = 4;
 /** Jobs the controller keeps with agents at once (each agent limits itself to its streams). */
 const REMOTE_JOBS_IN_FLIGHT = 10_000;
 
-/** What a registering agent gets: where its work comes from, and the repositories there are. */
-export interface AgentRegistration {
-  readonly redisUrl: string;
-  readonly queue: string;
-  readonly careQueue: string;
-  readonly repositories: readonly string[];
-}
 
 export class Controller implements ControllerApi {
   readonly catalog: OpenCatalog;

@@ -1,12 +1,12 @@
 // The controller: the job runner, the scheduler, inventory sync, retention and care, RPO
 // watching and alerts — one place that decides what runs when. `vmbak serve` runs it with a
 // local agent; the REST API reaches it through ControllerApi.
-export type { ControllerApi, JobRequest, JobAction, JobUpdate } from './controller-api.ts';
-export { Controller, type ControllerOptions, type ControllerLog, type AgentRegistration } from './controller.ts';
+export type { ControllerApi, JobRequest, JobAction, JobUpdate, AgentRegistration, AgentControl, AgentReport } from './controller-api.ts';
+export { Controller, type ControllerOptions, type ControllerLog } from './controller.ts';
 export { JobRunner, type JobExecutor, type JobContext, type JobOutcome, type SubmitOptions } from './job-runner.ts';
 export { Scheduler, windowEndMs, windowStartAfterMs, type FiringRequest } from './scheduler.ts';
 export { catalogJobStore, type JobStore, type StoredRepository } from './job-store.ts';
-export { CARE_QUEUE, hostQueueName, type AgentControl, type AgentReport, type QueuedJob } from './remote-jobs.ts';
+export { CARE_QUEUE, hostQueueName, type QueuedJob } from './remote-jobs.ts';
 export { backupExecutor, type BackupJobDeps } from './backup-job.ts';
 export { gcExecutor, verifyExecutor, type CareJobDeps } from './care-jobs.ts';
 export { matchPolicies, type PolicyMatch, type PolicyState } from './policy-match.ts';

@@ -19,7 +19,7 @@ import {
   type Catalog, type CatalogJob, type JobEventLevel, type JobKind, type NewJob,
 } from '../catalog/index.ts';
 import { PauseGate, newProgress, type ProgressCounters } from '../engine/index.ts';
-import type { JobAction, JobUpdate } from './controller-api.ts';
+import type { JobAction, JobOutcome, JobUpdate } from './controller-api.ts';
 import { advanceWindow, jobWindow, windowStep, type JobWindow } from './job-window.ts';
 import { RepositoryWriters } from './repository-writers.ts';
 
@@ -32,10 +32,7 @@ export interface JobContext {
   log(level: JobEventLevel, message: string, vmKey?: string | null): void;
 }
 
-export interface JobOutcome {
-  readonly state: 'succeeded' | 'warning' | 'failed';
-  readonly error?: string | null;
-}
+export type { JobOutcome } from './controller-api.ts';
 
 export type JobExecutor = (ctx: JobContext) => Promise<JobOutcome>;
 

@@ -8,24 +8,13 @@
 // host is back, or fails once retries are spent.
 
 import { Queue, QueueEvents } from 'bullmq';
-import type { CatalogJob, JobEventLevel } from '../catalog/index.ts';
+import type { CatalogJob } from '../catalog/index.ts';
+import type { AgentControl, AgentReport } from './controller-api.ts';
 import type { JobContext, JobExecutor, JobOutcome } from './job-runner.ts';
 
 /** A host's queue name; `care` is every agent's. */
 export const hostQueueName = (host: string): string => `vmbak-host-${host}`;
 export const CARE_QUEUE = 'vmbak-care';
-
-/** What an agent sends while it runs a job, every second or so. */
-export interface AgentReport {
-  readonly log?: readonly { readonly level: JobEventLevel; readonly message: string; readonly vmKey?: string | null }[];
-  readonly progress?: { readonly bytesRead: number; readonly bytesStored: number; readonly bytesToRead: number | null };
-}
-
-/** What the agent should do now with the job it reported on. */
-export interface AgentControl {
-  readonly abort: boolean;
-  readonly paused: boolean;
-}
 
 /** The job as an agent receives it in the queue. */
 export interface QueuedJob {
