@@ -43,7 +43,7 @@ function routeAccessOf(document: Record<string, unknown>): string {
 
 export async function renderApiTypes(): Promise<string> {
   const document = await openApiDocument();
-  const ast = await openapiTS(document as Parameters<typeof openapiTS>[0], { alphabetize: true });
+  const ast = await openapiTS(document as unknown as Parameters<typeof openapiTS>[0], { alphabetize: true });
   return HEADER + astToString(ast) + routeAccessOf(document);
 }
 

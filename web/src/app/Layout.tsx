@@ -41,7 +41,7 @@ export function Layout({ children }: { children: ReactNode }) {
           </Group>
           <Group gap="xs">
             <Text size="sm" data-testid="whoami">{session?.user.name}</Text>
-            <Badge variant="outline" color="gray" autoContrast data-testid="role">{session?.user.role}</Badge>
+            <Badge variant="default" data-testid="role">{session?.user.role}</Badge>
             <ThemeSwitch />
             <Button variant="default" size="xs" onClick={() => endSession()}>Log out</Button>
           </Group>
@@ -49,7 +49,7 @@ export function Layout({ children }: { children: ReactNode }) {
       </AppShell.Header>
       <AppShell.Navbar p="xs" component="nav" aria-label="Main">
         {NAV.map((item) => (
-          <NavLink key={item.to} component={Link} to={item.to} label={item.label} active={active(item.to)}
+          <NavLink key={item.to} component={Link} to={item.to} label={item.label} active={active(item.to)} variant="filled"
             aria-current={active(item.to) ? 'page' : undefined} onClick={close} />
         ))}
       </AppShell.Navbar>

@@ -1,4 +1,5 @@
-// A job's or a VM's state as a coloured badge; colours pass WCAG AA contrast in both themes.
+// A job's or a VM's state as a badge: the word in the page's text colour (so it reads at AA
+// contrast in both themes) beside a dot in the state's colour.
 
 import { Badge } from '@mantine/core';
 
@@ -8,5 +9,5 @@ const COLORS: Record<string, string> = {
 };
 
 export function StateBadge({ state }: { state: string }) {
-  return <Badge color={COLORS[state] ?? 'gray'} variant="outline" autoContrast>{state}</Badge>;
+  return <Badge color={COLORS[state] ?? 'gray'} variant="dot">{state}</Badge>;
 }

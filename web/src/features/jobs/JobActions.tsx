@@ -43,7 +43,7 @@ export function JobActions({ job }: { job: Pick<Job, 'id' | 'state'> }) {
     <>
       <Group gap="xs">
         {actions.map((action) => (
-          <Button key={action} size="xs" variant={action === 'abort' ? 'outline' : 'filled'} color={action === 'abort' ? 'red' : undefined}
+          <Button key={action} size="xs" variant="filled" color={action === 'abort' ? 'red' : undefined}
             loading={mutation.isPending && mutation.variables?.action === action} onClick={() => mutation.mutate({ action })}>
             {action[0]!.toUpperCase() + action.slice(1)}
           </Button>

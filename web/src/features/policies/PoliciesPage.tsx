@@ -29,7 +29,7 @@ function PolicyRow({ policy }: { policy: Policy }) {
   const editable = !policy.managedByConfig;
   return (
     <Table.Tr>
-      <Table.Td><Text fw={600}>{policy.name}</Text>{policy.managedByConfig && <Badge variant="outline" color="gray" autoContrast size="xs">config file</Badge>}</Table.Td>
+      <Table.Td><Text fw={600}>{policy.name}</Text>{policy.managedByConfig && <Badge variant="default" size="xs">config file</Badge>}</Table.Td>
       <Table.Td>{policy.enabled ? 'yes' : 'no'}</Table.Td>
       <Table.Td>{policy.spec.vms.join(', ')}</Table.Td>
       <Table.Td>{policy.spec.repositories.join(', ')}</Table.Td>
@@ -38,10 +38,10 @@ function PolicyRow({ policy }: { policy: Policy }) {
       <Table.Td>{retentionText(policy)}</Table.Td>
       <Table.Td>
         <Group gap="xs" wrap="nowrap">
-          {can('POST /api/v1/jobs') && <Button size="xs" loading={runNow.isPending} onClick={() => runNow.mutate()} aria-label={`Run ${policy.name} now`}>Run now</Button>}
+          {can('POST /api/v1/jobs') && <Button size="xs" loading={runNow.isPending} onClick={() => runNow.mutate()} aria-label={`Run now: ${policy.name}`}>Run now</Button>}
           {editable && can('PUT /api/v1/policies/{name}') && <Button size="xs" variant="default" component={Link} to={`/policies/${encodeURIComponent(policy.name)}/edit`} aria-label={`Edit ${policy.name}`}>Edit</Button>}
           {editable && can('DELETE /api/v1/policies/{name}') && (
-            <Button size="xs" variant="outline" color="red" loading={remove.isPending} aria-label={`Delete ${policy.name}`}
+            <Button size="xs" color="red" loading={remove.isPending} aria-label={`Delete ${policy.name}`}
               onClick={() => { if (window.confirm(`Delete policy ${policy.name}? Its jobs and backups stay.`)) remove.mutate(); }}>Delete</Button>
           )}
         </Group>

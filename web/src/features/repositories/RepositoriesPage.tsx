@@ -35,7 +35,7 @@ export default function RepositoriesPage() {
                   const u = newest.get(r.name);
                   return (
                     <Table.Tr key={r.name}>
-                      <Table.Td>{r.name} {r.managedByConfig && <Badge variant="outline" color="gray" autoContrast size="xs">config file</Badge>}</Table.Td>
+                      <Table.Td>{r.name} {r.managedByConfig && <Badge variant="default" size="xs">config file</Badge>}</Table.Td>
                       <Table.Td><code>{r.url}</code></Table.Td>
                       <Table.Td>{r.hasCredentials ? 'stored' : 'none'}</Table.Td>
                       <Table.Td>{formatBytes(u?.storedBytes)}</Table.Td>

@@ -96,7 +96,7 @@ export default function VmPage() {
         <Card withBorder><Text size="sm">Policy</Text><Text fw={600}>{v.policy ?? 'unprotected'}</Text></Card>
         <Card withBorder><Text size="sm">Last good backup</Text><Text fw={600}>{formatAgo(v.lastGoodBackupMs)}</Text></Card>
       </SimpleGrid>
-      <Group gap="xs">{v.tags.map((t) => <Badge key={t} variant="outline" color="gray" autoContrast>{t}</Badge>)}<Text size="xs">UUID {v.uuid}</Text></Group>
+      <Group gap="xs">{v.tags.map((t) => <Badge key={t} variant="default">{t}</Badge>)}<Text size="xs">UUID {v.uuid}</Text></Group>
       <Title order={2} size="h4">Restore points</Title>
       <RestorePoints vm={v} />
       <Title order={2} size="h4">Disks</Title>
