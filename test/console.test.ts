@@ -11,11 +11,10 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import type { ChildProcess } from 'node:child_process';
 import type { Browser, Page } from 'playwright-core';
 import { createTestVm, destroyAllTestVms, ensureLibvirt, type TestVm } from './support/libvirt.ts';
-import { spawnVmbak, tempDir, vmbak } from './support/vmbak-cli.ts';
-import { findFreePort, stopProcess } from './support/free-port.ts';
+import { tempDir, vmbak } from './support/vmbak-cli.ts';
+import { startConsoleServer, warningsOf, type ConsoleServer } from './support/console-server.ts';
 import { buildConsole, chromiumUnavailable, launchChromium, recordConsoleErrors, seriousA11yViolations } from './support/browser.ts';
 
 const tmp = tempDir('console');
@@ -26,11 +25,10 @@ const tag = `web${randomBytes(3).toString('hex')}`;
 const PASSWORDS = { admin: 'admin password 1', viewer: 'viewer password 1' };
 let unavailable: string | null = null;
 let vm: TestVm;
-let server: ChildProcess | null = null;
+let server: ConsoleServer | null = null;
 let browser: Browser | null = null;
 let base = '';
 let adminToken = '';
-let serverLog = '';
 
 before(async () => {
   unavailable = chromiumUnavailable() ?? await ensureLibvirt();
@@ -47,21 +45,14 @@ before(async () => {
   }
   adminToken = (await vmbak(['token', 'create', '--data-dir', dataDir, '--role', 'admin', '--name', 'test'])).stdout.trim().split('\n').at(-1)!;
   await built;
-  base = `http://127.0.0.1:${await findFreePort()}`;
-  server = spawnVmbak(['serve', '--data-dir', dataDir, '--config', join(tmp.dir, 'vmbak.yaml'), '--listen', base.slice('http://'.length),
-    '--streams', '1', '--console-dir', consoleDir]);
-  server.stdout!.on('data', (d: Buffer) => { serverLog += d; });
-  server.stderr!.on('data', (d: Buffer) => { serverLog += d; });
-  await waitFor('the server', async () => {
-    if (server!.exitCode !== null) throw new Error(`vmbak serve exited with ${server!.exitCode}: ${serverLog}`);
-    return (await fetch(`${base}/api/v1/health`).catch(() => null))?.status === 200;
-  }, 60_000);
+  server = await startConsoleServer(dataDir, consoleDir, ['--config', join(tmp.dir, 'vmbak.yaml'), '--streams', '1']);
+  base = server.base;
   browser = await launchChromium();
 }, { timeout: 180_000 });
 
 after(async () => {
   await browser?.close();
-  if (server) await stopProcess(server, 10_000);
+  await server?.stop();
   await destroyAllTestVms();
   tmp.remove();
 }, { timeout: 60_000 });
@@ -231,4 +222,4 @@ test('the console: login, a policy made in the form, run now, the backup on the 
   t.diagnostic(`browser part took ${((Date.now() - startedMs) / 1000).toFixed(1)} s`);
 });
 
-process.on('exit', (code) => { if (code !== 0 && serverLog) process.stderr.write(`--- vmbak serve log (warnings and errors) ---\n${serverLog.split('\n').filter((l) => !l.includes('"level":30') && !l.includes('NOT_READY')).join('\n').slice(-8000)}\n`); });
+process.on('exit', (code) => { if (code !== 0 && server) process.stderr.write(`--- vmbak serve: warnings and errors ---\n${warningsOf(server.log())}\n`); });
