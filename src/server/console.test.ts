@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { brotliCompressSync } from 'node:zlib';
 import { startTestApi } from './server-test-support.ts';
 
 function builtConsole(t: { after(fn: () => void): void }): string {
@@ -16,6 +17,7 @@ function builtConsole(t: { after(fn: () => void): void }): string {
   mkdirSync(join(dir, 'assets'));
   writeFileSync(join(dir, 'index.html'), '<!doctype html><title>vmbak</title><script type="module" src="/assets/index-abc123.js"></script>');
   writeFileSync(join(dir, 'assets', 'index-abc123.js'), 'console.log("console")');
+  writeFileSync(join(dir, 'assets', 'index-abc123.js.br'), brotliCompressSync('console.log("console")'));
   return dir;
 }
 
@@ -35,6 +37,10 @@ test('the console is served at / with the SPA fallback, caching and CSP; the API
   assert.equal(asset.status, 200);
   assert.match(asset.headers.get('content-type') ?? '', /javascript/);
   assert.equal(asset.headers.get('cache-control'), 'public, max-age=31536000, immutable');
+
+  const compressed = await fetch(`${api.url}/assets/index-abc123.js`, { headers: { 'accept-encoding': 'br' } });
+  assert.equal(compressed.headers.get('content-encoding'), 'br', 'the build\'s brotli copy goes to a browser that takes it');
+  assert.equal(await compressed.text(), 'console.log("console")', 'fetch() undoes the brotli');
 
   const unknownApi = await api.call('GET', '/api/v1/no-such-thing', { headers: HTML });
   assert.deepEqual([unknownApi.status, unknownApi.json.code], [404, 'NO_ROUTE']);

@@ -3,7 +3,8 @@
 // it has a session token. Any other GET outside /api that accepts HTML gets index.html, so a
 // reload on /vms/web01 opens the single-page app at that page; an unknown /api path stays a
 // NO_ROUTE problem. Hashed files under /assets never change and are cached for a year;
-// index.html is revalidated on every load so an upgrade reaches the browser at once.
+// index.html is revalidated on every load so an upgrade reaches the browser at once. The build
+// writes .br and .gz copies of each file; a browser that accepts one gets it.
 
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -21,7 +22,7 @@ export const isConsoleBuilt = (dir: string): boolean => existsSync(join(dir, 'in
 /** Serves `dir` at `/` (call only when isConsoleBuilt). */
 export function registerConsole(app: FastifyInstance, dir: string): void {
   app.register(fastifyStatic, {
-    root: dir, prefix: '/', wildcard: true, index: ['index.html'], schemaHide: true, serveDotFiles: false,
+    root: dir, prefix: '/', wildcard: true, index: ['index.html'], schemaHide: true, serveDotFiles: false, preCompressed: true,
     cacheControl: false,
     setHeaders: (reply, path) => {
       const hashed = path.startsWith(join(dir, 'assets'));
