@@ -29,7 +29,7 @@ export default function UsageChart({ samples }: { samples: readonly UsageSample[
     const plot = new uPlot({
       width: el.clientWidth || 400, height: 220,
       series: [{}, ...names.map((label, i) => ({ label, stroke: COLORS[i % COLORS.length], width: 2, spanGaps: true, value: (_: uPlot, v: number | null) => formatBytes(v) }))],
-      axes: [axis, { ...axis, size: 70, values: (_: uPlot, ticks: number[]) => ticks.map((v) => formatBytes(v)) }],
+      axes: [axis, { ...axis, size: 84, values: (_: uPlot, ticks: number[]) => ticks.map((v) => formatBytes(v)) }],
     }, data, el);
     const resize = new ResizeObserver(() => plot.setSize({ width: el.clientWidth, height: 220 }));
     resize.observe(el);

@@ -66,7 +66,7 @@ export default function JobPage() {
       <Title order={2} size="h4">VMs</Title>
       <VmRows vms={vms} />
       <Title order={2} size="h4">Log</Title>
-      <JobLog lines={events.lines.length > 0 ? events.lines : detail.data.events} />
+      <JobLog lines={events.lines.length > 0 ? events.lines : detail.data.events} names={new Map(vms.map((v) => [v.vmKey, v.vmName]))} />
     </Stack>
   );
 }
