@@ -216,6 +216,12 @@ test('the console: login, a policy made in the form, run now, the backup on the 
   }
   await viewerContext.close();
 
+  // Logging out ends the session on the server: its token no longer opens anything.
+  const sessionToken = await page.evaluate(() => (JSON.parse(sessionStorage.getItem('vmbak.session') ?? 'null') as { token: string }).token);
+  await page.getByRole('button', { name: 'Log out' }).click();
+  await page.getByRole('button', { name: 'Log in' }).waitFor();
+  assert.equal((await fetch(`${base}/api/v1/auth/me`, { headers: { authorization: `Bearer ${sessionToken}` } })).status, 401);
+
   await context.close();
   assert.deepEqual([...consoleErrors.errors, ...viewerErrors.errors], [], 'no console errors');
   t.diagnostic(`pages checked with axe: ${visited.join(' ')}`);

@@ -1429,6 +1429,86 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/auth/logout": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** End the session (or revoke the API token) this request is sent with */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description A problem (RFC 9457) */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": {
+                            /**
+                             * @description docs/errors.md
+                             * @enum {string}
+                             */
+                            code: "USAGE" | "CONFIG_INVALID" | "NODE_TOO_OLD" | "PASSPHRASE_MISSING" | "PASSPHRASE_FILE_UNREADABLE" | "PASSPHRASE_EMPTY" | "PASSPHRASE_MISMATCH" | "WRONG_PASSPHRASE" | "REPO_NOT_FOUND" | "REPO_EXISTS" | "REPO_VERSION_UNKNOWN" | "REPO_CONFIG_CORRUPT" | "REPO_ENCRYPTED_NEEDS_KEY" | "REPO_NOT_ENCRYPTED" | "REPO_LOCKED" | "LEASE_LOST" | "LOCK_CORRUPT" | "BACKUP_NOT_FOUND" | "BACKUP_ID_AMBIGUOUS" | "MANIFEST_CORRUPT" | "INDEX_CORRUPT" | "CHUNK_MISSING" | "CHUNK_CORRUPT" | "PACK_CORRUPT" | "DISK_NOT_IN_BACKUP" | "DIGEST_MISMATCH" | "NOT_A_DISK_IMAGE" | "IMAGE_NOT_FOUND" | "DOMAIN_XML_INVALID" | "DISK_NAME_CLASH" | "NBD_PROTOCOL" | "NBD_ERROR" | "NBD_CONNECT" | "NBD_LISTEN_FAILED" | "QEMU_NBD_FAILED" | "TOOL_MISSING" | "TARGET_FULL" | "TARGET_DENIED" | "TARGET_UNREACHABLE" | "TARGET_IO" | "OBJECT_MISSING" | "BUCKET_MISSING" | "TARGET_URL_INVALID" | "OUTPUT_EXISTS" | "OUTPUT_IO" | "ABORTED" | "VERIFY_FAILED" | "CHECK_FAILED" | "COMPLETED_WITH_WARNINGS" | "VM_NOT_FOUND" | "VM_EXISTS" | "VM_NOT_SHUT_OFF" | "LIBVIRT_FAILED" | "DISK_UNSUPPORTED" | "QUIESCE_FAILED" | "HOOK_FAILED" | "SCRATCH_SPACE_LOW" | "JOB_NOT_FOUND" | "JOB_NOT_RUNNING" | "PAUSE_TOO_LONG" | "CONFIRMATION_NEEDED" | "FILESYSTEM_NOT_FOUND" | "FILESYSTEM_UNSUPPORTED" | "FILE_NOT_FOUND" | "FILE_BROWSER_FAILED" | "INTERNAL" | "CATALOG_OPEN_FAILED" | "CATALOG_SCHEMA_NEWER" | "CATALOG_MIGRATION_FAILED" | "CATALOG_NOT_FOUND" | "CATALOG_CONFLICT" | "SECRETS_KEY_INVALID" | "SECRET_UNREADABLE" | "ALERT_UNDELIVERED" | "AUTH_REQUIRED" | "ACCESS_DENIED" | "LOGIN_FAILED" | "LOGIN_RATE_LIMITED" | "NO_ROUTE" | "INVALID_REQUEST" | "MANAGED_BY_CONFIG" | "NOT_READY" | "SCRATCH_HIDDEN_FROM_QEMU";
+                            detail: string;
+                            /** @description the request field that failed its schema (body.name, query.limit) */
+                            field?: string;
+                            instance?: string;
+                            status: number;
+                            title: string;
+                            /** @description urn:vmbak:error:<code> */
+                            type: string;
+                        };
+                    };
+                };
+                /** @description A problem (RFC 9457) */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": {
+                            /**
+                             * @description docs/errors.md
+                             * @enum {string}
+                             */
+                            code: "USAGE" | "CONFIG_INVALID" | "NODE_TOO_OLD" | "PASSPHRASE_MISSING" | "PASSPHRASE_FILE_UNREADABLE" | "PASSPHRASE_EMPTY" | "PASSPHRASE_MISMATCH" | "WRONG_PASSPHRASE" | "REPO_NOT_FOUND" | "REPO_EXISTS" | "REPO_VERSION_UNKNOWN" | "REPO_CONFIG_CORRUPT" | "REPO_ENCRYPTED_NEEDS_KEY" | "REPO_NOT_ENCRYPTED" | "REPO_LOCKED" | "LEASE_LOST" | "LOCK_CORRUPT" | "BACKUP_NOT_FOUND" | "BACKUP_ID_AMBIGUOUS" | "MANIFEST_CORRUPT" | "INDEX_CORRUPT" | "CHUNK_MISSING" | "CHUNK_CORRUPT" | "PACK_CORRUPT" | "DISK_NOT_IN_BACKUP" | "DIGEST_MISMATCH" | "NOT_A_DISK_IMAGE" | "IMAGE_NOT_FOUND" | "DOMAIN_XML_INVALID" | "DISK_NAME_CLASH" | "NBD_PROTOCOL" | "NBD_ERROR" | "NBD_CONNECT" | "NBD_LISTEN_FAILED" | "QEMU_NBD_FAILED" | "TOOL_MISSING" | "TARGET_FULL" | "TARGET_DENIED" | "TARGET_UNREACHABLE" | "TARGET_IO" | "OBJECT_MISSING" | "BUCKET_MISSING" | "TARGET_URL_INVALID" | "OUTPUT_EXISTS" | "OUTPUT_IO" | "ABORTED" | "VERIFY_FAILED" | "CHECK_FAILED" | "COMPLETED_WITH_WARNINGS" | "VM_NOT_FOUND" | "VM_EXISTS" | "VM_NOT_SHUT_OFF" | "LIBVIRT_FAILED" | "DISK_UNSUPPORTED" | "QUIESCE_FAILED" | "HOOK_FAILED" | "SCRATCH_SPACE_LOW" | "JOB_NOT_FOUND" | "JOB_NOT_RUNNING" | "PAUSE_TOO_LONG" | "CONFIRMATION_NEEDED" | "FILESYSTEM_NOT_FOUND" | "FILESYSTEM_UNSUPPORTED" | "FILE_NOT_FOUND" | "FILE_BROWSER_FAILED" | "INTERNAL" | "CATALOG_OPEN_FAILED" | "CATALOG_SCHEMA_NEWER" | "CATALOG_MIGRATION_FAILED" | "CATALOG_NOT_FOUND" | "CATALOG_CONFLICT" | "SECRETS_KEY_INVALID" | "SECRET_UNREADABLE" | "ALERT_UNDELIVERED" | "AUTH_REQUIRED" | "ACCESS_DENIED" | "LOGIN_FAILED" | "LOGIN_RATE_LIMITED" | "NO_ROUTE" | "INVALID_REQUEST" | "MANAGED_BY_CONFIG" | "NOT_READY" | "SCRATCH_HIDDEN_FROM_QEMU";
+                            detail: string;
+                            /** @description the request field that failed its schema (body.name, query.limit) */
+                            field?: string;
+                            instance?: string;
+                            status: number;
+                            title: string;
+                            /** @description urn:vmbak:error:<code> */
+                            type: string;
+                        };
+                    };
+                };
+                /** @description Done */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/auth/me": {
         parameters: {
             query?: never;
@@ -5952,6 +6032,7 @@ export const routeAccess = {
   'POST /api/v1/alerts/channels/{name}/test': 'admin',
   'POST /api/v1/alerts/rules': 'admin',
   'POST /api/v1/auth/login': 'public',
+  'POST /api/v1/auth/logout': 'viewer',
   'POST /api/v1/backups/rebuild': 'operator',
   'POST /api/v1/backups/{repository}/{backupId}/restore': 'operator',
   'POST /api/v1/backups/{repository}/{backupId}/verify': 'operator',

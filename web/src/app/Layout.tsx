@@ -5,7 +5,7 @@ import { ActionIcon, Anchor, AppShell, Badge, Burger, Button, Group, NavLink, Te
 import { useDisclosure } from '@mantine/hooks';
 import type { ReactNode } from 'react';
 import { Link, useLocation } from 'react-router';
-import { endSession } from '../api/index.ts';
+import { api, endSession } from '../api/index.ts';
 import './app.css';
 import { useSession } from './useSession.ts';
 
@@ -13,6 +13,12 @@ const NAV = [
   { to: '/', label: 'Dashboard' }, { to: '/vms', label: 'VMs' }, { to: '/jobs', label: 'Jobs' },
   { to: '/policies', label: 'Policies' }, { to: '/repositories', label: 'Repositories' },
 ];
+
+/** Ends the session on the server too; the browser forgets it whatever the server answers. */
+async function logOut(): Promise<void> {
+  await api.POST('/api/v1/auth/logout').catch(() => undefined);
+  endSession();
+}
 
 function ThemeSwitch() {
   const { setColorScheme } = useMantineColorScheme();
@@ -43,7 +49,7 @@ export function Layout({ children }: { children: ReactNode }) {
             <Text size="sm" data-testid="whoami">{session?.user.name}</Text>
             <Badge variant="default" data-testid="role">{session?.user.role}</Badge>
             <ThemeSwitch />
-            <Button variant="default" size="xs" onClick={() => endSession()}>Log out</Button>
+            <Button variant="default" size="xs" onClick={() => void logOut()}>Log out</Button>
           </Group>
         </Group>
       </AppShell.Header>
