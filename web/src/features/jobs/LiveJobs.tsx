@@ -4,7 +4,7 @@
 
 import { useQueryClient } from '@tanstack/react-query';
 import { createContext, useContext, useEffect, useState, type ReactNode } from 'react';
-import { followEvents, type Job, type JobUpdate } from '../../api/index.ts';
+import { followEvents, type Job, type JobState, type JobUpdate } from '../../api/index.ts';
 
 export type LiveJobs = ReadonlyMap<string, JobUpdate>;
 
@@ -25,6 +25,8 @@ export function LiveJobsProvider({ children }: { children: ReactNode }) {
   const queryClient = useQueryClient();
   useEffect(() => {
     const abort = new AbortController();
+    // The stream's own record of each job's state, so a change of state is noticed outside a React state update.
+    const states = new Map<string, JobState>();
     let refresh: ReturnType<typeof setTimeout> | null = null;
     const refreshSoon = () => {
       // Many jobs changing at once refresh the lists once.
@@ -36,13 +38,17 @@ export function LiveJobsProvider({ children }: { children: ReactNode }) {
     void followEvents('/api/v1/jobs/stream', {
       signal: abort.signal,
       onEvent: ({ event, data }) => {
-        if (event === 'jobs') setJobs(new Map((data as Job[]).map((job) => [job.id, fromJob(job)])));
-        if (event !== 'update') return;
-        const update = data as JobUpdate;
-        setJobs((old) => {
-          if (old.get(update.jobId)?.state !== update.state) refreshSoon();
-          return new Map(old).set(update.jobId, update);
-        });
+        if (event === 'jobs') {
+          const active = data as Job[];
+          states.clear();
+          for (const job of active) states.set(job.id, job.state);
+          setJobs(new Map(active.map((job) => [job.id, fromJob(job)])));
+        } else if (event === 'update') {
+          const update = data as JobUpdate;
+          if (states.get(update.jobId) !== update.state) refreshSoon();
+          states.set(update.jobId, update.state);
+          setJobs((old) => new Map(old).set(update.jobId, update));
+        }
       },
     });
     return () => {

@@ -24,7 +24,7 @@ export function RestoreDialog({ backup, onClose }: { backup: Backup; onClose(): 
     onSuccess: (job) => { onClose(); void navigate(`/jobs/${job.id}`); },
   });
   return (
-    <Modal opened onClose={onClose} title={`Restore ${backup.vmName} from ${formatTime(backup.timeMs)}`} size="lg">
+    <Modal opened onClose={onClose} closeButtonProps={{ "aria-label": "Close" }} title={`Restore ${backup.vmName} from ${formatTime(backup.timeMs)}`} size="lg">
       <form onSubmit={(e) => { e.preventDefault(); restore.mutate(); }}>
         <Stack>
           <SegmentedControl value={mode} onChange={(v) => setMode(v as 'vm' | 'dir')} aria-label="Restore to"
