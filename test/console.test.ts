@@ -143,6 +143,11 @@ test('the console: login, a policy made in the form, run now, the backup on the 
   await page.getByRole('button', { name: 'Create policy' }).click();
   await checkPage(page, 'Policies', visited);
   await page.getByRole('row').filter({ hasText: 'nightly' }).waitFor();
+  await page.getByRole('link', { name: 'Edit nightly' }).click();
+  await checkPage(page, 'Edit policy nightly', visited);
+  await page.getByRole('textbox', { name: 'RPO' }).fill('48h');
+  await page.getByRole('button', { name: 'Save' }).click();
+  await page.getByRole('row').filter({ hasText: 'nightly' }).filter({ hasText: '48h' }).waitFor();
 
   // Run it now: the job page follows it live to the end.
   await page.getByRole('button', { name: 'Run now: nightly' }).click();
