@@ -145,6 +145,7 @@ test('the console: login, a policy made in the form, run now, the backup on the 
   await page.getByRole('row').filter({ hasText: 'nightly' }).waitFor();
   await page.getByRole('link', { name: 'Edit nightly' }).click();
   await checkPage(page, 'Edit policy nightly', visited);
+  await page.getByRole('region', { name: 'What this policy does now' }).getByRole('link', { name: vm.name }).waitFor();
   await page.getByRole('textbox', { name: 'RPO' }).fill('48h');
   await page.getByRole('button', { name: 'Save' }).click();
   await page.getByRole('row').filter({ hasText: 'nightly' }).filter({ hasText: '48h' }).waitFor();

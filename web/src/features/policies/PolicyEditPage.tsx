@@ -1,5 +1,5 @@
 // Create or edit a policy. The server's answer decides: a rejected field shows the server's
-// one-line reason under that field.
+// one-line reason under that field. Editing shows first what the saved policy does now.
 
 import { Button, Group, MultiSelect, NumberInput, Select, SimpleGrid, Stack, Switch, TagsInput, TextInput, Title } from '@mantine/core';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
@@ -8,6 +8,7 @@ import { useNavigate, useParams } from 'react-router';
 import { api, asApiError, call, type Policy } from '../../api/index.ts';
 import { ErrorNotice, Loading, PageHeader } from '../../ui/index.ts';
 import { NEW_POLICY, bodyOf, fieldsOf, formFieldOf, type PolicyFields } from './policyForm.ts';
+import { PolicyPreview } from './PolicyPreview.tsx';
 
 function PolicyForm({ existing }: { existing: Policy | undefined }) {
   const [f, setF] = useState<PolicyFields>(existing ? fieldsOf(existing) : NEW_POLICY);
@@ -70,5 +71,11 @@ export default function PolicyEditPage() {
   const title = name ? `Edit policy ${name}` : 'New policy';
   if (name && policy.isPending) return <><PageHeader title={title} /><Loading what="policy" /></>;
   if (name && policy.isError) return <><PageHeader title={title} /><ErrorNotice error={policy.error} action="load the policy" /></>;
-  return <><PageHeader title={title} /><PolicyForm existing={name ? policy.data : undefined} /></>;
+  return (
+    <Stack>
+      <PageHeader title={title} />
+      {name && <PolicyPreview name={name} />}
+      <PolicyForm existing={name ? policy.data : undefined} />
+    </Stack>
+  );
 }
