@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages vmbak and its test suite run against: QEMU tools, libvirt,
-# the storage servers the target tests start on loopback, and the peers the bench compares
-# with. Runs apt-get only as root and only for what is missing, so a second run is quick.
+# the storage servers the target tests start on loopback, Chromium for the console tests, and
+# the peers the bench compares with. Runs apt-get only as root and only for what is missing,
+# so a second run is quick.
 set -euo pipefail
 PKGS=(
   qemu-utils qemu-system-x86 libvirt-daemon-system libvirt-clients libnbd-bin
@@ -12,6 +13,7 @@ PKGS=(
   postgresql redis-server
   linux-image-amd64 busybox-static qemu-guest-agent cpio
   swtpm swtpm-tools ovmf
+  chromium
 )
 missing=()
 for p in "${PKGS[@]}"; do

@@ -5,7 +5,9 @@
 // exists between files. Each hypervisor adapter (hypervisors/libvirt, later hypervisors/
 // vsphere) is a module of its own beside hypervisors/, which holds what adapters share (image
 // files through qemu-nbd): the engine and the services reach platforms only through core's
-// Hypervisor interface and the adapters' index.ts.
+// Hypervisor interface and the adapters' index.ts. The web console (web/src) reaches the
+// controller only through the REST API: it imports nothing outside web/, and its features reach
+// the API client only through web/src/api/index.ts.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -14,6 +16,8 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const SRC = resolve(dirname(fileURLToPath(import.meta.url)), '../src');
+const WEB = resolve(dirname(fileURLToPath(import.meta.url)), '../web');
+const WEB_API = join(WEB, 'src/api');
 const RANK: Record<string, number> = {
   core: 0, host: 1, nbd: 1, targets: 1, repository: 2, hypervisors: 2, 'hypervisors/libvirt': 2, engine: 3, jobs: 4, catalog: 4,
   services: 5, files: 5, config: 5, alerts: 5, controller: 6, server: 7, agent: 7, cli: 7,
@@ -84,4 +88,27 @@ test('no import cycles between files', () => {
   };
   for (const f of files) visit(f, []);
   assert.deepEqual(cycles, []);
+});
+
+function webFiles(dir: string): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const full = join(dir, name);
+    if (statSync(full).isDirectory()) return webFiles(full);
+    return /\.tsx?$/.test(full) ? [full] : [];
+  });
+}
+
+test('the web console imports nothing outside web/ and reaches the API only through web/src/api/index.ts', () => {
+  const problems: string[] = [];
+  for (const file of webFiles(join(WEB, 'src'))) {
+    const text = readFileSync(file, 'utf8');
+    const lazyOrBare = [...text.matchAll(/(?:import\(|^import\s+)'(\.[^']+)'/gm)].map((m) => resolve(dirname(file), m[1]!));
+    for (const dep of [...importsOf(file), ...lazyOrBare]) {
+      if (!dep.startsWith(`${WEB}/`)) problems.push(`${relative(WEB, file)} imports ${relative(WEB, dep)}, outside web/`);
+      else if (dep.startsWith(`${WEB_API}/`) && !file.startsWith(`${WEB_API}/`) && dep !== join(WEB_API, 'index.ts')) {
+        problems.push(`${relative(WEB, file)} reaches into ${relative(WEB, dep)} instead of src/api/index.ts`);
+      }
+    }
+  }
+  assert.deepEqual(problems, []);
 });

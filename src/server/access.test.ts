@@ -5,7 +5,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ROLES, type Role } from '../catalog/index.ts';
+import { ROLES, createApiToken, type Role } from '../catalog/index.ts';
 import { mayAccess, type Access } from './principal.ts';
 import { startTestApi, type Json } from './server-test-support.ts';
 
@@ -18,6 +18,7 @@ function mayUse(role: Role, method: string, path: string): boolean {
   const agentRoute = path.startsWith('/api/v1/agent/');
   if (role === 'agent' || agentRoute) return role === 'agent' && agentRoute;
   if (role === 'admin') return true;
+  if (method === 'POST' && path === '/api/v1/auth/logout') return true; // every person may end their own session
   if (method === 'GET') return !ADMIN_READS.test(path);
   return role === 'operator' && OPERATOR_ACTIONS.test(path);
 }
@@ -63,7 +64,9 @@ test('every route answers 401 without a token and 403 to each role that may not 
     for (const role of ROLES) {
       const allowed = mayUse(role, method, path);
       assert.equal(mayAccess(role, access), allowed, `${where} declares ${access}; the roles table says ${role} ${allowed ? 'may' : 'may not'}`);
-      const answer = await statusOf(url, method, api.tokens[role], body);
+      // Logging out revokes the token it is sent with: each role logs out a token of its own.
+      const token = where === 'POST /api/v1/auth/logout' ? (await createApiToken(api.controller.catalog, { name: `leaving-${role}`, role })).token : api.tokens[role];
+      const answer = await statusOf(url, method, token, body);
       if (allowed) assert.ok(answer.status !== 401 && answer.status !== 403, `${where} as ${role}: ${JSON.stringify(answer)}`);
       else assert.deepEqual(answer, { status: 403, code: 'ACCESS_DENIED' }, `${where} as ${role}`);
     }
@@ -72,5 +75,5 @@ test('every route answers 401 without a token and 403 to each role that may not 
   assert.equal(checked.length, operations.length - PUBLIC.length);
   // The mutations above were refused or failed validation, or touched nothing that exists: no token made anything.
   const audit = (await api.call('GET', '/api/v1/audit?limit=1000', { token: api.tokens.admin })).json;
-  assert.ok(audit.items.every((e: Json) => ['inventory.sync', 'backups.rebuild'].includes(e.action)), JSON.stringify(audit.items.map((e: Json) => e.action)));
+  assert.ok(audit.items.every((e: Json) => ['inventory.sync', 'backups.rebuild', 'auth.logout'].includes(e.action)), JSON.stringify(audit.items.map((e: Json) => e.action)));
 });

@@ -8,6 +8,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
 import type { ControllerApi } from '../controller/index.ts';
 import { auditHook } from './audit-hook.ts';
+import { isConsoleBuilt, registerConsole, sendConsolePage, wantsConsolePage } from './console.ts';
 import { authenticationHook } from './auth.ts';
 import type { ServerDeps } from './deps.ts';
 import { DEFAULT_LOGIN_LIMITS, LoginLimiter, type LoginLimits } from './login-limiter.ts';
@@ -32,6 +33,8 @@ export interface ApiServerOptions {
   /** Lifetime of a login session's token (default 12 h). */
   readonly sessionTtlMs?: number;
   readonly loginLimits?: LoginLimits;
+  /** The built web console (dist/web) to serve at `/`; absent or not built: the API alone. */
+  readonly consoleDir?: string;
 }
 
 /** Paths pino replaces with "[redacted]" wherever a log line would carry them. */
@@ -59,7 +62,8 @@ export function createApiServer(opts: ApiServerOptions): FastifyInstance {
     limiter: new LoginLimiter(opts.controller.catalog.clock, opts.loginLimits ?? DEFAULT_LOGIN_LIMITS),
   };
   app.setErrorHandler(errorHandler);
-  app.setNotFoundHandler(notFoundHandler);
+  const consoleDir = opts.consoleDir !== undefined && isConsoleBuilt(opts.consoleDir) ? opts.consoleDir : null;
+  app.setNotFoundHandler((request, reply) => (consoleDir && wantsConsolePage(request) ? sendConsolePage(reply) : notFoundHandler(request, reply)));
   app.addHook('onRequest', authenticationHook(deps));
   app.addHook('onSend', auditHook(deps));
   // Open event streams would keep close() waiting forever.
@@ -74,6 +78,7 @@ export function createApiServer(opts: ApiServerOptions): FastifyInstance {
     },
   });
   app.register(async (api) => { registerRoutes(api, ALL_ROUTES, deps); });
+  if (consoleDir) registerConsole(app, consoleDir);
   return app;
 }
 

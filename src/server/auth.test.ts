@@ -47,6 +47,10 @@ test('a user logs in for a session token that works until it expires or the user
   api.clock.advance(12 * 3_600_000);
   assert.equal((await api.call('GET', '/api/v1/auth/me', { token: session })).status, 401, 'expired after 12 h');
 
+  const leaving = (await api.call('POST', '/api/v1/auth/login', { body: { name: 'alice', password: 'correct horse' } })).json.token as string;
+  assert.equal((await api.call('POST', '/api/v1/auth/logout', { token: leaving })).status, 204);
+  assert.equal((await api.call('GET', '/api/v1/auth/me', { token: leaving })).status, 401, 'logout ends the session at once');
+
   const second = (await api.call('POST', '/api/v1/auth/login', { body: { name: 'alice', password: 'correct horse' } })).json.token as string;
   assert.equal((await api.call('GET', '/api/v1/auth/me', { token: second })).status, 200);
   assert.equal((await api.call('POST', '/api/v1/users/alice/disable', { token: admin })).status, 204);
@@ -56,7 +60,8 @@ test('a user logs in for a session token that works until it expires or the user
   const audit = (await api.call('GET', '/api/v1/audit', { token: admin })).json.items as Json[];
   const byAction = (action: string) => audit.filter((e) => e.action === action);
   assert.deepEqual(byAction('user.create').map((e) => [e.actor, e.target, e.detail.request.password]), [['token:test-admin', 'alice', '[redacted]']]);
-  assert.deepEqual(byAction('auth.login').map((e) => [e.actor, e.target]), [['user:alice', 'alice'], ['user:alice', 'alice']]);
+  assert.deepEqual(byAction('auth.login').map((e) => [e.actor, e.target]), [['user:alice', 'alice'], ['user:alice', 'alice'], ['user:alice', 'alice']]);
+  assert.deepEqual(byAction('auth.logout').map((e) => [e.actor, e.target]), [['user:alice', 'alice']]);
   assert.deepEqual(byAction('user.disable').map((e) => [e.actor, e.target, e.detail.sessionsEnded]), [['token:test-admin', 'alice', 1]]);
 });
 

@@ -175,6 +175,8 @@ export interface TestApi {
 export interface TestApiOptions {
   readonly loginLimits?: LoginLimits;
   readonly logLevel?: string;
+  /** A built console to serve at `/`. */
+  readonly consoleDir?: string;
 }
 
 export async function startTestApi(t: TestContext, opts: TestApiOptions = {}): Promise<TestApi> {
@@ -187,7 +189,7 @@ export async function startTestApi(t: TestContext, opts: TestApiOptions = {}): P
   const controller = new TestController(catalog, secrets, notifier);
   let log = '';
   const stream = new Writable({ write(chunk: Buffer, _enc, done) { log += chunk.toString('utf8'); done(); } });
-  const app = createApiServer({ controller, logger: { level: opts.logLevel ?? 'info', stream }, loginLimits: opts.loginLimits });
+  const app = createApiServer({ controller, logger: { level: opts.logLevel ?? 'info', stream }, loginLimits: opts.loginLimits, consoleDir: opts.consoleDir });
   const url = await listenApiServer(app, { host: '127.0.0.1', port: 0, tls: false });
   let closing: Promise<unknown> | null = null;
   const close = async (): Promise<void> => { await (closing ??= app.close()); };

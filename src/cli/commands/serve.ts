@@ -6,6 +6,7 @@
 
 import type { Command } from 'commander';
 import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { VmbakError } from '../../core/index.ts';
 
 interface ServeOptions {
@@ -22,7 +23,11 @@ interface ServeOptions {
   rebuildCatalog?: boolean;
   catalog?: string;
   redis?: string;
+  consoleDir: string;
 }
+
+// The same path from src/cli/commands (running from source) and dist/cli/commands (built).
+const BUILT_CONSOLE_DIR = fileURLToPath(new URL('../../../dist/web', import.meta.url));
 
 export function registerServeCommand(program: Command): void {
   program.command('serve')
@@ -40,10 +45,11 @@ export function registerServeCommand(program: Command): void {
     .option('--tls-cert <file>', 'serve the API over HTTPS with this certificate (PEM)')
     .option('--tls-key <file>', 'and this key (PEM)')
     .option('--rebuild-catalog', 'rebuild the list of backups from the repositories before serving')
+    .option('--console-dir <dir>', 'the built web console served at / (npm run build makes it)', BUILT_CONSOLE_DIR)
     .action(async (opts: ServeOptions) => {
       // Loaded here, not at the top: every other command (an unchanged-image backup takes well
       // under a second) would otherwise pay ~0.2 s loading fastify, pino and the controller.
-      const [{ default: pino }, { Controller }, { createApiServer, listenApiServer, REDACTED_LOG_PATHS }] = await Promise.all([
+      const [{ default: pino }, { Controller }, { createApiServer, listenApiServer, isConsoleBuilt, REDACTED_LOG_PATHS }] = await Promise.all([
         import('pino'), import('../../controller/index.ts'), import('../../server/index.ts'),
       ]);
       if (Boolean(opts.tlsCert) !== Boolean(opts.tlsKey)) throw new VmbakError('USAGE', { detail: '--tls-cert and --tls-key go together' });
@@ -54,7 +60,8 @@ export function registerServeCommand(program: Command): void {
         streams: opts.streams, maxWritersPerRepository: opts.maxWritersPerRepo, connect: opts.connect, log,
       });
       const tls = opts.tlsCert ? { cert: readFileSync(opts.tlsCert), key: readFileSync(opts.tlsKey!) } : undefined;
-      const app = createApiServer({ controller, logger: { stream: process.stdout }, tls });
+      const app = createApiServer({ controller, logger: { stream: process.stdout }, tls, consoleDir: opts.consoleDir });
+      if (!isConsoleBuilt(opts.consoleDir)) log.warn({ consoleDir: opts.consoleDir }, 'no web console there (npm run build makes it): serving the API alone');
       let stopping: Promise<void> | null = null;
       const stop = (signal: NodeJS.Signals): void => {
         stopping ??= (async () => {

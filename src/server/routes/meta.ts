@@ -1,10 +1,12 @@
-// Health, the OpenAPI document, login and "who am I": the only public routes besides the
-// console's static files. Login trades a user's password for a session token (an API token
-// that expires), counting failures per address and per name (login-limiter.ts).
+// Health, the OpenAPI document, login, logout and "who am I": the only public routes besides
+// the console's static files are the first three. Login trades a user's password for a session
+// token (an API token that expires), counting failures per address and per name
+// (login-limiter.ts); logout revokes the token it is sent with, so a session the console
+// leaves is over on the server too, not only forgotten by the browser.
 
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
-import { authenticateUser, createApiToken, deleteExpiredApiTokens } from '../../catalog/index.ts';
+import { authenticateUser, createApiToken, deleteExpiredApiTokens, revokeApiToken } from '../../catalog/index.ts';
 import { VmbakError } from '../../core/index.ts';
 import { SESSION_PREFIX } from '../auth.ts';
 import { route } from '../routing.ts';
@@ -57,6 +59,14 @@ export const metaRoutes = [
       });
       note({ actor: `user:${user.name}`, target: user.name });
       return { token, expiresMs, user: { name: user.name, role: user.role } };
+    },
+  }),
+  route({
+    method: 'POST', url: '/auth/logout', access: 'viewer', tags: ['auth'], audit: 'auth.logout',
+    summary: 'End the session (or revoke the API token) this request is sent with',
+    async handler({ deps, principal, note }) {
+      await revokeApiToken(deps.controller.catalog, principal!.tokenId);
+      note({ target: principal!.user ?? principal!.actor });
     },
   }),
   route({
