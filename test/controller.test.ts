@@ -10,7 +10,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { renameSync, writeFileSync } from 'node:fs';
+import { renameSync, statSync, writeFileSync } from 'node:fs';
 import { createHmac, randomBytes } from 'node:crypto';
 import { Controller, type ControllerLog } from '../src/controller/index.ts';
 import { listBackups, listJobs, listJobVms, listUsage } from '../src/catalog/index.ts';
@@ -147,6 +147,18 @@ alerts:
   assert.equal(unreachable.length, 1, 'one repository.unreachable webhook (de-duplicated)');
   assert.match(JSON.parse(unreachable[0]!.body.toString()).message, /repository local is unreachable/);
   renameSync(`${repo}.gone`, repo);
+
+  // Restore and prune as jobs, through the controller's API: a backup's disk into a directory
+  // (proven against its digest), then the policy's retention on demand.
+  const newest = (await listBackups(catalog, { vm: web1.uuid })).items[0]!;
+  const restoreDir = join(tmp.dir, 'restored');
+  const restore = await controller.submitJob({ kind: 'restore', repository: 'local', backup: newest.backupId, toDir: restoreDir }, 'test');
+  const prune = await controller.submitJob({ kind: 'prune', policy: 'web' }, 'test');
+  const finished = async (id: string) => (await listJobs(catalog, {})).items.find((j) => j.id === id && !['queued', 'running', 'paused'].includes(j.state));
+  await waitFor('the restore and prune jobs', async () => Boolean(await finished(restore.id)) && Boolean(await finished(prune.id)), 60_000);
+  assert.equal((await finished(restore.id))!.state, 'succeeded', (await finished(restore.id))!.error ?? '');
+  assert.equal(statSync(join(restoreDir, 'vda.raw')).size, 16 << 20, 'the restored disk has the VM disk\'s size');
+  assert.equal((await finished(prune.id))!.state, 'succeeded', (await finished(prune.id))!.error ?? '');
 
   stopped = true;
   await controller.stop();

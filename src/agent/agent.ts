@@ -11,7 +11,7 @@ import { Worker, type Job } from 'bullmq';
 import { describeError, isVmbakError, VmbakError, type Hypervisor } from '../core/index.ts';
 import type { CatalogJob, JobEventLevel } from '../catalog/index.ts';
 import {
-  backupExecutor, gcExecutor, repositoryHandles, verifyExecutor,
+  backupExecutor, gcExecutor, pruneExecutor, repositoryHandles, restoreExecutor, verifyExecutor,
   type AgentControl, type AgentReport, type JobContext, type JobExecutor, type JobOutcome, type JobStore, type QueuedJob,
 } from '../controller/index.ts';
 import { PauseGate, newProgress } from '../engine/index.ts';
@@ -63,7 +63,9 @@ export class Agent {
     this.hypervisor = connectHypervisor({ uri: opts.connect });
     this.store = remoteJobStore(this.client, (m) => opts.log.warn({}, m));
     const deps = { store: this.store, hypervisor: this.hypervisor, streams: 1 };
-    this.executors = { backup: backupExecutor(deps), verify: verifyExecutor(deps), gc: gcExecutor(deps) };
+    this.executors = {
+      backup: backupExecutor(deps), verify: verifyExecutor(deps), gc: gcExecutor(deps), prune: pruneExecutor(deps), restore: restoreExecutor(deps),
+    };
   }
 
   /** Registers, cleans this host up, reports its inventory and starts taking jobs. */

@@ -3,8 +3,8 @@
 // gc (free what no backup refers to) and usage samples for the console's charts — each
 // sample also checks how full the repository is.
 
-import { parseSize } from '../core/index.ts';
-import { runGc, verifyRepository } from '../services/index.ts';
+import { VmbakError, parseSize } from '../core/index.ts';
+import { executeRepositoryPrune, planRepositoryPrune, runGc, verifyRepository } from '../services/index.ts';
 import { listBackupIds, loadChunkTable, type Repository } from '../repository/index.ts';
 import { withRepository } from './repositories.ts';
 import type { JobExecutor } from './job-runner.ts';
@@ -50,6 +50,37 @@ async function backupsToVerify(store: JobStore, repo: Repository, params: Verify
   // The catalog may still list a backup the CLI has pruned since: verify only what is there.
   const present = new Set(await listBackupIds(repo));
   return (await store.backupIdsInVerifyState([params.repository], 'unverified')).filter((id) => present.has(id));
+}
+
+export interface PruneJobParams {
+  readonly policy: string;
+  /** The keys (UUIDs) of the VMs whose backups the policy's retention applies to, resolved when queued. */
+  readonly vmKeys: readonly string[];
+}
+
+/** A policy's retention in each of its repositories, for the VMs it selects; the catalog forgets what goes. */
+export function pruneExecutor(deps: CareJobDeps): JobExecutor {
+  return async (ctx) => {
+    const { policy, vmKeys } = ctx.job.params as unknown as PruneJobParams;
+    const spec = await deps.store.policySpec(policy);
+    if (!spec) throw new VmbakError('CATALOG_NOT_FOUND', { what: 'policy', name: policy });
+    if (!spec.retention) return { state: 'succeeded', error: null };
+    let removed = 0;
+    for (const name of spec.repositories) {
+      await withRepository(deps.store, name, async (repo) => {
+        for (const key of vmKeys) {
+          const plan = await planRepositoryPrune(repo, spec.retention!, key);
+          if (plan.remove.length === 0) continue;
+          await executeRepositoryPrune(repo, plan);
+          await deps.store.forgetBackups(name, plan.remove.map((m) => m.backupId));
+          removed += plan.remove.length;
+          ctx.log('info', `retention: removed ${plan.remove.length} backup(s) of ${plan.remove[0]!.vm.name} from ${name}`, key);
+        }
+      }, deps.store.alert);
+    }
+    ctx.log('info', `prune of policy ${policy}: ${removed} backup(s) removed`);
+    return { state: 'succeeded' };
+  };
 }
 
 export function gcExecutor(deps: CareJobDeps): JobExecutor {

@@ -9,7 +9,7 @@ import { mkdirSync } from 'node:fs';
 import { VmbakError, describeError, parseDuration, systemClock, type Clock, type Hypervisor, type VmInfo } from '../core/index.ts';
 import { hostName } from '../host/index.ts';
 import {
-  appendJobEvent, backupFromManifest, dataDirPaths, getJob, getPolicy, listJobVms, listRepositories, loadSecretsBox, markJobsInterrupted,
+  appendJobEvent, backupFromManifest, getBackup, dataDirPaths, getJob, getPolicy, listJobVms, listRepositories, loadSecretsBox, markJobsInterrupted,
   openCatalog, pruneClaims, recordAudit, recordHostSeen, replaceRepositoryBackups, setJobProgress, setJobState,
   type CatalogJob, type JobKind, type JobTrigger, type OpenCatalog, type SecretsBox,
 } from '../catalog/index.ts';
@@ -19,7 +19,8 @@ import { connectHypervisor, describeLeftover, listRepositoryBackups, sweepLeftov
 import type { AgentControl, AgentRegistration, AgentReport, ControllerApi, JobAction, JobRequest, JobUpdate } from './controller-api.ts';
 import { JobRunner, type JobExecutor, type JobOutcome } from './job-runner.ts';
 import { backupExecutor, repositoriesWritten, type BackupJobParams } from './backup-job.ts';
-import { gcExecutor, verifyExecutor } from './care-jobs.ts';
+import { gcExecutor, pruneExecutor, verifyExecutor } from './care-jobs.ts';
+import { restoreExecutor } from './restore-job.ts';
 import { Scheduler, type CareFiringRequest, type FiringRequest } from './scheduler.ts';
 import { recordInventory, syncInventory } from './inventory.ts';
 import { checkRpo } from './rpo-watch.ts';
@@ -94,12 +95,16 @@ export class Controller implements ControllerApi {
       executors.backup = this.remote.executor('host');
       executors.verify = this.remote.executor('care');
       executors.gc = this.remote.executor('care');
+      executors.prune = this.remote.executor('care');
+      executors.restore = this.remote.executor('host');
     }
     if (this.hypervisor) {
       const deps = { store: this.store, hypervisor: this.hypervisor, streams: opts.streams };
       executors.backup = backupExecutor(deps);
       executors.verify = verifyExecutor(deps);
       executors.gc = gcExecutor(deps);
+      executors.prune = pruneExecutor(deps);
+      executors.restore = restoreExecutor(deps);
     }
     this.runner = new JobRunner({
       // Remote jobs count against their agents' streams, not this process's.
@@ -189,6 +194,8 @@ export class Controller implements ControllerApi {
    */
   private async submit(kind: JobKind, policy: string | null, trigger: JobTrigger, params: Record<string, unknown>): Promise<CatalogJob[]> {
     const writes = await this.writesOf(kind, params);
+    if (kind === 'prune') params = { ...params, vmKeys: await this.policyVmKeys(policy!) };
+    if (kind === 'restore' && this.remote) return [await this.runner.submit({ kind, policy, trigger, params, host: await this.restoreHost(params) }, writes)];
     if (!this.remote || kind !== 'backup') return [await this.runner.submit({ kind, policy, trigger, params }, writes)];
     const spec = policy ? (await getPolicy(this.catalog, policy))?.spec : undefined;
     const byHost = await placeVms(this.catalog, (params as BackupJobParams).vms ?? spec?.vms ?? []);
@@ -266,6 +273,20 @@ export class Controller implements ControllerApi {
     const [job] = await this.submit(f.task === 'gc' ? 'gc' : 'verify', null, 'schedule', params);
     this.opts.log.info({ repository: f.repository, task: f.task, job: job!.id, fireMs: f.fireMs }, `${f.task} of repository ${f.repository} fired`);
     return job!.id;
+  }
+
+  /** The VMs a policy selects in the inventory now: a prune job applies its retention to their backups. */
+  private async policyVmKeys(policy: string): Promise<string[]> {
+    const spec = (await getPolicy(this.catalog, policy))?.spec;
+    if (!spec) throw new VmbakError('CATALOG_NOT_FOUND', { what: 'policy', name: policy });
+    return [...(await placeVms(this.catalog, spec.vms)).values()].flat();
+  }
+
+  /** Where a restore runs with agents: the host named, else the one the backup was made on. */
+  private async restoreHost(params: Record<string, unknown>): Promise<string | null> {
+    if (typeof params.host === 'string') return params.host;
+    const backup = await getBackup(this.catalog, String(params.repository), String(params.backup));
+    return backup?.host ?? null;
   }
 
   /** The repositories a backup job writes to, for the writer limit (other kinds: none). */

@@ -8,6 +8,7 @@ export { Scheduler, windowEndMs, windowStartAfterMs, type FiringRequest } from '
 export { catalogJobStore, type JobStore, type StoredRepository } from './job-store.ts';
 export { CARE_QUEUE, hostQueueName, type QueuedJob } from './remote-jobs.ts';
 export { backupExecutor, type BackupJobDeps } from './backup-job.ts';
-export { gcExecutor, verifyExecutor, type CareJobDeps } from './care-jobs.ts';
+export { gcExecutor, pruneExecutor, verifyExecutor, type CareJobDeps } from './care-jobs.ts';
+export { restoreExecutor, type RestoreJobParams } from './restore-job.ts';
 export { matchPolicies, type PolicyMatch, type PolicyState } from './policy-match.ts';
 export { repositoryHandles, withRepository, type NamedRepoHandle } from './repositories.ts';
