@@ -97,6 +97,10 @@ export const errorRegistry = {
   MANAGED_BY_CONFIG: spec('{what} {name} is managed by the config file and read-only through the API; change it in the file', 1, 409),
   NOT_READY: spec('the controller is not ready yet: {detail}', 1, 503, true),
   SCRATCH_HIDDEN_FROM_QEMU: spec('QEMU of VM {vm} sees another filesystem at scratch directory {dir} than vmbak (mounted after the VM started? QEMU keeps the mounts it started with): use another --scratch-dir or restart the VM', 1, 409),
+  INSTANT_NOT_FOUND: spec('no instant-recovery VM {vm} on this host (see vmbak instant ls)', 1, 404),
+  INSTANT_EXISTS: spec('VM {vm} is already an instant-recovery VM on this host (see vmbak instant ls)', 1, 409),
+  INSTANT_SERVER_FAILED: spec('the export serving instant-recovery VM {vm} {detail} (log: {log})', 1, 502, true),
+  INSTANT_MIGRATE_FAILED: spec('cannot move instant-recovery VM {vm} to local storage: {detail}', 1, 502, true),
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof errorRegistry;

@@ -187,7 +187,7 @@ async function deleteOlderCheckpoints(vm: { uuid: string }, keep: string, uri: s
 let qemuIds: { uid: number; gid: number } | null | undefined;
 
 /** QEMU runs as libvirt-qemu:kvm on Debian (qemu:qemu elsewhere) and must create the socket. */
-function chownToQemu(dir: string): void {
+export function chownToQemu(dir: string): void {
   if (qemuIds === undefined) {
     qemuIds = null;
     for (const user of ['libvirt-qemu', 'qemu']) {

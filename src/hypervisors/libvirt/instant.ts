@@ -1,0 +1,152 @@
+// Instant recovery on libvirt/QEMU: each disk is a local qcow2 overlay whose backing file is an
+// NBD export on a unix socket (`json:{"file":{"driver":"nbd",…}}` in the qcow2 header, which
+// libvirt turns into a <backingStore type='network'>), and `virsh blockpull` copies the
+// backing data into the overlay while the guest runs — once it completes QEMU rewrites the
+// overlay's header without a backing file, so neither the running VM nor its next start reads
+// the export again.
+//
+// QEMU's NBD client reconnects on the first request after a lost connection; a VM paused on
+// an I/O error retries the failed requests on resume, and the first of them may still meet the
+// old, broken connection — so a resume is retried until the VM stays running.
+
+import { execFile, spawn } from 'node:child_process';
+import { promisify } from 'node:util';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { VmbakError } from '../../core/index.ts';
+import type { InstantRecoveryOps, VmRunState, VmState } from '../../core/index.ts';
+import { chmod } from 'node:fs/promises';
+import { removeTree } from '../../host/index.ts';
+import { chownToQemu } from './hot-session.ts';
+import { tpmStateDir } from './state-files.ts';
+import { connectUri, virsh, virshRaw } from './virsh.ts';
+
+const run = promisify(execFile);
+/** How long a resumed VM must stay running before the export counts as back. */
+const RESUME_SETTLE_MS = 1500;
+const PULL_ATTEMPTS = 3;
+
+export function libvirtInstantOps(uri?: string): InstantRecoveryOps {
+  return {
+    createOverlay,
+    grantSocketAccess: async (socketPath) => {
+      // Only QEMU (and root) may connect: the export serves decrypted backup data.
+      chownToQemu(socketPath);
+      await chmod(socketPath, 0o600);
+    },
+    vmRunState: (vmName) => vmRunState(vmName, uri),
+    pauseVm: async (vmName) => { await virsh(['suspend', vmName], { uri, vm: vmName }); },
+    resumeVm: (vmName, timeoutMs) => resumeVm(vmName, timeoutMs, uri),
+    pullIntoOverlays: (vmName, disks, onProgress) => pullIntoOverlays(vmName, disks, onProgress, uri),
+    referencesSocket: (vmName, socketPath) => referencesSocket(vmName, socketPath, uri),
+    removeVm: (vmName) => removeVm(vmName, uri),
+  };
+}
+
+/** The backing string QEMU (and libvirt's parser of it) understands for an NBD export on a unix socket. */
+export function nbdBackingSpec(socketPath: string, exportName: string): string {
+  return `json:${JSON.stringify({ file: { driver: 'nbd', server: { type: 'unix', path: socketPath }, export: exportName } })}`;
+}
+
+async function createOverlay(path: string, socketPath: string, exportName: string, sizeBytes: number): Promise<void> {
+  // -u: the size is known, so the export need not be reachable (nor read) to make the overlay.
+  const args = ['create', '-q', '-f', 'qcow2', '-F', 'raw', '-u', '-b', nbdBackingSpec(socketPath, exportName), path, String(sizeBytes)];
+  try {
+    await run('qemu-img', args);
+  } catch (err) {
+    const e = err as Error & { stderr?: string };
+    throw new VmbakError('OUTPUT_IO', { path, detail: (e.stderr?.trim() || e.message).split('\n')[0]! });
+  }
+}
+
+async function vmRunState(vmName: string, uri?: string): Promise<VmRunState | null> {
+  let out: string;
+  try {
+    out = await virshRaw(['domstate', vmName, '--reason'], { uri });
+  } catch (err) {
+    if (/failed to get domain|Domain not found/i.test((err as Error).message)) return null;
+    throw new VmbakError('LIBVIRT_FAILED', { op: 'domstate', vm: vmName, detail: (err as Error).message }, { cause: err });
+  }
+  const m = /^\s*([a-z ]+?)\s*(?:\(([^)]*)\))?\s*$/m.exec(out);
+  const word = m?.[1] ?? '';
+  const state: VmState = word === 'running' ? 'running' : word === 'paused' ? 'paused' : word === 'shut off' ? 'shutoff' : 'other';
+  return { state, reason: m?.[2] ?? '' };
+}
+
+async function resumeVm(vmName: string, timeoutMs: number, uri?: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last = '';
+  for (;;) {
+    const now = await vmRunState(vmName, uri);
+    if (!now) throw new VmbakError('VM_NOT_FOUND', { pattern: vmName, uri: connectUri(uri) });
+    if (now.state === 'paused') {
+      await virshRaw(['resume', vmName], { uri }).catch((err: Error) => { last = err.message; });
+    }
+    await sleep(RESUME_SETTLE_MS);
+    const after = await vmRunState(vmName, uri);
+    if (after?.state === 'running') return;
+    last = after ? `it is ${after.state}${after.reason ? ` (${after.reason})` : ''}` : last;
+    if (Date.now() > deadline) throw new VmbakError('LIBVIRT_FAILED', { op: 'resume', vm: vmName, detail: `still not running after ${timeoutMs} ms: ${last}` });
+  }
+}
+
+async function pullIntoOverlays(vmName: string, disks: readonly string[], onProgress: (disk: string, fraction: number) => void, uri?: string): Promise<void> {
+  for (const disk of disks) {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await blockPull(vmName, disk, (f) => onProgress(disk, f), uri);
+        break;
+      } catch (err) {
+        // Each disk's NBD client reconnects only on its first request after a restart of the
+        // export, and that request fails: a disk the guest has not read since fails the first pull.
+        if (attempt >= PULL_ATTEMPTS) throw err;
+        await sleep(1000);
+      }
+    }
+  }
+  if (await hasBackingStore(vmName, uri)) {
+    throw new VmbakError('INSTANT_MIGRATE_FAILED', { vm: vmName, detail: 'a disk still has a backing store after blockpull' });
+  }
+}
+
+/** `virsh blockpull --wait --verbose` prints "Block Pull: [ 42 %]" (on stderr) as it goes; each becomes a progress call. */
+function blockPull(vmName: string, disk: string, onProgress: (fraction: number) => void, uri?: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('virsh', ['-c', connectUri(uri), 'blockpull', vmName, disk, '--wait', '--verbose'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    let stdout = '';
+    child.stdout.on('data', (d: Buffer) => {
+      stdout = (stdout + d.toString()).slice(-4096);
+      for (const m of d.toString().matchAll(/\[\s*(\d+)\s*%\]/g)) onProgress(Number(m[1]) / 100);
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      stderr = (stderr + d.toString()).slice(-4096);
+      for (const m of d.toString().matchAll(/\[\s*(\d+)\s*%\]/g)) onProgress(Number(m[1]) / 100);
+    });
+    child.on('error', (err) => reject(new VmbakError('INSTANT_MIGRATE_FAILED', { vm: vmName, detail: `virsh: ${err.message}` })));
+    child.on('close', (code) => {
+      if (code === 0) resolve();
+      else reject(new VmbakError('INSTANT_MIGRATE_FAILED', { vm: vmName, detail: `blockpull of ${disk}: ${(stderr + stdout).replace(/Block Pull: \[[^\]]*\]/g, '').replace(/^error:\s*/gm, '').trim().split('\n').join(': ') || `virsh exited with ${code}`}` }));
+    });
+  });
+}
+
+async function hasBackingStore(vmName: string, uri?: string): Promise<boolean> {
+  const xml = await virsh(['dumpxml', vmName], { uri, vm: vmName });
+  return /<backingStore\b[^>]*\btype=/.test(xml);
+}
+
+async function referencesSocket(vmName: string, socketPath: string, uri?: string): Promise<boolean> {
+  const live = await virsh(['dumpxml', vmName], { uri, vm: vmName });
+  const stored = await virsh(['dumpxml', '--inactive', vmName], { uri, vm: vmName });
+  return live.includes(socketPath) || stored.includes(socketPath);
+}
+
+async function removeVm(vmName: string, uri?: string): Promise<void> {
+  if (!await vmRunState(vmName, uri)) return;
+  const uuid = (await virsh(['domuuid', vmName], { uri, vm: vmName })).trim();
+  await virshRaw(['destroy', vmName], { uri }).catch(() => undefined);
+  await virshRaw(['undefine', vmName, '--nvram'], { uri })
+    .catch(() => virsh(['undefine', vmName], { uri, vm: vmName }));
+  // The restored TPM state belongs to this VM alone (filed under its UUID).
+  await removeTree(tpmStateDir(uuid)).catch(() => undefined);
+}
