@@ -18,12 +18,14 @@ import { chmod } from 'node:fs/promises';
 import { removeTree } from '../../host/index.ts';
 import { chownToQemu } from './hot-session.ts';
 import { tpmStateDir } from './state-files.ts';
-import { connectUri, virsh, virshRaw } from './virsh.ts';
+import { connectUri, monitorCommand, virsh, virshRaw } from './virsh.ts';
 
 const run = promisify(execFile);
 /** How long a resumed VM must stay running before the export counts as back. */
 const RESUME_SETTLE_MS = 1500;
 const PULL_ATTEMPTS = 3;
+const RECONNECT_READS = 2;
+const RECONNECT_WAIT_MS = 300;
 
 export function libvirtInstantOps(uri?: string): InstantRecoveryOps {
   return {
@@ -72,15 +74,32 @@ async function vmRunState(vmName: string, uri?: string): Promise<VmRunState | nu
   return { state, reason: m?.[2] ?? '' };
 }
 
+/**
+ * After a restart of the export, each disk's NBD client reconnects only when a request comes,
+ * and that first request fails (QEMU starts the connection in the background): a resume would
+ * replay a guest request into that failure and pause again, once per disk. A read of each NBD
+ * node through the monitor (no guest involved, works while paused) reconnects them first.
+ */
+async function reconnectBackingExports(vmName: string, uri?: string): Promise<void> {
+  const out = await monitorCommand(vmName, JSON.stringify({ execute: 'query-named-block-nodes', arguments: { flat: true } }), { uri });
+  const nodes = (JSON.parse(out) as { return: { 'node-name': string; drv: string }[] }).return.filter((n) => n.drv === 'nbd');
+  for (const n of nodes) {
+    for (let i = 0; i < RECONNECT_READS; i++) {
+      await monitorCommand(vmName, `qemu-io ${n['node-name']} "read 0 512"`, { uri, hmp: true }).catch(() => undefined);
+      await sleep(RECONNECT_WAIT_MS);
+    }
+  }
+}
+
 async function resumeVm(vmName: string, timeoutMs: number, uri?: string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let last = '';
   for (;;) {
+    // Again on every round: a disk that failed once more has a reconnecting client again.
+    await reconnectBackingExports(vmName, uri);
     const now = await vmRunState(vmName, uri);
     if (!now) throw new VmbakError('VM_NOT_FOUND', { pattern: vmName, uri: connectUri(uri) });
-    if (now.state === 'paused') {
-      await virshRaw(['resume', vmName], { uri }).catch((err: Error) => { last = err.message; });
-    }
+    if (now.state === 'paused') await virshRaw(['resume', vmName], { uri }).catch((err: Error) => { last = err.message; });
     await sleep(RESUME_SETTLE_MS);
     const after = await vmRunState(vmName, uri);
     if (after?.state === 'running') return;
@@ -90,6 +109,7 @@ async function resumeVm(vmName: string, timeoutMs: number, uri?: string): Promis
 }
 
 async function pullIntoOverlays(vmName: string, disks: readonly string[], onProgress: (disk: string, fraction: number) => void, uri?: string): Promise<void> {
+  await reconnectBackingExports(vmName, uri);
   for (const disk of disks) {
     for (let attempt = 1; ; attempt++) {
       try {
