@@ -10,13 +10,13 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ensureLibvirt, virshTest, destroyTestVm } from './support/libvirt.ts';
 import { agentCommand, buildTestGuest, guestDomainXml, guestWriteCounter, readGuestFile, waitForAgent, type GuestImages } from './support/guest.ts';
-import { isCleanError, jsonLine, tempDir, vmbak, waitUntil } from './support/vmbak-cli.ts';
+import { isCleanError, jsonLine, lockHeldBy, tempDir, vmbak, waitUntil } from './support/vmbak-cli.ts';
 
 const MiB = 1024 * 1024;
 /** Random bytes on the second disk; VMBAK_TEST_INSTANT_RANDOM_MIB makes it smaller while iterating on the test. */
@@ -259,3 +259,59 @@ test('instant stop leaves nothing behind: no domain, overlay, socket, process or
   assert.ok(isCleanError(unknown), unknown.stderr);
   assert.match(unknown.stderr, /no instant-recovery VM/);
 });
+
+test('a lost repository lease pauses the VM with an alert; resume brings it back; the sweep removes what a vanished VM left', async (t) => {
+  if (unavailable) { t.diagnostic(`libvirt unavailable: ${unavailable}`); return; }
+  const vm3Name = `vmbak-ir3-${suffix}`;
+  // A short stale window makes the lease refresh often, so its loss is noticed within seconds.
+  const leaseEnv = { ...env, VMBAK_LOCK_STALE_MS: '2000' };
+  const pool3 = join(tmp.dir, 'pool3');
+  try {
+    const r = await vmbak(['restore', backupId, '--instant', '--as-vm', vm3Name, '--pool-dir', pool3, '--no-network', '--start', '--json'], leaseEnv);
+    assert.equal(r.code, 0, r.stderr);
+    const made = jsonLine<{ socket: string; overlays: string[] }>(r);
+    const first = await lsRow(vm3Name);
+    // What gc does to a lock it judges dead: remove it. The serving process finds out on its next refresh.
+    const lock = await lockHeldBy(env.VMBAK_REPO, first.serverPid!);
+    rmSync(lock);
+    const alerted = await waitUntilAsync('the lease loss noticed', async () => {
+      const row = await lsRow(vm3Name);
+      return row.alert && row.serverPid === null ? row : null;
+    }, 60_000);
+    assert.match(alerted.alert!, /lease lost/);
+    assert.match(await domState(vm3Name), /^paused/);
+
+    const resumed = await vmbak(['instant', 'resume', vm3Name], leaseEnv);
+    assert.equal(resumed.code, 0, resumed.stderr);
+    assert.match(await domState(vm3Name), /^running/);
+    const again = await lsRow(vm3Name);
+    assert.equal(again.alert, null);
+    assert.ok(again.serverPid && processAlive(again.serverPid));
+
+    // The VM removed behind vmbak's back: the next backup run's sweep stops the export and removes the overlays.
+    await destroyTestVm(vm3Name);
+    const b = await vmbak(['backup', '--vm', vm3Name, '--no-progress'], env);
+    assert.notEqual(b.code, 0, 'the VM is gone, so the backup itself fails');
+    assert.match(b.stdout + b.stderr, new RegExp(`instant-recovery VM ${vm3Name}: VM gone`));
+    assert.equal(processAlive(again.serverPid), false);
+    assert.equal(existsSync(made.socket), false);
+    for (const o of made.overlays) assert.equal(existsSync(o), false);
+    assert.deepEqual(readdirSync(join(stateDir, 'instant')).filter((f) => f.startsWith(vm3Name)), []);
+  } catch (err) {
+    failed = true;
+    throw err;
+  } finally {
+    if (existsSync(join(stateDir, 'instant', `${vm3Name}.json`))) await vmbak(['instant', 'stop', vm3Name], env);
+    await destroyTestVm(vm3Name);
+  }
+});
+
+async function waitUntilAsync<T>(what: string, probe: () => Promise<T | null>, timeoutMs: number): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(250);
+  }
+}

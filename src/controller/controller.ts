@@ -6,14 +6,14 @@
 
 import { mkdirSync } from 'node:fs';
 import { VmbakError, describeError, parseDuration, systemClock, type Clock, type Hypervisor } from '../core/index.ts';
-import { hostName } from '../host/index.ts';
+import { defaultStateDir, hostName } from '../host/index.ts';
 import {
   backupFromManifest, dataDirPaths, getJob, getPolicy, listJobVms, listRepositories, loadSecretsBox, markJobsInterrupted,
   openCatalog, recordAudit, replaceRepositoryBackups, type CatalogJob, type OpenCatalog, type SecretsBox,
 } from '../catalog/index.ts';
 import { AlertNotifier } from '../alerts/index.ts';
 import { applyConfig, loadConfigFile } from '../config/index.ts';
-import { connectHypervisor, describeLeftover, listRepositoryBackups, sweepLeftovers } from '../services/index.ts';
+import { connectHypervisor, describeInstantLeftover, describeLeftover, listRepositoryBackups, sweepInstantLeftovers, sweepLeftovers } from '../services/index.ts';
 import type { ControllerApi, JobAction, JobRequest, JobUpdate } from './controller-api.ts';
 import { JobRunner, type JobExecutor } from './job-runner.ts';
 import { backupExecutor, repositoriesWritten, type BackupJobParams } from './backup-job.ts';
@@ -113,6 +113,7 @@ export class Controller implements ControllerApi {
       const names = (await listRepositories(this.catalog)).map((r) => r.name);
       const swept = await sweepLeftovers(this.hypervisor, await repositoryHandles(this.catalog, this.secrets, names));
       for (const s of swept) this.opts.log.info({ leftover: s }, describeLeftover(s));
+      for (const s of await sweepInstantLeftovers(this.hypervisor, defaultStateDir())) this.opts.log.info({ instant: s }, describeInstantLeftover(s));
       const interrupted = await markJobsInterrupted(this.catalog, host, 'the controller stopped while it ran');
       if (interrupted.length > 0) this.opts.log.warn({ jobs: interrupted }, `${interrupted.length} job(s) of a previous run marked interrupted`);
       await this.syncInventory().catch((err: unknown) => this.opts.log.error({}, `inventory: ${describeError(err)}`));

@@ -18,7 +18,7 @@ export { listRepositoryBackups, planRepositoryPrune, executeRepositoryPrune, che
 export { planBackupCopy, copyBackups, type CopySelection, type CopyRun } from './copy.ts';
 export { openBackupExport, type BackupExportRequest } from './export.ts';
 export {
-  startInstantRecovery, listInstantVms, resumeInstantVm, migrateInstantVm, stopInstantVm, sweepInstantLeftovers, requireInstantRecord,
+  startInstantRecovery, listInstantVms, resumeInstantVm, migrateInstantVm, stopInstantVm, sweepInstantLeftovers, describeInstantLeftover, requireInstantRecord,
   type InstantStartRequest, type InstantStarted, type InstantVmInfo, type InstantServerStarter, type SweptInstantVm,
 } from './instant.ts';
 export { serveInstantVm, type InstantServeRequest } from './instant-serve.ts';

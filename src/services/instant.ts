@@ -185,6 +185,10 @@ export async function sweepInstantLeftovers(hypervisor: Hypervisor, stateDir: st
   return out;
 }
 
+export function describeInstantLeftover(s: SweptInstantVm): string {
+  return `instant-recovery VM ${s.vmName}: ${s.outcome}`;
+}
+
 /** SIGTERM, then SIGKILL if it lingers; returns once the process is gone. */
 async function stopServer(stateDir: string, vmName: string): Promise<void> {
   const status = readInstantStatus(stateDir, vmName);
