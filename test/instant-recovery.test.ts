@@ -255,9 +255,16 @@ test('instant stop leaves nothing behind: no domain, overlay, socket, process or
   assert.equal(existsSync(pool2), false, 'the pool directory the restore made is gone');
   assert.deepEqual(readdirSync(join(stateDir, 'instant')).filter((f) => f.startsWith(vm2Name)), []);
 
-  const unknown = await vmbak(['instant', 'stop', vm2Name], env);
-  assert.ok(isCleanError(unknown), unknown.stderr);
-  assert.match(unknown.stderr, /no instant-recovery VM/);
+  for (const args of [['instant', 'stop', vm2Name], ['instant', 'migrate', vm2Name], ['instant', 'resume', vm2Name]]) {
+    const unknown = await vmbak(args, env);
+    assert.ok(isCleanError(unknown), unknown.stderr);
+    assert.match(unknown.stderr, /no instant-recovery VM/);
+  }
+  for (const args of [['--migrate', '--as-vm', vm2Name], ['--instant', '--to', pool2], ['--instant', '--as-vm', vm2Name, '--verify']]) {
+    const bad = await vmbak(['restore', backupId, ...args], env);
+    assert.ok(isCleanError(bad), bad.stderr);
+    assert.equal(bad.code, 2, `${args.join(' ')}: a usage error`);
+  }
 });
 
 test('a lost repository lease pauses the VM with an alert; resume brings it back; the sweep removes what a vanished VM left', async (t) => {

@@ -79,8 +79,9 @@ export async function startInstantRecovery(req: InstantStartRequest): Promise<In
     });
     return { uuid: defined.uuid, record };
   } catch (err) {
-    // Nothing half-made stays behind; the record goes last, so a crash here leaves it for stop/sweep.
-    await removeInstantVm(hypervisor, stateDir, record).catch(() => undefined);
+    // Nothing half-made stays behind. defineVm undoes its own part, and a VM of that name that
+    // appeared meanwhile is not ours to remove; the record goes last, so a crash here leaves it for stop/sweep.
+    await removeInstantVm(hypervisor, stateDir, record, false).catch(() => undefined);
     throw err;
   }
 }
@@ -148,8 +149,8 @@ export async function stopInstantVm(hypervisor: Hypervisor, stateDir: string, vm
   await removeInstantVm(hypervisor, stateDir, requireInstantRecord(stateDir, vmName));
 }
 
-async function removeInstantVm(hypervisor: Hypervisor, stateDir: string, record: InstantRecord): Promise<void> {
-  await hypervisor.instant.removeVm(record.vmName);
+async function removeInstantVm(hypervisor: Hypervisor, stateDir: string, record: InstantRecord, vmIsOurs = true): Promise<void> {
+  if (vmIsOurs) await hypervisor.instant.removeVm(record.vmName);
   await stopServer(stateDir, record.vmName);
   for (const o of record.overlays) await rm(o.path, { force: true });
   if (record.createdPoolDir) await rmdir(record.createdPoolDir).catch(() => undefined);
