@@ -29,6 +29,8 @@ export interface InstantRecord {
   /** The pool directory the command created (removed again by stop when empty), or null. */
   readonly createdPoolDir: string | null;
   readonly createdAt: string;
+  /** The command that made the VM: while it runs, the VM may not exist yet and the sweep leaves the record alone. */
+  readonly creator: ProcessOwner;
 }
 
 export interface InstantStatus {

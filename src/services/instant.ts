@@ -13,7 +13,7 @@ import { mkdir, rm, rmdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { VmbakError, isVmbakError, type Hypervisor } from '../core/index.ts';
-import { ownerStatus } from '../host/index.ts';
+import { currentProcessOwner, ownerStatus } from '../host/index.ts';
 import type { Manifest } from '../repository/index.ts';
 import {
   instantPaths, liveServerPid, readInstantRecord, readInstantRecords, readInstantStatus, removeInstantRecord, writeInstantRecord,
@@ -62,7 +62,7 @@ export async function startInstantRecovery(req: InstantStartRequest): Promise<In
   const createdPoolDir = await exists(poolDir) ? null : poolDir;
   const record: InstantRecord = {
     kind: 'vmbak-instant', vmName: newName, backupId: manifest.backupId, sourceVm: manifest.vm.name, repo: req.repo,
-    socketPath: paths.socket, overlays, createdPoolDir, createdAt: new Date().toISOString(),
+    socketPath: paths.socket, overlays, createdPoolDir, createdAt: new Date().toISOString(), creator: currentProcessOwner(),
   };
   // QEMU (another user) must reach the socket: the directory is traversable, the socket is QEMU's own.
   await mkdir(paths.dir, { recursive: true, mode: 0o755 });
@@ -132,7 +132,8 @@ export async function migrateInstantVm(hypervisor: Hypervisor, stateDir: string,
   const run = await hypervisor.instant.vmRunState(vmName);
   if (!run) throw new VmbakError('VM_NOT_FOUND', { pattern: vmName, uri: hypervisor.location });
   if (run.state !== 'running' && run.state !== 'paused') {
-    throw new VmbakError('VM_NOT_SHUT_OFF', { vm: vmName, op: 'be migrated (it must be running; start it first)', state: run.state });
+    // blockpull is a job of the running QEMU.
+    throw new VmbakError('INSTANT_MIGRATE_FAILED', { vm: vmName, detail: `it is ${run.state}; start it first (virsh start ${vmName})` });
   }
   await hypervisor.instant.pullIntoOverlays(vmName, record.overlays.map((o) => o.disk), onProgress);
   // The export may stop only once nothing of the VM reads from it any more.
@@ -172,9 +173,9 @@ export interface SweptInstantVm {
 export async function sweepInstantLeftovers(hypervisor: Hypervisor, stateDir: string): Promise<SweptInstantVm[]> {
   const out: SweptInstantVm[] = [];
   for (const record of readInstantRecords(stateDir)) {
+    // A start still under way owns its record: its VM may not be defined yet.
+    if (ownerStatus(record.creator) === 'alive') continue;
     const status = readInstantStatus(stateDir, record.vmName);
-    // A start still under way (its server starting) owns its record.
-    if (status?.state === 'starting' && ownerStatus(status.owner) === 'alive') continue;
     const run = await hypervisor.instant.vmRunState(record.vmName);
     if (!run) {
       await removeInstantVm(hypervisor, stateDir, record);
