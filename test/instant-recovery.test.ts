@@ -16,6 +16,9 @@ import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ensureLibvirt, virshTest, destroyTestVm } from './support/libvirt.ts';
 import { agentCommand, buildTestGuest, guestDomainXml, guestWriteCounter, readGuestFile, waitForAgent, type GuestImages } from './support/guest.ts';
+import type { AlertEvent } from '../src/alerts/index.ts';
+import { checkInstantVms } from '../src/controller/index.ts';
+import { connectHypervisor } from '../src/services/index.ts';
 import { isCleanError, jsonLine, lockHeldBy, tempDir, vmbak, waitUntil } from './support/vmbak-cli.ts';
 
 const MiB = 1024 * 1024;
@@ -287,6 +290,11 @@ test('a lost repository lease pauses the VM with an alert; resume brings it back
     }, 60_000);
     assert.match(alerted.alert!, /lease lost/);
     assert.match(await domState(vm3Name), /^paused/);
+    // The controller of this host turns it into an alert (routed to mail/webhook channels by its rules).
+    const events: AlertEvent[] = [];
+    assert.equal(await checkInstantVms(connectHypervisor({ stateDir }), stateDir, { notify: (e) => { events.push(e); } }, Date.now()), 1);
+    assert.equal(events[0]!.kind, 'instant.paused');
+    assert.match(events[0]!.message, new RegExp(`${vm3Name}.*lease lost`));
 
     const resumed = await vmbak(['instant', 'resume', vm3Name], leaseEnv);
     assert.equal(resumed.code, 0, resumed.stderr);

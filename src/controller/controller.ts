@@ -21,6 +21,7 @@ import { gcExecutor, verifyExecutor } from './care-jobs.ts';
 import { Scheduler, type FiringRequest } from './scheduler.ts';
 import { syncInventory } from './inventory.ts';
 import { checkRpo } from './rpo-watch.ts';
+import { checkInstantVms } from './instant-watch.ts';
 import { repositoryHandles, withRepository } from './repositories.ts';
 
 export interface ControllerLog {
@@ -122,6 +123,8 @@ export class Controller implements ControllerApi {
     await this.scheduler.reload();
     this.scheduler.start();
     this.every(this.opts.rpoEveryMs ?? 30_000, () => checkRpo(this.catalog, this.notifier));
+    const hypervisor = this.hypervisor;
+    if (hypervisor) this.every(this.opts.rpoEveryMs ?? 30_000, () => checkInstantVms(hypervisor, defaultStateDir(), this.notifier, this.catalog.clock.nowMs()));
     this.ready = true;
     this.opts.log.info({ host, localAgent: this.hypervisor !== null, streams: this.opts.streams }, 'controller ready');
   }
