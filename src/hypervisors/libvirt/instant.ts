@@ -5,16 +5,17 @@
 // overlay's header without a backing file, so neither the running VM nor its next start reads
 // the export again.
 //
-// QEMU's NBD client reconnects on the first request after a lost connection; a VM paused on
-// an I/O error retries the failed requests on resume, and the first of them may still meet the
-// old, broken connection — so a resume is retried until the VM stays running.
+// QEMU's NBD client (one per disk) reconnects only when a request comes after a lost
+// connection, and fails that request; a resume would replay guest requests into those failures.
+// So before a resume or a pull each disk's client is made to reconnect through the monitor,
+// and the resume is still retried until the VM stays running.
 
 import { execFile, spawn } from 'node:child_process';
+import { chmod } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { VmbakError } from '../../core/index.ts';
 import type { InstantRecoveryOps, VmRunState, VmState } from '../../core/index.ts';
-import { chmod } from 'node:fs/promises';
 import { removeTree } from '../../host/index.ts';
 import { chownToQemu } from './hot-session.ts';
 import { tpmStateDir } from './state-files.ts';
