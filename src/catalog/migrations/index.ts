@@ -4,9 +4,11 @@
 
 import type { Migration, MigrationProvider } from 'kysely';
 import * as initial from './0001-initial.ts';
+import * as repositoryCare from './0002-repository-care.ts';
 
 const migrations: Record<string, Migration> = {
   '0001-initial': initial,
+  '0002-repository-care': repositoryCare,
 };
 
 export const migrationProvider: MigrationProvider = {
