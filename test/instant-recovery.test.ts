@@ -266,6 +266,16 @@ test('instant stop leaves nothing behind: no domain, overlay, socket, process or
     assert.ok(isCleanError(unknown), unknown.stderr);
     assert.match(unknown.stderr, /no instant-recovery VM/);
   }
+  // A state directory QEMU cannot pass through: one clear line, nothing left behind.
+  const privateDir = join(tmp.dir, 'private');
+  mkdirSync(privateDir, { mode: 0o700 });
+  const hidden = await vmbak(['restore', backupId, '--instant', '--as-vm', vm2Name, '--pool-dir', pool2], { ...env, VMBAK_STATE_DIR: join(privateDir, 'runs') });
+  assert.ok(isCleanError(hidden), hidden.stderr);
+  assert.match(hidden.stderr, /cannot reach the export socket/);
+  assert.deepEqual(readdirSync(join(privateDir, 'runs', 'instant')), []);
+  assert.equal(existsSync(pool2), false);
+  assert.equal(await domState(vm2Name), 'missing');
+
   for (const args of [['--migrate', '--as-vm', vm2Name], ['--instant', '--to', pool2], ['--instant', '--as-vm', vm2Name, '--verify']]) {
     const bad = await vmbak(['restore', backupId, ...args], env);
     assert.ok(isCleanError(bad), bad.stderr);

@@ -57,5 +57,5 @@ export function instantServerStarter(opts: StarterOptions, stateDir: string): In
 
 function lastLine(path: string): string {
   if (!existsSync(path)) return 'no output';
-  return readFileSync(path, 'utf8').trim().split('\n').at(-1) || 'no output';
+  return readFileSync(path, 'utf8').trim().split('\n').at(-1)?.replace(/^vmbak: /, '') || 'no output';
 }

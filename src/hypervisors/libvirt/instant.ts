@@ -11,13 +11,14 @@
 // and the resume is still retried until the VM stays running.
 
 import { execFile, spawn } from 'node:child_process';
-import { chmod } from 'node:fs/promises';
+import { chmod, stat } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { promisify } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { VmbakError } from '../../core/index.ts';
 import type { InstantRecoveryOps, VmRunState, VmState } from '../../core/index.ts';
 import { removeTree } from '../../host/index.ts';
-import { chownToQemu } from './hot-session.ts';
+import { chownToQemu, qemuAccount } from './hot-session.ts';
 import { tpmStateDir } from './state-files.ts';
 import { connectUri, monitorCommand, virsh, virshRaw } from './virsh.ts';
 
@@ -32,6 +33,7 @@ export function libvirtInstantOps(uri?: string): InstantRecoveryOps {
   return {
     createOverlay,
     grantSocketAccess: async (socketPath) => {
+      await checkQemuCanReach(socketPath);
       // Only QEMU (and root) may connect: the export serves decrypted backup data.
       chownToQemu(socketPath);
       await chmod(socketPath, 0o600);
@@ -48,6 +50,24 @@ export function libvirtInstantOps(uri?: string): InstantRecoveryOps {
 /** The backing string QEMU (and libvirt's parser of it) understands for an NBD export on a unix socket. */
 export function nbdBackingSpec(socketPath: string, exportName: string): string {
   return `json:${JSON.stringify({ file: { driver: 'nbd', server: { type: 'unix', path: socketPath }, export: exportName } })}`;
+}
+
+/**
+ * QEMU must pass through every directory above the socket; a state directory made 0700 would
+ * otherwise show up only as the VM failing to start with a connection error on its disk.
+ */
+async function checkQemuCanReach(socketPath: string): Promise<void> {
+  const ids = qemuAccount();
+  if (!ids) return;
+  for (let dir = dirname(socketPath); ; dir = dirname(dir)) {
+    const s = await stat(dir);
+    const mode = s.mode;
+    const passes = (mode & 0o001) !== 0 || (s.gid === ids.gid && (mode & 0o010) !== 0) || (s.uid === ids.uid && (mode & 0o100) !== 0);
+    if (!passes) {
+      throw new VmbakError('USAGE', { detail: `QEMU (uid ${ids.uid}) cannot reach the export socket ${socketPath}: directory ${dir} is not searchable for it (chmod o+x ${dir}, or use another VMBAK_STATE_DIR)` });
+    }
+    if (dir === dirname(dir)) return;
+  }
 }
 
 async function createOverlay(path: string, socketPath: string, exportName: string, sizeBytes: number): Promise<void> {
