@@ -9,7 +9,7 @@ import type { EventTable } from './schema.ts';
 /** The event kinds alert rules can route. */
 export const ALERT_EVENT_KINDS = [
   'job.failed', 'job.warning', 'rpo.missed', 'verify.failed', 'repository.unreachable',
-  'repository.nearly-full', 'gc.failed', 'host.lost',
+  'repository.nearly-full', 'gc.failed', 'host.lost', 'instant.paused',
 ] as const;
 export type AlertEventKind = (typeof ALERT_EVENT_KINDS)[number];
 

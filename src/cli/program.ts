@@ -17,6 +17,7 @@ import { registerServeCommand } from './commands/serve.ts';
 import { registerAgentCommand } from './commands/agent.ts';
 import { registerAccessCommands } from './commands/access.ts';
 import { registerFilesCommands } from './commands/files.ts';
+import { registerInstantCommands } from './commands/instant.ts';
 
 export function buildProgram(): Command {
   const program = new Command('vmbak')
@@ -33,6 +34,7 @@ export function buildProgram(): Command {
   registerRestoreCommand(program);
   registerExportCommand(program);
   registerFilesCommands(program);
+  registerInstantCommands(program);
   registerBackupsCommands(program);
   registerCareCommands(program);
   registerCopyCommand(program);

@@ -7,7 +7,7 @@
 
 import { mkdirSync } from 'node:fs';
 import { VmbakError, describeError, parseDuration, systemClock, type Clock, type Hypervisor, type VmInfo } from '../core/index.ts';
-import { hostName } from '../host/index.ts';
+import { defaultStateDir, hostName } from '../host/index.ts';
 import {
   appendJobEvent, backupFromManifest, getBackup, dataDirPaths, getJob, getPolicy, listJobVms, listRepositories, loadSecretsBox, markJobsInterrupted,
   openCatalog, pruneClaims, recordAudit, recordHostSeen, replaceRepositoryBackups, setJobProgress, setJobState,
@@ -15,7 +15,7 @@ import {
 } from '../catalog/index.ts';
 import { AlertNotifier, type AlertEvent } from '../alerts/index.ts';
 import { applyConfig, loadConfigFile } from '../config/index.ts';
-import { connectHypervisor, describeLeftover, listRepositoryBackups, sweepLeftovers } from '../services/index.ts';
+import { connectHypervisor, describeInstantLeftover, describeLeftover, listRepositoryBackups, sweepInstantLeftovers, sweepLeftovers } from '../services/index.ts';
 import type { AgentControl, AgentRegistration, AgentReport, ControllerApi, JobAction, JobRequest, JobUpdate } from './controller-api.ts';
 import { JobRunner, type JobExecutor, type JobOutcome } from './job-runner.ts';
 import { backupExecutor, repositoriesWritten, type BackupJobParams } from './backup-job.ts';
@@ -24,6 +24,7 @@ import { restoreExecutor } from './restore-job.ts';
 import { Scheduler, type CareFiringRequest, type FiringRequest } from './scheduler.ts';
 import { recordInventory, syncInventory } from './inventory.ts';
 import { checkRpo } from './rpo-watch.ts';
+import { checkInstantVms } from './instant-watch.ts';
 import { DEFAULT_HOST_LOST_MS, checkHosts } from './host-watch.ts';
 import { repositoryHandles, withRepository } from './repositories.ts';
 import { CARE_QUEUE, RemoteJobs, hostQueueName } from './remote-jobs.ts';
@@ -149,6 +150,7 @@ export class Controller implements ControllerApi {
       const names = (await listRepositories(this.catalog)).map((r) => r.name);
       const swept = await sweepLeftovers(this.hypervisor, await repositoryHandles(this.store, names));
       for (const s of swept) this.opts.log.info({ leftover: s }, describeLeftover(s));
+      for (const s of await sweepInstantLeftovers(this.hypervisor, defaultStateDir())) this.opts.log.info({ instant: s }, describeInstantLeftover(s));
       const interrupted = await markJobsInterrupted(this.catalog, host, 'the controller stopped while it ran');
       if (interrupted.length > 0) this.opts.log.warn({ jobs: interrupted }, `${interrupted.length} job(s) of a previous run marked interrupted`);
       await this.syncInventory().catch((err: unknown) => this.opts.log.error({}, `inventory: ${describeError(err)}`));
@@ -157,6 +159,8 @@ export class Controller implements ControllerApi {
     await this.scheduler.reload();
     this.scheduler.start();
     this.every(this.opts.rpoEveryMs ?? 30_000, () => checkRpo(this.catalog, this.notifier));
+    const hypervisor = this.hypervisor;
+    if (hypervisor) this.every(this.opts.rpoEveryMs ?? 30_000, () => checkInstantVms(hypervisor, defaultStateDir(), this.notifier, this.catalog.clock.nowMs()));
     this.every(Math.min(60_000, this.opts.hostLostMs ?? DEFAULT_HOST_LOST_MS), () => checkHosts(this.catalog, this.notifier, this.opts.hostLostMs));
     // Claims only guard against running a firing twice: a week of them is plenty.
     this.every(3_600_000, () => pruneClaims(this.catalog, this.catalog.clock.nowMs() - 7 * 86_400_000));

@@ -99,6 +99,10 @@ export const errorRegistry = {
   CONTROLLER_UNREACHABLE: spec('cannot reach the controller at {url}: {detail}', 1, 502, true),
   CONTROLLER_REFUSED: spec('the controller at {url} refused {method} {path}: {detail}', 1, 502),
   SCRATCH_HIDDEN_FROM_QEMU: spec('QEMU of VM {vm} sees another filesystem at scratch directory {dir} than vmbak (mounted after the VM started? QEMU keeps the mounts it started with): use another --scratch-dir or restart the VM', 1, 409),
+  INSTANT_NOT_FOUND: spec('no instant-recovery VM {vm} on this host (see vmbak instant ls)', 1, 404),
+  INSTANT_EXISTS: spec('VM {vm} is already an instant-recovery VM on this host (see vmbak instant ls)', 1, 409),
+  INSTANT_SERVER_FAILED: spec('the export serving instant-recovery VM {vm} {detail} (log: {log})', 1, 502, true),
+  INSTANT_MIGRATE_FAILED: spec('cannot move instant-recovery VM {vm} to local storage: {detail}', 1, 502, true),
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof errorRegistry;

@@ -159,6 +159,11 @@ export interface DefineVmRequest {
   readonly nvramPath: string | null;
   readonly stateFiles: readonly VmStateFile[];
   readonly start: boolean;
+  /**
+   * Disks pause the VM on a read or write error instead of passing it to the guest (instant
+   * recovery: a lost backing export must stop the guest, never feed it errors).
+   */
+  readonly pauseOnIoError?: boolean;
 }
 
 export interface DefinedVm {
@@ -178,7 +183,38 @@ export interface InPlaceTarget {
   readonly tpmStateDir: string;
 }
 
+/** A VM's run state as instant recovery needs it: paused on an I/O error is not paused by hand. */
+export interface VmRunState {
+  readonly state: VmState;
+  /** The platform's reason (libvirt: 'I/O error', 'user', 'booted', …). */
+  readonly reason: string;
+}
+
+/**
+ * What instant recovery needs from a platform: disks that are local copy-on-write overlays
+ * over NBD exports (reads come from the export until copied, writes stay local), and moving
+ * such a VM onto its overlays alone while it runs.
+ */
+export interface InstantRecoveryOps {
+  /** A new overlay image at `path` whose backing store is export `exportName` on the NBD unix socket. */
+  createOverlay(path: string, socketPath: string, exportName: string, sizeBytes: number): Promise<void>;
+  /** Lets the hypervisor's processes (and only them) connect to an export's unix socket. */
+  grantSocketAccess(socketPath: string): Promise<void>;
+  /** null when no such VM is defined. */
+  vmRunState(vmName: string): Promise<VmRunState | null>;
+  pauseVm(vmName: string): Promise<void>;
+  /** Resumes a paused VM, retrying while requests the resume replays still fail (the export coming back). */
+  resumeVm(vmName: string, timeoutMs: number): Promise<void>;
+  /** Copies each disk's backing data into its overlay while the VM runs; afterwards no disk has a backing store. */
+  pullIntoOverlays(vmName: string, disks: readonly string[], onProgress: (disk: string, fraction: number) => void): Promise<void>;
+  /** Whether the VM's running or stored definition still reads from the NBD socket. */
+  referencesSocket(vmName: string, socketPath: string): Promise<boolean>;
+  /** Stops and undefines the VM (with its NVRAM); nothing when it does not exist. */
+  removeVm(vmName: string): Promise<void>;
+}
+
 export interface Hypervisor extends VmBackupSource {
+  readonly instant: InstantRecoveryOps;
   /** Where it connects, for messages (qemu:///system, vcenter.example.com). */
   readonly location: string;
   /** Every VM with state, disks and tags; a listing error is an error, never an empty list. */

@@ -62,6 +62,8 @@ export class ChunkFetcher implements ChunkSource {
   private planScheduled = false;
   private running = 0;
   private readonly limit: number;
+  /** Bytes read from packs so far (what the repository served, gaps between chunks included). */
+  packBytesRead = 0;
 
   constructor(opts: ChunkFetcherOptions) {
     this.opts = opts;
@@ -134,6 +136,7 @@ export class ChunkFetcher implements ChunkSource {
     let reply;
     try {
       reply = await readPackPiece(this.opts.repo.target, this.opts.pool, piece, members.map((m) => ({ location: m.location, chunkId: m.tag.ref.id, plainBytes: m.plainBytes })), 'return');
+      this.packBytesRead += piece.lengthBytes;
     } catch (err) {
       for (const { tag } of members) this.settle(tag, err);
       return;

@@ -28,6 +28,8 @@ export interface ExportBackupRequest {
 export interface BackupExportSession {
   readonly exports: readonly BackupDiskExport[];
   readonly cache: DecodedChunkCache;
+  /** Bytes read from the repository's packs so far, for every export of the session. */
+  packBytesRead(): number;
   /** Fires when the exports stop serving: the session was closed or its lease was lost (the reason says which). */
   readonly signal: AbortSignal;
   /** Stops serving reads and releases the lock. */
@@ -63,6 +65,7 @@ export async function openBackupExports(req: ExportBackupRequest): Promise<Backu
     return {
       exports,
       cache,
+      packBytesRead: () => fetcher.packBytesRead,
       signal,
       close: () => {
         closed ??= (async () => {

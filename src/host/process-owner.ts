@@ -16,7 +16,10 @@ export function processStartTicks(pid: number): number | null {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     // The command name (field 2) may contain spaces and parentheses: fields follow the last ')'.
-    const ticks = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]);
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // A zombie (killed, not yet reaped — a detached process whose parent is gone may wait long for that) is dead.
+    if (fields[0] === 'Z' || fields[0] === 'X') return null;
+    const ticks = Number(fields[19]);
     return Number.isFinite(ticks) ? ticks : null;
   } catch {
     return null;

@@ -11,6 +11,8 @@ import type { Repository } from '../repository/index.ts';
 import { judgeBackupRun, type BackupVerdict } from './backup-verdict.ts';
 import { domainXmlVm, imageFilesVm, type OfflineVm } from './hypervisors.ts';
 import { describeLeftover, sweepLeftovers } from './leftovers.ts';
+import { describeInstantLeftover, sweepInstantLeftovers } from './instant.ts';
+import { defaultStateDir } from '../host/index.ts';
 import { findVms } from './vm-selection.ts';
 
 /** What to back up. */
@@ -100,6 +102,7 @@ async function jobsFor(req: BackupRequest, control: BackupRunControl): Promise<V
   if (sel.kind === 'images') return [jobOf(imageFilesVm(sel.images, sel.vmName), req, control)];
   if (sel.kind === 'domain-xml') return [jobOf(await domainXmlVm(sel.domainXmlPath, sel.images, sel.vmName), req, control)];
   for (const s of await sweepLeftovers(sel.hypervisor, req.targets)) control.onNotice?.(describeLeftover(s));
+  for (const s of await sweepInstantLeftovers(sel.hypervisor, defaultStateDir())) control.onNotice?.(describeInstantLeftover(s));
   const vms = await findVms(sel.hypervisor, sel.vms);
   return vms.map((vm) => jobOf({ vm: { key: vm.uuid, name: vm.name, uuid: vm.uuid }, source: sel.hypervisor }, req, control));
 }

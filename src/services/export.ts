@@ -21,7 +21,7 @@ export async function openBackupExport(req: BackupExportRequest): Promise<Backup
   try {
     const session = await openBackupExports({ repo: req.repo, manifest: req.backup, disk: req.disk, pool, cacheBytes: req.cacheBytes });
     return {
-      exports: session.exports, cache: session.cache, signal: session.signal,
+      exports: session.exports, cache: session.cache, packBytesRead: session.packBytesRead, signal: session.signal,
       close: () => session.close().finally(() => pool.close()),
     };
   } catch (err) {

@@ -17,6 +17,12 @@ export { verifyRepository, type VerifyResult } from './verify.ts';
 export { listRepositoryBackups, planRepositoryPrune, executeRepositoryPrune, checkRepositoryHealth, type CheckResult } from './care.ts';
 export { planBackupCopy, copyBackups, type CopySelection, type CopyRun } from './copy.ts';
 export { openBackupExport, type BackupExportRequest } from './export.ts';
+export {
+  startInstantRecovery, listInstantVms, resumeInstantVm, migrateInstantVm, stopInstantVm, sweepInstantLeftovers, describeInstantLeftover, requireInstantRecord,
+  type InstantStartRequest, type InstantStarted, type InstantVmInfo, type InstantServerStarter, type SweptInstantVm,
+} from './instant.ts';
+export { serveInstantVm, type InstantServeRequest } from './instant-serve.ts';
+export { instantPaths, readInstantRecord, readInstantStatus, liveServerPid, type InstantRecord, type InstantStatus } from './instant-records.ts';
 export { listJobs, controlJob, JOB_ACTIONS, type JobAction, type JobListing, type JobsLocation } from './jobs.ts';
 // Repository reads a caller needs around the services (resolve what a user typed), and gc,
 // which needs no decision of its own.

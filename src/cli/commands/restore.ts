@@ -6,9 +6,12 @@ import { VmbakError, formatBytes, formatDuration, formatRate } from '../../core/
 import { newProgress, resolveBackupRef, restoreDisks } from '../../services/index.ts';
 import { abortOnSignals, openRepository, withRepoOptions } from '../context.ts';
 import { startProgressBar } from '../progress-bar.ts';
+import { runInstantRestore } from '../restore-instant.ts';
 import { runVmRestore, type VmRestoreCliOptions } from '../restore-vm.ts';
 
 interface RestoreOptions extends VmRestoreCliOptions {
+  instant?: boolean;
+  migrate?: boolean;
   to?: string;
   disk?: string;
   format: string;
@@ -27,6 +30,8 @@ export function registerRestoreCommand(program: Command): void {
     .option('--pool-dir <dir>', 'with --as-vm: where the disks go (default /var/lib/libvirt/images/NAME)')
     .option('--no-network', 'with --as-vm: leave out the network interfaces')
     .option('--start', 'with --as-vm: start the new VM')
+    .option('--instant', 'with --as-vm: run the VM straight from the backup (local overlays over NBD exports of it), restoring nothing first')
+    .option('--migrate', 'with --instant: start the VM, then move it to local storage while it runs (vmbak instant migrate)')
     .option('--in-place', 'restore over the original VM\'s disks (it must be shut off)')
     .option('--yes', 'with --in-place: do not ask for confirmation')
     .option('--connect <uri>', 'libvirt connection URI (default: $VMBAK_CONNECT or qemu:///system)')
@@ -34,6 +39,8 @@ export function registerRestoreCommand(program: Command): void {
     .action(async (ref: string, opts: RestoreOptions) => {
       const modes = [opts.to !== undefined, opts.asVm !== undefined, opts.inPlace === true].filter(Boolean).length;
       if (modes !== 1) throw new VmbakError('USAGE', { detail: 'restore needs exactly one of --to DIR, --as-vm NAME, --in-place' });
+      if (opts.migrate && !opts.instant) throw new VmbakError('USAGE', { detail: '--migrate goes with --instant' });
+      if (opts.instant) return runInstantRestore(ref, opts);
       if (opts.asVm || opts.inPlace) return runVmRestore(ref, opts);
       if (!opts.to) throw new VmbakError('USAGE', { detail: 'restore needs --to DIR' });
       if (opts.format !== 'raw' && opts.format !== 'qcow2') throw new VmbakError('USAGE', { detail: `--format ${opts.format}: give raw or qcow2` });

@@ -187,7 +187,13 @@ async function deleteOlderCheckpoints(vm: { uuid: string }, keep: string, uri: s
 let qemuIds: { uid: number; gid: number } | null | undefined;
 
 /** QEMU runs as libvirt-qemu:kvm on Debian (qemu:qemu elsewhere) and must create the socket. */
-function chownToQemu(dir: string): void {
+export function chownToQemu(dir: string): void {
+  const ids = qemuAccount();
+  if (ids) chownSync(dir, ids.uid, ids.gid);
+}
+
+/** QEMU's uid and gid, or null when neither account exists (QEMU then runs as root). */
+export function qemuAccount(): { uid: number; gid: number } | null {
   if (qemuIds === undefined) {
     qemuIds = null;
     for (const user of ['libvirt-qemu', 'qemu']) {
@@ -199,5 +205,5 @@ function chownToQemu(dir: string): void {
       } catch { /* try the next name */ }
     }
   }
-  if (qemuIds) chownSync(dir, qemuIds.uid, qemuIds.gid);
+  return qemuIds;
 }

@@ -5,10 +5,11 @@
 
 import { join } from 'node:path';
 import type {
-  ActiveRun, BackupSession, BackupSessionOptions, DefineVmRequest, DefinedVm, Hypervisor, InPlaceTarget, SweepLeftoversOptions,
+  ActiveRun, BackupSession, BackupSessionOptions, DefineVmRequest, DefinedVm, Hypervisor, InPlaceTarget, InstantRecoveryOps, SweepLeftoversOptions,
   SweptLeftover, VmInfo, VmStateFile,
 } from '../../core/index.ts';
 import { defaultStateDir } from '../../host/index.ts';
+import { libvirtInstantOps } from './instant.ts';
 import { getVm, listVms } from './inventory.ts';
 import { checkRestoreInPlace, defineVmFromBackup, restoreStateInPlace } from './restore-define.ts';
 import { readRunRecords } from './run-records.ts';
@@ -33,11 +34,13 @@ export class LibvirtHypervisor implements Hypervisor {
   readonly sourceKind = 'libvirt' as const;
   readonly changeTracking = true;
   readonly location: string;
+  readonly instant: InstantRecoveryOps;
   private readonly opts: LibvirtHypervisorOptions;
 
   constructor(opts: LibvirtHypervisorOptions = {}) {
     this.opts = opts;
     this.location = connectUri(opts.uri);
+    this.instant = libvirtInstantOps(opts.uri);
   }
 
   listVms(): Promise<VmInfo[]> {
@@ -72,7 +75,7 @@ export class LibvirtHypervisor implements Hypervisor {
   async defineVm(req: DefineVmRequest): Promise<DefinedVm> {
     const uuid = await defineVmFromBackup(req.definition, {
       newName: req.newName, diskPaths: req.diskPaths, noNetwork: req.noNetwork, nvramPath: req.nvramPath,
-      stateFiles: req.stateFiles, start: req.start, uri: this.opts.uri,
+      stateFiles: req.stateFiles, start: req.start, uri: this.opts.uri, pauseOnIoError: req.pauseOnIoError,
     });
     const hasTpm = req.stateFiles.some((f) => f.name.startsWith('tpm/'));
     return { uuid, tpmStateDir: hasTpm ? tpmStateDir(uuid) : null };

@@ -35,6 +35,8 @@ export interface DefineOptions {
   readonly stateFiles?: readonly VmStateFile[];
   readonly start?: boolean;
   readonly uri?: string;
+  /** error_policy/rerror_policy 'stop' on the restored disks: QEMU pauses the VM on an I/O error instead of failing the guest's request. */
+  readonly pauseOnIoError?: boolean;
 }
 
 export function randomMac(): string {
@@ -63,9 +65,14 @@ export function rewriteDomainXml(xml: string, opts: Omit<DefineOptions, 'start' 
       .replace(/^<disk\b[^>]*>/, (open) => open.replace(/\btype=(['"])[^'"]*\1/, "type='file'"))
       .replace(/<source\b[^>]*?(\/>|>[\s\S]*?<\/source>)/, `<source file='${escapeXml(path)}'/>`)
       .replace(/<driver\b([^>]*?)\btype=(['"])[^'"]*\2/, "<driver$1type='qcow2'")
+      .replace(/<driver\b[^>]*?(?=\s*\/?>)/, (driver) => (opts.pauseOnIoError ? stopOnIoError(driver) : driver))
       .replace(/\s*<backingStore\b[\s\S]*?(<\/backingStore>|\/>)/g, '');
   });
   return out;
+}
+
+function stopOnIoError(driver: string): string {
+  return `${driver.replace(/\s+r?error_policy=(['"])[^'"]*\1/g, '')} error_policy='stop' rerror_policy='stop'`;
 }
 
 /**
