@@ -16,6 +16,7 @@ import { registerExportCommand } from './commands/export.ts';
 import { registerServeCommand } from './commands/serve.ts';
 import { registerAccessCommands } from './commands/access.ts';
 import { registerFilesCommands } from './commands/files.ts';
+import { registerIndexCommand } from './commands/file-index.ts';
 
 export function buildProgram(): Command {
   const program = new Command('vmbak')
@@ -32,6 +33,7 @@ export function buildProgram(): Command {
   registerRestoreCommand(program);
   registerExportCommand(program);
   registerFilesCommands(program);
+  registerIndexCommand(program);
   registerBackupsCommands(program);
   registerCareCommands(program);
   registerCopyCommand(program);

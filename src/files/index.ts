@@ -6,3 +6,7 @@ export { listPath, copyOut, MAX_LISTED_ENTRIES, type FileEntry, type EntryType, 
 export { parseFilePath, type Filesystem } from './filesystems.ts';
 export { listBackupFiles, getBackupFiles, type FilesListing, type FilesRequest, type FilesGetRequest } from './restore-files.ts';
 export { isKvmUsable, libguestfsEnv } from './accel.ts';
+export { indexBackup, buildFileIndex, type IndexRequest, type IndexResult } from './build-index.ts';
+export { DEFAULT_WALK_LIMITS, type WalkLimits } from './walk.ts';
+export { globMatcher, groupVersions, backupSelected, DEFAULT_MAX_HITS, type FindQuery, type FoundFile, type FoundVersion, type FoundEntry, type IndexedBackupRef } from './find-files.ts';
+export { findInRepository, type FindResult } from './find-in-repository.ts';
