@@ -15,6 +15,7 @@ import { AlertNotifier } from '../alerts/index.ts';
 import { applyConfig, loadConfigFile } from '../config/index.ts';
 import { connectHypervisor, describeLeftover, listRepositoryBackups, sweepLeftovers } from '../services/index.ts';
 import type { ControllerApi, JobAction, JobRequest, JobUpdate } from './controller-api.ts';
+import { ControllerFiles } from './file-service.ts';
 import { JobRunner, type JobExecutor } from './job-runner.ts';
 import { backupExecutor, repositoriesWritten, type BackupJobParams } from './backup-job.ts';
 import { gcExecutor, verifyExecutor } from './care-jobs.ts';
@@ -52,6 +53,7 @@ export class Controller implements ControllerApi {
   readonly catalog: OpenCatalog;
   readonly secrets: SecretsBox;
   readonly notifier: AlertNotifier;
+  readonly files: ControllerFiles;
   private readonly opts: ControllerOptions;
   private readonly hypervisor: Hypervisor | null;
   private readonly runner: JobRunner;
@@ -63,6 +65,7 @@ export class Controller implements ControllerApi {
     this.opts = opts;
     this.catalog = catalog;
     this.secrets = secrets;
+    this.files = new ControllerFiles(catalog, secrets);
     this.notifier = new AlertNotifier({ catalog, box: secrets, dedupWindowMs, onProblem: (m) => opts.log.warn({}, m) });
     this.hypervisor = opts.localAgent ? connectHypervisor({ uri: opts.connect }) : null;
     const executors: Record<string, JobExecutor> = {};
@@ -131,6 +134,7 @@ export class Controller implements ControllerApi {
     this.scheduler.stop();
     for (const t of this.timers) clearInterval(t);
     await this.runner.stop(reason);
+    await this.files.close();
     await this.notifier.drain().catch(() => {});
     await this.notifier.close();
     this.catalog.close();
@@ -186,6 +190,8 @@ export class Controller implements ControllerApi {
     for (const name of names) {
       const listing = await withRepository(this.catalog, this.secrets, name, (repo) => listRepositoryBackups(repo));
       const r = await replaceRepositoryBackups(this.catalog, name, listing.backups.map((m) => backupFromManifest(name, m)));
+      // The file indexes ride along: a catalog rebuilt from the repositories searches as before.
+      await this.files.syncIndexes(name);
       added += r.added;
       removed += r.removed;
     }

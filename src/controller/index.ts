@@ -5,3 +5,4 @@ export type { ControllerApi, JobRequest, JobAction, JobUpdate } from './controll
 export { Controller, type ControllerOptions, type ControllerLog } from './controller.ts';
 export { JobRunner, type JobExecutor, type JobContext, type JobOutcome, type SubmitOptions } from './job-runner.ts';
 export { Scheduler, windowEndMs, windowStartAfterMs, type FiringRequest } from './scheduler.ts';
+export { ControllerFiles, type FileListing, type FileDownload, type ArchiveFormat } from './file-service.ts';

@@ -19,6 +19,8 @@ export interface FindQuery {
 }
 
 export interface IndexedBackupRef {
+  /** The controller's repository name; absent when searching one repository. */
+  readonly repository?: string;
   readonly backupId: string;
   readonly vmKey: string;
   readonly vmName: string;
@@ -30,7 +32,7 @@ export interface FoundVersion {
   readonly mtimeMs: number;
   readonly sha256: string | null;
   /** Backups holding this version, oldest first. */
-  readonly backups: { backupId: string; timeMs: number }[];
+  readonly backups: { repository?: string; backupId: string; timeMs: number }[];
 }
 
 export interface FoundFile {
@@ -68,7 +70,7 @@ export function groupVersions(found: readonly FoundEntry[]): FoundFile[] {
     if (!file) files.set(key, file = { vmKey: backup.vmKey, vmName: backup.vmName, fs, path: entry.path, type: entry.type, versions: [] });
     let version = file.versions.find((v) => v.sizeBytes === entry.sizeBytes && v.mtimeMs === entry.mtimeMs && v.sha256 === entry.sha256);
     if (!version) file.versions.push(version = { sizeBytes: entry.sizeBytes, mtimeMs: entry.mtimeMs, sha256: entry.sha256, backups: [] });
-    version.backups.push({ backupId: backup.backupId, timeMs: backup.timeMs });
+    version.backups.push({ ...(backup.repository !== undefined ? { repository: backup.repository } : {}), backupId: backup.backupId, timeMs: backup.timeMs });
   }
   return [...files.values()].sort((a, b) => (a.vmName < b.vmName ? -1 : a.vmName > b.vmName ? 1 : a.path < b.path ? -1 : a.path > b.path ? 1 : a.fs < b.fs ? -1 : 1));
 }

@@ -15,7 +15,7 @@ import {
   ROLES, appendJobEvent, createApiToken, recordAudit, createJob, dataDirPaths, getJob, getPolicy, loadSecretsBox, openCatalog, setJobState, syncHostVms,
   type CatalogJob, type JobState, type OpenCatalog, type Role, type SecretsBox,
 } from '../catalog/index.ts';
-import type { ControllerApi, JobAction, JobRequest, JobUpdate } from '../controller/index.ts';
+import { ControllerFiles, type ControllerApi, type JobAction, type JobRequest, type JobUpdate } from '../controller/index.ts';
 import { VmbakError, type Clock, type VmInfo } from '../core/index.ts';
 import { createApiServer } from './api-server.ts';
 import { listenApiServer } from './listen.ts';
@@ -37,6 +37,7 @@ export class TestController implements ControllerApi {
   readonly catalog: OpenCatalog;
   readonly secrets: SecretsBox;
   readonly notifier: AlertNotifier;
+  readonly files: ControllerFiles;
   ready = true;
   reloads = 0;
   inventory: VmInfo[] = [];
@@ -47,6 +48,7 @@ export class TestController implements ControllerApi {
     this.catalog = catalog;
     this.secrets = secrets;
     this.notifier = notifier;
+    this.files = new ControllerFiles(catalog, secrets);
   }
 
   isReady(): boolean { return this.ready; }

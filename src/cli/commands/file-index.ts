@@ -4,11 +4,11 @@
 
 import type { Command } from 'commander';
 import { VmbakError, formatDuration, parseDuration, parseSize } from '../../core/index.ts';
-import { findInRepository, indexBackup, type FoundFile } from '../../files/index.ts';
+import { DEFAULT_WALK_LIMITS, findInRepository, indexBackup, type FoundFile } from '../../files/index.ts';
 import { resolveBackupRef } from '../../services/index.ts';
 import { openRepository, withRepoOptions, type RepoOptions } from '../context.ts';
 
-interface IndexOptions extends RepoOptions { full?: boolean; hashLimit?: string; json?: boolean }
+interface IndexOptions extends RepoOptions { full?: boolean; hashLimit?: string; maxEntries?: string; maxDepth?: string; timeout?: string; json?: boolean }
 interface FindOptions extends RepoOptions { vm?: string; since?: string; json?: boolean }
 
 export function registerIndexCommand(program: Command): void {
@@ -17,14 +17,23 @@ export function registerIndexCommand(program: Command): void {
     .argument('<backup>', 'backup id (or a unique prefix), latest, or VM@latest')
     .option('--full', 'walk every filesystem, even those whose blocks did not change')
     .option('--hash-limit <size>', 'SHA-256 of regular files up to this size (0: none)', '1M')
+    .option('--max-entries <n>', 'refuse a filesystem with more entries (hostile guests)', String(DEFAULT_WALK_LIMITS.maxEntries))
+    .option('--max-depth <n>', 'refuse a filesystem nested deeper', String(DEFAULT_WALK_LIMITS.maxDepth))
+    .option('--timeout <duration>', 'stop the appliance when one filesystem takes longer', '2h')
     .option('--json', 'print one JSON object')
     .action(async (ref: string, opts: IndexOptions) => {
       const hashLimitBytes = parseSize(opts.hashLimit ?? '1M');
       if (hashLimitBytes === null) throw new VmbakError('USAGE', { detail: `--hash-limit ${opts.hashLimit}: give a size such as 1M` });
+      const maxEntries = Number(opts.maxEntries);
+      const maxDepth = Number(opts.maxDepth);
+      const timeoutMs = parseDuration(opts.timeout ?? '2h');
+      if (!Number.isInteger(maxEntries) || maxEntries < 1 || !Number.isInteger(maxDepth) || maxDepth < 1 || timeoutMs === null) {
+        throw new VmbakError('USAGE', { detail: '--max-entries and --max-depth take a positive whole number, --timeout a duration (30m)' });
+      }
       const repo = await openRepository(opts);
       try {
         const backup = await resolveBackupRef(repo, ref);
-        const r = await indexBackup({ repo, backup, full: opts.full ?? false, limits: { hashLimitBytes } });
+        const r = await indexBackup({ repo, backup, full: opts.full ?? false, limits: { hashLimitBytes, maxEntries, maxDepth, timeoutMs } });
         const fss = r.index.header.filesystems;
         if (opts.json) {
           process.stdout.write(`${JSON.stringify({
