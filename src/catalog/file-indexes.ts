@@ -90,6 +90,9 @@ function nameOf(path: string): string {
   return path.slice(path.lastIndexOf('/') + 1).toLowerCase();
 }
 
+/** Drops the cached indexes of these backups (forgotten by the catalog). */
+export const forgetFileIndexes = (tx: Catalog, repository: string, backupIds: readonly string[]): Promise<void> => dropRows(tx, repository, backupIds);
+
 async function dropRows(tx: Catalog, repository: string, backupIds: readonly string[]): Promise<void> {
   if (backupIds.length === 0) return;
   await tx.db.deleteFrom('file_entries').where('repository', '=', repository).where('backup_id', 'in', [...backupIds]).execute();

@@ -10,6 +10,7 @@ import {
 } from '../catalog/index.ts';
 import { backupVms, executeRepositoryPrune, planRepositoryPrune, selectVms, type VmOutcome } from '../services/index.ts';
 import { repositoryHandles, type NamedRepoHandle } from './repositories.ts';
+import { indexNewBackups, type NewBackup } from './index-job.ts';
 import type { JobContext, JobExecutor, JobOutcome } from './job-runner.ts';
 
 export interface BackupJobParams {
@@ -52,6 +53,7 @@ export function backupExecutor(deps: BackupJobDeps): JobExecutor {
     if (mine.length === 0) return { state: warnings.length > 0 ? 'failed' : 'succeeded', error: warnings.join('; ') || null };
 
     for (const vm of mine) busy.add(vm.uuid);
+    const made: NewBackup[] = [];
     try {
       const result = await backupVms({
         selection: { kind: 'hypervisor', hypervisor: deps.hypervisor, vms: mine.map((vm) => vm.uuid) },
@@ -61,9 +63,14 @@ export function backupExecutor(deps: BackupJobDeps): JobExecutor {
       }, {
         signal: ctx.signal, progress: ctx.progress, gate: ctx.gate,
         onStart: (ids) => { for (const vm of ids) ctx.log('info', `backing up ${vm.name}`, vm.key); },
-        onOutcome: (o) => { void recordOutcome(deps.catalog, ctx, o, targets); },
+        onOutcome: (o) => {
+          void recordOutcome(deps.catalog, ctx, o, targets);
+          const repository = repositoryName(o.repo, targets);
+          if (o.manifest && repository) made.push({ repository, manifest: o.manifest });
+        },
         onNotice: (m) => ctx.log('info', m),
       });
+      if (spec?.fileIndex) await indexNewBackups(deps, ctx, targets, made);
       if (spec?.retention && result.verdict.status !== 'failed') {
         await applyRetention(deps, ctx, spec, targets, mine);
       }
