@@ -10,7 +10,7 @@ import { listBackups, type DiskIndex, type FileIndex, type IndexedEntry, type In
 import { openFileBrowser, type FileBrowser } from './browser.ts';
 import { extentDigest, findExtents } from './extents.ts';
 import { whyUnbrowsable } from './filesystems.ts';
-import { DEFAULT_WALK_LIMITS, walkMounted, type WalkLimits } from './walk.ts';
+import { DEFAULT_WALK_LIMITS, walkMounted, type WalkLimits, type Walked } from './walk.ts';
 
 export interface IndexRequest {
   readonly repo: Repository;
@@ -106,10 +106,10 @@ async function indexFilesystems(req: IndexRequest, b: FileBrowser, base: Base | 
     let done: { fs: IndexedFilesystem; entries: IndexedEntry[] };
     if (base && at >= 0) {
       const prev = base.index.header.filesystems[at]!;
-      done = { fs: { ...record, reusedFrom: prev.reusedFrom ?? base.manifest.backupId, entryCount: prev.entryCount, error: null }, entries: [...base.index.entries[at]!] };
+      done = { fs: { ...prev, ...record, reusedFrom: prev.reusedFrom ?? base.manifest.backupId }, entries: [...base.index.entries[at]!] };
     } else {
       done = await walkOne(req, b, fs.id, fs.type, limits).then(
-        (list) => ({ fs: { ...record, reusedFrom: null, entryCount: list.length, error: null }, entries: list }),
+        (w) => ({ fs: { ...record, reusedFrom: null, entryCount: w.entries.length, error: null, ...(w.warnings.length > 0 ? { warnings: w.warnings } : {}) }, entries: w.entries }),
         (err: unknown) => {
           // One bad filesystem is recorded and reported; the rest of the backup is still indexed.
           if (!(err instanceof VmbakError) || err.code === 'FILE_BROWSER_FAILED') throw err;
@@ -124,7 +124,7 @@ async function indexFilesystems(req: IndexRequest, b: FileBrowser, base: Base | 
   return { filesystems, entries };
 }
 
-async function walkOne(req: IndexRequest, b: FileBrowser, fsId: string, type: string, limits: WalkLimits): Promise<IndexedEntry[]> {
+async function walkOne(req: IndexRequest, b: FileBrowser, fsId: string, type: string, limits: WalkLimits): Promise<Walked> {
   const why = whyUnbrowsable(type);
   if (why) throw new VmbakError('FILESYSTEM_UNSUPPORTED', { fs: fsId, backupId: req.backup.backupId, detail: `${type}: ${why}` });
   const g = await b.mounted(fsId);

@@ -25,10 +25,18 @@ export const DEFAULT_WALK_LIMITS: WalkLimits = {
 
 const TYPE_OF: Record<string, IndexedType> = { f: 'file', d: 'dir', l: 'symlink', c: 'char', b: 'block', p: 'fifo', s: 'socket' };
 const WALK = '/tmp/vmbak-walk';
+const ERRORS = '/tmp/vmbak-walk-errors';
 const HASHES = '/tmp/vmbak-hashes';
 
-/** Every entry of the filesystem mounted at the guestfish root, sorted by path. */
-export async function walkMounted(g: Guestfish, fsId: string, backupId: string, limits: WalkLimits): Promise<IndexedEntry[]> {
+export interface Walked {
+  /** Sorted by path. */
+  readonly entries: IndexedEntry[];
+  /** What `find` could not read (damaged directories, I/O errors): the first few, and how many in all. */
+  readonly warnings: string[];
+}
+
+/** Every entry of the filesystem mounted at the guestfish root. */
+export async function walkMounted(g: Guestfish, fsId: string, backupId: string, limits: WalkLimits): Promise<Walked> {
   const fail = (detail: string) => new VmbakError('FILE_INDEX_LIMIT', { fs: fsId, backupId, detail });
   // One past each cap is listed, so that reaching a cap is told apart from meeting it exactly.
   const cap = limits.maxEntries + 1;
@@ -38,11 +46,12 @@ export async function walkMounted(g: Guestfish, fsId: string, backupId: string, 
     : `: > ${HASHES}`;
   const lines = await applianceSh(g, [
     'cd /sysroot || exit 1',
-    `find . -xdev -maxdepth ${depth} -printf '%y %s %T@ %m %U %G %p\\0' 2>/dev/null | head -z -n ${cap} > ${WALK}`,
+    `find . -xdev -maxdepth ${depth} -printf '%y %s %T@ %m %U %G %p\\0' 2>${ERRORS} | head -z -n ${cap} > ${WALK}`,
     hashing,
-    `echo "sizes $(wc -c < ${WALK}) $(wc -c < ${HASHES})"`,
+    `echo "sizes $(wc -c < ${WALK}) $(wc -c < ${HASHES}) $(wc -l < ${ERRORS})"`,
+    `head -c 2000 ${ERRORS} | head -n 5 | sed 's/^/walk-error /'`,
   ].join('\n'), limits.timeoutMs);
-  const sizes = lines.map((l) => /^sizes (\d+) (\d+)$/.exec(l)).find((m) => m !== null);
+  const sizes = lines.map((l) => /^sizes (\d+) (\d+) (\d+)$/.exec(l)).find((m) => m !== null);
   if (!sizes) throw new VmbakError('FILE_BROWSER_FAILED', { detail: `walking ${fsId}: no result (${lines.slice(-2).join('; ')})` });
   const [walkBytes, hashBytes] = [Number(sizes[1]), Number(sizes[2])];
   if (walkBytes + hashBytes > limits.maxListBytes) throw fail(`its listing takes ${walkBytes + hashBytes} bytes, more than ${limits.maxListBytes}`);
@@ -52,7 +61,10 @@ export async function walkMounted(g: Guestfish, fsId: string, backupId: string, 
   const entries = records.map((r) => parseRecord(r, fsId, hashes));
   const tooDeep = entries.find((e) => depthOf(e.path) > limits.maxDepth);
   if (tooDeep) throw fail(`${tooDeep.path.slice(0, 200)}… is nested deeper than ${limits.maxDepth} levels`);
-  return entries.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  const errorCount = Number(sizes[3]);
+  const warnings = lines.filter((l) => l.startsWith('walk-error ')).map((l) => l.slice(11).replace('/sysroot', '').slice(0, 300));
+  if (errorCount > warnings.length) warnings.push(`… ${errorCount} errors in all`);
+  return { entries: entries.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0)), warnings };
 }
 
 function splitNul(data: Buffer): string[] {

@@ -38,6 +38,8 @@ const filesystemSchema = z.object({
   entryCount: z.number().int().nonnegative(),
   /** Why it has no entries (unmountable, past a limit); null when indexed. */
   error: z.string().nullable(),
+  /** What the walk could not read (a damaged directory): its entries are listed as far as readable. */
+  warnings: z.array(z.string()).optional(),
 });
 export type IndexedFilesystem = z.infer<typeof filesystemSchema>;
 

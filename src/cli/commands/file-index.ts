@@ -39,7 +39,7 @@ export function registerIndexCommand(program: Command): void {
           process.stdout.write(`${JSON.stringify({
             backupId: backup.backupId, vm: backup.vm.name, baseBackupId: r.baseBackupId, walked: r.walked, reused: r.reused,
             launchMs: r.launchMs, durationMs: r.durationMs,
-            filesystems: fss.map((f) => ({ id: f.id, type: f.type, entries: f.entryCount, reusedFrom: f.reusedFrom, error: f.error })),
+            filesystems: fss.map((f) => ({ id: f.id, type: f.type, entries: f.entryCount, reusedFrom: f.reusedFrom, error: f.error, warnings: f.warnings ?? [] })),
           })}\n`);
         } else {
           for (const f of fss) {
@@ -49,6 +49,7 @@ export function registerIndexCommand(program: Command): void {
           process.stdout.write(`indexed backup ${backup.backupId} of ${backup.vm.name} in ${formatDuration(r.durationMs)}\n`);
         }
         for (const f of fss.filter((x) => x.error !== null && !/swap|LUKS|no filesystem/.test(x.error))) process.stderr.write(`vmbak: warning: ${f.id}: ${f.error}\n`);
+        for (const f of fss) for (const w of f.warnings ?? []) process.stderr.write(`vmbak: warning: ${f.id}: ${w}\n`);
       } finally {
         await repo.target.close();
       }
