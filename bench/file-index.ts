@@ -27,9 +27,9 @@ const vmbak = (a: string[]) => execFileSync(VMBAK, a, { env, stdio: ['ignore', '
 
 interface IndexJson { backupId: string; walked: string[]; reused: string[]; launchMs: number | null; durationMs: number; filesystems: { id: string; entries: number }[] }
 
-function buildPart(path: string, src: string, sizeMiB: number): void {
+function buildPart(path: string, src: string, sizeMiB: number, inodes?: number): void {
   rmSync(path, { force: true });
-  sh('mkfs.ext4', ['-q', '-F', '-N', String(fileCount + 2000), '-d', src, path, `${sizeMiB}M`]);
+  sh('mkfs.ext4', ['-q', '-F', ...(inodes ? ['-N', String(inodes)] : []), '-d', src, path, `${sizeMiB}M`]);
 }
 
 function buildDisk(img: string, parts: { file: string; sizeMiB: number }[]): void {
@@ -67,7 +67,7 @@ try {
   mkdirSync(small);
   writeFileSync(join(small, 'log.txt'), 'first\n');
   const bigMiB = Math.ceil((fileCount * 9 * 1024) / (1 << 20)) + 64;
-  buildPart(join(work, 'big.part'), big, bigMiB);
+  buildPart(join(work, 'big.part'), big, bigMiB, fileCount + 2000);
   buildPart(join(work, 'small.part'), small, 16);
   buildDisk(join(work, 'bench.img'), [{ file: join(work, 'big.part'), sizeMiB: bigMiB }, { file: join(work, 'small.part'), sizeMiB: 16 }]);
   process.stdout.write(`built ${fileCount} files on a ${bigMiB + 18} MiB disk in ${((Date.now() - t0) / 1000).toFixed(0)} s\n`);

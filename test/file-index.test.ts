@@ -10,7 +10,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdirSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { vmbak, tempDir, jsonLine, type CliResult } from './support/vmbak-cli.ts';
 import { buildDisk, buildExt4, sh } from './support/guest-images.ts';
@@ -142,4 +142,14 @@ test('the index objects travel with vmbak copy and answer from the copy alone', 
   const here = jsonLine<FindJson>(await ok(['files', 'find', 'invoice-2026-11.pdf', '--json']));
   assert.deepEqual(there.unindexed, []);
   assert.deepEqual(there.files.map((f) => f.versions.map((v) => [v.sizeBytes, v.mtime, v.sha256, v.backups.length])), here.files.map((f) => f.versions.map((v) => [v.sizeBytes, v.mtime, v.sha256, v.backups.length])));
+});
+
+test('prune and gc keep the index of a kept backup and take that of a pruned one with it', async () => {
+  const indexObject = (id: string) => existsSync(join(repo, 'backups', id, 'files.index'));
+  assert.ok(indexObject(ids.alpha![0]!) && indexObject(ids.alpha![1]!));
+  await ok(['prune', '--vm', 'alpha', '--keep-last', '1']);
+  await ok(['gc']);
+  assert.deepEqual([indexObject(ids.alpha![0]!), indexObject(ids.alpha![1]!)], [false, true]);
+  const left = jsonLine<FindJson>(await ok(['files', 'find', 'invoice-2026-11.pdf', '--vm', 'alpha', '--json']));
+  assert.deepEqual(left.files.map((f) => f.versions.map((v) => v.backups.map((b) => b.backupId))), [[[ids.alpha![1]]]]);
 });
