@@ -7,7 +7,7 @@
 // the block-based design). Prints index time (appliance start apart), object size, per-file
 // cost extrapolated per million files, and the incremental's share of the first.
 //
-//   node bench/file-index.ts [--files 100000] [--keep]
+//   node bench/file-index.ts [--files 100000] [--hash-limit 1M] [--keep]
 
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 
-const { values: args } = parseArgs({ options: { files: { type: 'string', default: '100000' }, keep: { type: 'boolean', default: false } } });
+const { values: args } = parseArgs({ options: { files: { type: 'string', default: '100000' }, 'hash-limit': { type: 'string', default: '1M' }, keep: { type: 'boolean', default: false } } });
 const fileCount = Number(args.files);
 const VMBAK = fileURLToPath(new URL('../bin/vmbak', import.meta.url));
 const work = mkdtempSync(join(tmpdir(), 'vmbak-index-bench-'));
@@ -48,7 +48,7 @@ function indexObjectBytes(backupId: string): number {
 
 function step(label: string): { r: IndexJson; bytes: number } {
   vmbak(['backup', '--image', join(work, 'bench.img'), '--vm', 'bench', '--no-progress']);
-  const r = JSON.parse(vmbak(['index', 'bench@latest', '--json']).trim().split('\n').at(-1)!) as IndexJson;
+  const r = JSON.parse(vmbak(['index', 'bench@latest', '--json', '--hash-limit', args['hash-limit']!]).trim().split('\n').at(-1)!) as IndexJson;
   const bytes = indexObjectBytes(r.backupId);
   const entries = r.filesystems.reduce((s, f) => s + f.entries, 0);
   process.stdout.write(`${label}: ${(r.durationMs / 1000).toFixed(1)} s (appliance start ${((r.launchMs ?? 0) / 1000).toFixed(1)} s), walked [${r.walked}] reused [${r.reused}], ${entries} entries, index object ${(bytes / 1e6).toFixed(2)} MB\n`);
