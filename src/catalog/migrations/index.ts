@@ -4,11 +4,11 @@
 
 import type { Migration, MigrationProvider } from 'kysely';
 import * as initial from './0001-initial.ts';
-import * as fileIndex from './0002-file-index.ts';
+import * as fileIndex from './0003-file-index.ts';
 
 const migrations: Record<string, Migration> = {
   '0001-initial': initial,
-  '0002-file-index': fileIndex,
+  '0003-file-index': fileIndex,
 };
 
 export const migrationProvider: MigrationProvider = {
