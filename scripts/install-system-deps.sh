@@ -9,6 +9,7 @@ PKGS=(
   fdisk e2fsprogs openssl procps time psmisc
   openssh-server openssh-client vsftpd radosgw ceph-mon ceph-osd
   restic borgbackup zstd faketime
+  postgresql
   linux-image-amd64 busybox-static qemu-guest-agent cpio
   swtpm swtpm-tools ovmf
 )

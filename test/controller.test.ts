@@ -3,7 +3,9 @@
 // backs each up again and again (incrementals after the first), keeps the policy's retention
 // in the repository and the catalog; a VM of a disabled policy raises rpo.missed; the
 // repository made unreachable fails the next runs with exactly one job.failed mail and one
-// signed webhook; stopping leaves no backup job on the hypervisor.
+// signed webhook, and raises repository.unreachable; stopping leaves no backup job on the
+// hypervisor. The repository's care runs on its own schedule: new backups get verified, each
+// backup job leaves a usage sample, and a low nearly-full threshold raises its alert once.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,7 +13,7 @@ import { join } from 'node:path';
 import { renameSync, writeFileSync } from 'node:fs';
 import { createHmac, randomBytes } from 'node:crypto';
 import { Controller, type ControllerLog } from '../src/controller/index.ts';
-import { listBackups, listJobs, listJobVms } from '../src/catalog/index.ts';
+import { listBackups, listJobs, listJobVms, listUsage } from '../src/catalog/index.ts';
 import { startReceiver, startSmtpServer } from '../src/alerts/alerts-test-support.ts';
 import { createTestVm, destroyAllTestVms, ensureLibvirt, virshTest, TEST_URI, type TestVm } from './support/libvirt.ts';
 import { vmbak, tempDir } from './support/vmbak-cli.ts';
@@ -60,7 +62,10 @@ test('scheduled backups, retention, RPO and failure alerts, graceful stop', { ti
   const configFile = join(tmp.dir, 'vmbak.yaml');
   writeFileSync(configFile, `
 repositories:
-  - { name: local, url: ${repo}, passphraseFile: repo.pass }
+  - name: local
+    url: ${repo}
+    passphraseFile: repo.pass
+    care: { verifyNew: "*/4 * * * * *", verifyAll: false, gc: false, nearlyFullPercent: 1 }
 policies:
   - name: web
     vms: ["tag:${tag}-web"]
@@ -80,6 +85,7 @@ alerts:
     - { name: hook, type: webhook, url: ${hook.url}, secretFile: hook.secret, retries: 0 }
   rules:
     - { events: [job.failed, rpo.missed], channels: [mail, hook] }
+    - { events: [repository.nearly-full, repository.unreachable], channels: [hook] }
 `);
   const { log, lines } = captureLog();
   const controller = await Controller.open({
@@ -105,6 +111,19 @@ alerts:
   const firstJob = (await succeeded()).at(-1)!;
   assert.deepEqual((await listJobVms(catalog, firstJob.id)).map((v) => v.state), ['succeeded', 'succeeded']);
 
+  // Each backup job sampled the repository's usage, capacity from its filesystem (the test
+  // disks are all zeros: their chunks take no space, but they are what the backups describe).
+  const samples = await listUsage(catalog, 'local');
+  assert.ok(samples.length >= 3, `a usage sample after each backup job (${samples.length})`);
+  const sample = samples.at(-1)!;
+  assert.ok(sample.logicalBytes >= 2 * (16 << 20) && (sample.capacityBytes ?? 0) > 0, JSON.stringify(sample));
+  // Scheduled verify of what is new: backups turn ok, and the threshold of 1% raised nearly-full once.
+  await waitFor('a scheduled verify of new backups', async () => (await listBackups(catalog, { repository: 'local' })).items.some((b) => b.verifyState === 'ok'), 30_000);
+  const verifyJobs = (await listJobs(catalog, { kind: 'verify' })).items;
+  assert.ok(verifyJobs.length > 0 && verifyJobs.every((j) => j.trigger === 'schedule'), 'verify jobs come from the care schedule');
+  await controller.notifier.drain();
+  assert.equal(hook.requests.filter((r) => r.headers['x-vmbak-event'] === 'repository.nearly-full').length, 1, 'one nearly-full webhook (de-duplicated)');
+
   // The disabled policy's VM has no backup and an RPO of 1 s: one rpo.missed alert, both channels.
   await waitFor('rpo.missed on both channels', async () => smtp.mails.some((m) => m.raw.includes('rpo.missed')) && hook.requests.some((r) => r.headers['x-vmbak-event'] === 'rpo.missed'), 30_000);
   const rpoMail = smtp.mails.find((m) => m.raw.includes('rpo.missed'))!.raw.replace(/=\r?\n/g, ''); // quoted-printable soft breaks
@@ -124,6 +143,9 @@ alerts:
   const expected = `sha256=${createHmac('sha256', 'hook secret').update(failedHooks[0]!.body).digest('hex')}`;
   assert.equal(failedHooks[0]!.headers['x-vmbak-signature'], expected, 'the webhook is signed with the channel secret');
   assert.match(JSON.parse(failedHooks[0]!.body.toString()).message, /no vmbak repository|does not exist|repo/);
+  const unreachable = hook.requests.filter((r) => r.headers['x-vmbak-event'] === 'repository.unreachable');
+  assert.equal(unreachable.length, 1, 'one repository.unreachable webhook (de-duplicated)');
+  assert.match(JSON.parse(unreachable[0]!.body.toString()).message, /repository local is unreachable/);
   renameSync(`${repo}.gone`, repo);
 
   stopped = true;

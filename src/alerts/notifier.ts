@@ -94,7 +94,7 @@ export class AlertNotifier {
     const channels = new Set(rules.filter((r) => r.events.some((e) => e === '*' || e === event.kind)).flatMap((r) => r.channels));
     const sinceMs = catalog.clock.nowMs() - (this.#opts.dedupWindowMs ?? 3_600_000);
     for (const channel of channels) {
-      if (await wasAlerted(catalog, event.key, channel, sinceMs)) continue;
+      if (await wasAlerted(catalog, event.kind, event.key, channel, sinceMs)) continue;
       const id = await recordDeliveryQueued(catalog, event.kind, event.key, channel);
       const send = this.#deliver(channel, event, id).catch((err: unknown) => {
         this.#problem(`alert ${event.kind} to channel ${channel}: ${describeError(err)}`);

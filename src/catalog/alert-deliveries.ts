@@ -32,10 +32,14 @@ export async function finishDelivery(catalog: Catalog, id: number, state: 'deliv
     .set({ state, attempts, reason, finished_ms: catalog.clock.nowMs() }).where('id', '=', id).execute();
 }
 
-/** Whether an alert for `eventKey` went (or is going) to `channel` since `sinceMs`; undelivered ones do not count. */
-export async function wasAlerted(catalog: Catalog, eventKey: string, channel: string, sinceMs: number): Promise<boolean> {
+/**
+ * Whether an alert of `eventKind` for `eventKey` went (or is going) to `channel` since
+ * `sinceMs`; undelivered ones do not count. Kinds apart: one repository nearly full and then
+ * unreachable is two alerts.
+ */
+export async function wasAlerted(catalog: Catalog, eventKind: string, eventKey: string, channel: string, sinceMs: number): Promise<boolean> {
   const row = await catalog.db.selectFrom('alert_deliveries').select('id')
-    .where('event_key', '=', eventKey).where('created_ms', '>=', sinceMs).where('channel', '=', channel)
+    .where('event_key', '=', eventKey).where('event_kind', '=', eventKind).where('created_ms', '>=', sinceMs).where('channel', '=', channel)
     .where('state', '<>', 'undelivered').limit(1).executeTakeFirst();
   return row !== undefined;
 }

@@ -114,6 +114,14 @@ export async function setVerifyState(catalog: Catalog, repository: string, backu
   });
 }
 
+/** Ids of the backups in these repositories whose verify state is `state` (for "verify what is new", "never build on a damaged one"). */
+export async function backupIdsInVerifyState(catalog: Catalog, repositories: readonly string[], state: VerifyState): Promise<string[]> {
+  if (repositories.length === 0) return [];
+  const rows = await catalog.db.selectFrom('backups').select('backup_id')
+    .where('repository', 'in', [...repositories]).where('verify_state', '=', state).orderBy('time_ms').execute();
+  return rows.map((r) => r.backup_id);
+}
+
 export async function getBackup(catalog: Catalog, repository: string, backupId: string): Promise<BackupRecord | null> {
   const row = await catalog.db.selectFrom('backups').selectAll()
     .where('repository', '=', repository).where('backup_id', '=', backupId).executeTakeFirst();

@@ -1,7 +1,11 @@
-// Test helpers for the catalog: a fresh catalog file in its own temporary folder, with a
-// clock the test moves, removed when the test ends.
+// Test helpers for the catalog: a fresh catalog in its own temporary folder, with a clock the
+// test moves, removed when the test ends. With VMBAK_TEST_POSTGRES set to a PostgreSQL
+// server's URL (postgres.test.ts starts one and runs the catalog tests again with it), each
+// catalog is a new database on that server instead: the same tests, the other database.
 
 import { mkdtempSync, rmSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
@@ -24,12 +28,38 @@ export function tempDir(t: TestContext, prefix = 'vmbak-catalog-'): string {
   return dir;
 }
 
-export async function tempCatalog(t: TestContext, clock: Clock = testClock()): Promise<OpenCatalog & { dir: string }> {
-  const dir = mkdtempSync(join(tmpdir(), 'vmbak-catalog-'));
-  const catalog = await openCatalog(join(dir, 'catalog.db'), { clock });
+/** Where a new, empty catalog for this test lives (a file path, or a PostgreSQL database URL); removed after it. */
+export async function tempCatalogLocation(t: TestContext): Promise<string> {
+  const { url, remove } = await newLocation();
+  t.after(remove);
+  return url;
+}
+
+export async function tempCatalog(t: TestContext, clock: Clock = testClock()): Promise<OpenCatalog & { url: string }> {
+  const { url, remove } = await newLocation();
+  const catalog = await openCatalog(url, { clock });
   t.after(async () => {
     await catalog.close();
-    rmSync(dir, { recursive: true, force: true });
+    await remove();
   });
-  return Object.assign(catalog, { dir });
+  return Object.assign(catalog, { url });
+}
+
+async function newLocation(): Promise<{ url: string; remove: () => Promise<void> }> {
+  const server = process.env.VMBAK_TEST_POSTGRES;
+  if (!server) {
+    const dir = mkdtempSync(join(tmpdir(), 'vmbak-catalog-'));
+    return { url: join(dir, 'catalog.db'), remove: async () => rmSync(dir, { recursive: true, force: true }) };
+  }
+  const name = `vmbak_${randomBytes(6).toString('hex')}`;
+  await onServer(server, `CREATE DATABASE ${name}`);
+  const url = new URL(server);
+  url.pathname = `/${name}`;
+  return { url: url.toString(), remove: () => onServer(server, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`) };
+}
+
+async function onServer(url: string, statement: string): Promise<void> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try { await client.query(statement); } finally { await client.end(); }
 }

@@ -2,26 +2,35 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { claimFiring, lastClaimedFiring, pruneClaims, setClaimJob } from './claims.ts';
+import { claimCareFiring, claimFiring, lastClaimedCareFiring, lastClaimedFiring, pruneClaims, setCareClaimJob, setClaimJob } from './claims.ts';
+import { upsertRepository } from './repositories.ts';
+import { SecretsBox } from './secrets.ts';
 import { openCatalog } from './open.ts';
 import { upsertPolicy } from './policies.ts';
-import { tempCatalog, tempDir } from './catalog-test-support.ts';
+import { tempCatalog, tempCatalogLocation } from './catalog-test-support.ts';
 
 const spec = { vms: ['web*'], repositories: ['local'], schedule: '*/20 * * * * *' };
 const FIRINGS = 150;
 
-/** A process that opens the catalog, waits for stdin to close, claims every firing and prints the ones it won. */
+/**
+ * A process that opens the catalog, reads a common start time from stdin, then claims firing i
+ * at start + i × 8 ms (plus up to 3 ms of jitter) and prints the ones it won. The shared
+ * timetable keeps both in the race even when the machine is loaded and one starts late.
+ */
 function claimer(path: string, name: string) {
   const code = `
     import { openCatalog, claimFiring } from ${JSON.stringify(new URL('./index.ts', import.meta.url).pathname)};
     const catalog = await openCatalog(${JSON.stringify(path)});
     process.stdout.write('ready\\n');
-    process.stdin.resume();
+    let input = '';
+    process.stdin.on('data', (d) => { input += d; });
     await new Promise((resolve) => process.stdin.once('end', resolve));
+    const startMs = Number(input);
     const won = [];
     for (let i = 0; i < ${FIRINGS}; i++) {
+      const wait = startMs + i * 8 + Math.random() * 3 - Date.now();
+      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
       if (await claimFiring(catalog, 'web', i * 20000, ${JSON.stringify(name)})) won.push(i * 20000);
-      await new Promise((resolve) => setTimeout(resolve, Math.random() * 4)); // in step, the lead changing hands
     }
     await catalog.close();
     process.stdout.write(JSON.stringify(won) + '\\n');`;
@@ -36,15 +45,16 @@ function claimer(path: string, name: string) {
 }
 
 test('two processes racing over the same firings: each firing is claimed exactly once', async (t) => {
-  const path = join(tempDir(t), 'catalog.db');
+  const path = await tempCatalogLocation(t);
   const setup = await openCatalog(path);
   await upsertPolicy(setup, { name: 'web', spec });
   await setup.close();
   const a = claimer(path, 'a');
   const b = claimer(path, 'b');
   await Promise.all([a.ready, b.ready]);
-  a.child.stdin.end();
-  b.child.stdin.end();
+  const startMs = String(Date.now() + 200);
+  a.child.stdin.end(startMs);
+  b.child.stdin.end(startMs);
   const [wonA, wonB] = await Promise.all([a.done, b.done]);
   const all = [...wonA, ...wonB].sort((x, y) => x - y);
   assert.deepEqual(all, Array.from({ length: FIRINGS }, (_, i) => i * 20000), 'every firing claimed once, none twice');
@@ -53,7 +63,7 @@ test('two processes racing over the same firings: each firing is claimed exactly
 
 test('two connections in one process: the second claim of a firing loses', async (t) => {
   const first = await tempCatalog(t);
-  const second = await openCatalog(join(first.dir, 'catalog.db'));
+  const second = await openCatalog(first.url);
   t.after(() => second.close());
   await upsertPolicy(first, { name: 'web', spec });
   const results = await Promise.all([claimFiring(first, 'web', 1000, 'a'), claimFiring(second, 'web', 1000, 'b')]);
@@ -73,4 +83,18 @@ test('the newest claimed firing is remembered, and pruning keeps it', async (t) 
   assert.equal(await pruneClaims(catalog, 10_000), 2, 'web 1000 and 2000 go; each policy keeps its newest');
   assert.equal(await lastClaimedFiring(catalog, 'web'), 3000);
   assert.equal(await lastClaimedFiring(catalog, 'db'), 500);
+});
+
+test('care firings are claimed once per (repository, task, time) and remembered per task', async (t) => {
+  const catalog = await tempCatalog(t);
+  await upsertRepository(catalog, new SecretsBox(Buffer.alloc(32, 1)), { name: 'local', url: '/srv/vmbak' });
+  assert.equal(await claimCareFiring(catalog, 'local', 'verifyNew', 1000, 'a'), true);
+  assert.equal(await claimCareFiring(catalog, 'local', 'verifyNew', 1000, 'b'), false, 'a second controller loses');
+  assert.equal(await claimCareFiring(catalog, 'local', 'gc', 1000, 'b'), true, 'another task of the same time is its own firing');
+  await setCareClaimJob(catalog, 'local', 'gc', 1000, 'j9');
+  assert.equal(await lastClaimedCareFiring(catalog, 'local', 'verifyNew'), 1000);
+  assert.equal(await lastClaimedCareFiring(catalog, 'local', 'verifyAll'), null);
+  await claimCareFiring(catalog, 'local', 'verifyNew', 2000);
+  assert.equal(await pruneClaims(catalog, 10_000), 1, 'verifyNew 1000 goes; gc keeps its only (newest) claim');
+  assert.equal(await lastClaimedCareFiring(catalog, 'local', 'gc'), 1000);
 });

@@ -33,13 +33,38 @@ export async function lastClaimedFiring(catalog: Catalog, policy: string): Promi
 
 /**
  * Drops claims older than `beforeMs` (they only guard against running a firing twice), but
- * never a policy's newest, which lastClaimedFiring needs.
+ * never a policy's or a care task's newest, which lastClaimed… needs.
  */
 export async function pruneClaims(catalog: Catalog, beforeMs: number): Promise<number> {
-  const result = await catalog.db.deleteFrom('schedule_claims')
+  const policies = await catalog.db.deleteFrom('schedule_claims')
     .where('fire_ms', '<', beforeMs)
     .where('fire_ms', '<', (eb) => eb.selectFrom('schedule_claims as newest').select((e) => e.fn.max('newest.fire_ms').as('m'))
       .whereRef('newest.policy', '=', 'schedule_claims.policy'))
     .executeTakeFirst();
-  return Number(result.numDeletedRows);
+  const care = await catalog.db.deleteFrom('care_claims')
+    .where('fire_ms', '<', beforeMs)
+    .where('fire_ms', '<', (eb) => eb.selectFrom('care_claims as newest').select((e) => e.fn.max('newest.fire_ms').as('m'))
+      .whereRef('newest.repository', '=', 'care_claims.repository').whereRef('newest.task', '=', 'care_claims.task'))
+    .executeTakeFirst();
+  return Number(policies.numDeletedRows) + Number(care.numDeletedRows);
+}
+
+/** A repository care task's firing (verify, gc): claimed once, like a policy's. */
+export async function claimCareFiring(catalog: Catalog, repository: string, task: string, fireTimeMs: number, claimedBy = defaultClaimant()): Promise<boolean> {
+  const result = await catalog.db.insertInto('care_claims')
+    .values({ repository, task, fire_ms: fireTimeMs, claimed_ms: catalog.clock.nowMs(), claimed_by: claimedBy, job_id: null })
+    .onConflict((oc) => oc.columns(['repository', 'task', 'fire_ms']).doNothing())
+    .executeTakeFirst();
+  return result.numInsertedOrUpdatedRows === 1n;
+}
+
+export async function setCareClaimJob(catalog: Catalog, repository: string, task: string, fireTimeMs: number, jobId: string): Promise<void> {
+  await catalog.db.updateTable('care_claims').set({ job_id: jobId })
+    .where('repository', '=', repository).where('task', '=', task).where('fire_ms', '=', fireTimeMs).execute();
+}
+
+export async function lastClaimedCareFiring(catalog: Catalog, repository: string, task: string): Promise<number | null> {
+  const row = await catalog.db.selectFrom('care_claims').select((eb) => eb.fn.max('fire_ms').as('last'))
+    .where('repository', '=', repository).where('task', '=', task).executeTakeFirst();
+  return row?.last ?? null;
 }

@@ -13,10 +13,11 @@ export {
 export { recordHostSeen, markLostHosts, listHosts, type HostRecord, type HostState } from './hosts.ts';
 export { syncHostVms, listVms, findVms, assignVmPolicies, type VmRecord, type VmSyncResult } from './vms.ts';
 export {
-  policySpecSchema, policySpecFields, checkPolicySpec, retentionSchema, rpoMsOf, type PolicySpec, type PolicySpecInput, type Retention,
+  policySpecSchema, policySpecFields, checkPolicySpec, checkCron, durationSchema, timezoneSchema, retentionSchema, rpoMsOf, type PolicySpec, type PolicySpecInput, type Retention,
 } from './policy-spec.ts';
 export { upsertPolicy, setPolicyEnabled, getPolicy, listPolicies, removePolicy, type PolicyRecord, type PolicyInput } from './policies.ts';
-export { claimFiring, setClaimJob, lastClaimedFiring, pruneClaims, defaultClaimant } from './claims.ts';
+export { claimFiring, setClaimJob, lastClaimedFiring, pruneClaims, defaultClaimant, claimCareFiring, setCareClaimJob, lastClaimedCareFiring } from './claims.ts';
+export { careSpecSchema, defaultCareSpec, CARE_TASKS, type CareSpec, type CareSpecInput, type CareTask } from './care-spec.ts';
 export {
   createJob, setJobState, setJobProgress, getJob, listJobs, countJobsByState, markJobsInterrupted, deleteJobsBefore, newJobId, FINISHED_JOB_STATES,
   type CatalogJob, type NewJob, type JobKind, type JobState, type JobTrigger, type JobFilter,
@@ -24,7 +25,7 @@ export {
 export { recordJobVm, listJobVms, countJobVms, type JobVmResult, type JobVmRecord, type JobVmState } from './job-vms.ts';
 export { appendJobEvent, listJobEvents, type JobEvent, type JobEventLevel } from './job-events.ts';
 export {
-  backupFromManifest, recordBackups, replaceRepositoryBackups, forgetBackups, setVerifyState, getBackup, listBackups,
+  backupFromManifest, recordBackups, replaceRepositoryBackups, forgetBackups, setVerifyState, getBackup, listBackups, backupIdsInVerifyState,
   type BackupRecord, type BackupInput, type BackupFilter, type VerifyState,
 } from './backups.ts';
 export { listVmProtection, summarizeProtection, type VmProtection, type ProtectionSummary } from './protection.ts';

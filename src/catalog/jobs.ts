@@ -5,6 +5,7 @@
 // marks its predecessor's running and paused jobs interrupted.
 
 import { randomBytes } from 'node:crypto';
+import { isPostgres } from './migrations/portable.ts';
 import { sql } from 'kysely';
 import { VmbakError } from '../core/index.ts';
 import type { Catalog } from './open.ts';
@@ -128,9 +129,10 @@ export async function listJobs(catalog: Catalog, filter: JobFilter = {}): Promis
 /** How many jobs created since `sinceMs` are in each state (the dashboard's last 24 hours). */
 export async function countJobsByState(catalog: Catalog, sinceMs: number): Promise<Partial<Record<JobState, number>>> {
   // `+state` keeps SQLite off the jobs_state index (a scan of the whole history: 5 ms at a year
-  // of 100 policies) and on jobs_created, which reads only the jobs since sinceMs.
+  // of 100 policies) and on jobs_created, which reads only the jobs since sinceMs. PostgreSQL's
+  // planner picks by statistics, and has no unary + on text.
   const rows = await catalog.db.selectFrom('jobs').select(['state', (eb) => eb.fn.countAll<number>().as('n')])
-    .where('created_ms', '>=', sinceMs).groupBy(sql`+state`).execute();
+    .where('created_ms', '>=', sinceMs).groupBy(isPostgres(catalog.db) ? sql`state` : sql`+state`).execute();
   return Object.fromEntries(rows.map((r) => [r.state, Number(r.n)]));
 }
 

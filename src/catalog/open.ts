@@ -2,9 +2,9 @@
 // in WAL mode, so readers never wait for the writer and a second controller process can
 // share the file; foreign keys are on (SQLite leaves them off per connection); busy_timeout
 // makes a writer wait for another process's write lock instead of failing at once.
-// PostgreSQL will open here too (the agents issue): every query above this file is written
-// through Kysely and must stay portable, and the pg driver must then parse BIGINT (int8) as a
-// JavaScript number (pg.types.setTypeParser(20, Number)), as node:sqlite returns it.
+// A postgres:// URL opens a PostgreSQL catalog instead (postgres-dialect.ts), for controllers
+// that share one: every query above this file is written through Kysely and stays portable,
+// and the same migrations build either database.
 
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -13,6 +13,7 @@ import { Kysely, Migrator, sql } from 'kysely';
 import { VmbakError, describeError, systemClock, type Clock } from '../core/index.ts';
 import type { CatalogSchema } from './schema.ts';
 import { NodeSqliteDialect } from './sqlite-dialect.ts';
+import { isPostgresUrl, postgresDialect, redactedUrl } from './postgres-dialect.ts';
 import { MIGRATION_LOCK_TABLE, MIGRATION_TABLE, migrationProvider } from './migrations/index.ts';
 
 /** What every catalog function takes: the database (or an open transaction) and the clock. */
@@ -34,18 +35,27 @@ export interface OpenCatalogOptions {
 
 /** Opens (creating if needed) the catalog at `location`: a file path, or ":memory:". */
 export async function openCatalog(location: string, opts: OpenCatalogOptions = {}): Promise<OpenCatalog> {
-  if (/^postgres(ql)?:/i.test(location)) {
-    throw new VmbakError('CATALOG_OPEN_FAILED', { location: 'postgres://…', detail: 'PostgreSQL catalogs are not supported yet' });
-  }
-  const database = openSqlite(location, opts.busyTimeoutMs ?? 5000);
-  const db = new Kysely<CatalogSchema>({ dialect: new NodeSqliteDialect(database) });
+  const postgres = isPostgresUrl(location);
+  const shown = postgres ? redactedUrl(location) : location;
+  const dialect = postgres ? postgresDialect(location) : new NodeSqliteDialect(openSqlite(location, opts.busyTimeoutMs ?? 5000));
+  const db = new Kysely<CatalogSchema>({ dialect });
   try {
-    await migrateCatalog(db, location);
+    if (postgres) await checkConnection(db, shown);
+    await migrateCatalog(db, shown);
   } catch (err) {
     await db.destroy();
     throw err;
   }
-  return { db, clock: opts.clock ?? systemClock, location, close: () => db.destroy() };
+  return { db, clock: opts.clock ?? systemClock, location: shown, close: () => db.destroy() };
+}
+
+/** A server that is down or refuses us is one clear line, not a migration failure. */
+async function checkConnection(db: Kysely<CatalogSchema>, location: string): Promise<void> {
+  try {
+    await sql`select 1`.execute(db);
+  } catch (err) {
+    throw new VmbakError('CATALOG_OPEN_FAILED', { location, detail: describeError(err) }, { cause: err });
+  }
 }
 
 function openSqlite(location: string, busyTimeoutMs: number): DatabaseSync {

@@ -9,11 +9,11 @@ import { parseDuration } from '../core/index.ts';
 
 const name = z.string().trim().min(1);
 
-const duration = z.string().refine((s) => (parseDuration(s) ?? 0) > 0, { error: 'give a duration such as 90s, 30m, 26h or 7d' });
+export const durationSchema = z.string().refine((s) => (parseDuration(s) ?? 0) > 0, { error: 'give a duration such as 90s, 30m, 26h or 7d' });
 
 const clockTime = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, { error: 'give a time of day as HH:MM (24-hour)' });
 
-const timezone = z.string().refine(isTimeZone, { error: 'not an IANA time zone (such as Europe/Berlin or UTC)' });
+export const timezoneSchema = z.string().refine(isTimeZone, { error: 'not an IANA time zone (such as Europe/Berlin or UTC)' });
 
 const count = z.number().int().nonnegative();
 
@@ -33,14 +33,14 @@ export const policySpecFields = {
   spread: z.boolean().default(false),
   copyTo: z.union([name, z.array(name)]).transform((v) => (typeof v === 'string' ? [v] : v)).default([]),
   schedule: z.string().superRefine(checkCron),
-  timezone: timezone.optional(),
-  rpo: duration.optional(),
+  timezone: timezoneSchema.optional(),
+  rpo: durationSchema.optional(),
   retention: retentionSchema.optional(),
   quiesce: z.enum(['auto', 'require', 'off']).default('auto'),
   hooks: z.strictObject({
     preFreeze: z.string().min(1).optional(),
     postThaw: z.string().min(1).optional(),
-    timeout: duration.default('60s'),
+    timeout: durationSchema.default('60s'),
   }).optional(),
   excludeDisks: z.array(name).default([]),
   /** Index every new backup's files (vmbak index) after the backups of a run. */
@@ -51,7 +51,7 @@ export const policySpecFields = {
     end: clockTime,
     atEnd: z.enum(['continue', 'pause']).default('continue'),
   }).optional(),
-  jitter: duration.optional(),
+  jitter: durationSchema.optional(),
 };
 
 /** Rules across fields, for every schema built from policySpecFields. */
@@ -73,7 +73,7 @@ export type Retention = z.output<typeof retentionSchema>;
 /** The policy's RPO in ms, or null when it has none. */
 export const rpoMsOf = (spec: PolicySpec): number | null => (spec.rpo === undefined ? null : parseDuration(spec.rpo));
 
-function checkCron(pattern: string, ctx: z.core.$RefinementCtx<string>): void {
+export function checkCron(pattern: string, ctx: z.core.$RefinementCtx<string>): void {
   const fields = pattern.trim().split(/\s+/);
   if (!pattern.trim().startsWith('@') && fields.length !== 5 && fields.length !== 6) {
     ctx.addIssue({ code: 'custom', message: `cron "${pattern}" has ${fields.length} fields; give 5 (minute first) or 6 (seconds first)` });

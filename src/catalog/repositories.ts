@@ -8,6 +8,7 @@ import { inTransaction, type Catalog } from './open.ts';
 import { recomputeSummary } from './backup-summary.ts';
 import { fromFlag, toFlag, type ChangeKind } from './records.ts';
 import type { RepositoryTable } from './schema.ts';
+import { careSpecSchema, defaultCareSpec, type CareSpec } from './care-spec.ts';
 import { sealUnlessSame, type SecretsBox } from './secrets.ts';
 
 export interface RepositoryRecord {
@@ -15,6 +16,8 @@ export interface RepositoryRecord {
   readonly url: string;
   readonly hasCredentials: boolean;
   readonly managedByConfig: boolean;
+  /** When it is verified and gc'd, and when it counts as nearly full. */
+  readonly care: CareSpec;
   readonly createdMs: number;
   readonly updatedMs: number;
 }
@@ -31,6 +34,8 @@ export interface RepositoryInput {
   /** New credentials; null removes them; undefined keeps what is stored. */
   readonly credentials?: RepositoryCredentials | null;
   readonly managedByConfig?: boolean;
+  /** The care spec; undefined keeps what is stored (the defaults for a new repository). */
+  readonly care?: CareSpec;
 }
 
 const purpose = (name: string): string => `repository:${name}`;
@@ -43,13 +48,17 @@ export async function upsertRepository(catalog: Catalog, box: SecretsBox, input:
     const sealed = input.credentials ? box.seal(canonical(input.credentials), purpose(input.name)) : null;
     await catalog.db.insertInto('repositories').values({
       name: input.name, url: input.url, credentials_sealed: sealed, managed_by_config: managed, created_ms: nowMs, updated_ms: nowMs,
+      care_json: input.care ? JSON.stringify(input.care) : null,
     }).execute();
     return 'created';
   }
   const sealed = sealedAfter(existing, input, box);
-  if (existing.url === input.url && existing.managed_by_config === managed && sealed === existing.credentials_sealed) return 'unchanged';
+  const care = input.care === undefined ? existing.care_json : JSON.stringify(input.care);
+  if (existing.url === input.url && existing.managed_by_config === managed && sealed === existing.credentials_sealed && care === existing.care_json) {
+    return 'unchanged';
+  }
   await catalog.db.updateTable('repositories')
-    .set({ url: input.url, managed_by_config: managed, credentials_sealed: sealed, updated_ms: nowMs })
+    .set({ url: input.url, managed_by_config: managed, credentials_sealed: sealed, care_json: care, updated_ms: nowMs })
     .where('name', '=', input.name).execute();
   return 'updated';
 }
@@ -92,6 +101,7 @@ function toRecord(row: RepositoryTable): RepositoryRecord {
   return {
     name: row.name, url: row.url, hasCredentials: row.credentials_sealed !== null,
     managedByConfig: fromFlag(row.managed_by_config), createdMs: row.created_ms, updatedMs: row.updated_ms,
+    care: row.care_json === null ? defaultCareSpec() : careSpecSchema.parse(JSON.parse(row.care_json)),
   };
 }
 

@@ -14,6 +14,7 @@ export interface CatalogSchema {
   vms: VmTable;
   policies: PolicyTable;
   schedule_claims: ScheduleClaimTable;
+  care_claims: CareClaimTable;
   jobs: JobTable;
   job_vms: JobVmTable;
   job_events: JobEventTable;
@@ -39,6 +40,8 @@ export interface RepositoryTable {
   managed_by_config: Flag;
   created_ms: number;
   updated_ms: number;
+  /** The repository's care spec as JSON (care-spec.ts); null: the defaults. */
+  care_json: string | null;
 }
 
 export interface HostTable {
@@ -77,6 +80,15 @@ export interface PolicyTable {
 
 export interface ScheduleClaimTable {
   policy: string;
+  fire_ms: number;
+  claimed_ms: number;
+  claimed_by: string;
+  job_id: string | null;
+}
+
+export interface CareClaimTable {
+  repository: string;
+  task: string;
   fire_ms: number;
   claimed_ms: number;
   claimed_by: string;

@@ -7,6 +7,7 @@ import { execFile } from 'node:child_process';
 import { sql } from 'kysely';
 import { isVmbakError } from '../core/index.ts';
 import { loadSecretsBox, SecretsBox } from './secrets.ts';
+import { defaultCareSpec } from './care-spec.ts';
 import { getRepository, readRepositoryCredentials, upsertRepository } from './repositories.ts';
 import { readAlertChannelSecret, upsertAlertChannel, getAlertChannel } from './alert-channels.ts';
 import { tempCatalog, tempDir } from './catalog-test-support.ts';
@@ -57,6 +58,7 @@ test('repository credentials are stored sealed, read back deliberately, and re-a
   assert.ok(!rows[0]!.credentials_sealed.includes('correct'), 'no clear text in the table');
   assert.deepEqual(await getRepository(catalog, 'local'), {
     name: 'local', url: '/srv/vmbak', hasCredentials: true, managedByConfig: false, createdMs: catalog.clock.nowMs(), updatedMs: catalog.clock.nowMs(),
+    care: defaultCareSpec(),
   });
   assert.deepEqual(await readRepositoryCredentials(catalog, box, 'local'), { passphrase: 'correct horse', env: { AWS_ACCESS_KEY_ID: 'id', AWS_SECRET_ACCESS_KEY: 'abc' } });
   const reordered = { env: { AWS_ACCESS_KEY_ID: 'id', AWS_SECRET_ACCESS_KEY: 'abc' }, passphrase: 'correct horse' };

@@ -6,7 +6,7 @@
 
 import {
   inTransaction, listAlertChannels, listAlertRules, listPolicies, listRepositories, removeAlertChannel, removeAlertRule,
-  removePolicy, removeRepository, upsertAlertChannel, upsertAlertRule, upsertPolicy, upsertRepository,
+  defaultCareSpec, removePolicy, removeRepository, upsertAlertChannel, upsertAlertRule, upsertPolicy, upsertRepository,
   type AlertChannelSpec, type Catalog, type ChangeKind, type SecretsBox,
 } from '../catalog/index.ts';
 import type { ChannelConfig } from './config-schema.ts';
@@ -31,6 +31,7 @@ export async function applyConfig(catalog: Catalog, box: SecretsBox, loaded: Loa
     for (const repo of config.repositories) {
       note(`repository ${repo.name}`, await upsertRepository(tx, box, {
         name: repo.name, url: repo.url, credentials: loaded.credentials.get(repo.name) ?? null, managedByConfig: true,
+        care: repo.care ?? defaultCareSpec(),
       }));
     }
     for (const { name, enabled, ...spec } of config.policies) {

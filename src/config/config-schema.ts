@@ -7,7 +7,7 @@
 import { z } from 'zod';
 import { parseDuration } from '../core/index.ts';
 import {
-  alertRuleSpecSchema, checkPolicySpec, policySpecFields, smtpChannelSpecSchema, webhookChannelSpecSchema,
+  alertRuleSpecSchema, careSpecSchema, checkPolicySpec, policySpecFields, smtpChannelSpecSchema, webhookChannelSpecSchema,
 } from '../catalog/index.ts';
 
 const name = z.string().trim().min(1).regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, { error: 'use letters, digits, ".", "_" and "-"' });
@@ -18,6 +18,7 @@ const repositorySchema = z.strictObject({
   url: z.string().min(1),
   passphraseFile: filePath.optional(),
   credentialsFile: filePath.optional(),
+  care: careSpecSchema.optional(),
 });
 
 const policySchema = z.strictObject({ name, enabled: z.boolean().default(true), ...policySpecFields }).superRefine(checkPolicySpec);

@@ -103,6 +103,8 @@ test('a bad file is one line naming file, line and field', () => {
     [edit('    url: /srv/vmbak ', '    url: /srv/vmbak\n    url: /srv/other '), /vmbak\.yaml:4: Map keys must be unique/],
     ['', /vmbak\.yaml:1: the file: expected a mapping with repositories and policies/],
     ['repositories: []\n', /vmbak\.yaml:1: policies: is required/],
+    [edit('    passphraseFile: local.pass\n', '    passphraseFile: local.pass\n    care: { verifyNew: "0 3 * *" }\n'), /vmbak\.yaml:5: repositories\[0\]\.care\.verifyNew \(repository local\): cron "0 3 \* \*" has 4 fields/],
+    [edit('    passphraseFile: local.pass\n', '    passphraseFile: local.pass\n    care: { capacity: lots }\n'), /vmbak\.yaml:5: repositories\[0\]\.care\.capacity \(repository local\): give a size such as 500GiB/],
   ];
   for (const [text, expected] of cases) assert.match(errorFor(text), expected);
   assert.match(errorFor(edit('"0 2 * * *"', '"0 2 * *"').replace('rpo: 26h', 'rpo: x')), /\(and 1 more problem\)$/);

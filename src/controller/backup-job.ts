@@ -2,14 +2,17 @@
 // the policy's repositories through the same service `vmbak backup` uses, each VM's result
 // and backup recorded in the catalog as soon as it is known; then the policy's retention in
 // each repository. A pattern that matches no VM leaves the policy degraded (a warning) while
-// the other VMs are still backed up; a VM already in a running backup is skipped.
+// the other VMs are still backed up; a VM already in a running backup is skipped. A VM whose
+// latest backup failed verify is read whole rather than built on. Each repository written
+// gets a usage sample after the job.
 
 import { VmbakError, type Hypervisor, type VmInfo } from '../core/index.ts';
 import {
-  backupFromManifest, forgetBackups, getPolicy, recordBackups, recordJobVm, type Catalog, type PolicySpec, type SecretsBox,
+  backupFromManifest, backupIdsInVerifyState, forgetBackups, getPolicy, recordBackups, recordJobVm, type Catalog, type PolicySpec, type SecretsBox,
 } from '../catalog/index.ts';
 import { backupVms, executeRepositoryPrune, planRepositoryPrune, selectVms, type VmOutcome } from '../services/index.ts';
-import { repositoryHandles, type NamedRepoHandle } from './repositories.ts';
+import { repositoryHandles, withRepository, type NamedRepoHandle, type RaiseAlert } from './repositories.ts';
+import { sampleUsage } from './care-jobs.ts';
 import { indexNewBackups, type NewBackup } from './index-job.ts';
 import type { JobContext, JobExecutor, JobOutcome } from './job-runner.ts';
 
@@ -27,6 +30,7 @@ export interface BackupJobDeps {
   readonly hypervisor: Hypervisor;
   /** VMs backed up at once within one job. */
   readonly streams: number;
+  readonly alert: RaiseAlert;
 }
 
 export function backupExecutor(deps: BackupJobDeps): JobExecutor {
@@ -39,8 +43,9 @@ export function backupExecutor(deps: BackupJobDeps): JobExecutor {
     const spec = params.policy ? await policySpec(deps.catalog, params.policy) : null;
     const repoNames = spec?.repositories ?? params.repositories ?? [];
     if (repoNames.length === 0) throw new VmbakError('USAGE', { detail: 'a backup job needs a policy or repositories' });
-    const targets = await repositoryHandles(deps.catalog, deps.secrets, repoNames);
-    const copyTargets = await repositoryHandles(deps.catalog, deps.secrets, spec?.copyTo ?? []);
+    const targets = await repositoryHandles(deps.catalog, deps.secrets, repoNames, deps.alert);
+    const copyTargets = await repositoryHandles(deps.catalog, deps.secrets, spec?.copyTo ?? [], deps.alert);
+    const distrustedBases = new Set(await backupIdsInVerifyState(deps.catalog, [...repoNames, ...spec?.copyTo ?? []], 'failed'));
 
     const { vms, unmatched } = selectVms(await deps.hypervisor.listVms(), params.vms ?? spec?.vms ?? []);
     const warnings = unmatched.map((p) => `no VM matches ${p}`);
@@ -58,7 +63,7 @@ export function backupExecutor(deps: BackupJobDeps): JobExecutor {
       const result = await backupVms({
         selection: { kind: 'hypervisor', hypervisor: deps.hypervisor, vms: mine.map((vm) => vm.uuid) },
         targets, copyTargets, spread: spec?.spread, parallelStreams: deps.streams,
-        excludeDisks: spec?.excludeDisks, quiesce: spec?.quiesce,
+        excludeDisks: spec?.excludeDisks, quiesce: spec?.quiesce, distrustedBases,
         hooks: spec?.hooks ? { preFreeze: spec.hooks.preFreeze, postThaw: spec.hooks.postThaw } : undefined,
       }, {
         signal: ctx.signal, progress: ctx.progress, gate: ctx.gate,
@@ -71,9 +76,9 @@ export function backupExecutor(deps: BackupJobDeps): JobExecutor {
         onNotice: (m) => ctx.log('info', m),
       });
       if (spec?.fileIndex) await indexNewBackups(deps, ctx, targets, made);
-      if (spec?.retention && result.verdict.status !== 'failed') {
-        await applyRetention(deps, ctx, spec, targets, mine);
-      }
+      const written = new Set(result.outcomes.filter((o) => o.manifest).map((o) => repositoryName(o.repo, targets) ?? ''));
+      const retention = spec?.retention && result.verdict.status !== 'failed' ? spec.retention : null;
+      await afterBackups(deps, ctx, retention, repoNames, written, mine);
       return verdictOutcome(result.verdict.status, result.verdict.error?.message ?? null, warnings);
     } finally {
       for (const vm of mine) busy.delete(vm.uuid);
@@ -110,22 +115,28 @@ async function recordOutcome(catalog: Catalog, ctx: JobContext, o: VmOutcome, ta
   ctx.log(m ? 'info' : 'error', m ? `${o.vm.name}: backup ${m.backupId} in ${repository}${m.incremental ? ' (incremental)' : ''}` : `${o.vm.name}: ${o.error?.message}`, o.vm.key);
 }
 
-/** The policy's retention in each repository, per VM this job backed up; the catalog forgets what goes. */
-async function applyRetention(deps: BackupJobDeps, ctx: JobContext, spec: PolicySpec, targets: readonly NamedRepoHandle[], vms: readonly VmInfo[]): Promise<void> {
-  for (const handle of targets) {
-    let repo;
+/**
+ * After the backups, in each repository of the job (opened anew: the run closed its own
+ * handles): the policy's retention per VM this job backed up — the catalog forgets what goes —
+ * and, where the job wrote, a usage sample. A repository that fails here is a note in the
+ * job's log, never its failure: the backups are made.
+ */
+async function afterBackups(deps: BackupJobDeps, ctx: JobContext, retention: PolicySpec['retention'] | null, names: readonly string[], written: ReadonlySet<string>, vms: readonly VmInfo[]): Promise<void> {
+  for (const name of names) {
+    if (!retention && !written.has(name)) continue;
     try {
-      repo = await handle.open();
+      await withRepository(deps.catalog, deps.secrets, name, async (repo) => {
+        for (const vm of retention ? vms : []) {
+          const plan = await planRepositoryPrune(repo, retention!, vm.uuid);
+          if (plan.remove.length === 0) continue;
+          await executeRepositoryPrune(repo, plan);
+          await forgetBackups(deps.catalog, name, plan.remove.map((m) => m.backupId));
+          ctx.log('info', `retention: removed ${plan.remove.length} backup(s) of ${vm.name} from ${name}`, vm.uuid);
+        }
+        if (written.has(name)) await sampleUsage(deps, name, repo);
+      }, deps.alert);
     } catch (err) {
-      ctx.log('warning', `retention skipped in ${handle.name}: ${(err as Error).message}`);
-      continue;
-    }
-    for (const vm of vms) {
-      const plan = await planRepositoryPrune(repo, spec.retention!, vm.uuid);
-      if (plan.remove.length === 0) continue;
-      await executeRepositoryPrune(repo, plan);
-      await forgetBackups(deps.catalog, handle.name, plan.remove.map((m) => m.backupId));
-      ctx.log('info', `retention: removed ${plan.remove.length} backup(s) of ${vm.name} from ${handle.name}`, vm.uuid);
+      ctx.log('warning', `${retention ? 'retention and usage' : 'usage'} skipped in ${name}: ${(err as Error).message}`);
     }
   }
 }

@@ -11,7 +11,8 @@ import type { ControllerFiles } from './file-service.ts';
 export type JobRequest =
   /** A policy's VMs (all, or the named ones), or VMs by name/glob/tag: without a policy, `repositories` names where to. */
   | { readonly kind: 'backup'; readonly policy?: string; readonly vms?: readonly string[]; readonly repositories?: readonly string[] }
-  | { readonly kind: 'verify'; readonly repository: string; readonly backups?: readonly string[] }
+  /** The named backups, else `scope` new (not verified before) or all (the default). */
+  | { readonly kind: 'verify'; readonly repository: string; readonly backups?: readonly string[]; readonly scope?: 'new' | 'all' }
   /** Retention of one policy's VMs in each of its repositories (the policy's rules unless given). */
   | { readonly kind: 'prune'; readonly policy: string }
   | { readonly kind: 'gc'; readonly repository: string }
@@ -56,7 +57,7 @@ export interface ControllerApi {
   syncInventory(): Promise<void>;
   /** Rebuilds the catalog's list of backups from the repositories' manifests (one, or all). */
   rebuildBackups(repository?: string): Promise<{ added: number; removed: number }>;
-  /** Re-reads policies after a change through the API, so the schedule follows at once. */
+  /** Re-reads policies and repositories after a change through the API, so schedules (backups, verify, gc) follow at once. */
   reloadPolicies(): Promise<void>;
   /** Next fire times of a policy (for previews), computed by the scheduler's own cron library. */
   nextRuns(policy: string, count: number): Promise<number[]>;

@@ -1,17 +1,18 @@
 // The controller of `vmbak serve`: opens the catalog and secrets under the data dir, applies
 // the config file, and — with a local agent — sweeps what a killed predecessor left on this
 // host (libvirt jobs, scratch files, checkpoints) and marks its unfinished jobs interrupted
-// before it reports ready. Then it keeps the inventory in step, fires schedules, runs jobs,
-// watches RPOs and sends alerts for what went wrong. Stopping aborts running jobs cleanly.
+// before it reports ready. Then it keeps the inventory in step, fires schedules (policies'
+// backups, repositories' verify and gc), runs jobs, watches RPOs and hosts and sends alerts
+// for what went wrong. Stopping aborts running jobs cleanly.
 
 import { mkdirSync } from 'node:fs';
 import { VmbakError, describeError, parseDuration, systemClock, type Clock, type Hypervisor } from '../core/index.ts';
 import { hostName } from '../host/index.ts';
 import {
   backupFromManifest, dataDirPaths, getJob, getPolicy, listJobVms, listRepositories, loadSecretsBox, markJobsInterrupted,
-  openCatalog, recordAudit, replaceRepositoryBackups, type CatalogJob, type OpenCatalog, type SecretsBox,
+  openCatalog, pruneClaims, recordAudit, replaceRepositoryBackups, type CatalogJob, type OpenCatalog, type SecretsBox,
 } from '../catalog/index.ts';
-import { AlertNotifier } from '../alerts/index.ts';
+import { AlertNotifier, type AlertEvent } from '../alerts/index.ts';
 import { applyConfig, loadConfigFile } from '../config/index.ts';
 import { connectHypervisor, describeLeftover, listRepositoryBackups, sweepLeftovers } from '../services/index.ts';
 import type { ControllerApi, JobAction, JobRequest, JobUpdate } from './controller-api.ts';
@@ -19,9 +20,10 @@ import { ControllerFiles } from './file-service.ts';
 import { JobRunner, type JobExecutor } from './job-runner.ts';
 import { backupExecutor, repositoriesWritten, type BackupJobParams } from './backup-job.ts';
 import { gcExecutor, verifyExecutor } from './care-jobs.ts';
-import { Scheduler, type FiringRequest } from './scheduler.ts';
+import { Scheduler, type CareFiringRequest, type FiringRequest } from './scheduler.ts';
 import { syncInventory } from './inventory.ts';
 import { checkRpo } from './rpo-watch.ts';
+import { DEFAULT_HOST_LOST_MS, checkHosts } from './host-watch.ts';
 import { repositoryHandles, withRepository } from './repositories.ts';
 
 export interface ControllerLog {
@@ -33,6 +35,8 @@ export interface ControllerLog {
 export interface ControllerOptions {
   readonly dataDir: string;
   readonly configFile?: string;
+  /** The catalog's location: a postgres:// URL to share one between controllers (default: SQLite in the data dir). */
+  readonly catalog?: string;
   readonly secretsKeyFile?: string;
   /** Runs jobs on this host (the one-box default); without it the controller only schedules and serves. */
   readonly localAgent: boolean;
@@ -44,6 +48,8 @@ export interface ControllerOptions {
   readonly clock?: Clock;
   readonly inventoryEveryMs?: number;
   readonly rpoEveryMs?: number;
+  /** A host silent this long raises host.lost (default 5 min). */
+  readonly hostLostMs?: number;
   readonly schedulerTickMs?: number;
 }
 
@@ -70,7 +76,8 @@ export class Controller implements ControllerApi {
     this.hypervisor = opts.localAgent ? connectHypervisor({ uri: opts.connect }) : null;
     const executors: Record<string, JobExecutor> = {};
     if (this.hypervisor) {
-      const deps = { catalog, secrets, hypervisor: this.hypervisor, streams: opts.streams };
+      const alert = (event: AlertEvent) => this.notifier.notify(event);
+      const deps = { catalog, secrets, hypervisor: this.hypervisor, streams: opts.streams, alert };
       executors.backup = backupExecutor(deps);
       executors.verify = verifyExecutor(deps);
       executors.gc = gcExecutor(deps);
@@ -82,7 +89,8 @@ export class Controller implements ControllerApi {
     this.scheduler = new Scheduler({
       catalog, clock: opts.clock ?? systemClock, tickMs: opts.schedulerTickMs,
       fire: (f) => this.fire(f),
-      onError: (policy, err) => opts.log.error({ policy }, `schedule of policy ${policy} failed: ${describeError(err)}`),
+      fireCare: (f) => this.fireCare(f),
+      onError: (what, err) => opts.log.error({ schedule: what }, `schedule of ${what} failed: ${describeError(err)}`),
     });
   }
 
@@ -92,7 +100,7 @@ export class Controller implements ControllerApi {
     const paths = dataDirPaths(opts.dataDir);
     const secrets = loadSecretsBox(opts.secretsKeyFile ?? paths.secretsKey, { create: true });
     const loaded = opts.configFile ? await loadConfigFile(opts.configFile) : null;
-    const catalog = await openCatalog(paths.catalog, { clock: opts.clock });
+    const catalog = await openCatalog(opts.catalog ?? paths.catalog, { clock: opts.clock });
     try {
       if (loaded) {
         const report = await applyConfig(catalog, secrets, loaded);
@@ -124,6 +132,9 @@ export class Controller implements ControllerApi {
     await this.scheduler.reload();
     this.scheduler.start();
     this.every(this.opts.rpoEveryMs ?? 30_000, () => checkRpo(this.catalog, this.notifier));
+    this.every(Math.min(60_000, this.opts.hostLostMs ?? DEFAULT_HOST_LOST_MS), () => checkHosts(this.catalog, this.notifier, this.opts.hostLostMs));
+    // Claims only guard against running a firing twice: a week of them is plenty.
+    this.every(3_600_000, () => pruneClaims(this.catalog, this.catalog.clock.nowMs() - 7 * 86_400_000));
     this.ready = true;
     this.opts.log.info({ host, localAgent: this.hypervisor !== null, streams: this.opts.streams }, 'controller ready');
   }
@@ -213,6 +224,13 @@ export class Controller implements ControllerApi {
     const params = { policy: f.policy, fireMs: f.fireMs, notAfterMs: f.notAfterMs, atEnd: f.atEnd, resumeAtMs: f.resumeAtMs };
     const job = await this.runner.submit({ kind: 'backup', policy: f.policy, trigger: 'schedule', params }, await this.writesOf('backup', params));
     this.opts.log.info({ policy: f.policy, job: job.id, fireMs: f.fireMs }, `policy ${f.policy} fired`);
+    return job.id;
+  }
+
+  private async fireCare(f: CareFiringRequest): Promise<string> {
+    const params = f.task === 'gc' ? { repository: f.repository } : { repository: f.repository, scope: f.task === 'verifyNew' ? 'new' : 'all' };
+    const job = await this.runner.submit({ kind: f.task === 'gc' ? 'gc' : 'verify', policy: null, trigger: 'schedule', params });
+    this.opts.log.info({ repository: f.repository, task: f.task, job: job.id, fireMs: f.fireMs }, `${f.task} of repository ${f.repository} fired`);
     return job.id;
   }
 

@@ -6,3 +6,4 @@ export { Controller, type ControllerOptions, type ControllerLog } from './contro
 export { JobRunner, type JobExecutor, type JobContext, type JobOutcome, type SubmitOptions } from './job-runner.ts';
 export { Scheduler, windowEndMs, windowStartAfterMs, type FiringRequest } from './scheduler.ts';
 export { ControllerFiles, type FileListing, type FileDownload, type ArchiveFormat } from './file-service.ts';
+export { matchPolicies, type PolicyMatch, type PolicyState } from './policy-match.ts';

@@ -6,7 +6,7 @@
 import { hostName } from '../host/index.ts';
 import type { Hypervisor } from '../core/index.ts';
 import { assignVmPolicies, listPolicies, recordHostSeen, syncHostVms, type Catalog } from '../catalog/index.ts';
-import { selectVms } from '../services/index.ts';
+import { matchPolicies } from './policy-match.ts';
 
 export interface InventorySyncResult {
   readonly vms: number;
@@ -19,10 +19,9 @@ export async function syncInventory(catalog: Catalog, hypervisor: Hypervisor): P
   const vms = await hypervisor.listVms();
   await recordHostSeen(catalog, host, hypervisor.location);
   await syncHostVms(catalog, host, vms, hypervisor.location);
+  const matches = matchPolicies(await listPolicies(catalog), vms);
   const owners = new Map<string, string[]>();
-  for (const policy of await listPolicies(catalog)) {
-    for (const vm of selectVms(vms, policy.spec.vms).vms) owners.set(vm.uuid, [...(owners.get(vm.uuid) ?? []), policy.name]);
-  }
+  for (const [policy, m] of matches) for (const vm of m.vms) owners.set(vm.uuid, [...(owners.get(vm.uuid) ?? []), policy]);
   const assignments = new Map<string, string | null>(vms.map((vm) => [vm.uuid, owners.get(vm.uuid)?.[0] ?? null]));
   await assignVmPolicies(catalog, assignments);
   const conflicts = vms.filter((vm) => (owners.get(vm.uuid)?.length ?? 0) > 1)

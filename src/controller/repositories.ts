@@ -1,8 +1,10 @@
 // Repositories as the controller knows them: by name in the catalog, with their passphrase in
 // the secrets box. A handle opens the repository on first use (a dead target is then a
 // failover case of the run, as on the command line) and is shared by the jobs of one run.
+// A repository that cannot be reached when opened raises repository.unreachable.
 
-import { VmbakError } from '../core/index.ts';
+import type { AlertEvent } from '../alerts/index.ts';
+import { VmbakError, describeError } from '../core/index.ts';
 import { getRepository, readRepositoryCredentials, type Catalog, type SecretsBox } from '../catalog/index.ts';
 import { lazyRepoHandle, type RepoHandle } from '../services/index.ts';
 import { Repository } from '../repository/index.ts';
@@ -12,8 +14,18 @@ export interface NamedRepoHandle extends RepoHandle {
   readonly name: string;
 }
 
-/** Handles for repositories named in the catalog; CATALOG_NOT_FOUND names one that is not there. */
-export async function repositoryHandles(catalog: Catalog, box: SecretsBox, names: readonly string[]): Promise<NamedRepoHandle[]> {
+/** Raises an alert; returns at once. */
+export type RaiseAlert = (event: AlertEvent) => void;
+
+/** Errors of opening a repository that mean it cannot be reached (not a wrong passphrase or config). */
+const UNREACHABLE = new Set(['TARGET_UNREACHABLE', 'TARGET_IO', 'TARGET_DENIED', 'REPO_NOT_FOUND', 'BUCKET_MISSING']);
+
+/**
+ * Handles for repositories named in the catalog; CATALOG_NOT_FOUND names one that is not
+ * there. With `alert`, a handle that fails to open because its target is unreachable raises
+ * repository.unreachable (the notifier folds repeats into one).
+ */
+export async function repositoryHandles(catalog: Catalog, box: SecretsBox, names: readonly string[], alert?: RaiseAlert): Promise<NamedRepoHandle[]> {
   const handles: NamedRepoHandle[] = [];
   for (const name of names) {
     const record = await getRepository(catalog, name);
@@ -31,14 +43,23 @@ export async function repositoryHandles(catalog: Catalog, box: SecretsBox, names
         throw err;
       }
     });
-    handles.push({ ...handle, name });
+    const open = alert ? () => handle.open().catch((err: unknown) => { raiseUnreachable(alert, catalog, name, err); throw err; }) : handle.open;
+    handles.push({ ...handle, open, name });
   }
   return handles;
 }
 
+function raiseUnreachable(alert: RaiseAlert, catalog: Catalog, name: string, err: unknown): void {
+  if (!(err instanceof VmbakError) || !UNREACHABLE.has(err.code)) return;
+  alert({
+    kind: 'repository.unreachable', key: name, severity: 'error', timeMs: catalog.clock.nowMs(),
+    message: `repository ${name} is unreachable: ${describeError(err)}`, data: { repository: name, code: err.code, error: err.message },
+  });
+}
+
 /** Opens one repository for a care job (verify, prune, gc) and closes it after. */
-export async function withRepository<T>(catalog: Catalog, box: SecretsBox, name: string, fn: (repo: Repository) => Promise<T>): Promise<T> {
-  const [handle] = await repositoryHandles(catalog, box, [name]);
+export async function withRepository<T>(catalog: Catalog, box: SecretsBox, name: string, fn: (repo: Repository) => Promise<T>, alert?: RaiseAlert): Promise<T> {
+  const [handle] = await repositoryHandles(catalog, box, [name], alert);
   const repo = await handle!.open();
   try {
     return await fn(repo);

@@ -3,11 +3,15 @@
 // catalog as (policy, fire time), so a restart or a second controller never runs it twice.
 // After downtime, of all the firings missed only the latest runs, once. A policy with a
 // backup window gets a job that must start before the window ends; jitter spreads firings
-// that would all start at the same second.
+// that would all start at the same second. Repositories' care tasks (verify new backups,
+// verify all, gc) fire the same way from their care specs, claimed per (repository, task).
 
 import { Cron } from 'croner';
 import { parseDuration, type Clock } from '../core/index.ts';
-import { claimFiring, lastClaimedFiring, listPolicies, setClaimJob, type Catalog, type PolicySpec } from '../catalog/index.ts';
+import {
+  CARE_TASKS, claimCareFiring, claimFiring, lastClaimedCareFiring, lastClaimedFiring, listPolicies, listRepositories, setCareClaimJob, setClaimJob,
+  type Catalog, type CareTask, type PolicySpec,
+} from '../catalog/index.ts';
 
 export interface FiringRequest {
   readonly policy: string;
@@ -20,24 +24,34 @@ export interface FiringRequest {
   readonly resumeAtMs: number | null;
 }
 
+export interface CareFiringRequest {
+  readonly repository: string;
+  readonly task: CareTask;
+  readonly fireMs: number;
+}
+
 export interface SchedulerOptions {
   readonly catalog: Catalog;
   readonly clock: Clock;
   /** Queues the policy's job; returns its id. */
   readonly fire: (request: FiringRequest) => Promise<string>;
-  readonly onError: (policy: string, err: unknown) => void;
+  /** Queues a repository's care job; returns its id. */
+  readonly fireCare: (request: CareFiringRequest) => Promise<string>;
+  /** `what` names the policy, or the repository and task. */
+  readonly onError: (what: string, err: unknown) => void;
   readonly tickMs?: number;
 }
 
 interface Scheduled {
   readonly cron: Cron;
-  readonly spec: PolicySpec;
   nextMs: number | null;
+  /** Claims the firing and, if this controller got it, queues its job. */
+  readonly fireOnce: (fireMs: number) => Promise<void>;
 }
 
 export class Scheduler {
   private readonly opts: SchedulerOptions;
-  private policies = new Map<string, Scheduled>();
+  private entries = new Map<string, Scheduled>();
   private timer: NodeJS.Timeout | null = null;
   private ticking = false;
 
@@ -48,14 +62,23 @@ export class Scheduler {
   /** Reads the enabled policies anew: a changed schedule takes effect at once. */
   async reload(): Promise<void> {
     const next = new Map<string, Scheduled>();
+    const add = (key: string, cron: Cron, last: number | null, fireOnce: (fireMs: number) => Promise<void>) => {
+      next.set(key, { cron, fireOnce, nextMs: cron.nextRun(new Date(last ?? this.opts.clock.nowMs()))?.getTime() ?? null });
+    };
     for (const p of await listPolicies(this.opts.catalog)) {
       if (!p.enabled) continue;
-      const cron = new Cron(p.spec.schedule, { timezone: p.spec.timezone });
-      const last = await lastClaimedFiring(this.opts.catalog, p.name);
-      const from = last ?? this.opts.clock.nowMs();
-      next.set(p.name, { cron, spec: p.spec, nextMs: cron.nextRun(new Date(from))?.getTime() ?? null });
+      add(p.name, new Cron(p.spec.schedule, { timezone: p.spec.timezone }), await lastClaimedFiring(this.opts.catalog, p.name),
+        (fireMs) => this.fireOnce(p.name, p.spec, fireMs));
     }
-    this.policies = next;
+    for (const r of await listRepositories(this.opts.catalog)) {
+      for (const task of CARE_TASKS) {
+        const schedule = r.care[task];
+        if (schedule === false) continue;
+        add(`repository ${r.name} ${task}`, new Cron(schedule, { timezone: r.care.timezone }),
+          await lastClaimedCareFiring(this.opts.catalog, r.name, task), (fireMs) => this.fireCareOnce(r.name, task, fireMs));
+      }
+    }
+    this.entries = next;
   }
 
   start(): void {
@@ -77,13 +100,13 @@ export class Scheduler {
     this.ticking = true;
     try {
       const nowMs = this.opts.clock.nowMs();
-      for (const [name, s] of this.policies) {
+      for (const [name, s] of this.entries) {
         if (s.nextMs === null || s.nextMs > nowMs) continue;
         // Missed firings collapse into the latest one that is due.
         let fireMs = s.nextMs;
         for (let next = s.cron.nextRun(new Date(fireMs))?.getTime(); next !== undefined && next <= nowMs; next = s.cron.nextRun(new Date(next))?.getTime()) fireMs = next;
         s.nextMs = s.cron.nextRun(new Date(fireMs))?.getTime() ?? null;
-        await this.fireOnce(name, s.spec, fireMs).catch((err: unknown) => this.opts.onError(name, err));
+        await s.fireOnce(fireMs).catch((err: unknown) => this.opts.onError(name, err));
       }
     } finally {
       this.ticking = false;
@@ -100,6 +123,12 @@ export class Scheduler {
       resumeAtMs: notAfterMs === null ? null : windowStartAfterMs(spec, notAfterMs),
     });
     await setClaimJob(this.opts.catalog, policy, fireMs, jobId);
+  }
+
+  private async fireCareOnce(repository: string, task: CareTask, fireMs: number): Promise<void> {
+    if (!(await claimCareFiring(this.opts.catalog, repository, task, fireMs))) return;
+    const jobId = await this.opts.fireCare({ repository, task, fireMs });
+    await setCareClaimJob(this.opts.catalog, repository, task, fireMs, jobId);
   }
 }
 

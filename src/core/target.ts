@@ -15,6 +15,12 @@ export interface ObjectInfo {
   readonly modifiedMs: number | null;
 }
 
+/** The space of the filesystem a target writes to, as its server reports it. */
+export interface TargetSpace {
+  readonly totalBytes: number;
+  readonly freeBytes: number;
+}
+
 export interface ByteRange {
   readonly offsetBytes: number;
   readonly lengthBytes: number;
@@ -41,5 +47,7 @@ export interface Target {
    * mistyped one never turns into a new, empty repository.
    */
   prepare?(): Promise<void>;
+  /** Size and free space of the store where the back-end can tell (a filesystem); absent or null where it cannot (S3, FTP). */
+  space?(): Promise<TargetSpace | null>;
   close(): Promise<void>;
 }

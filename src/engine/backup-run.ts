@@ -58,6 +58,8 @@ export interface BackupRunOptions {
   readonly copyTargets?: readonly RepoHandle[];
   /** Read image files even when unchanged by their facts (backup --force-read). */
   readonly forceRead?: boolean;
+  /** Backups never to build an incremental on (their verify failed): a VM whose latest is one is read whole. */
+  readonly distrustedBases?: ReadonlySet<string>;
 }
 
 export async function runBackups(jobs: readonly VmJob[], opts: BackupRunOptions): Promise<VmOutcome[]> {
@@ -147,7 +149,7 @@ async function backupInto(
   }));
   let manifest: Manifest;
   try {
-    manifest = await backupVm({ repo, vm: job.vm, source: job.source, session, pool, signal: opts.signal, progress: opts.progress, gate: opts.gate, copies, forceRead: opts.forceRead });
+    manifest = await backupVm({ repo, vm: job.vm, source: job.source, session, pool, signal: opts.signal, progress: opts.progress, gate: opts.gate, copies, forceRead: opts.forceRead, distrustedBases: opts.distrustedBases });
   } catch (err) {
     await Promise.all(copies.map((c) => c.release()));
     await session.abort().catch(() => {});

@@ -39,6 +39,8 @@ export interface BackupVmRequest {
   readonly copies?: readonly FanOutCopy[];
   /** Read image files even when their facts say they are unchanged (backup --force-read). */
   readonly forceRead?: boolean;
+  /** Backups never to build an incremental on (their verify failed): a VM whose latest is one is read whole. */
+  readonly distrustedBases?: ReadonlySet<string>;
 }
 
 export function vmLockName(vmKey: string): string {
@@ -62,7 +64,7 @@ export async function backupVm(req: BackupVmRequest): Promise<Manifest> {
     const indexes = new Map<string, DiskIndex>();
     for (const disk of session.disks) {
       const prevDisk = previous?.disks.find((d) => d.name === disk.source.name) ?? null;
-      const { base, reason } = await chooseBase(repo, table, previous, prevDisk, disk.source.sizeBytes);
+      const { base, reason } = await chooseBase(repo, table, previous, prevDisk, disk.source.sizeBytes, req.distrustedBases);
       const decision = decideImageRead({ facts: disk.sourceFile, previous, prevDisk, forceRead: req.forceRead === true, copies: copies.length });
       const sourceFile = disk.sourceFile ?? undefined;
       if (decision.skip && base) {
@@ -124,8 +126,11 @@ export async function backupVm(req: BackupVmRequest): Promise<Manifest> {
 }
 
 /** The previous index to compare with, or why there is none. */
-async function chooseBase(repo: Repository, table: ChunkTable, previous: Manifest | null, prevDisk: ManifestDisk | null, sizeBytes: number): Promise<{ base: DiskIndex | null; reason: string | null }> {
+async function chooseBase(
+  repo: Repository, table: ChunkTable, previous: Manifest | null, prevDisk: ManifestDisk | null, sizeBytes: number, distrusted?: ReadonlySet<string>,
+): Promise<{ base: DiskIndex | null; reason: string | null }> {
   if (!previous) return { base: null, reason: 'first backup of this VM in this repository' };
+  if (distrusted?.has(previous.backupId)) return { base: null, reason: `previous backup ${previous.backupId} failed verification` };
   if (!prevDisk) return { base: null, reason: 'disk is new since the previous backup' };
   if (prevDisk.sizeBytes !== sizeBytes) return { base: null, reason: `disk was resized (${prevDisk.sizeBytes} → ${sizeBytes} bytes)` };
   if (prevDisk.chunkSizeBytes !== repo.config.chunkSizeBytes) return { base: null, reason: 'previous backup used another chunk size' };

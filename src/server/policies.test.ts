@@ -18,21 +18,23 @@ test('policies are created, replaced and deleted through the API, each change re
   const api = await startTestApi(t);
   const admin = api.tokens.admin;
   assert.equal((await api.call('POST', '/api/v1/repositories', { token: admin, body: { name: 'local', url: '/srv/vmbak' } })).status, 201);
+  assert.equal(api.controller.reloads, 1, 'a new repository brings its care schedule');
 
   const created = await api.call('POST', '/api/v1/policies', { token: admin, body: WEB });
   assert.equal(created.status, 201, created.text);
   assert.deepEqual({ ...created.json, createdMs: 0, updatedMs: 0 }, {
     name: 'web', enabled: true, managedByConfig: false, createdMs: 0, updatedMs: 0,
+    status: { state: 'degraded', vmCount: 0, unmatched: ['web*'], conflicts: [] },
     spec: { vms: ['web*'], repositories: ['local'], spread: false, copyTo: [], schedule: '0 2 * * *', timezone: 'UTC', rpo: '26h', retention: { keepDaily: 7 }, quiesce: 'auto', excludeDisks: [] },
   });
-  assert.equal(api.controller.reloads, 1);
+  assert.equal(api.controller.reloads, 2);
   assert.equal((await api.call('POST', '/api/v1/policies', { token: admin, body: WEB })).json.code, 'CATALOG_CONFLICT');
 
   const { name: _name, ...spec } = WEB;
   const replaced = await api.call('PUT', '/api/v1/policies/web', { token: admin, body: { ...spec, schedule: '*/20 * * * * *', enabled: false } });
   assert.equal(replaced.status, 200, replaced.text);
   assert.deepEqual([replaced.json.enabled, replaced.json.spec.schedule], [false, '*/20 * * * * *']);
-  assert.equal(api.controller.reloads, 2);
+  assert.equal(api.controller.reloads, 3);
   assert.equal((await api.call('GET', '/api/v1/policies/web', { token: api.tokens.viewer })).json.spec.schedule, '*/20 * * * * *');
   assert.equal((await api.call('PUT', '/api/v1/policies/nope', { token: admin, body: spec })).status, 404);
 
@@ -42,7 +44,7 @@ test('policies are created, replaced and deleted through the API, each change re
 
   assert.equal((await api.call('DELETE', '/api/v1/policies/web', { token: admin })).status, 204);
   assert.equal((await api.call('GET', '/api/v1/policies/web', { token: admin })).status, 404);
-  assert.equal(api.controller.reloads, 3);
+  assert.equal(api.controller.reloads, 4);
 
   const audit = (await api.call('GET', '/api/v1/audit', { token: admin })).json.items as Json[];
   assert.deepEqual(audit.filter((e) => e.action.startsWith('policy.')).map((e) => [e.action, e.actor, e.target]).reverse(), [
@@ -108,6 +110,13 @@ test('the preview lists the VMs a policy matches now, conflicts with other polic
   assert.deepEqual(preview.json.vms.map((v: Json) => v.name), ['web01', 'web02']);
   assert.deepEqual(preview.json.unmatched, ['mail*']);
   assert.deepEqual(preview.json.conflicts, [{ uuid: '00000000-0000-4000-8000-000000000001', name: 'web01', policies: ['prod'] }]);
+  // The conflict is shown on both policies, in the list and on each one.
+  const listed = (await api.call('GET', '/api/v1/policies', { token: api.tokens.viewer })).json.items as Json[];
+  assert.deepEqual(listed.map((p) => [p.name, p.status.state, p.status.vmCount, p.status.conflicts.map((c: Json) => `${c.name}:${c.policies}`)]), [
+    ['prod', 'conflict', 2, ['web01:web']], ['web', 'conflict', 2, ['web01:prod']],
+  ]);
+  assert.deepEqual((await api.call('GET', '/api/v1/policies/prod', { token: api.tokens.viewer })).json.status.conflicts,
+    [{ uuid: '00000000-0000-4000-8000-000000000001', name: 'web01', policies: ['web'] }]);
   const runs = preview.json.nextRunsMs as number[];
   assert.equal(runs.length, 3);
   assert.ok(runs.every((ms, i) => ms > api.clock.nowMs() && new Date(ms).getUTCHours() % 6 === 0 && (i === 0 || ms - runs[i - 1]! === 6 * 3_600_000)));

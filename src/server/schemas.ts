@@ -4,7 +4,7 @@
 // records say `hasCredentials` / `hasSecret`, never what.
 
 import { z } from 'zod';
-import { NAME_PATTERN, ROLES, alertChannelSpecSchema, alertEventSelectorSchema, policySpecSchema } from '../catalog/index.ts';
+import { NAME_PATTERN, ROLES, alertChannelSpecSchema, alertEventSelectorSchema, careSpecSchema, policySpecSchema } from '../catalog/index.ts';
 
 /** Names of policies, repositories, channels, rules, tokens and users: as in the config file. */
 export const resourceName = z.string().trim().min(1).max(128)
@@ -35,14 +35,23 @@ export const vmSchema = z.object({
   lastBackupMs: msOrNull, lastGoodBackupMs: msOrNull.describe('newest backup whose verify did not fail'),
 });
 
+export const policyConflictSchema = z.object({ uuid: z.string(), name: z.string(), policies: z.array(z.string()) });
+
 export const policySchema = z.object({
   name: z.string(), enabled: z.boolean(), managedByConfig: z.boolean().describe('read-only through the API when true'),
   spec: policySpecSchema, createdMs: ms, updatedMs: ms,
+  status: z.object({
+    state: z.enum(['ok', 'degraded', 'conflict']).describe('conflict: a VM it matches is matched by another policy too; degraded: a selector matches no VM'),
+    vmCount: z.number().describe('VMs of the inventory its selectors match now'),
+    unmatched: z.array(z.string()).describe('selectors that match no VM'),
+    conflicts: z.array(policyConflictSchema).describe('matched VMs other policies match too (shown on each of them)'),
+  }),
 });
 
 export const repositorySchema = z.object({
   name: z.string(), url: z.string(), hasCredentials: z.boolean().describe('credentials are write-only'),
   managedByConfig: z.boolean(), createdMs: ms, updatedMs: ms,
+  care: careSpecSchema.describe('when it is verified and gc\'d, and when it counts as nearly full'),
 });
 
 export const jobSchema = z.object({

@@ -38,6 +38,8 @@ export interface BackupRequest {
   readonly hooks?: QuiesceHooks;
   /** Read image files even when their size, mtime, ctime and inode say they are unchanged. */
   readonly forceRead?: boolean;
+  /** Backups never to build an incremental on (their verify failed): a VM whose latest is one is read whole. */
+  readonly distrustedBases?: ReadonlySet<string>;
 }
 
 export interface BackupRunControl {
@@ -65,7 +67,7 @@ export async function backupVms(req: BackupRequest, control: BackupRunControl): 
   const outcomes = await runBackups(jobs, {
     targets: req.targets, spread: req.spread === true, parallelStreams: req.parallelStreams, signal: control.signal,
     progress: control.progress, gate: control.gate, copyTargets: req.copyTargets ?? [], onOutcome: control.onOutcome,
-    forceRead: req.forceRead === true,
+    forceRead: req.forceRead === true, distrustedBases: req.distrustedBases,
   });
   return { outcomes, verdict: judgeBackupRun(outcomes, req.hooks) };
 }

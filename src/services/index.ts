@@ -5,7 +5,7 @@
 // an AbortSignal, results come back as values and failures as VmbakError.
 export { backupVms, lazyRepoHandle, type BackupRequest, type BackupSelection, type BackupRunControl, type BackupResult } from './backup.ts';
 export { judgeBackupRun, type BackupVerdict, type RunStatus, type VmFailure } from './backup-verdict.ts';
-export { findVms, selectVms, matchesVmPattern, type VmSelection } from './vm-selection.ts';
+export { findVms, selectVms, matchesVmPattern, type VmSelection, type Selectable } from './vm-selection.ts';
 export { connectHypervisor, listVms, imageFilesVm, domainXmlVm, type HypervisorConnection, type OfflineVm } from './hypervisors.ts';
 export { sweepLeftovers, describeLeftover } from './leftovers.ts';
 export { withWorkerPool, type PoolLimits } from './worker-pools.ts';

@@ -5,7 +5,7 @@
 
 import { VmbakError, type Hypervisor, type VmInfo } from '../core/index.ts';
 
-type Selectable = Pick<VmInfo, 'name' | 'uuid' | 'tags'>;
+export type Selectable = Pick<VmInfo, 'name' | 'uuid' | 'tags'>;
 
 export interface VmSelection<T extends Selectable> {
   /** The VMs some pattern matches, in listing order, each once. */

@@ -12,7 +12,7 @@
 // its check and its write; delay → waits ms, then makes the real call.
 
 import { access, rename, writeFile } from 'node:fs/promises';
-import { VmbakError, errorRegistry, type ByteRange, type ObjectInfo, type Target } from '../core/index.ts';
+import { VmbakError, errorRegistry, type ByteRange, type ObjectInfo, type Target, type TargetSpace } from '../core/index.ts';
 import { FaultPlan, type FaultOp, type FaultRule } from './fault-rules.ts';
 
 const HOLD_POLL_MS = 20;
@@ -52,6 +52,10 @@ export class FaultyTarget implements Target {
 
   stat(name: string): Promise<ObjectInfo | null> {
     return this.call('stat', name, () => this.inner.stat(name));
+  }
+
+  async space(): Promise<TargetSpace | null> {
+    return (await this.inner.space?.()) ?? null;
   }
 
   async prepare(): Promise<void> {

@@ -3,10 +3,10 @@
 // so a crash leaves either the old object or the new one, plus at worst a stray temp file
 // that listing ignores and gc removes.
 
-import { mkdir, open, readdir, rename, rm, stat, link, unlink } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, rm, stat, statfs, link, unlink } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { dirname, join, relative, sep } from 'node:path';
-import { VmbakError, describeError, type ByteRange, type ObjectInfo, type Target } from '../core/index.ts';
+import { VmbakError, describeError, type ByteRange, type ObjectInfo, type Target, type TargetSpace } from '../core/index.ts';
 
 export const TEMP_MARKER = '.vmbak-tmp-';
 
@@ -87,6 +87,15 @@ export class LocalTarget implements Target {
       await rm(this.path(name), { force: true });
     } catch (err) {
       throw this.ioError('delete', name, err);
+    }
+  }
+
+  async space(): Promise<TargetSpace | null> {
+    try {
+      const fs = await statfs(this.root);
+      return { totalBytes: fs.blocks * fs.bsize, freeBytes: fs.bavail * fs.bsize };
+    } catch (err) {
+      throw this.ioError('space', '.', err);
     }
   }
 

@@ -144,10 +144,13 @@ export class SftpSession {
   readdir(path: string): Promise<FileEntryWithStats[]> { return this.call((cb) => this.sftp.readdir(path, cb)); }
   realpath(path: string): Promise<string> { return this.call((cb) => this.sftp.realpath(path, cb)); }
   freeBytes(path: string): Promise<number> {
-    type Vfs = { f_bavail: number | bigint; f_frsize: number | bigint };
+    return this.space(path).then((v) => v.freeBytes);
+  }
+  space(path: string): Promise<{ totalBytes: number; freeBytes: number }> {
+    type Vfs = { f_bavail: number | bigint; f_blocks: number | bigint; f_frsize: number | bigint };
     const loose = this.sftp as unknown as { ext_openssh_statvfs(p: string, cb: (err: Error | undefined, v: Vfs) => void): void };
     return this.call<Vfs>((cb) => loose.ext_openssh_statvfs(path, cb as never))
-      .then((v) => Number(v.f_bavail) * Number(v.f_frsize));
+      .then((v) => ({ totalBytes: Number(v.f_blocks) * Number(v.f_frsize), freeBytes: Number(v.f_bavail) * Number(v.f_frsize) }));
   }
   write(handle: Buffer, data: Buffer, offset: number): Promise<void> {
     return this.call((cb) => this.sftp.write(handle, data, 0, data.length, offset, cb as never));

@@ -9,7 +9,7 @@
 
 import { randomBytes } from 'node:crypto';
 import { posix } from 'node:path';
-import { VmbakError, type ByteRange, type ObjectInfo, type Target } from '../core/index.ts';
+import { VmbakError, type ByteRange, type ObjectInfo, type Target, type TargetSpace } from '../core/index.ts';
 import { TEMP_MARKER } from './local-target.ts';
 import { SftpSession, type SftpEndpoint } from './sftp-session.ts';
 import { SFTP_FAILURE, SFTP_NO_SUCH_FILE, mapSftpError, sftpStatus } from './sftp-errors.ts';
@@ -95,6 +95,11 @@ export class SftpTarget implements Target {
         if (sftpStatus(err) !== SFTP_NO_SUCH_FILE) throw err;
       });
     });
+  }
+
+  async space(): Promise<TargetSpace | null> {
+    // Servers without the statvfs extension cannot tell.
+    return await this.withSession('space', '.', (s) => s.space(this.path('.')).catch(() => null));
   }
 
   async stat(name: string): Promise<ObjectInfo | null> {

@@ -5,7 +5,7 @@
 // so a server that dies in a way the client library never notices fails the operation
 // (retryable, so failover moves on) instead of hanging the backup.
 
-import { VmbakError, type ByteRange, type ObjectInfo, type Target } from '../core/index.ts';
+import { VmbakError, type ByteRange, type ObjectInfo, type Target, type TargetSpace } from '../core/index.ts';
 import { BandwidthLimiter, Semaphore } from './transfer-limits.ts';
 
 export class ThrottledTarget implements Target {
@@ -55,6 +55,10 @@ export class ThrottledTarget implements Target {
 
   stat(name: string): Promise<ObjectInfo | null> {
     return this.slots.run(() => this.deadline('stat', name, 0, this.inner.stat(name)));
+  }
+
+  async space(): Promise<TargetSpace | null> {
+    return (await this.inner.space?.()) ?? null;
   }
 
   prepare(): Promise<void> {

@@ -20,6 +20,7 @@ interface ServeOptions {
   tlsCert?: string;
   tlsKey?: string;
   rebuildCatalog?: boolean;
+  catalog?: string;
 }
 
 export function registerServeCommand(program: Command): void {
@@ -28,6 +29,7 @@ export function registerServeCommand(program: Command): void {
     .option('--data-dir <dir>', 'catalog, secrets key and run records', '/var/lib/vmbak')
     .option('--listen <host:port>', 'where the API listens', '127.0.0.1:8470')
     .option('--config <file>', 'declarative config (repositories, policies, alerts); applied at start')
+    .option('--catalog <url>', 'a postgres:// URL: the catalog on PostgreSQL, shared by controllers (default: SQLite in DATA_DIR)')
     .option('--secrets-key <file>', 'key file for stored credentials (default: DATA_DIR/secrets.key)')
     .option('--streams <n>', 'VM backups at once on this host', parseStreams, 2)
     .option('--max-writers-per-repo <n>', 'backup jobs writing to one repository at once; more wait queued', parseMaxWriters, 4)
@@ -46,7 +48,7 @@ export function registerServeCommand(program: Command): void {
       const { host, port } = parseListen(opts.listen);
       const log = pino({ base: { service: 'vmbak' }, redact: { paths: REDACTED_LOG_PATHS, censor: '[redacted]' } });
       const controller = await Controller.open({
-        dataDir: opts.dataDir, configFile: opts.config, secretsKeyFile: opts.secretsKey, localAgent: opts.localAgent,
+        dataDir: opts.dataDir, catalog: opts.catalog, configFile: opts.config, secretsKeyFile: opts.secretsKey, localAgent: opts.localAgent,
         streams: opts.streams, maxWritersPerRepository: opts.maxWritersPerRepo, connect: opts.connect, log,
       });
       const tls = opts.tlsCert ? { cert: readFileSync(opts.tlsCert), key: readFileSync(opts.tlsKey!) } : undefined;

@@ -22,7 +22,10 @@ export const jobRequestSchema = z.discriminatedUnion('kind', [
   }).refine((r) => r.policy !== undefined || (r.vms !== undefined && r.repositories !== undefined), {
     error: 'name a policy, or vms and repositories', path: ['policy'],
   }),
-  z.strictObject({ kind: z.literal('verify'), repository: z.string().min(1), backups: names.optional() }),
+  z.strictObject({
+    kind: z.literal('verify'), repository: z.string().min(1), backups: names.optional(),
+    scope: z.enum(['new', 'all']).optional().describe('without backups: the ones not verified before (new) or every one (all, the default)'),
+  }),
   z.strictObject({ kind: z.literal('prune'), policy: z.string().min(1) }),
   z.strictObject({ kind: z.literal('gc'), repository: z.string().min(1) }),
   z.strictObject({

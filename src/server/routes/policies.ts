@@ -9,11 +9,12 @@ import {
   type PolicyRecord,
 } from '../../catalog/index.ts';
 import { VmbakError } from '../../core/index.ts';
-import { selectVms } from '../../services/index.ts';
+import { matchPolicies } from '../../controller/index.ts';
+import type { Catalog } from '../../catalog/index.ts';
 import type { ServerDeps } from '../deps.ts';
 import { pageArray, pageOf, pageQueryFields } from '../paging.ts';
 import { route } from '../routing.ts';
-import { nameParams, policySchema, resourceName } from '../schemas.ts';
+import { nameParams, policyConflictSchema, policySchema, resourceName } from '../schemas.ts';
 
 const updateBody = z.strictObject({ enabled: z.boolean().default(true), ...policySpecFields }).superRefine(checkPolicySpec);
 const createBody = z.strictObject({ name: resourceName, enabled: z.boolean().default(true), ...policySpecFields }).superRefine(checkPolicySpec);
@@ -23,8 +24,8 @@ const previewSchema = z.object({
   policy: z.string(),
   vms: z.array(z.object({ uuid: z.string(), name: z.string(), host: z.string().nullable() })).describe('VMs the selectors match now'),
   unmatched: z.array(z.string()).describe('selectors that match no VM'),
-  conflicts: z.array(z.object({ uuid: z.string(), name: z.string(), policies: z.array(z.string()) }))
-    .describe('matched VMs another policy matches too (neither backs them up until resolved)'),
+  conflicts: z.array(policyConflictSchema)
+    .describe('matched VMs another policy matches too: an error shown on both; each still backs them up until resolved'),
   nextRunsMs: z.array(z.number()),
 });
 
@@ -45,12 +46,27 @@ async function checkRepositories(deps: ServerDeps, body: PolicyBody): Promise<vo
   }
 }
 
-async function savePolicy(deps: ServerDeps, name: string, body: PolicyBody): Promise<PolicyRecord> {
+async function savePolicy(deps: ServerDeps, name: string, body: PolicyBody) {
   await checkRepositories(deps, body);
   const { enabled, ...spec } = body;
   await upsertPolicy(deps.controller.catalog, { name, spec, enabled });
   await deps.controller.reloadPolicies();
-  return (await getPolicy(deps.controller.catalog, name))!;
+  return (await policiesWithStatus(deps.controller.catalog, name))[0]!;
+}
+
+/** Policies (all, or the one named) with what their selectors match in the inventory now. */
+async function policiesWithStatus(catalog: Catalog, only?: string) {
+  const policies = await listPolicies(catalog);
+  const matches = matchPolicies(policies, await listVms(catalog));
+  return policies.filter((p) => only === undefined || p.name === only).map((p) => {
+    const m = matches.get(p.name)!;
+    return {
+      ...p, status: {
+        state: m.state, vmCount: m.vms.length, unmatched: [...m.unmatched],
+        conflicts: m.conflicts.map((c) => ({ uuid: c.vm.uuid, name: c.vm.name, policies: [...c.policies] })),
+      },
+    };
+  });
 }
 
 export const policyRoutes = [
@@ -58,14 +74,14 @@ export const policyRoutes = [
     method: 'GET', url: '/policies', access: 'viewer', tags: ['policies'], summary: 'Backup policies',
     query: z.strictObject(pageQueryFields), response: pageOf(policySchema),
     async handler({ deps, query }) {
-      return pageArray(await listPolicies(deps.controller.catalog), (p) => p.name, query);
+      return pageArray(await policiesWithStatus(deps.controller.catalog), (p) => p.name, query);
     },
   }),
   route({
     method: 'GET', url: '/policies/:name', access: 'viewer', tags: ['policies'], summary: 'One policy',
     params: nameParams, response: policySchema,
     async handler({ deps, params }) {
-      const policy = await getPolicy(deps.controller.catalog, params.name);
+      const [policy] = await policiesWithStatus(deps.controller.catalog, params.name);
       if (!policy) throw new VmbakError('CATALOG_NOT_FOUND', { what: 'policy', name: params.name });
       return policy;
     },
@@ -101,17 +117,12 @@ export const policyRoutes = [
     summary: 'The VMs a policy matches now, conflicts with other policies, and its next runs',
     params: nameParams, query: z.strictObject({ runs: z.coerce.number().int().min(1).max(100).default(5) }), response: previewSchema,
     async handler({ deps, params, query }) {
-      const { catalog } = deps.controller;
-      const policies = await listPolicies(catalog);
-      const policy = policies.find((p) => p.name === params.name);
+      const [policy] = await policiesWithStatus(deps.controller.catalog, params.name);
       if (!policy) throw new VmbakError('CATALOG_NOT_FOUND', { what: 'policy', name: params.name });
-      const vms = await listVms(catalog);
-      const { vms: matched, unmatched } = selectVms(vms, policy.spec.vms);
-      const others = policies.filter((p) => p.name !== policy.name).map((p) => ({ name: p.name, uuids: new Set(selectVms(vms, p.spec.vms).vms.map((v) => v.uuid)) }));
-      const conflicts = matched.map((vm) => ({ uuid: vm.uuid, name: vm.name, policies: others.filter((o) => o.uuids.has(vm.uuid)).map((o) => o.name) }))
-        .filter((c) => c.policies.length > 0);
+      const m = matchPolicies([policy], await listVms(deps.controller.catalog)).get(policy.name)!;
       return {
-        policy: policy.name, vms: matched.map((vm) => ({ uuid: vm.uuid, name: vm.name, host: vm.host })), unmatched, conflicts,
+        policy: policy.name, vms: m.vms.map((vm) => ({ uuid: vm.uuid, name: vm.name, host: vm.host })),
+        unmatched: policy.status.unmatched, conflicts: policy.status.conflicts,
         nextRunsMs: await deps.controller.nextRuns(policy.name, query.runs),
       };
     },

@@ -4,7 +4,7 @@
 // only `hasCredentials`. A repository a policy still names cannot be deleted.
 
 import { z } from 'zod';
-import { getRepository, listPolicies, listRepositories, removeRepository, upsertRepository, type RepositoryRecord } from '../../catalog/index.ts';
+import { careSpecSchema, getRepository, listPolicies, listRepositories, removeRepository, upsertRepository, type RepositoryRecord } from '../../catalog/index.ts';
 import { VmbakError } from '../../core/index.ts';
 import type { ServerDeps } from '../deps.ts';
 import { pageArray, pageOf, pageQueryFields } from '../paging.ts';
@@ -21,8 +21,9 @@ const credentials = z.strictObject({
     .optional().describe('target secrets by the environment names the CLI reads: VMBAK_SFTP_PASSWORD, AWS_SECRET_ACCESS_KEY, … (write-only)'),
 }).describe('write-only: never in an answer');
 
-const createBody = z.strictObject({ name: resourceName, url, credentials: credentials.optional() });
-const updateBody = z.strictObject({ url, credentials: credentials.nullable().optional().describe('omitted: keep; null: remove') });
+const care = careSpecSchema.describe('verify and gc schedules (cron, or false for none), nearly-full threshold; omitted: the defaults / keep');
+const createBody = z.strictObject({ name: resourceName, url, credentials: credentials.optional(), care: care.optional() });
+const updateBody = z.strictObject({ url, credentials: credentials.nullable().optional().describe('omitted: keep; null: remove'), care: care.optional() });
 
 async function editableRepository(deps: ServerDeps, name: string): Promise<RepositoryRecord> {
   const repository = await getRepository(deps.controller.catalog, name);
@@ -54,7 +55,8 @@ export const repositoryRoutes = [
     async handler({ deps, body }) {
       const { catalog, secrets } = deps.controller;
       if (await getRepository(catalog, body.name)) throw new VmbakError('CATALOG_CONFLICT', { what: 'repository', name: body.name, detail: 'exists already' });
-      await upsertRepository(catalog, secrets, { name: body.name, url: body.url, credentials: body.credentials ?? null });
+      await upsertRepository(catalog, secrets, { name: body.name, url: body.url, credentials: body.credentials ?? null, care: body.care });
+      await deps.controller.reloadPolicies();
       return (await getRepository(catalog, body.name))!;
     },
   }),
@@ -64,7 +66,8 @@ export const repositoryRoutes = [
     async handler({ deps, params, body }) {
       const { catalog, secrets } = deps.controller;
       await editableRepository(deps, params.name);
-      await upsertRepository(catalog, secrets, { name: params.name, url: body.url, credentials: body.credentials });
+      await upsertRepository(catalog, secrets, { name: params.name, url: body.url, credentials: body.credentials, care: body.care });
+      await deps.controller.reloadPolicies();
       return (await getRepository(catalog, params.name))!;
     },
   }),
@@ -76,6 +79,7 @@ export const repositoryRoutes = [
       const user = (await listPolicies(deps.controller.catalog)).find((p) => [...p.spec.repositories, ...p.spec.copyTo].includes(params.name));
       if (user) throw new VmbakError('CATALOG_CONFLICT', { what: 'repository', name: params.name, detail: `is named by policy ${user.name}; change the policy first` });
       await removeRepository(deps.controller.catalog, params.name);
+      await deps.controller.reloadPolicies();
     },
   }),
 ];
