@@ -20,6 +20,11 @@ export async function findExtents(g: Guestfish, devices: readonly string[], disk
     'for d in /sys/class/block/*; do n=${d##*/}; echo "blk $n $(cat $d/dev) $(cat $d/start 2>/dev/null || echo 0) $(cat $d/size)"; done',
     'dmsetup table 2>/dev/null | sed "s/^/dm /"',
   ].join('\n'), 60_000);
+  return parseExtents(lines, devices, diskOf);
+}
+
+/** The extents of each device from the appliance's `blk` (sysfs) and `dm` (dmsetup table) lines. */
+export function parseExtents(lines: readonly string[], devices: readonly string[], diskOf: ReadonlyMap<string, string>): Map<string, DiskExtent[] | null> {
   const blocks = lines.flatMap((l) => {
     const m = /^blk (\S+) (\d+:\d+) (\d+) (\d+)$/.exec(l);
     return m ? [{ name: m[1]!, dev: m[2]!, startSector: Number(m[3]), sectors: Number(m[4]) }] : [];
