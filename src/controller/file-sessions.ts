@@ -2,9 +2,10 @@
 // request for that backup and closed after an idle timeout (an appliance costs ~15 s to
 // start and ~500 MB of RAM, so the console's clicks through folders must not start one each,
 // nor may a forgotten tab keep one forever). At most `maxSessions` run at once; opening one
-// more closes the least recently used.
+// more closes the least recently used idle one, or is refused (503, retryable) when all work.
 
 import type { Catalog, SecretsBox } from '../catalog/index.ts';
+import { VmbakError } from '../core/index.ts';
 import { openFileBrowser, type FileBrowser } from '../files/index.ts';
 import type { Repository } from '../repository/index.ts';
 import { repositoryHandles } from './repositories.ts';
@@ -83,7 +84,9 @@ export class FileSessions {
   async #makeRoom(): Promise<void> {
     if (this.#sessions.size < this.opts.maxSessions) return;
     const idle = [...this.#sessions].filter(([, s]) => s.busy === 0).sort((a, b) => a[1].usedMs - b[1].usedMs)[0];
-    if (idle) await this.#close(idle[0]);
+    // Every appliance is working for someone: refuse rather than start more than the host can carry.
+    if (!idle) throw new VmbakError('FILE_BROWSER_BUSY', { count: this.opts.maxSessions });
+    await this.#close(idle[0]);
   }
 
   async #close(key: string): Promise<void> {

@@ -79,6 +79,7 @@ export const errorRegistry = {
   FILESYSTEM_UNSUPPORTED: spec('filesystem {fs} of backup {backupId} cannot be browsed: {detail}', 1, 422),
   FILE_NOT_FOUND: spec('no {path} in filesystem {fs} of backup {backupId}', 1, 404),
   FILE_BROWSER_FAILED: spec('file browser (libguestfs) failed: {detail}', 1, 500, true),
+  FILE_BROWSER_BUSY: spec('all {count} file browsing sessions are in use; try again shortly', 1, 503, true),
   FILE_INDEX_MISSING: spec('backup {backupId} in {repo} has no file index: run vmbak index {backupId}', 1, 404),
   FILE_INDEX_CORRUPT: spec('file index of backup {backupId} in {repo} is damaged: {detail}', 1, 500),
   FILE_INDEX_LIMIT: spec('filesystem {fs} of backup {backupId} is past the file index limit: {detail}', 1, 422),
