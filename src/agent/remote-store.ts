@@ -20,6 +20,8 @@ export function remoteJobStore(client: ControllerClient, onProblem: (message: st
     forgetBackups: (repository, backupIds) => call('forgetBackups', { repository, backupIds }),
     backupTotals: (repository) => call('backupTotals', { repository }),
     recordUsage: (repository, sample) => call('recordUsage', { repository, sample }),
+    // The index is in the repository already: the controller reads it from there into its cache.
+    cacheFileIndex: (ref) => call('fileIndexWritten', { repository: ref.repository }),
     alert: (event: AlertEvent) => {
       call('alert', { event }).catch((err: unknown) => onProblem(`alert ${event.kind} not passed to the controller: ${(err as Error).message}`));
     },

@@ -12,6 +12,7 @@ import { decodeCursor, encodeCursor, fromFlag, pageLimit, toFlag, type Page, typ
 import type { BackupTable } from './schema.ts';
 import { findVms } from './vms.ts';
 import { mergeIntoSummary, recomputeSummary, summaryKeysNamed } from './backup-summary.ts';
+import { forgetFileIndexes } from './file-indexes.ts';
 
 export type VerifyState = 'unverified' | 'ok' | 'failed';
 
@@ -97,6 +98,8 @@ export async function forgetBackups(catalog: Catalog, repository: string, backup
       const rows = await tx.db.deleteFrom('backups').where('repository', '=', repository)
         .where('backup_id', 'in', backupIds.slice(i, i + BATCH_ROWS)).returning('vm_key').execute();
       for (const r of rows) keys.add(r.vm_key);
+      // A backup's cached file index goes with it.
+      await forgetFileIndexes(tx, repository, backupIds.slice(i, i + BATCH_ROWS));
     }
     await recomputeSummary(tx, keys);
   });

@@ -50,3 +50,6 @@ export {
   createUser, authenticateUser, setUserPassword, setUserDisabled, listUsers, removeUser, ROLES, MIN_PASSWORD_CHARS, type Role, type UserRecord,
 } from './users.ts';
 export { recordAudit, listAudit, type AuditEntry } from './audit.ts';
+export {
+  cacheFileIndex, listUncachedBackups, dropOrphanFileIndexes, searchCachedEntries, type CachedIndexRef, type CachedEntry, type CachedSearch,
+} from './file-indexes.ts';

@@ -43,6 +43,8 @@ export const policySpecFields = {
     timeout: durationSchema.default('60s'),
   }).optional(),
   excludeDisks: z.array(name).default([]),
+  /** Index every new backup's files (vmbak index) after the backups of a run. */
+  fileIndex: z.boolean().optional(),
   bandwidthMBps: z.number().positive().optional(),
   window: z.strictObject({
     start: clockTime,

@@ -28,6 +28,8 @@ export interface CatalogSchema {
   api_tokens: ApiTokenTable;
   users: UserTable;
   audit_log: AuditTable;
+  file_indexes: FileIndexTable;
+  file_entries: FileEntryTable;
 }
 
 export interface RepositoryTable {
@@ -240,4 +242,31 @@ export interface AuditTable {
   action: string;
   target: string;
   detail_json: string;
+}
+
+/** A backup whose file index (an object in its repository) the catalog holds a copy of. */
+export interface FileIndexTable {
+  repository: string;
+  backup_id: string;
+  vm_key: string;
+  vm_name: string;
+  time_ms: number;
+  entry_count: number;
+  cached_ms: number;
+}
+
+export interface FileEntryTable {
+  repository: string;
+  backup_id: string;
+  fs: string;
+  path: string;
+  /** The file name, lower case: what a search looks up. */
+  name: string;
+  type: string;
+  size_bytes: number;
+  mtime_ms: number;
+  mode: number;
+  uid: number;
+  gid: number;
+  sha256: string | null;
 }

@@ -18,6 +18,7 @@ import { registerAgentCommand } from './commands/agent.ts';
 import { registerAccessCommands } from './commands/access.ts';
 import { registerFilesCommands } from './commands/files.ts';
 import { registerInstantCommands } from './commands/instant.ts';
+import { registerIndexCommand } from './commands/file-index.ts';
 
 export function buildProgram(): Command {
   const program = new Command('vmbak')
@@ -35,6 +36,7 @@ export function buildProgram(): Command {
   registerExportCommand(program);
   registerFilesCommands(program);
   registerInstantCommands(program);
+  registerIndexCommand(program);
   registerBackupsCommands(program);
   registerCareCommands(program);
   registerCopyCommand(program);

@@ -12,6 +12,7 @@ import { backupVms, executeRepositoryPrune, planRepositoryPrune, selectVms, type
 import { repositoryHandles, withRepository, type NamedRepoHandle } from './repositories.ts';
 import type { JobStore } from './job-store.ts';
 import { sampleUsage } from './care-jobs.ts';
+import { indexNewBackups, type NewBackup } from './index-job.ts';
 import type { JobContext, JobExecutor, JobOutcome } from './job-runner.ts';
 
 export interface BackupJobParams {
@@ -54,6 +55,7 @@ export function backupExecutor(deps: BackupJobDeps): JobExecutor {
     if (mine.length === 0) return { state: warnings.length > 0 ? 'failed' : 'succeeded', error: warnings.join('; ') || null };
 
     for (const vm of mine) busy.add(vm.uuid);
+    const made: NewBackup[] = [];
     try {
       const result = await backupVms({
         selection: { kind: 'hypervisor', hypervisor: deps.hypervisor, vms: mine.map((vm) => vm.uuid) },
@@ -63,9 +65,14 @@ export function backupExecutor(deps: BackupJobDeps): JobExecutor {
       }, {
         signal: ctx.signal, progress: ctx.progress, gate: ctx.gate,
         onStart: (ids) => { for (const vm of ids) ctx.log('info', `backing up ${vm.name}`, vm.key); },
-        onOutcome: (o) => { void recordOutcome(deps.store, ctx, o, targets); },
+        onOutcome: (o) => {
+          void recordOutcome(deps.store, ctx, o, targets);
+          const repository = repositoryName(o.repo, targets);
+          if (o.manifest && repository) made.push({ repository, manifest: o.manifest });
+        },
         onNotice: (m) => ctx.log('info', m),
       });
+      if (spec?.fileIndex) await indexNewBackups(deps, ctx, made);
       const written = new Set(result.outcomes.filter((o) => o.manifest).map((o) => repositoryName(o.repo, targets) ?? ''));
       const retention = spec?.retention && result.verdict.status !== 'failed' ? spec.retention : null;
       await afterBackups(deps, ctx, retention, repoNames, written, mine);

@@ -7,6 +7,7 @@ import type { AlertNotifier } from '../alerts/index.ts';
 import type { Catalog, CatalogJob, JobEventLevel, JobKind, JobState, SecretsBox } from '../catalog/index.ts';
 import type { VmInfo } from '../core/index.ts';
 import type { JobStore } from './job-store.ts';
+import type { ControllerFiles } from './file-service.ts';
 
 /** Work the API may ask for. Each becomes one job in the catalog, run by an agent. */
 export type JobRequest =
@@ -68,6 +69,8 @@ export interface ControllerApi {
   readonly catalog: Catalog;
   readonly secrets: SecretsBox;
   readonly notifier: AlertNotifier;
+  /** File search over the cached file indexes, browsing sessions and downloads. */
+  readonly files: ControllerFiles;
   /** True once the start-up sweep of what a killed predecessor left is done (`/api/v1/health`). */
   isReady(): boolean;
   /** Queues a job; `actor` (token or user name) goes into the audit log. */

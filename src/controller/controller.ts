@@ -16,6 +16,7 @@ import {
 import { AlertNotifier, type AlertEvent } from '../alerts/index.ts';
 import { applyConfig, loadConfigFile } from '../config/index.ts';
 import { connectHypervisor, describeInstantLeftover, describeLeftover, listRepositoryBackups, sweepInstantLeftovers, sweepLeftovers } from '../services/index.ts';
+import { ControllerFiles } from './file-service.ts';
 import type { AgentControl, AgentRegistration, AgentReport, ControllerApi, JobAction, JobRequest, JobUpdate } from './controller-api.ts';
 import { JobRunner, type JobExecutor, type JobOutcome } from './job-runner.ts';
 import { backupExecutor, repositoriesWritten, type BackupJobParams } from './backup-job.ts';
@@ -72,6 +73,7 @@ export class Controller implements ControllerApi {
   readonly notifier: AlertNotifier;
   /** What jobs read and record, on the catalog (the local agent's; remote agents reach it through the API). */
   readonly store: JobStore;
+  readonly files: ControllerFiles;
   private readonly opts: ControllerOptions;
   private readonly hypervisor: Hypervisor | null;
   private readonly remote: RemoteJobs | null;
@@ -86,6 +88,7 @@ export class Controller implements ControllerApi {
     this.secrets = secrets;
     this.notifier = new AlertNotifier({ catalog, box: secrets, dedupWindowMs, onProblem: (m) => opts.log.warn({}, m) });
     this.store = catalogJobStore(catalog, secrets, (event: AlertEvent) => this.notifier.notify(event));
+    this.files = new ControllerFiles(catalog, this.store);
     if (opts.redis && opts.localAgent) {
       throw new VmbakError('USAGE', { detail: '--redis hands jobs to `vmbak agent` on each host (this one too): add --no-local-agent' });
     }
@@ -175,6 +178,7 @@ export class Controller implements ControllerApi {
     for (const t of this.timers) clearInterval(t);
     await this.runner.stop(reason);
     await this.remote?.close();
+    await this.files.close();
     await this.notifier.drain().catch(() => {});
     await this.notifier.close();
     this.catalog.close();
@@ -248,6 +252,8 @@ export class Controller implements ControllerApi {
     for (const name of names) {
       const listing = await withRepository(this.store, name, (repo) => listRepositoryBackups(repo));
       const r = await replaceRepositoryBackups(this.catalog, name, listing.backups.map((m) => backupFromManifest(name, m)));
+      // The file indexes ride along: a catalog rebuilt from the repositories searches as before.
+      await this.files.syncIndexes(name);
       added += r.added;
       removed += r.removed;
     }

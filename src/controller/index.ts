@@ -11,5 +11,6 @@ export { backupExecutor, type BackupJobDeps } from './backup-job.ts';
 export { gcExecutor, pruneExecutor, verifyExecutor, type CareJobDeps } from './care-jobs.ts';
 export { restoreExecutor, type RestoreJobParams } from './restore-job.ts';
 export { checkInstantVms } from './instant-watch.ts';
+export { ControllerFiles, type FileListing, type FileDownload, type ArchiveFormat } from './file-service.ts';
 export { matchPolicies, type PolicyMatch, type PolicyState } from './policy-match.ts';
 export { repositoryHandles, withRepository, type NamedRepoHandle } from './repositories.ts';

@@ -7,11 +7,12 @@
 
 import type { AlertEvent } from '../alerts/index.ts';
 import {
-  backupIdsInVerifyState, backupTotals, forgetBackups, getPolicy, getRepository, readRepositoryCredentials, recordBackups, recordJobVm,
+  backupIdsInVerifyState, backupTotals, cacheFileIndex, forgetBackups, getPolicy, getRepository, readRepositoryCredentials, recordBackups, recordJobVm,
   recordUsage, setVerifyState,
   type BackupInput, type CareSpec, type Catalog, type JobVmResult, type PolicySpec, type RepositoryCredentials, type SecretsBox,
-  type UsageSample, type VerifyState,
+  type CachedIndexRef, type UsageSample, type VerifyState,
 } from '../catalog/index.ts';
+import type { FileIndex } from '../repository/index.ts';
 import { VmbakError } from '../core/index.ts';
 
 export interface StoredRepository {
@@ -32,6 +33,8 @@ export interface JobStore {
   forgetBackups(repository: string, backupIds: readonly string[]): Promise<void>;
   backupTotals(repository: string): Promise<{ logicalBytes: number; newBytes: number }>;
   recordUsage(repository: string, sample: Omit<UsageSample, 'timeMs'>): Promise<void>;
+  /** A new backup's file index (written into its repository) for the catalog's search cache. */
+  cacheFileIndex(ref: CachedIndexRef, index: FileIndex): Promise<void>;
   /** Raises an alert; returns at once. */
   alert(event: AlertEvent): void;
   /** The store's clock, in ms. */
@@ -54,6 +57,7 @@ export function catalogJobStore(catalog: Catalog, secrets: SecretsBox, alert: (e
     forgetBackups: (repository, backupIds) => forgetBackups(catalog, repository, backupIds),
     backupTotals: (repository) => backupTotals(catalog, repository),
     recordUsage: (repository, sample) => recordUsage(catalog, repository, sample),
+    cacheFileIndex: (ref, index) => cacheFileIndex(catalog, ref, index),
     alert,
     nowMs: () => catalog.clock.nowMs(),
   };

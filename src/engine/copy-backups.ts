@@ -91,6 +91,7 @@ export async function executeCopy(plan: CopyPlan, opts: CopyOptions): Promise<Co
         const result = item.presentAs
           ? { sourceBackupId: item.manifest.backupId, backupId: item.presentAs, vm: item.manifest.vm.name, skipped: true, bytesRead: 0, bytesSent: 0, bytesStored: 0, bytesVerified: 0, durationMs: 0 }
           : await copyOneBackup(ctx, to, lockTo, toTable, item.manifest, inB, opts.toPool);
+        await copyFileIndex(from, to, result.sourceBackupId, result.backupId);
         inB.set(result.sourceBackupId, result.backupId);
         done.push(result);
         opts.onCopied?.(result);
@@ -139,6 +140,18 @@ async function copyOneBackup(
     sourceBackupId: m.backupId, backupId, vm: m.vm.name, skipped: false, bytesRead, bytesSent,
     bytesStored: ctx.writer.bytesStored - storedBefore, bytesVerified, durationMs: Date.now() - startedMs,
   };
+}
+
+/**
+ * A backup's file index travels with it (after its manifest, as in A), re-sealed under B's key
+ * and name; one indexed in A after an earlier copy is brought over by the next copy.
+ */
+async function copyFileIndex(from: Repository, to: Repository, sourceBackupId: string, backupId: string): Promise<void> {
+  const index = await from.readFileIndex(sourceBackupId);
+  if (!index) return;
+  const present = await to.readFileIndex(backupId).catch(() => null);
+  if (present && present.header.createdAt >= index.header.createdAt) return;
+  await to.writeFileIndex({ header: { ...index.header, backupId }, entries: index.entries });
 }
 
 /** Chunk ids agree between the two repositories: both unencrypted, or the same master secret. */

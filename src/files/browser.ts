@@ -26,6 +26,10 @@ export interface FileBrowser {
   /** How long the appliance took to start, in ms. */
   readonly launchMs: number;
   readonly filesystems: readonly Filesystem[];
+  /** The appliance's whole-disk devices (`/dev/sda`…) → the backup's disk names. */
+  readonly diskOf: ReadonlyMap<string, string>;
+  /** The appliance, for commands that need no mount (device tables). */
+  readonly guestfish: Guestfish;
   /** Mounts the filesystem (read-only) if it is not the one mounted; returns the guestfish session. */
   mounted(fsId: string): Promise<Guestfish>;
   /** A FILE_NOT_FOUND error for this path. */
@@ -57,14 +61,18 @@ export async function openFileBrowser(req: FileBrowserRequest): Promise<FileBrow
     await g.must('run', req.launchTimeoutMs ?? 300_000);
     const launchMs = Date.now() - started;
     const filesystems = await findFilesystems(g, disks);
-    return browser(req.backup, g, filesystems, launchMs, closeAll);
+    const devices = await g.must('list-devices');
+    const diskOf = new Map(devices.map((dev, i) => [dev, disks[i] ?? dev.replace('/dev/', '')]));
+    return browser(req.backup, g, filesystems, diskOf, launchMs, closeAll);
   } catch (err) {
     await closeAll();
     throw err;
   }
 }
 
-function browser(backup: Manifest, g: Guestfish, filesystems: readonly Filesystem[], launchMs: number, close: () => Promise<void>): FileBrowser {
+function browser(
+  backup: Manifest, g: Guestfish, filesystems: readonly Filesystem[], diskOf: ReadonlyMap<string, string>, launchMs: number, close: () => Promise<void>,
+): FileBrowser {
   let mountedId: string | null = null;
   const mounted = async (fsId: string) => {
     const fs = filesystems.find((f) => f.id === fsId);
@@ -83,7 +91,7 @@ function browser(backup: Manifest, g: Guestfish, filesystems: readonly Filesyste
     return g;
   };
   const notFound = (fsId: string, path: string) => new VmbakError('FILE_NOT_FOUND', { path, fs: fsId, backupId: backup.backupId });
-  return { backup, launchMs, filesystems, mounted, notFound, close };
+  return { backup, launchMs, filesystems, diskOf, guestfish: g, mounted, notFound, close };
 }
 
 /** A guest path made canonical: absolute, no `.`/`..`/double slashes. */

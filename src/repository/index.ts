@@ -17,3 +17,4 @@ export { openChunkTableForWriting, noteGcPlan, readGcPlan, GC_LOCK } from './gc-
 export { planPrune, executePrune, type RetentionPolicy, type PrunePlan } from './prune.ts';
 export { runGc, type GcReport } from './gc.ts';
 export { checkRepository, type CheckReport } from './check.ts';
+export { type FileIndex, type FileIndexHeader, type IndexedEntry, type IndexedFilesystem, type IndexedType, type DiskExtent } from './file-index.ts';

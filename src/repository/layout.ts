@@ -14,6 +14,8 @@ export const packIndexObject = (packId: string): string => `${PACK_INDEX_PREFIX}
 export const backupPrefix = (backupId: string): string => `${BACKUPS_PREFIX}${backupId}/`;
 export const manifestObject = (backupId: string): string => `${BACKUPS_PREFIX}${backupId}/manifest`;
 export const diskIndexObject = (backupId: string, disk: string): string => `${BACKUPS_PREFIX}${backupId}/${disk}.fidx`;
+/** Written after the manifest (by the backup or by `vmbak index`); lives and dies with the backup's folder. */
+export const fileIndexObject = (backupId: string): string => `${BACKUPS_PREFIX}${backupId}/files.index`;
 export const keyObject = (keyId: string): string => `${KEYS_PREFIX}${keyId}`;
 export const lockObject = (name: string): string => `${LOCKS_PREFIX}${name}.lock`;
 

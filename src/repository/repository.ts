@@ -10,7 +10,8 @@ import {
 } from './config.ts';
 import { splitMasterSecret, type MasterKeys } from './crypto.ts';
 import { decodeExportedKey, newMasterSecret, unlockWithPassphrase, writeKeyFile } from './keys.ts';
-import { CONFIG_OBJECT, backupPrefix, diskIndexObject, keyObject, manifestObject } from './layout.ts';
+import { CONFIG_OBJECT, backupPrefix, diskIndexObject, fileIndexObject, keyObject, manifestObject } from './layout.ts';
+import { decodeFileIndex, encodeFileIndex, type FileIndex } from './file-index.ts';
 import { openObject, sealObject } from './codec.ts';
 import { DiskIndex } from './disk-index.ts';
 import { manifestSchema, type Manifest } from './manifest.ts';
@@ -149,6 +150,39 @@ export class Repository {
   async writeDiskIndex(backupId: string, disk: string, index: DiskIndex): Promise<void> {
     const name = diskIndexObject(backupId, disk);
     await this.target.put(name, sealObject(this.keys, index.encode(), name));
+  }
+
+  /** The backup's file index, or null when it has none. */
+  async readFileIndex(backupId: string): Promise<FileIndex | null> {
+    const name = fileIndexObject(backupId);
+    let blob: Buffer;
+    try {
+      blob = await this.target.get(name);
+    } catch (err) {
+      if (isVmbakError(err, 'OBJECT_MISSING')) return null;
+      throw err;
+    }
+    const data = openObject(this.keys, blob, name);
+    if (!data) throw new VmbakError('FILE_INDEX_CORRUPT', { backupId, repo: this.displayUrl, detail: 'fails authentication' });
+    const index = decodeFileIndex(data);
+    if (typeof index === 'string' || index.header.backupId !== backupId) {
+      throw new VmbakError('FILE_INDEX_CORRUPT', { backupId, repo: this.displayUrl, detail: typeof index === 'string' ? index : 'names another backup' });
+    }
+    return index;
+  }
+
+  /**
+   * Writes (or replaces, atomically) a backup's file index. It is written after the manifest,
+   * so it names a backup that exists; one that lost the race with prune is an orphan of a
+   * folder without manifest, which gc removes.
+   */
+  async writeFileIndex(index: FileIndex): Promise<void> {
+    const name = fileIndexObject(index.header.backupId);
+    await this.target.put(name, sealObject(this.keys, encodeFileIndex(index), name));
+  }
+
+  async deleteFileIndex(backupId: string): Promise<void> {
+    await this.target.delete(fileIndexObject(backupId));
   }
 
   /** True when no object of a backup with this id exists (not even a crashed run's index). */

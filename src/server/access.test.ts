@@ -12,6 +12,8 @@ import { startTestApi, type Json } from './server-test-support.ts';
 const PUBLIC = ['POST /api/v1/auth/login', 'GET /api/v1/health', 'GET /api/v1/openapi.json'];
 const ADMIN_READS = /^\/api\/v1\/(tokens|users|audit)\b/;
 const OPERATOR_ACTIONS = /^\/api\/v1\/(jobs|backups|vms\/sync)\b/;
+/** Reads that hand out guest file contents: a restore in all but name. */
+const OPERATOR_READS = /^\/api\/v1\/backups\/[^/]+\/[^/]+\/files\/download$/;
 
 /** The rules of docs/api.md's roles table, written out on their own. */
 function mayUse(role: Role, method: string, path: string): boolean {
@@ -19,6 +21,7 @@ function mayUse(role: Role, method: string, path: string): boolean {
   if (role === 'agent' || agentRoute) return role === 'agent' && agentRoute;
   if (role === 'admin') return true;
   if (method === 'POST' && path === '/api/v1/auth/logout') return true; // every person may end their own session
+  if (method === 'GET' && OPERATOR_READS.test(path)) return role === 'operator';
   if (method === 'GET') return !ADMIN_READS.test(path);
   return role === 'operator' && OPERATOR_ACTIONS.test(path);
 }

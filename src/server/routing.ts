@@ -47,6 +47,8 @@ export interface RouteSpec<P = undefined, Q = undefined, B = undefined, R = unde
   readonly status?: number;
   /** A Server-Sent Events stream: the handler writes to the reply itself. */
   readonly stream?: boolean;
+  /** A file download (any content type): the handler sends the reply itself. */
+  readonly download?: boolean;
   /** The audit action recorded when a mutating call succeeds. Every POST, PUT and DELETE names one, or `controller`. */
   readonly audit?: string;
   /**
@@ -113,6 +115,9 @@ export function registerRoutes(app: FastifyInstance, routes: readonly AnyRoute[]
 
 function responsesOf(spec: AnyRoute): Record<string, unknown> {
   const problem = { description: 'A problem (RFC 9457)', content: { [PROBLEM_CONTENT_TYPE]: { schema: problemJsonSchema } } };
+  if (spec.download) {
+    return { 200: { description: 'The file or archive (Content-Disposition names it)', content: { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } } } }, '4xx': problem, '5xx': problem };
+  }
   if (spec.stream) {
     return { 200: { description: 'Server-Sent Events (text/event-stream)', content: { 'text/event-stream': { schema: { type: 'string' } } } }, '4xx': problem, '5xx': problem };
   }
@@ -132,7 +137,7 @@ async function runHandler(spec: AnyRoute, deps: ServerDeps, request: FastifyRequ
     note: (detail: Record<string, unknown>) => { AUDIT_NOTES.set(request, { ...AUDIT_NOTES.get(request), ...detail }); },
   };
   const result = await spec.handler(ctx as Parameters<AnyRoute['handler']>[0]);
-  if (spec.stream) return reply;
+  if (spec.stream || spec.download) return reply;
   if (!spec.response) return reply.code(spec.status ?? 204).send();
   const parsed = (spec.response as Schema).safeParse(result);
   if (!parsed.success) {

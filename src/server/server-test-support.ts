@@ -16,7 +16,7 @@ import {
   type CatalogJob, type JobState, type OpenCatalog, type Role, type SecretsBox,
 } from '../catalog/index.ts';
 import {
-  catalogJobStore, type AgentControl, type AgentRegistration, type AgentReport, type ControllerApi, type JobAction, type JobOutcome,
+  ControllerFiles, catalogJobStore, type AgentControl, type AgentRegistration, type AgentReport, type ControllerApi, type JobAction, type JobOutcome,
   type JobRequest, type JobStore, type JobUpdate,
 } from '../controller/index.ts';
 import { VmbakError, type Clock, type VmInfo } from '../core/index.ts';
@@ -40,6 +40,7 @@ export class TestController implements ControllerApi {
   readonly catalog: OpenCatalog;
   readonly secrets: SecretsBox;
   readonly notifier: AlertNotifier;
+  readonly files: ControllerFiles;
   ready = true;
   reloads = 0;
   inventory: VmInfo[] = [];
@@ -55,6 +56,7 @@ export class TestController implements ControllerApi {
     this.secrets = secrets;
     this.notifier = notifier;
     this.store = catalogJobStore(catalog, secrets, (event) => notifier.notify(event));
+    this.files = new ControllerFiles(catalog, this.store);
   }
 
   async agentRegister(host: string, uri: string | null): Promise<AgentRegistration> {

@@ -5,10 +5,12 @@
 import type { Migration, MigrationProvider } from 'kysely';
 import * as initial from './0001-initial.ts';
 import * as repositoryCare from './0002-repository-care.ts';
+import * as fileIndex from './0003-file-index.ts';
 
 const migrations: Record<string, Migration> = {
   '0001-initial': initial,
   '0002-repository-care': repositoryCare,
+  '0003-file-index': fileIndex,
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -7,6 +7,7 @@ import { formatDuration } from '../../core/index.ts';
 import { getBackupFiles, listBackupFiles, type FileEntry } from '../../files/index.ts';
 import { resolveBackupRef } from '../../services/index.ts';
 import { openRepository, withRepoOptions, type RepoOptions } from '../context.ts';
+import { registerFindCommand } from './file-index.ts';
 
 interface LsOptions extends RepoOptions { json?: boolean }
 interface GetOptions extends RepoOptions { to?: string; archive?: string; json?: boolean }
@@ -61,6 +62,7 @@ export function registerFilesCommands(program: Command): void {
         await repo.target.close();
       }
     });
+  registerFindCommand(files);
 }
 
 function entryJson(e: FileEntry) {

@@ -7,7 +7,7 @@
 
 import { z } from 'zod';
 import { getRepository, readRepositoryCredentials } from '../../catalog/index.ts';
-import type { JobStore } from '../../controller/index.ts';
+import type { ControllerApi } from '../../controller/index.ts';
 import { VmbakError } from '../../core/index.ts';
 import { route } from '../routing.ts';
 
@@ -46,6 +46,7 @@ const storeCall = z.discriminatedUnion('op', [
   z.strictObject({ op: z.literal('recordBackups'), backups: z.array(backupInput) }),
   z.strictObject({ op: z.literal('forgetBackups'), repository: z.string(), backupIds: z.array(z.string()) }),
   z.strictObject({ op: z.literal('backupTotals'), repository: z.string() }),
+  z.strictObject({ op: z.literal('fileIndexWritten'), repository: z.string() }),
   z.strictObject({
     op: z.literal('recordUsage'), repository: z.string(),
     sample: z.strictObject({
@@ -64,8 +65,10 @@ const storeCall = z.discriminatedUnion('op', [
 export type StoreCall = z.output<typeof storeCall>;
 
 /** Runs one job-store operation; the answer is `{ value }`. */
-async function callStore(store: JobStore, c: StoreCall): Promise<unknown> {
+async function callStore(controller: ControllerApi, c: StoreCall): Promise<unknown> {
+  const { store } = controller;
   switch (c.op) {
+    case 'fileIndexWritten': return controller.files.syncIndexes(c.repository);
     case 'policySpec': return store.policySpec(c.name);
     case 'repository': return store.repository(c.name);
     case 'backupIdsInVerifyState': return store.backupIdsInVerifyState(c.repositories, c.state);
@@ -137,7 +140,7 @@ export const agentRoutes = [
     summary: 'One operation of the job store (what a running job reads from and records into the catalog)',
     body: storeCall, response: z.object({ value: z.unknown() }),
     async handler({ deps, body }) {
-      return { value: (await callStore(deps.controller.store, body)) ?? null };
+      return { value: (await callStore(deps.controller, body)) ?? null };
     },
   }),
 ];

@@ -5,6 +5,7 @@ import { accessRoutes } from './access.ts';
 import { agentRoutes } from './agent.ts';
 import { alertRoutes } from './alerts.ts';
 import { backupRoutes } from './backups.ts';
+import { fileRoutes } from './files.ts';
 import { inventoryRoutes } from './inventory.ts';
 import { jobRoutes } from './jobs.ts';
 import { metaRoutes } from './meta.ts';
@@ -13,6 +14,6 @@ import { policyRoutes } from './policies.ts';
 import { repositoryRoutes } from './repositories.ts';
 
 export const ALL_ROUTES: readonly AnyRoute[] = [
-  ...metaRoutes, ...inventoryRoutes, ...policyRoutes, ...repositoryRoutes, ...jobRoutes, ...backupRoutes,
+  ...metaRoutes, ...inventoryRoutes, ...policyRoutes, ...repositoryRoutes, ...jobRoutes, ...backupRoutes, ...fileRoutes,
   ...observeRoutes, ...alertRoutes, ...accessRoutes, ...agentRoutes,
 ];
