@@ -31,7 +31,7 @@ export async function repositoryHandles(store: JobStore, names: readonly string[
   for (const name of names) {
     const record = await store.repository(name);
     const handle = lazyRepoHandle(record.url, async () => {
-      const target = await openTarget(record.url);
+      const target = await openTarget(record.url, record.credentials?.env);
       try {
         return await Repository.open(target, async () => {
           const creds = record.credentials;

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { getCACertificates } from 'node:tls';
 import { Client } from 'basic-ftp';
 import { VmbakError } from '../core/index.ts';
-import type { TargetOptions } from './target-options.ts';
+import type { TargetOptions, TargetSecrets } from './target-options.ts';
 import { mapFtpError } from './ftp-errors.ts';
 
 export interface FtpEndpoint {
@@ -18,9 +18,9 @@ export interface FtpEndpoint {
   readonly displayUrl: string;
 }
 
-function ftpPassword(displayUrl: string): string | undefined {
-  if (process.env.VMBAK_FTP_PASSWORD) return process.env.VMBAK_FTP_PASSWORD;
-  const file = process.env.VMBAK_FTP_PASSWORD_FILE;
+function ftpPassword(displayUrl: string, env: TargetSecrets = process.env): string | undefined {
+  if (env.VMBAK_FTP_PASSWORD) return env.VMBAK_FTP_PASSWORD;
+  const file = env.VMBAK_FTP_PASSWORD_FILE;
   if (!file) return undefined;
   try {
     return readFileSync(file, 'utf8').replace(/\r?\n$/, '');
@@ -111,7 +111,7 @@ export class FtpPool {
         host: ep.host,
         port: ep.port,
         user: ep.user ?? 'anonymous',
-        password: ftpPassword(ep.displayUrl) ?? (ep.user ? '' : 'anonymous@'),
+        password: ftpPassword(ep.displayUrl, this.options.env) ?? (ep.user ? '' : 'anonymous@'),
         secure: ep.secure,
         secureOptions: ep.secure ? { ca: trustedCas(), rejectUnauthorized: true } : undefined,
       });

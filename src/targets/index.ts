@@ -6,4 +6,4 @@ export { FaultyTarget } from './faulty-target.ts';
 export { FaultPlan, FAULTS_ENV_VAR, faultPlanFromEnv, parseFaultRules, type FaultRule, type FaultOp } from './fault-rules.ts';
 export { openTarget } from './open-target.ts';
 export { parseTargetLocation, type TargetLocation } from './target-url.ts';
-export { parseTargetOptions, DEFAULT_TARGET_OPTIONS, type TargetOptions } from './target-options.ts';
+export { parseTargetOptions, DEFAULT_TARGET_OPTIONS, type TargetOptions, type TargetSecrets } from './target-options.ts';

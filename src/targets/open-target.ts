@@ -12,9 +12,15 @@ import { FaultyTarget } from './faulty-target.ts';
 import { faultPlanFromEnv } from './fault-rules.ts';
 import { ThrottledTarget } from './throttled-target.ts';
 import { parseTargetLocation } from './target-url.ts';
+import type { TargetSecrets } from './target-options.ts';
 
-export async function openTarget(location: string): Promise<Target> {
-  const loc = parseTargetLocation(location);
+/**
+ * `secrets` (by their environment names) come before the process environment: a controller
+ * opens each repository with the credentials stored for it.
+ */
+export async function openTarget(location: string, secrets?: TargetSecrets): Promise<Target> {
+  const parsed = parseTargetLocation(location);
+  const loc = secrets && parsed.kind !== 'local' ? { ...parsed, options: { ...parsed.options, env: { ...process.env, ...secrets } } } : parsed;
   const faults = faultPlanFromEnv();
   const backEnd = (target: Target): Target => (faults ? new FaultyTarget(target, faults) : target);
   switch (loc.kind) {

@@ -45,7 +45,14 @@ export class S3Target implements Target {
     this.prefix = location.prefix;
     this.region = location.region;
     const agentOptions = { keepAlive: true, maxSockets: Math.max(options.connections, 1) * 2 };
+    // Keys given with the options (a controller's stored credentials) come first; else the SDK's
+    // own chain (environment, shared files, instance roles).
+    const env = options.env;
+    const keys = env?.AWS_ACCESS_KEY_ID && env.AWS_SECRET_ACCESS_KEY
+      ? { credentials: { accessKeyId: env.AWS_ACCESS_KEY_ID, secretAccessKey: env.AWS_SECRET_ACCESS_KEY, sessionToken: env.AWS_SESSION_TOKEN } }
+      : {};
     this.client = new S3Client({
+      ...keys,
       region: location.region,
       ...(location.endpoint ? { endpoint: location.endpoint } : {}),
       forcePathStyle: true,

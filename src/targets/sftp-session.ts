@@ -50,7 +50,7 @@ export class SftpSession {
   }
 
   static async connect(ep: SftpEndpoint, options: TargetOptions): Promise<SftpSession> {
-    const creds = sshCredentials(ep.displayUrl);
+    const creds = sshCredentials(ep.displayUrl, options.env);
     const client = new Client();
     let hostKeyError: VmbakError | null = null;
     const keepaliveMs = Math.max(1000, Math.floor(options.timeoutMs / 3));

@@ -13,7 +13,15 @@ export interface TargetOptions {
   readonly connectTimeoutMs: number;
   /** Longest silence allowed in one operation before it counts as dropped. */
   readonly timeoutMs: number;
+  /**
+   * Where the target's secrets are read (VMBAK_SFTP_PASSWORD, VMBAK_FTP_PASSWORD,
+   * AWS_ACCESS_KEY_ID, …): the process environment, or a controller's stored credentials.
+   */
+  readonly env?: TargetSecrets;
 }
+
+/** Secrets by the environment variable names the CLI reads them from. */
+export type TargetSecrets = Readonly<Record<string, string | undefined>>;
 
 export const DEFAULT_TARGET_OPTIONS: TargetOptions = {
   connections: 4,
