@@ -29,9 +29,13 @@ export function launchChromium(): Promise<Browser> {
   return chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-dev-shm-usage', '--disable-gpu'] });
 }
 
-/** Builds the console from web/ into `outDir`, so the test serves the sources as they are now. */
+/**
+ * Builds the console from web/ into `outDir`, so the test serves the sources as they are now.
+ * Test files run two at a time and each builds into its own directory: Vite's lock against
+ * two builds of one project is lifted for that.
+ */
 export async function buildConsole(outDir: string): Promise<void> {
-  await run(process.execPath, [VITE_BIN, 'build', '--config', VITE_CONFIG, '--outDir', outDir, '--emptyOutDir', '--logLevel', 'warn']);
+  await run(process.execPath, [VITE_BIN, 'build', '--config', VITE_CONFIG, '--outDir', outDir, '--emptyOutDir', '--bypass-lock', '--logLevel', 'warn']);
 }
 
 /** Collects console errors and uncaught exceptions of a page; `allow` lets a test expect some (an answer of 400 it provoked). */
