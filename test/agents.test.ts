@@ -1,7 +1,8 @@
 // Agents on the hosts, as a user runs them: `vmbak serve --redis … --no-local-agent` with a
 // real Redis (AOF, noeviction) and `vmbak agent` against a real libvirt VM, talking to the
-// controller through a proxy that counts every byte. "Run now" queues the VM's backup on its
-// host's queue; the agent backs it up straight into the repository — the controller's
+// controller through a proxy that counts every byte. Each agent reaches Redis as a user of its
+// own that sees only its host's queue. "Run now" queues the VM's backup on its host's queue;
+// the agent backs it up straight into the repository — the controller's
 // sockets carry a few KiB of reports while the agent reads the whole disk. kill -9 of the
 // agent in the middle of its backup leaves a libvirt backup job behind; the restarted agent
 // sweeps it before taking work, BullMQ hands it the stalled job again, and it finishes: the
@@ -14,6 +15,7 @@ import { join } from 'node:path';
 import { existsSync, openSync, writeSync, closeSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import type { ChildProcess } from 'node:child_process';
+import { Redis } from 'ioredis';
 import { createTestVm, destroyAllTestVms, ensureLibvirt, virshTest, TEST_URI, type TestVm } from './support/libvirt.ts';
 import { spawnVmbak, tempDir, vmbak } from './support/vmbak-cli.ts';
 import { findFreePort } from './support/free-port.ts';
@@ -110,6 +112,21 @@ test('an agent backs up its host\'s VM straight to the repository; kill -9 mid-b
   const faults = JSON.stringify([{ op: 'put', match: 'packs/', nth: 2, action: 'hold', heldFile, releaseFile: join(tmp.dir, 'never') }]);
   const first = spawnTracked(agentArgs, { VMBAK_TEST_FAULTS: faults, VMBAK_AGENT_LOCK_MS: '4000' });
   await waitFor('the agent\'s inventory', async () => (await api<Page<{ name: string; host: string }>>('GET', `/vms?vm=${vm.name}`)).items[0]?.host === 'kvm-a', 60_000, first.output);
+
+  // Each agent gets a Redis user of its own that reaches its host's queue and the care queue only.
+  const probe = await fetch(`${base}/api/v1/agent/hosts/probe/register`, {
+    method: 'POST', headers: { authorization: `Bearer ${agentToken}`, 'content-type': 'application/json' }, body: JSON.stringify({ uri: null }),
+  });
+  const { redisUrl } = await probe.json() as { redisUrl: string };
+  assert.match(redisUrl, /^redis:\/\/vmbak-agent-probe:[^@]+@127\.0\.0\.1:/);
+  const asProbe = new Redis(redisUrl, { maxRetriesPerRequest: 1 });
+  try {
+    assert.equal(await asProbe.get('bull:vmbak-host-probe:meta'), null, 'its own queue\'s keys');
+    await assert.rejects(asProbe.get('bull:vmbak-host-kvm-a:meta'), /NOPERM/, 'not another host\'s');
+    await assert.rejects(asProbe.call('FLUSHALL'), /NOPERM/);
+  } finally {
+    asProbe.disconnect();
+  }
 
   const job = await api<Job>('POST', '/jobs', { kind: 'backup', policy: 'agt' });
   assert.equal(job.host, 'kvm-a', 'the job goes to the VM\'s host');

@@ -313,7 +313,9 @@ export class Controller implements ControllerApi {
     if (!this.remote) throw new VmbakError('JOB_NOT_RUNNING', { jobId: 'agent', op: 'registered', detail: 'this controller takes no agents: start it with --redis' });
     await recordHostSeen(this.catalog, host, uri);
     const repositories = (await listRepositories(this.catalog)).map((r) => r.name);
-    return { redisUrl: this.remote.redisUrl, queue: hostQueueName(host), careQueue: CARE_QUEUE, repositories };
+    const redis = await this.remote.agentRedisUrl(host);
+    if (!redis.restricted) this.opts.log.warn({ host }, `agent ${host} gets the controller's Redis account: no user of its own could be made (${redis.why})`);
+    return { redisUrl: redis.url, queue: hostQueueName(host), careQueue: CARE_QUEUE, repositories };
   }
 
   async agentInventory(host: string, uri: string | null, vms: readonly VmInfo[]): Promise<void> {

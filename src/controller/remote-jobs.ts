@@ -7,7 +7,9 @@
 // killed agent's job goes back to its queue (stalled) and runs again when an agent of that
 // host is back, or fails once retries are spent.
 
+import { randomBytes } from 'node:crypto';
 import { Queue, QueueEvents } from 'bullmq';
+import { Redis } from 'ioredis';
 import type { CatalogJob } from '../catalog/index.ts';
 import type { AgentControl, AgentReport } from './controller-api.ts';
 import type { JobContext, JobExecutor, JobOutcome } from './job-runner.ts';
@@ -42,8 +44,30 @@ export class RemoteJobs {
     this.opts = opts;
   }
 
-  get redisUrl(): string {
-    return this.opts.redisUrl;
+  /**
+   * The Redis an agent of `host` connects to: as a Redis user of its own (ACL, made anew with a
+   * new password at each registration) that reaches only its host's queue and the care queue —
+   * an agent cannot read or take another host's jobs. A Redis that will not make users (no ACL
+   * permission for the controller's account) gets the controller's own URL, and says why.
+   */
+  async agentRedisUrl(host: string): Promise<{ url: string; restricted: boolean; why?: string }> {
+    const user = `vmbak-agent-${host}`;
+    const password = randomBytes(24).toString('base64url');
+    const keys = [hostQueueName(host), CARE_QUEUE].map((q) => `~bull:${q}:*`);
+    const admin = new Redis(this.opts.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
+    try {
+      await admin.connect();
+      // BullMQ runs Lua scripts over its queue's keys, blocks on them, and reads INFO for the server's version.
+      await admin.call('ACL', 'SETUSER', user, 'reset', 'on', `>${password}`, ...keys, 'resetchannels', '+@all', '-@dangerous', '+info', '+client|setname', '+client|getname');
+    } catch (err) {
+      return { url: this.opts.redisUrl, restricted: false, why: (err as Error).message };
+    } finally {
+      admin.disconnect();
+    }
+    const url = new URL(this.opts.redisUrl);
+    url.username = user;
+    url.password = password;
+    return { url: url.toString(), restricted: true };
   }
 
   /** The executor of a job kind run remotely: on the job's host's queue, or the care queue. */
