@@ -7,7 +7,8 @@
 // agent in the middle of its backup leaves a libvirt backup job behind; the restarted agent
 // sweeps it before taking work, BullMQ hands it the stalled job again, and it finishes: the
 // job succeeds (its log says it ran again), the backup is in the catalog and the repository,
-// and the hypervisor is clean.
+// and the hypervisor is clean. Redis restarted while the next backup runs loses and repeats
+// nothing.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -151,6 +152,17 @@ test('an agent backs up its host\'s VM straight to the repository; kill -9 mid-b
   assert.equal(done.job.bytesRead >= DISK_BYTES, true, `the agent read the whole disk (${done.job.bytesRead})`);
   const through = proxy.bytes.toServer + proxy.bytes.fromServer;
   assert.ok(through < DISK_BYTES / 20, `the controller's sockets carried ${through} bytes for a ${DISK_BYTES}-byte disk`);
+
+  // Redis restarted while the agent runs the next backup: both sides reconnect, the job (kept
+  // by the append-only file) finishes once, and nothing runs twice.
+  const next = await api<Job>('POST', '/jobs', { kind: 'backup', policy: 'agt' });
+  await waitFor('the next job to run on the agent', async () => (await api<{ job: Job }>('GET', `/jobs/${next.id}`)).job.state === 'running', 60_000, second.output);
+  await redis.restart();
+  await waitFor('the next job to finish', async () => !['queued', 'running'].includes((await api<{ job: Job }>('GET', `/jobs/${next.id}`)).job.state), 120_000, second.output);
+  const nextDone = await api<{ job: Job; events: { message: string }[] }>('GET', `/jobs/${next.id}`);
+  assert.equal(nextDone.job.state, 'succeeded', `${nextDone.job.error}\n${second.output().slice(-3000)}`);
+  assert.equal(nextDone.events.filter((e) => /^running (again )?on kvm-a/.test(e.message)).length, 1, 'the job ran once');
+  assert.equal((await api<Page<unknown>>('GET', `/backups?vm=${vm.name}`)).total, 2);
 
   second.child.kill('SIGTERM');
   assert.equal(await second.exited, 0, second.output().slice(-2000));
