@@ -8,7 +8,7 @@
 // sweeps it before taking work, BullMQ hands it the stalled job again, and it finishes: the
 // job succeeds (its log says it ran again), the backup is in the catalog and the repository,
 // and the hypervisor is clean. Redis restarted while the next backup runs loses and repeats
-// nothing.
+// nothing; a controller killed while an agent backs up gets the agent's report when it is back.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -17,7 +17,7 @@ import { existsSync, openSync, writeSync, closeSync, writeFileSync } from 'node:
 import { randomBytes } from 'node:crypto';
 import type { ChildProcess } from 'node:child_process';
 import { Redis } from 'ioredis';
-import { createTestVm, destroyAllTestVms, ensureLibvirt, virshTest, TEST_URI, type TestVm } from './support/libvirt.ts';
+import { createTestVm, destroyAllTestVms, ensureLibvirt, hmpWrite, virshTest, TEST_URI, type TestVm } from './support/libvirt.ts';
 import { spawnVmbak, tempDir, vmbak } from './support/vmbak-cli.ts';
 import { findFreePort } from './support/free-port.ts';
 import { redisUnavailable, startRedis, type RedisServer } from './support/redis.ts';
@@ -166,6 +166,33 @@ test('an agent backs up its host\'s VM straight to the repository; kill -9 mid-b
 
   second.child.kill('SIGTERM');
   assert.equal(await second.exited, 0, second.output().slice(-2000));
-  served.child.kill('SIGTERM');
-  assert.equal(await served.exited, 0, served.output().slice(-2000));
+
+  // The controller killed while an agent runs a backup: the agent finishes it, waits for the
+  // controller with what it has to record, and reports when it is back.
+  const held2 = join(tmp.dir, 'held2');
+  const release2 = join(tmp.dir, 'release2');
+  const third = spawnTracked(agentArgs, {
+    VMBAK_AGENT_LOCK_MS: '4000', VMBAK_TEST_FAULTS: JSON.stringify([{ op: 'put', match: 'packs/', nth: 1, action: 'hold', heldFile: held2, releaseFile: release2 }]),
+  });
+  await waitFor('the third agent', async () => third.output().includes('agent ready'), 60_000, third.output);
+  await hmpWrite(vm.name, 'vda', 0, 1 << 20, 0x5c);
+  const last = await api<Job>('POST', '/jobs', { kind: 'backup', policy: 'agt' });
+  await waitFor('the agent to hold its first pack', async () => existsSync(held2), 60_000, third.output);
+  served.child.kill('SIGKILL');
+  await served.exited;
+  writeFileSync(release2, '');
+  // The backup completes in the repository while nobody can record it; the agent waits with the record.
+  const inRepository = async () => (JSON.parse((await vmbak(['backups', 'ls', '--repo', repo, '--json'], { VMBAK_PASSPHRASE: 'agt pass' })).stdout) as unknown[]).length;
+  await waitFor('the backup in the repository while the controller is away', async () => (await inRepository()) === 3, 60_000, third.output);
+  const again = spawnTracked(['serve', '--data-dir', dataDir, '--config', join(tmp.dir, 'vmbak.yaml'), '--listen', base.replace('http://', ''), '--no-local-agent', '--redis', redis.url]);
+  await waitFor('the controller again', async () => (await fetch(`${base}/api/v1/health`).catch(() => null))?.status === 200, 60_000, again.output);
+  await waitFor('the job reported', async () => (await api<{ job: Job }>('GET', `/jobs/${last.id}`)).job.state !== 'running', 60_000, third.output);
+  assert.equal((await api<{ job: Job }>('GET', `/jobs/${last.id}`)).job.state, 'succeeded');
+  const listed = await api<Page<{ backupId: string; repository: string; timeMs: number }>>('GET', `/backups?vm=${vm.name}`);
+  assert.equal(listed.total, 3, `the backup made while the controller was away is in the catalog: ${JSON.stringify(listed.items)} / repository: ${await inRepository()}; jobs ${JSON.stringify((await api<Page<Job>>('GET', '/jobs')).items)}`);
+
+  third.child.kill('SIGTERM');
+  assert.equal(await third.exited, 0, third.output().slice(-2000));
+  again.child.kill('SIGTERM');
+  assert.equal(await again.exited, 0, again.output().slice(-2000));
 });

@@ -56,6 +56,7 @@ export class Agent {
   private readonly running = new Map<string, AbortController>();
   private workers: Worker[] = [];
   private timer: NodeJS.Timeout | null = null;
+  private stopping = false;
 
   constructor(opts: AgentOptions) {
     this.opts = opts;
@@ -93,9 +94,29 @@ export class Agent {
 
   /** Stops taking jobs, aborts the running ones (each cleans up the hypervisor) and disconnects. */
   async stop(reason: string): Promise<void> {
+    this.stopping = true;
     if (this.timer) clearInterval(this.timer);
     for (const abort of this.running.values()) abort.abort(new VmbakError('ABORTED', { signal: reason }));
     await Promise.all(this.workers.map((w) => w.close()));
+  }
+
+  /**
+   * The job's last lines and its outcome, delivered even if the controller is away for a
+   * while (restarting): the work is done and must not run again, so this waits for it —
+   * the job's BullMQ lock stays renewed meanwhile.
+   */
+  private async deliverFinish(jobId: string, outcome: JobOutcome, report: () => Promise<void>): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await report();
+        await this.client.call('POST', `/agent/jobs/${jobId}/finish`, { state: outcome.state, error: outcome.error ?? null });
+        return;
+      } catch (err) {
+        if (!isVmbakError(err, 'CONTROLLER_UNREACHABLE') || this.stopping) throw err;
+        if (attempt === 0) this.opts.log.warn({ job: jobId }, `the controller is away; job ${jobId} ${outcome.state}, reporting when it is back`);
+        await new Promise((r) => setTimeout(r, 2000));
+      }
+    }
   }
 
   private async reportInventory(): Promise<void> {
@@ -129,10 +150,13 @@ export class Agent {
     if (queued.attemptsMade > 0 || (queued.stalledCounter ?? 0) > 0) ctx.log('warning', `running again on ${this.opts.hostName}: an earlier attempt stopped before it finished`);
     else ctx.log('info', `running on ${this.opts.hostName}`);
     log.info({ job: job.id, kind: job.kind }, `job ${job.id} (${job.kind}) started`);
+    // Lines leave the buffer only once the controller has them: while it is away they wait.
     const report = async (): Promise<void> => {
+      const sent = lines.slice(0, 1000);
       const control = await this.client.call<AgentControl>('POST', `/agent/jobs/${job.id}/report`, {
-        log: lines.splice(0), progress: { bytesRead: progress.bytesRead, bytesStored: progress.bytesStored, bytesToRead: progress.bytesToRead || null },
+        log: sent, progress: { bytesRead: progress.bytesRead, bytesStored: progress.bytesStored, bytesToRead: progress.bytesToRead || null },
       });
+      lines.splice(0, sent.length);
       if (control.abort && !abort.signal.aborted) abort.abort(new VmbakError('ABORTED', { signal: 'the controller' }));
       if (control.paused) gate.pause(); else gate.resume();
     };
@@ -149,8 +173,7 @@ export class Agent {
       this.running.delete(job.id);
       gate.resume();
     }
-    await report().catch(() => {});
-    await this.client.call('POST', `/agent/jobs/${job.id}/finish`, { state: outcome.state, error: outcome.error ?? null });
+    await this.deliverFinish(job.id, outcome, report);
     log.info({ job: job.id, state: outcome.state }, `job ${job.id} ${outcome.state}`);
     return outcome;
   }

@@ -1,6 +1,7 @@
 // An agent's line to the controller: JSON over the REST API with the agent's bearer token.
-// A controller that cannot be reached is CONTROLLER_UNREACHABLE (retryable: the caller tries
-// again later); one that answers with a problem is CONTROLLER_REFUSED, carrying its words.
+// A controller that cannot be reached, or is still starting (503), is CONTROLLER_UNREACHABLE
+// (retryable: the caller tries again later); one that answers with any other problem is
+// CONTROLLER_REFUSED, carrying its words.
 
 import { VmbakError, describeError } from '../core/index.ts';
 
@@ -28,6 +29,8 @@ export class ControllerClient {
       throw new VmbakError('CONTROLLER_UNREACHABLE', { url: this.url, detail: describeError((err as Error).cause ?? err) }, { cause: err });
     }
     const text = await response.text();
+    // 503: a controller still starting (its sweep not done): as good as away for a moment.
+    if (response.status === 503) throw new VmbakError('CONTROLLER_UNREACHABLE', { url: this.url, detail: 'not ready yet (HTTP 503)' });
     if (!response.ok) {
       let detail = `HTTP ${response.status}`;
       try { detail = (JSON.parse(text) as { detail?: string }).detail ?? detail; } catch { /* not a problem document */ }

@@ -315,6 +315,7 @@ export class Controller implements ControllerApi {
     const repositories = (await listRepositories(this.catalog)).map((r) => r.name);
     const redis = await this.remote.agentRedisUrl(host);
     if (!redis.restricted) this.opts.log.warn({ host }, `agent ${host} gets the controller's Redis account: no user of its own could be made (${redis.why})`);
+    else if (redis.why) this.opts.log.warn({ host }, `agent ${host}: ${redis.why}`);
     return { redisUrl: redis.url, queue: hostQueueName(host), careQueue: CARE_QUEUE, repositories };
   }
 

@@ -31,7 +31,11 @@ interface Pending {
 
 export interface RemoteJobsOptions {
   readonly redisUrl: string;
-  /** Attempts of one job (a stalled job's rerun counts): default 3. */
+  /**
+   * Runs of one job after its agent failed it outright (default 1: none again). An agent
+   * reports every outcome through the API and fails a job only when it cannot, so a rerun
+   * could repeat finished work; a killed agent's job is rerun by BullMQ's stalled check instead.
+   */
   readonly attempts?: number;
 }
 
@@ -59,15 +63,22 @@ export class RemoteJobs {
       await admin.connect();
       // BullMQ runs Lua scripts over its queue's keys, blocks on them, and reads INFO for the server's version.
       await admin.call('ACL', 'SETUSER', user, 'reset', 'on', `>${password}`, ...keys, 'resetchannels', '+@all', '-@dangerous', '+info', '+client|setname', '+client|getname');
+      // Users live in memory unless Redis has an ACL file: saved there, they outlive a restart.
+      const saved = await admin.call('ACL', 'SAVE').then(() => true, () => false);
+      if (!saved) return { url: this.withUser(user, password), restricted: true, why: 'Redis has no aclfile: the agent\'s user is lost when Redis restarts' };
     } catch (err) {
       return { url: this.opts.redisUrl, restricted: false, why: (err as Error).message };
     } finally {
       admin.disconnect();
     }
+    return { url: this.withUser(user, password), restricted: true };
+  }
+
+  private withUser(user: string, password: string): string {
     const url = new URL(this.opts.redisUrl);
     url.username = user;
     url.password = password;
-    return { url: url.toString(), restricted: true };
+    return url.toString();
   }
 
   /** The executor of a job kind run remotely: on the job's host's queue, or the care queue. */
@@ -113,7 +124,7 @@ export class RemoteJobs {
     const { queue } = await this.queueOf(queueName);
     const outcome = new Promise<JobOutcome>((resolve, reject) => this.pending.set(ctx.job.id, { ctx, resolve, reject }));
     const queued = await queue.add(ctx.job.kind, { job: ctx.job } satisfies QueuedJob, {
-      jobId: ctx.job.id, attempts: this.opts.attempts ?? 3, backoff: { type: 'fixed', delay: 1000 },
+      jobId: ctx.job.id, attempts: this.opts.attempts ?? 1,
       removeOnComplete: { age: 24 * 3600 }, removeOnFail: { age: 7 * 24 * 3600 },
     });
     ctx.log('info', `queued for ${queueName === CARE_QUEUE ? 'any agent' : `host ${ctx.job.host}`}`);

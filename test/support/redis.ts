@@ -1,10 +1,11 @@
 // Starts a throwaway Redis for tests on a free loopback port, configured as vmbak's docs ask
-// of a production one: append-only file on (a restart keeps every queued job) and
-// `noeviction` (Redis refuses writes when full rather than silently dropping jobs). Its data
-// lives in a temp directory; `restart()` stops it and starts it again on the same data.
+// of a production one: append-only file on (a restart keeps every queued job), `noeviction`
+// (Redis refuses writes when full rather than silently dropping jobs) and an ACL file (the
+// agents' users outlive a restart). Its data lives in a temp directory; `restart()` stops it
+// and starts it again on the same data.
 
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { findFreePort, stopProcess, waitForPort } from './free-port.ts';
@@ -31,11 +32,12 @@ export function redisUnavailable(): string | null {
 export async function startRedis(): Promise<RedisServer> {
   const dir = mkdtempSync(join(tmpdir(), 'vmbak-redis-'));
   const port = await findFreePort();
+  writeFileSync(join(dir, 'users.acl'), '');
   let child: ChildProcess | null = null;
   const start = async () => {
     child = spawn('redis-server', [
       '--bind', '127.0.0.1', '--port', String(port), '--dir', dir, '--save', '', '--appendonly', 'yes',
-      '--appendfsync', 'everysec', '--maxmemory-policy', 'noeviction', '--daemonize', 'no',
+      '--appendfsync', 'everysec', '--maxmemory-policy', 'noeviction', '--aclfile', join(dir, 'users.acl'), '--daemonize', 'no',
     ], { stdio: 'ignore' });
     await waitForPort(port, 15_000, child);
   };
