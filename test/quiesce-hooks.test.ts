@@ -253,7 +253,8 @@ describe('pre-freeze / post-thaw hooks with a real guest', { concurrency: false 
     rmSync(started, { force: true });
     rmSync(finished, { force: true });
     const { ended } = startBackup(['--quiesce', 'require', '--pre-freeze', hookScript,
-      '--post-thaw', `${hookScript}; touch ${started}; sleep 2; touch ${finished}`]);
+      // 8 s: room for `jobs ls` and `jobs abort` (two vmbak starts) on a loaded machine.
+      '--post-thaw', `${hookScript}; touch ${started}; sleep 8; touch ${finished}`]);
     await waitUntil('the post-thaw hook', () => existsSync(started), 60_000);
     const jobs = await vmbak(['jobs', 'ls', '--json'], env());
     const jobId = (JSON.parse(jobs.stdout) as { jobId: string }[])[0]?.jobId;
