@@ -159,6 +159,11 @@ alerts:
   assert.equal((await finished(restore.id))!.state, 'succeeded', (await finished(restore.id))!.error ?? '');
   assert.equal(statSync(join(restoreDir, 'vda.raw')).size, 16 << 20, 'the restored disk has the VM disk\'s size');
   assert.equal((await finished(prune.id))!.state, 'succeeded', (await finished(prune.id))!.error ?? '');
+  // Delete one backup: gone from the repository and the catalog alike.
+  await controller.deleteBackup('local', newest.backupId, { catalogOnly: false });
+  const left = JSON.parse((await vmbak(['backups', 'ls', '--repo', repo, '--json'], { VMBAK_PASSPHRASE: 'ctl pass' })).stdout) as { backupId: string }[];
+  assert.ok(!left.some((b) => b.backupId === newest.backupId), 'deleted from the repository');
+  assert.equal((await listBackups(catalog, { vm: web1.uuid })).items.some((b) => b.backupId === newest.backupId), false, 'and from the catalog');
 
   stopped = true;
   await controller.stop();

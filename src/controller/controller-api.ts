@@ -83,6 +83,12 @@ export interface ControllerApi {
   subscribe(listener: (update: JobUpdate) => void): () => void;
   /** Reads the hypervisors' inventories into the catalog now. */
   syncInventory(): Promise<void>;
+  /**
+   * Deletes a backup from its repository (its manifest and indexes go; gc frees its data) and
+   * from the catalog — or, with `catalogOnly`, forgets it in the catalog alone (a rebuild
+   * lists it again while the repository has it).
+   */
+  deleteBackup(repository: string, backupId: string, opts: { readonly catalogOnly: boolean }): Promise<void>;
   /** Rebuilds the catalog's list of backups from the repositories' manifests (one, or all). */
   rebuildBackups(repository?: string): Promise<{ added: number; removed: number }>;
   /** Re-reads policies and repositories after a change through the API, so schedules (backups, verify, gc) follow at once. */

@@ -9,13 +9,15 @@ import { mkdirSync } from 'node:fs';
 import { VmbakError, describeError, parseDuration, systemClock, type Clock, type Hypervisor, type VmInfo } from '../core/index.ts';
 import { defaultStateDir, hostName } from '../host/index.ts';
 import {
-  appendJobEvent, backupFromManifest, getBackup, dataDirPaths, getJob, getPolicy, listJobVms, listRepositories, loadSecretsBox, markJobsInterrupted,
+  appendJobEvent, backupFromManifest, forgetBackups, getBackup, dataDirPaths, getJob, getPolicy, listJobVms, listRepositories, loadSecretsBox, markJobsInterrupted,
   openCatalog, pruneClaims, recordAudit, recordHostSeen, replaceRepositoryBackups, setJobProgress, setJobState,
   type CatalogJob, type JobKind, type JobTrigger, type OpenCatalog, type SecretsBox,
 } from '../catalog/index.ts';
 import { AlertNotifier, type AlertEvent } from '../alerts/index.ts';
 import { applyConfig, loadConfigFile } from '../config/index.ts';
-import { connectHypervisor, describeInstantLeftover, describeLeftover, listRepositoryBackups, sweepInstantLeftovers, sweepLeftovers } from '../services/index.ts';
+import {
+  connectHypervisor, describeInstantLeftover, describeLeftover, executeRepositoryPrune, listRepositoryBackups, resolveBackupRef, sweepInstantLeftovers, sweepLeftovers,
+} from '../services/index.ts';
 import { ControllerFiles } from './file-service.ts';
 import type { AgentControl, AgentRegistration, AgentReport, ControllerApi, JobAction, JobRequest, JobUpdate } from './controller-api.ts';
 import { JobRunner, type JobExecutor, type JobOutcome } from './job-runner.ts';
@@ -243,6 +245,17 @@ export class Controller implements ControllerApi {
     if (!this.hypervisor) return;
     const result = await syncInventory(this.catalog, this.hypervisor);
     for (const c of result.conflicts) this.opts.log.warn({}, c);
+  }
+
+  async deleteBackup(repository: string, backupId: string, opts: { readonly catalogOnly: boolean }): Promise<void> {
+    if (!(await getBackup(this.catalog, repository, backupId))) throw new VmbakError('BACKUP_NOT_FOUND', { backupId, repo: repository });
+    if (!opts.catalogOnly) {
+      await withRepository(this.store, repository, async (repo) => {
+        const manifest = await resolveBackupRef(repo, backupId);
+        await executeRepositoryPrune(repo, { keep: [], remove: [manifest] });
+      }, this.store.alert);
+    }
+    await forgetBackups(this.catalog, repository, [backupId]);
   }
 
   async rebuildBackups(repository?: string): Promise<{ added: number; removed: number }> {

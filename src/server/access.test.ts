@@ -23,6 +23,8 @@ function mayUse(role: Role, method: string, path: string): boolean {
   if (method === 'POST' && path === '/api/v1/auth/logout') return true; // every person may end their own session
   if (method === 'GET' && OPERATOR_READS.test(path)) return role === 'operator';
   if (method === 'GET') return !ADMIN_READS.test(path);
+  // Deleting a backup destroys data: settings-level, for admins alone.
+  if (method === 'DELETE' && path.startsWith('/api/v1/backups/')) return false;
   return role === 'operator' && OPERATOR_ACTIONS.test(path);
 }
 

@@ -12,7 +12,7 @@ import type { TestContext } from 'node:test';
 import { Cron } from 'croner';
 import { AlertNotifier } from '../alerts/index.ts';
 import {
-  ROLES, appendJobEvent, createApiToken, recordAudit, createJob, dataDirPaths, getJob, getPolicy, loadSecretsBox, openCatalog, recordHostSeen, setJobState, syncHostVms,
+  ROLES, appendJobEvent, forgetBackups, getBackup, createApiToken, recordAudit, createJob, dataDirPaths, getJob, getPolicy, loadSecretsBox, openCatalog, recordHostSeen, setJobState, syncHostVms,
   type CatalogJob, type JobState, type OpenCatalog, type Role, type SecretsBox,
 } from '../catalog/index.ts';
 import {
@@ -128,6 +128,14 @@ export class TestController implements ControllerApi {
   async syncInventory(): Promise<void> { await syncHostVms(this.catalog, 'host-a', this.inventory); }
 
   async rebuildBackups(): Promise<{ added: number; removed: number }> { return { added: 0, removed: 0 }; }
+
+  readonly deleted: { repository: string; backupId: string; catalogOnly: boolean }[] = [];
+
+  async deleteBackup(repository: string, backupId: string, opts: { readonly catalogOnly: boolean }): Promise<void> {
+    if (!(await getBackup(this.catalog, repository, backupId))) throw new VmbakError('BACKUP_NOT_FOUND', { backupId, repo: repository });
+    this.deleted.push({ repository, backupId, ...opts });
+    await forgetBackups(this.catalog, repository, [backupId]);
+  }
 
   async reloadPolicies(): Promise<void> { this.reloads++; }
 

@@ -42,6 +42,15 @@ export const backupRoutes = [
     async handler({ deps, params }) { return backupOrNotFound(deps, params.repository, params.backupId); },
   }),
   route({
+    method: 'DELETE', url: '/backups/:repository/:backupId', access: 'admin', tags: ['backups'], audit: 'backup.delete',
+    summary: 'Delete a backup from its repository and the catalog (gc frees its data), or with catalogOnly forget it in the catalog alone',
+    params: backupParams,
+    query: z.strictObject({ catalogOnly: z.enum(['true', 'false']).default('false').describe('true: only the catalog forgets it; the repository keeps it') }),
+    async handler({ deps, params, query }) {
+      await deps.controller.deleteBackup(params.repository, params.backupId, { catalogOnly: query.catalogOnly === 'true' });
+    },
+  }),
+  route({
     method: 'POST', url: '/backups/:repository/:backupId/verify', access: 'operator', tags: ['backups'], auditedBy: 'controller', status: 202,
     summary: 'Verify a backup (a job)', params: backupParams, response: jobSchema,
     async handler({ deps, params, principal }) {

@@ -2384,7 +2384,77 @@ export interface paths {
         };
         put?: never;
         post?: never;
-        delete?: never;
+        /** Delete a backup from its repository and the catalog (gc frees its data), or with catalogOnly forget it in the catalog alone */
+        delete: {
+            parameters: {
+                query?: {
+                    /** @description true: only the catalog forgets it; the repository keeps it */
+                    catalogOnly?: "true" | "false";
+                };
+                header?: never;
+                path: {
+                    backupId: string;
+                    repository: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description A problem (RFC 9457) */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": {
+                            /**
+                             * @description docs/errors.md
+                             * @enum {string}
+                             */
+                            code: "USAGE" | "CONFIG_INVALID" | "NODE_TOO_OLD" | "PASSPHRASE_MISSING" | "PASSPHRASE_FILE_UNREADABLE" | "PASSPHRASE_EMPTY" | "PASSPHRASE_MISMATCH" | "WRONG_PASSPHRASE" | "REPO_NOT_FOUND" | "REPO_EXISTS" | "REPO_VERSION_UNKNOWN" | "REPO_CONFIG_CORRUPT" | "REPO_ENCRYPTED_NEEDS_KEY" | "REPO_NOT_ENCRYPTED" | "REPO_LOCKED" | "LEASE_LOST" | "LOCK_CORRUPT" | "BACKUP_NOT_FOUND" | "BACKUP_ID_AMBIGUOUS" | "MANIFEST_CORRUPT" | "INDEX_CORRUPT" | "CHUNK_MISSING" | "CHUNK_CORRUPT" | "PACK_CORRUPT" | "DISK_NOT_IN_BACKUP" | "DIGEST_MISMATCH" | "NOT_A_DISK_IMAGE" | "IMAGE_NOT_FOUND" | "DOMAIN_XML_INVALID" | "DISK_NAME_CLASH" | "NBD_PROTOCOL" | "NBD_ERROR" | "NBD_CONNECT" | "NBD_LISTEN_FAILED" | "QEMU_NBD_FAILED" | "TOOL_MISSING" | "TARGET_FULL" | "TARGET_DENIED" | "TARGET_UNREACHABLE" | "TARGET_IO" | "OBJECT_MISSING" | "BUCKET_MISSING" | "TARGET_URL_INVALID" | "OUTPUT_EXISTS" | "OUTPUT_IO" | "ABORTED" | "VERIFY_FAILED" | "CHECK_FAILED" | "COMPLETED_WITH_WARNINGS" | "VM_NOT_FOUND" | "VM_EXISTS" | "VM_NOT_SHUT_OFF" | "LIBVIRT_FAILED" | "DISK_UNSUPPORTED" | "QUIESCE_FAILED" | "HOOK_FAILED" | "SCRATCH_SPACE_LOW" | "JOB_NOT_FOUND" | "JOB_NOT_RUNNING" | "PAUSE_TOO_LONG" | "CONFIRMATION_NEEDED" | "FILESYSTEM_NOT_FOUND" | "FILESYSTEM_UNSUPPORTED" | "FILE_NOT_FOUND" | "FILE_BROWSER_FAILED" | "FILE_BROWSER_BUSY" | "FILE_INDEX_MISSING" | "FILE_INDEX_CORRUPT" | "FILE_INDEX_LIMIT" | "INTERNAL" | "CATALOG_OPEN_FAILED" | "CATALOG_SCHEMA_NEWER" | "CATALOG_MIGRATION_FAILED" | "CATALOG_NOT_FOUND" | "CATALOG_CONFLICT" | "SECRETS_KEY_INVALID" | "SECRET_UNREADABLE" | "ALERT_UNDELIVERED" | "AUTH_REQUIRED" | "ACCESS_DENIED" | "LOGIN_FAILED" | "LOGIN_RATE_LIMITED" | "NO_ROUTE" | "INVALID_REQUEST" | "MANAGED_BY_CONFIG" | "NOT_READY" | "CONTROLLER_UNREACHABLE" | "CONTROLLER_REFUSED" | "SCRATCH_HIDDEN_FROM_QEMU" | "INSTANT_NOT_FOUND" | "INSTANT_EXISTS" | "INSTANT_SERVER_FAILED" | "INSTANT_MIGRATE_FAILED";
+                            detail: string;
+                            /** @description the request field that failed its schema (body.name, query.limit) */
+                            field?: string;
+                            instance?: string;
+                            status: number;
+                            title: string;
+                            /** @description urn:vmbak:error:<code> */
+                            type: string;
+                        };
+                    };
+                };
+                /** @description A problem (RFC 9457) */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": {
+                            /**
+                             * @description docs/errors.md
+                             * @enum {string}
+                             */
+                            code: "USAGE" | "CONFIG_INVALID" | "NODE_TOO_OLD" | "PASSPHRASE_MISSING" | "PASSPHRASE_FILE_UNREADABLE" | "PASSPHRASE_EMPTY" | "PASSPHRASE_MISMATCH" | "WRONG_PASSPHRASE" | "REPO_NOT_FOUND" | "REPO_EXISTS" | "REPO_VERSION_UNKNOWN" | "REPO_CONFIG_CORRUPT" | "REPO_ENCRYPTED_NEEDS_KEY" | "REPO_NOT_ENCRYPTED" | "REPO_LOCKED" | "LEASE_LOST" | "LOCK_CORRUPT" | "BACKUP_NOT_FOUND" | "BACKUP_ID_AMBIGUOUS" | "MANIFEST_CORRUPT" | "INDEX_CORRUPT" | "CHUNK_MISSING" | "CHUNK_CORRUPT" | "PACK_CORRUPT" | "DISK_NOT_IN_BACKUP" | "DIGEST_MISMATCH" | "NOT_A_DISK_IMAGE" | "IMAGE_NOT_FOUND" | "DOMAIN_XML_INVALID" | "DISK_NAME_CLASH" | "NBD_PROTOCOL" | "NBD_ERROR" | "NBD_CONNECT" | "NBD_LISTEN_FAILED" | "QEMU_NBD_FAILED" | "TOOL_MISSING" | "TARGET_FULL" | "TARGET_DENIED" | "TARGET_UNREACHABLE" | "TARGET_IO" | "OBJECT_MISSING" | "BUCKET_MISSING" | "TARGET_URL_INVALID" | "OUTPUT_EXISTS" | "OUTPUT_IO" | "ABORTED" | "VERIFY_FAILED" | "CHECK_FAILED" | "COMPLETED_WITH_WARNINGS" | "VM_NOT_FOUND" | "VM_EXISTS" | "VM_NOT_SHUT_OFF" | "LIBVIRT_FAILED" | "DISK_UNSUPPORTED" | "QUIESCE_FAILED" | "HOOK_FAILED" | "SCRATCH_SPACE_LOW" | "JOB_NOT_FOUND" | "JOB_NOT_RUNNING" | "PAUSE_TOO_LONG" | "CONFIRMATION_NEEDED" | "FILESYSTEM_NOT_FOUND" | "FILESYSTEM_UNSUPPORTED" | "FILE_NOT_FOUND" | "FILE_BROWSER_FAILED" | "FILE_BROWSER_BUSY" | "FILE_INDEX_MISSING" | "FILE_INDEX_CORRUPT" | "FILE_INDEX_LIMIT" | "INTERNAL" | "CATALOG_OPEN_FAILED" | "CATALOG_SCHEMA_NEWER" | "CATALOG_MIGRATION_FAILED" | "CATALOG_NOT_FOUND" | "CATALOG_CONFLICT" | "SECRETS_KEY_INVALID" | "SECRET_UNREADABLE" | "ALERT_UNDELIVERED" | "AUTH_REQUIRED" | "ACCESS_DENIED" | "LOGIN_FAILED" | "LOGIN_RATE_LIMITED" | "NO_ROUTE" | "INVALID_REQUEST" | "MANAGED_BY_CONFIG" | "NOT_READY" | "CONTROLLER_UNREACHABLE" | "CONTROLLER_REFUSED" | "SCRATCH_HIDDEN_FROM_QEMU" | "INSTANT_NOT_FOUND" | "INSTANT_EXISTS" | "INSTANT_SERVER_FAILED" | "INSTANT_MIGRATE_FAILED";
+                            detail: string;
+                            /** @description the request field that failed its schema (body.name, query.limit) */
+                            field?: string;
+                            instance?: string;
+                            status: number;
+                            title: string;
+                            /** @description urn:vmbak:error:<code> */
+                            type: string;
+                        };
+                    };
+                };
+                /** @description Done */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
         options?: never;
         head?: never;
         patch?: never;
@@ -7046,6 +7116,7 @@ export type operations = Record<string, never>;
 export const routeAccess = {
   'DELETE /api/v1/alerts/channels/{name}': 'admin',
   'DELETE /api/v1/alerts/rules/{name}': 'admin',
+  'DELETE /api/v1/backups/{repository}/{backupId}': 'admin',
   'DELETE /api/v1/policies/{name}': 'admin',
   'DELETE /api/v1/repositories/{name}': 'admin',
   'DELETE /api/v1/tokens/{id}': 'admin',
