@@ -1,22 +1,41 @@
 // An agent's line to the controller: JSON over the REST API with the agent's bearer token.
 // A controller that cannot be reached, or is still starting (503), is CONTROLLER_UNREACHABLE
 // (retryable: the caller tries again later); one that answers with any other problem is
-// CONTROLLER_REFUSED, carrying its words.
+// CONTROLLER_REFUSED, carrying its words. Given several controllers (sharing one catalog and
+// Redis), a call that finds one away goes to the next.
 
-import { VmbakError, describeError } from '../core/index.ts';
+import { VmbakError, describeError, isVmbakError } from '../core/index.ts';
 
 export class ControllerClient {
-  readonly url: string;
+  readonly #urls: string[];
   readonly #token: string;
   readonly #timeoutMs: number;
+  #current = 0;
 
-  constructor(url: string, token: string, timeoutMs = 30_000) {
-    this.url = url.replace(/\/+$/, '');
+  /** `urls`: one controller, or several sharing one catalog (comma-separated): the next is tried when one is away. */
+  constructor(urls: string, token: string, timeoutMs = 30_000) {
+    this.#urls = urls.split(',').map((u) => u.trim().replace(/\/+$/, '')).filter(Boolean);
     this.#token = token;
     this.#timeoutMs = timeoutMs;
   }
 
+  /** The controller talked to now. */
+  get url(): string {
+    return this.#urls[this.#current]!;
+  }
+
   async call<T>(method: 'GET' | 'POST' | 'PUT', path: string, body?: unknown): Promise<T> {
+    for (let tried = 1; ; tried++) {
+      try {
+        return await this.#callOne<T>(method, path, body);
+      } catch (err) {
+        if (!isVmbakError(err, 'CONTROLLER_UNREACHABLE') || tried >= this.#urls.length) throw err;
+        this.#current = (this.#current + 1) % this.#urls.length;
+      }
+    }
+  }
+
+  async #callOne<T>(method: 'GET' | 'POST' | 'PUT', path: string, body?: unknown): Promise<T> {
     let response: Response;
     try {
       response = await fetch(`${this.url}/api/v1${path}`, {

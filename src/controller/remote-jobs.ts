@@ -39,6 +39,14 @@ export interface RemoteJobsOptions {
   readonly attempts?: number;
 }
 
+function parseOutcome(value: unknown): JobOutcome | null {
+  const v = typeof value === 'string' ? (() => { try { return JSON.parse(value) as unknown; } catch { return null; } })() : value;
+  if (!v || typeof v !== 'object') return null;
+  const { state, error } = v as { state?: unknown; error?: unknown };
+  if (state !== 'succeeded' && state !== 'warning' && state !== 'failed') return null;
+  return { state, error: typeof error === 'string' ? error : null };
+}
+
 export class RemoteJobs {
   private readonly opts: RemoteJobsOptions;
   private readonly queues = new Map<string, { queue: Queue; events: QueueEvents }>();
@@ -148,6 +156,13 @@ export class RemoteJobs {
       q.events.on('failed', ({ jobId, failedReason }) => {
         const p = this.pending.get(jobId);
         if (p) { this.pending.delete(jobId); p.resolve({ state: 'failed', error: failedReason }); }
+      });
+      // The agent may have given its final word to another controller sharing the catalog (the
+      // one it reached): the job's result in the queue tells this one.
+      q.events.on('completed', ({ jobId, returnvalue }) => {
+        const p = this.pending.get(jobId);
+        const outcome = parseOutcome(returnvalue);
+        if (p && outcome) { this.pending.delete(jobId); p.resolve(outcome); }
       });
       this.queues.set(name, q);
       await q.events.waitUntilReady();

@@ -22,7 +22,7 @@ interface AgentCommandOptions {
 export function registerAgentCommand(program: Command): void {
   program.command('agent')
     .description('run the jobs of this hypervisor host for a controller (vmbak serve --redis)')
-    .requiredOption('--controller <url>', 'the controller\'s API, e.g. https://controller:8470')
+    .requiredOption('--controller <url>', 'the controller\'s API, e.g. https://controller:8470; several sharing one catalog: comma-separated')
     .option('--token <token>', 'an API token of the agent role (or $VMBAK_AGENT_TOKEN, or --token-file)')
     .option('--token-file <file>', 'a file holding the token')
     .option('--host-name <name>', 'this host\'s name at the controller', hostname())
