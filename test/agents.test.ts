@@ -15,16 +15,16 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { existsSync, openSync, writeSync, closeSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import type { ChildProcess } from 'node:child_process';
 import { Redis } from 'ioredis';
 import { createTestVm, destroyAllTestVms, ensureLibvirt, hmpWrite, virshTest, TEST_URI, type TestVm } from './support/libvirt.ts';
-import { spawnVmbak, tempDir, vmbak } from './support/vmbak-cli.ts';
+import { tempDir, vmbak } from './support/vmbak-cli.ts';
+import { vmbakProcesses, waitFor } from './support/processes.ts';
 import { findFreePort } from './support/free-port.ts';
 import { redisUnavailable, startRedis, type RedisServer } from './support/redis.ts';
 import { startCountingProxy, type CountingProxy } from './support/counting-proxy.ts';
 
 const tmp = tempDir('agents');
-const children = new Set<ChildProcess>();
+const processes = vmbakProcesses();
 const dataDir = join(tmp.dir, 'data');
 const repo = join(tmp.dir, 'repo');
 const DISK_BYTES = 96 << 20;
@@ -58,30 +58,12 @@ policies:
 }, { timeout: 120_000 });
 
 after(async () => {
-  for (const c of children) c.kill('SIGKILL');
+  processes.killAll();
   await proxy?.close();
   await redis?.close();
   await destroyAllTestVms();
   tmp.remove();
 }, { timeout: 60_000 });
-
-function spawnTracked(args: string[], env: NodeJS.ProcessEnv = {}) {
-  const child = spawnVmbak(args, env);
-  let out = '';
-  child.stdout!.on('data', (d: Buffer) => { out += d; });
-  child.stderr!.on('data', (d: Buffer) => { out += d; });
-  children.add(child);
-  const exited = new Promise<number | null>((resolve) => child.once('close', (code) => { children.delete(child); resolve(code); }));
-  return { child, output: () => out, exited };
-}
-
-async function waitFor(what: string, probe: () => Promise<boolean>, timeoutMs: number, output?: () => string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await probe())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${output ? `\n${output().slice(-3000)}` : ''}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 type Page<T> = { items: T[]; total: number };
 type Job = { id: string; state: string; host: string | null; bytesRead: number; error: string | null };
@@ -103,7 +85,7 @@ test('an agent backs up its host\'s VM straight to the repository; kill -9 mid-b
     return (await res.json()) as T;
   };
 
-  const served = spawnTracked(['serve', '--data-dir', dataDir, '--config', join(tmp.dir, 'vmbak.yaml'), '--listen', base.replace('http://', ''),
+  const served = processes.spawn(['serve', '--data-dir', dataDir, '--config', join(tmp.dir, 'vmbak.yaml'), '--listen', base.replace('http://', ''),
     '--no-local-agent', '--redis', redis.url]);
   await waitFor('the controller', async () => (await fetch(`${base}/api/v1/health`).catch(() => null))?.status === 200, 60_000, served.output);
 
@@ -111,7 +93,7 @@ test('an agent backs up its host\'s VM straight to the repository; kill -9 mid-b
   const agentArgs = ['agent', '--controller', `http://127.0.0.1:${proxy.port}`, '--token', agentToken, '--host-name', 'kvm-a', '--connect', TEST_URI, '--streams', '1'];
   // The first agent stops at its second pack (held until killed), so the kill lands mid-backup.
   const faults = JSON.stringify([{ op: 'put', match: 'packs/', nth: 2, action: 'hold', heldFile, releaseFile: join(tmp.dir, 'never') }]);
-  const first = spawnTracked(agentArgs, { VMBAK_TEST_FAULTS: faults, VMBAK_AGENT_LOCK_MS: '4000' });
+  const first = processes.spawn(agentArgs, { VMBAK_TEST_FAULTS: faults, VMBAK_AGENT_LOCK_MS: '4000' });
   await waitFor('the agent\'s inventory', async () => (await api<Page<{ name: string; host: string }>>('GET', `/vms?vm=${vm.name}`)).items[0]?.host === 'kvm-a', 60_000, first.output);
 
   // Each agent gets a Redis user of its own that reaches its host's queue and the care queue only.
@@ -137,7 +119,7 @@ test('an agent backs up its host\'s VM straight to the repository; kill -9 mid-b
   await first.exited;
   assert.equal((await api<{ job: Job }>('GET', `/jobs/${job.id}`)).job.state, 'running', 'the job waits for its host');
 
-  const second = spawnTracked(agentArgs, { VMBAK_AGENT_LOCK_MS: '4000' });
+  const second = processes.spawn(agentArgs, { VMBAK_AGENT_LOCK_MS: '4000' });
   await waitFor('the job to finish', async () => !['queued', 'running'].includes((await api<{ job: Job }>('GET', `/jobs/${job.id}`)).job.state), 180_000, second.output);
   const done = await api<{ job: Job; vms: { state: string; backupId: string | null }[]; events: { message: string }[] }>('GET', `/jobs/${job.id}`);
   assert.equal(done.job.state, 'succeeded', `${done.job.error}\n${second.output().slice(-3000)}`);
@@ -171,7 +153,7 @@ test('an agent backs up its host\'s VM straight to the repository; kill -9 mid-b
   // controller with what it has to record, and reports when it is back.
   const held2 = join(tmp.dir, 'held2');
   const release2 = join(tmp.dir, 'release2');
-  const third = spawnTracked(agentArgs, {
+  const third = processes.spawn(agentArgs, {
     VMBAK_AGENT_LOCK_MS: '4000', VMBAK_TEST_FAULTS: JSON.stringify([{ op: 'put', match: 'packs/', nth: 1, action: 'hold', heldFile: held2, releaseFile: release2 }]),
   });
   await waitFor('the third agent', async () => third.output().includes('agent ready'), 60_000, third.output);
@@ -184,7 +166,7 @@ test('an agent backs up its host\'s VM straight to the repository; kill -9 mid-b
   // The backup completes in the repository while nobody can record it; the agent waits with the record.
   const inRepository = async () => (JSON.parse((await vmbak(['backups', 'ls', '--repo', repo, '--json'], { VMBAK_PASSPHRASE: 'agt pass' })).stdout) as unknown[]).length;
   await waitFor('the backup in the repository while the controller is away', async () => (await inRepository()) === 3, 60_000, third.output);
-  const again = spawnTracked(['serve', '--data-dir', dataDir, '--config', join(tmp.dir, 'vmbak.yaml'), '--listen', base.replace('http://', ''), '--no-local-agent', '--redis', redis.url]);
+  const again = processes.spawn(['serve', '--data-dir', dataDir, '--config', join(tmp.dir, 'vmbak.yaml'), '--listen', base.replace('http://', ''), '--no-local-agent', '--redis', redis.url]);
   await waitFor('the controller again', async () => (await fetch(`${base}/api/v1/health`).catch(() => null))?.status === 200, 60_000, again.output);
   await waitFor('the job reported', async () => (await api<{ job: Job }>('GET', `/jobs/${last.id}`)).job.state !== 'running', 60_000, third.output);
   assert.equal((await api<{ job: Job }>('GET', `/jobs/${last.id}`)).job.state, 'succeeded');

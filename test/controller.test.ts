@@ -17,6 +17,7 @@ import { listBackups, listJobs, listJobVms, listUsage } from '../src/catalog/ind
 import { startReceiver, startSmtpServer } from '../src/alerts/alerts-test-support.ts';
 import { createTestVm, destroyAllTestVms, ensureLibvirt, virshTest, TEST_URI, type TestVm } from './support/libvirt.ts';
 import { vmbak, tempDir } from './support/vmbak-cli.ts';
+import { waitFor } from './support/processes.ts';
 
 const tmp = tempDir('controller');
 const tag = `ctl${randomBytes(3).toString('hex')}`;
@@ -35,14 +36,6 @@ after(async () => {
   await destroyAllTestVms();
   tmp.remove();
 }, { timeout: 60_000 });
-
-async function waitFor(what: string, probe: () => Promise<boolean>, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await probe())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
 
 function captureLog(): { log: ControllerLog; lines: string[] } {
   const lines: string[] = [];

@@ -7,15 +7,15 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { writeFileSync } from 'node:fs';
-import type { ChildProcess } from 'node:child_process';
 import { createTestVm, destroyAllTestVms, ensureLibvirt, TEST_URI, type TestVm } from './support/libvirt.ts';
-import { spawnVmbak, tempDir, vmbak } from './support/vmbak-cli.ts';
+import { tempDir, vmbak } from './support/vmbak-cli.ts';
+import { vmbakProcesses, waitFor } from './support/processes.ts';
 import { findFreePort } from './support/free-port.ts';
 import { redisUnavailable, startRedis, type RedisServer } from './support/redis.ts';
 import { postgresUnavailable, startPostgres, type PostgresServer } from './support/postgres.ts';
 
 const tmp = tempDir('two-ctl');
-const children = new Set<ChildProcess>();
+const processes = vmbakProcesses();
 const repo = join(tmp.dir, 'repo');
 let vm: TestVm;
 let redis: RedisServer;
@@ -40,30 +40,12 @@ policies:
 }, { timeout: 120_000 });
 
 after(async () => {
-  for (const c of children) c.kill('SIGKILL');
+  processes.killAll();
   await redis?.close();
   await pg?.close();
   await destroyAllTestVms();
   tmp.remove();
 }, { timeout: 60_000 });
-
-function spawnTracked(args: string[], env: NodeJS.ProcessEnv = {}) {
-  const child = spawnVmbak(args, env);
-  let out = '';
-  child.stdout!.on('data', (d: Buffer) => { out += d; });
-  child.stderr!.on('data', (d: Buffer) => { out += d; });
-  children.add(child);
-  const exited = new Promise<number | null>((resolve) => child.once('close', (code) => { children.delete(child); resolve(code); }));
-  return { child, output: () => out, exited };
-}
-
-async function waitFor(what: string, probe: () => Promise<boolean>, timeoutMs: number, output?: () => string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await probe())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${output ? `\n${output().slice(-3000)}` : ''}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
 
 type Job = { id: string; state: string; trigger: string; host: string | null; params: { fireMs?: number } };
 
@@ -71,7 +53,7 @@ test('two controllers on one catalog: each firing runs once; one killed, the oth
   if (unavailable) return t.skip(unavailable);
   const serve = async (name: string) => {
     const url = `http://127.0.0.1:${await findFreePort()}`;
-    const served = spawnTracked(['serve', '--data-dir', join(tmp.dir, name), '--catalog', catalogUrl, '--secrets-key', join(tmp.dir, 'shared.key'),
+    const served = processes.spawn(['serve', '--data-dir', join(tmp.dir, name), '--catalog', catalogUrl, '--secrets-key', join(tmp.dir, 'shared.key'),
       '--config', join(tmp.dir, 'vmbak.yaml'), '--listen', url.replace('http://', ''), '--no-local-agent', '--redis', redis.url]);
     await waitFor(`controller ${name}`, async () => (await fetch(`${url}/api/v1/health`).catch(() => null))?.status === 200, 60_000, served.output);
     return { ...served, url };
@@ -85,7 +67,7 @@ test('two controllers on one catalog: each firing runs once; one killed, the oth
     assert.equal(res.status, 200, await res.clone().text());
     return ((await res.json()) as { items: Job[] }).items;
   };
-  const agent = spawnTracked(['agent', '--controller', `${a.url},${b.url}`, '--token', await token('agent'), '--host-name', 'kvm-a', '--connect', TEST_URI]);
+  const agent = processes.spawn(['agent', '--controller', `${a.url},${b.url}`, '--token', await token('agent'), '--host-name', 'kvm-a', '--connect', TEST_URI]);
 
   await waitFor('three scheduled backups', async () => (await jobs(b.url)).filter((j) => j.trigger === 'schedule' && j.state === 'succeeded').length >= 3, 120_000, agent.output);
   const fired = (await jobs(b.url)).filter((j) => j.trigger === 'schedule');

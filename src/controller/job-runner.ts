@@ -90,7 +90,8 @@ export class JobRunner {
 
   async submit(job: NewJob, options: SubmitOptions = {}): Promise<CatalogJob> {
     if (this.stopping) throw new VmbakError('JOB_NOT_RUNNING', { jobId: job.id ?? 'new', op: 'queued', detail: 'the controller is stopping' });
-    const created = await createJob(this.opts.catalog, { ...job, host: job.host ?? this.opts.host });
+    // An explicit null host stays null (a job no host can run); an absent one is this runner's.
+    const created = await createJob(this.opts.catalog, { ...job, host: job.host !== undefined ? job.host : this.opts.host });
     if (options.writes?.length) this.writes.set(created.id, [...new Set(options.writes)]);
     const window = jobWindow(created.params);
     if (window) this.windows.set(created.id, window);

@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { VmbakError } from '../../core/index.ts';
 import { parseStreams } from './serve.ts';
+import { stopOnSignals } from '../service-lifetime.ts';
 
 interface AgentCommandOptions {
   controller: string;
@@ -36,18 +37,7 @@ export function registerAgentCommand(program: Command): void {
       // VMBAK_AGENT_LOCK_MS shortens how long a dead agent's job waits to be taken up again (tests).
       const lockMs = Number(process.env.VMBAK_AGENT_LOCK_MS) || undefined;
       const agent = new Agent({ controllerUrl: opts.controller, token, hostName: opts.hostName, connect: opts.connect, streams: opts.streams, log, lockMs });
-      let stopping: Promise<void> | null = null;
-      const stop = (signal: NodeJS.Signals): void => {
-        stopping ??= (async () => {
-          log.info({ signal }, 'stopping: aborting running jobs');
-          await agent.stop(`vmbak agent got ${signal}`);
-          log.info({}, 'stopped');
-          log.flush();
-          process.exit(0);
-        })();
-      };
-      process.on('SIGTERM', stop);
-      process.on('SIGINT', stop);
+      stopOnSignals(log, (signal) => agent.stop(`vmbak agent got ${signal}`));
       await agent.start();
       await new Promise(() => {}); // works until a signal
     });

@@ -8,6 +8,7 @@ import type { Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { VmbakError } from '../../core/index.ts';
+import { stopOnSignals } from '../service-lifetime.ts';
 
 interface ServeOptions {
   dataDir: string;
@@ -62,19 +63,10 @@ export function registerServeCommand(program: Command): void {
       const tls = opts.tlsCert ? { cert: readFileSync(opts.tlsCert), key: readFileSync(opts.tlsKey!) } : undefined;
       const app = createApiServer({ controller, logger: { stream: process.stdout }, tls, consoleDir: opts.consoleDir });
       if (!isConsoleBuilt(opts.consoleDir)) log.warn({ consoleDir: opts.consoleDir }, 'no web console there (npm run build makes it): serving the API alone');
-      let stopping: Promise<void> | null = null;
-      const stop = (signal: NodeJS.Signals): void => {
-        stopping ??= (async () => {
-          log.info({ signal }, 'stopping: aborting running jobs');
-          await app.close();
-          await controller.stop(`vmbak serve got ${signal}`);
-          log.info({}, 'stopped');
-          log.flush();
-          process.exit(0);
-        })();
-      };
-      process.on('SIGTERM', stop);
-      process.on('SIGINT', stop);
+      stopOnSignals(log, async (signal) => {
+        await app.close();
+        await controller.stop(`vmbak serve got ${signal}`);
+      });
       const url = await listenApiServer(app, { host, port, tls: tls !== undefined });
       log.info({ url }, `API at ${url}/api/v1`);
       if (opts.rebuildCatalog) {
