@@ -5,6 +5,7 @@
 
 import { execFile } from 'node:child_process';
 import { stat } from 'node:fs/promises';
+import path from 'node:path';
 import { VmbakError, describeError } from '../core/index.ts';
 
 export interface ImageInfo {
@@ -43,6 +44,31 @@ export async function probeImage(absPath: string, format?: string): Promise<Imag
   }
   const backingPaths = chain.map((e) => e['full-backing-filename']).filter((p): p is string => typeof p === 'string');
   return { format: top.format, virtualSizeBytes: top['virtual-size'], backingPaths };
+}
+
+/** A persistent dirty bitmap of a qcow2 image; not consistent while in use or after a crash. */
+export interface ImageBitmap {
+  readonly name: string;
+  readonly consistent: boolean;
+}
+
+/** The persistent dirty bitmaps of an image (none for other formats than qcow2). */
+export async function listImageBitmaps(imagePath: string): Promise<ImageBitmap[]> {
+  const absPath = path.resolve(imagePath);
+  // -U: a read of the header only, even if a QEMU holds the image (it would say in-use then).
+  const json = await runQemuImg(['info', '--output=json', '-U', absPath], absPath);
+  type Bitmap = { name?: unknown; flags?: unknown };
+  let bitmaps: Bitmap[] = [];
+  try {
+    const info = JSON.parse(json) as { 'format-specific'?: { data?: { bitmaps?: Bitmap[] } } };
+    bitmaps = info['format-specific']?.data?.bitmaps ?? [];
+  } catch {
+    throw new VmbakError('NOT_A_DISK_IMAGE', { path: absPath, detail: 'qemu-img info gave unreadable output' });
+  }
+  return bitmaps.filter((b): b is { name: string; flags?: unknown } => typeof b.name === 'string').map((b) => ({
+    name: b.name,
+    consistent: !(Array.isArray(b.flags) && b.flags.includes('in-use')),
+  }));
 }
 
 /** File size for regular files, null for block devices (whose size qemu reports). */

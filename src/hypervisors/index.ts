@@ -5,3 +5,5 @@ export { openImageSource, openNbdSource } from './qemu-nbd-source.ts';
 export type { ImageSourceOptions, NbdSourceOptions } from './qemu-nbd-source.ts';
 export { openImageSession, imageFileSource, type ImageSpec, type ImageFileSourceOptions } from './image-session.ts';
 export { openImageFileLazily } from './image-session.ts';
+export { listImageBitmaps, type ImageBitmap } from './image-probe.ts';
+export { openImageWithDirtyBitmap } from './qemu-nbd-source.ts';

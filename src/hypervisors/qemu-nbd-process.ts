@@ -50,13 +50,15 @@ async function sweepDeadSocketFolders(): Promise<void> {
   }
 }
 
-export async function startQemuNbd(imagePath: string, format: string, metaContexts: readonly string[]): Promise<QemuNbdSession> {
+/** `bitmap`: a persistent dirty bitmap of the image to export as the qemu:dirty-bitmap:NAME context. */
+export async function startQemuNbd(imagePath: string, format: string, metaContexts: readonly string[], bitmap?: string): Promise<QemuNbdSession> {
   await sweepDeadSocketFolders();
+  const extra = bitmap ? ['-B', bitmap] : [];
   try {
-    return await startQemuNbdWith(DIRECT_IO, imagePath, format, metaContexts);
+    return await startQemuNbdWith([...DIRECT_IO, ...extra], imagePath, format, metaContexts);
   } catch (err) {
     if (!isVmbakError(err, 'QEMU_NBD_FAILED')) throw err;
-    return startQemuNbdWith([], imagePath, format, metaContexts);
+    return startQemuNbdWith(extra, imagePath, format, metaContexts);
   }
 }
 

@@ -27,6 +27,23 @@ export async function openImageSource(imagePath: string, opts: ImageSourceOption
   return openProbedImageSource(absPath, info.format, opts.name ?? path.basename(absPath, path.extname(absPath)));
 }
 
+/**
+ * A shut-off VM's image with its persistent dirty bitmap `bitmap` exposed: the source's
+ * mapDirty reports the clusters written since the bitmap's checkpoint.
+ */
+export async function openImageWithDirtyBitmap(imagePath: string, name: string, bitmap: string): Promise<DiskSource> {
+  const absPath = path.resolve(imagePath);
+  const info = await probeImage(absPath);
+  const dirtyContext = `qemu:dirty-bitmap:${bitmap}`;
+  const session = await startQemuNbd(absPath, info.format, [BASE_ALLOCATION, dirtyContext], bitmap);
+  try {
+    return openNbdSource(session.client, name, { dirtyContext, onClose: () => session.stop() });
+  } catch (err) {
+    await session.stop();
+    throw err;
+  }
+}
+
 /** openImageSource() of an image already probed: absPath absolute, format as probeImage() found it. */
 export async function openProbedImageSource(absPath: string, format: string, name: string): Promise<DiskSource> {
   const session = await startQemuNbd(absPath, format, [BASE_ALLOCATION]);

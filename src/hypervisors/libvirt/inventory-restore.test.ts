@@ -64,7 +64,9 @@ describe('libvirt inventory and restore define', { concurrency: false }, () => {
     const session = await openBackupSession(off.name, { sinceCheckpoint: 'vmbak-whatever', quiesce: 'auto' });
     try {
       assert.equal(session.checkpointId, null);
-      assert.equal(session.disks[0]!.fallbackReason, 'VM is shut off');
+      // A checkpoint libvirt does not have cannot be read from the image's bitmaps either.
+      assert.equal(session.disks[0]!.fallbackReason, 'checkpoint vmbak-whatever no longer exists in libvirt');
+      assert.equal(session.disks[0]!.incrementalFrom, null);
       const data = await readAll(session.disks[0]!.source);
       const expected = Buffer.alloc(4 * MiB);
       expected.fill(0x42, MiB, MiB + 64 * 1024);

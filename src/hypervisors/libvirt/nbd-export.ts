@@ -2,7 +2,7 @@
 // a DiskSource — both through vmbak's own NBD client and the shared qemu-nbd source module.
 
 import { NbdClient, BASE_ALLOCATION } from '../../nbd/index.ts';
-import { openImageFileLazily, openNbdSource } from '../index.ts';
+import { openImageFileLazily, openImageWithDirtyBitmap, openNbdSource } from '../index.ts';
 import type { ExportOpener, ImageOpener } from './session-options.ts';
 
 export const openBackupExport: ExportOpener = async (socketPath, target, dirtyContext) => {
@@ -22,3 +22,6 @@ export const openBackupExport: ExportOpener = async (socketPath, target, dirtyCo
  * locked at all. The file's facts are taken here, before any read.
  */
 export const openImageFile: ImageOpener = (path, target) => openImageFileLazily(path, target);
+
+/** A shut-off VM's disk read through its dirty bitmap `bitmap` (cold-bitmaps.ts decides when). */
+export const openImageWithBitmap = (path: string, target: string, bitmap: string) => openImageWithDirtyBitmap(path, target, bitmap);

@@ -64,10 +64,11 @@ export function planDisks(vm: LibvirtVm, opts: SessionOptions, base: CheckpointI
       throw new VmbakError('DISK_UNSUPPORTED', { disk: d.target, vm: vm.name, detail: d.unsupportedReason ?? 'no source path' });
     }
     const running = vm.state === 'running' || vm.state === 'paused';
-    const trackChanges = running && d.format === 'qcow2';
+    // A shut-off VM's qcow2 images keep their persistent dirty bitmaps: the cold session reads
+    // the one of the checkpoint (and confirms it is consistent) instead of a libvirt backup job.
+    const trackChanges = d.format === 'qcow2';
     let fallbackReason: string | null = null;
-    if (!running) fallbackReason = 'VM is shut off';
-    else if (!trackChanges) fallbackReason = `${d.format} disk: no changed-block tracking`;
+    if (!trackChanges) fallbackReason = running ? `${d.format} disk: no changed-block tracking` : 'VM is shut off';
     else if (opts.sinceCheckpoint === null) fallbackReason = 'no checkpoint from a previous backup';
     else fallbackReason = incrementalRefusal(base, opts.sinceCheckpoint, d.target, { path: d.path, sizeBytes: info.sizeBytes });
     disks.push({
