@@ -2,7 +2,7 @@
 # instant-recovery.sh — time from `vmbak restore --instant` to a guest agent that answers, for a
 # VM with a 1 GiB and an 8 GiB data disk (issue 9: it must not depend on disk size), next to a
 # full `restore --as-vm --start` of the same backup. The guest is the test guest (Debian kernel
-# + busybox + qemu-ga under TCG, test/support/guest/build-guest.sh) booting from a 64 MiB ext4
+# + busybox + qemu-ga under TCG, scripts/build-guest.sh) booting from a 64 MiB ext4
 # vda; vdb is the data disk it never reads: sparse, with a 256 MiB region of real random data
 # (AES-CTR of zeros) at the start of every GiB, so a quarter of it is stored in the repository.
 # Prints, per size: the backup's stored bytes, instant time-to-agent and bytes read from packs
@@ -17,7 +17,7 @@ uri=qemu:///system
 sizes=${BENCH_INSTANT_SIZES_GIB:-"1 8"}
 tag=$$
 
-guest=$(bash "$root/test/support/guest/build-guest.sh")
+guest=$(bash "$root/scripts/build-guest.sh")
 kernel=$(sed -n 's/^KERNEL=//p' <<<"$guest")
 initrd=$(sed -n 's/^INITRD=//p' <<<"$guest")
 pgrep -x virtlogd >/dev/null || virtlogd -d

@@ -15,7 +15,7 @@ test('vmbak runs on Node.js 24 and prints its version', async () => {
 });
 
 test('the README\'s main job (vmbak demo) runs the whole cycle and ends byte-identical', async () => {
-  const r = await vmbak(['demo', '--size', '64']);
+  const r = await vmbak(['demo', '--image', '--size', '64']);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /restored image is byte-identical to the disk/);
   assert.match(r.stdout, /verified 2 backup\(s\).*no problems/);

@@ -1,5 +1,5 @@
 // A tiny real guest for tests that need a guest OS: Debian's kernel booted directly (TCG) with
-// the initramfs test/support/guest/build-guest.sh builds. The guest mounts its ext4 disk vda at
+// the initramfs scripts/build-guest.sh builds. The guest mounts its ext4 disk vda at
 // /mnt, keeps writing there (/mnt/writes.log, /mnt/counter) and runs qemu-ga on the
 // org.qemu.guest_agent.0 channel, so `virsh domfsfreeze` freezes a filesystem with writes in
 // flight. The serial console goes to console.log in the VM's directory, for debugging.
@@ -16,7 +16,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { destroyTestVm, virshTest } from './libvirt.ts';
 
 const run = promisify(execFile);
-const BUILD_SCRIPT = fileURLToPath(new URL('./guest/build-guest.sh', import.meta.url));
+const BUILD_SCRIPT = fileURLToPath(new URL('../../scripts/build-guest.sh', import.meta.url));
 export const AGENT_CHANNEL = 'org.qemu.guest_agent.0';
 
 export interface GuestImages {

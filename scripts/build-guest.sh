@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds the tiny real guest the quiesce test boots: Debian's installed kernel plus an
+# Builds the tiny real guest that `vmbak demo` and the tests boot: Debian's installed kernel plus an
 # initramfs (cpio newc, gzip) made of busybox-static, the virtio/ext4 modules of that kernel
 # and qemu-ga with its libraries. Its /init mounts /dev/vda (ext4, made by the test) at /mnt,
 # keeps writing there, and runs the guest agent on the virtio-serial port named
