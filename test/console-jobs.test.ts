@@ -1,0 +1,162 @@
+// The console steering real work, in Chromium against a real `vmbak serve` and one shut-off
+// libvirt VM: a backup restored as a new VM through the wizard, started, and seen running by
+// libvirt while the job's page says it succeeded; then a backup to a second repository whose
+// pack writes the server holds (VMBAK_TEST_FAULTS on the serve child only), paused and aborted
+// from the job's page — each state seen in the page and in the API. axe-clean, no console errors.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { basename, dirname, join } from 'node:path';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import type { Browser, Page } from 'playwright-core';
+import { createTestVm, destroyAllTestVms, destroyTestVm, ensureLibvirt, virshTest, type TestVm } from './support/libvirt.ts';
+import { tempDir, vmbak } from './support/vmbak-cli.ts';
+import { startConsoleServer, warningsOf, type ConsoleServer } from './support/console-server.ts';
+import { buildConsole, chromiumUnavailable, launchChromium, recordConsoleErrors, seriousA11yViolations } from './support/browser.ts';
+
+const run = promisify(execFile);
+const tmp = tempDir('console-jobs');
+const dataDir = join(tmp.dir, 'data');
+const consoleDir = join(tmp.dir, 'web');
+const repo = join(tmp.dir, 'repo');
+const slowRepo = join(tmp.dir, 'slow-repo');
+const heldFile = join(tmp.dir, 'held');
+const releaseFile = join(tmp.dir, 'release');
+const restoredName = `vmbak-web-restored-${randomBytes(3).toString('hex')}`;
+const PASSWORD = 'admin password 1';
+let unavailable: string | null = null;
+let vm: TestVm;
+let server: ConsoleServer | null = null;
+let browser: Browser | null = null;
+let base = '';
+let adminToken = '';
+
+before(async () => {
+  unavailable = chromiumUnavailable() ?? await ensureLibvirt();
+  if (unavailable) return;
+  const built = buildConsole(consoleDir);
+  vm = await createTestVm({ namePrefix: 'vmbak-webjobs', start: 'defined', disks: [{ target: 'vda', format: 'qcow2', sizeBytes: 16 << 20 }] });
+  // Zero blocks are never stored: without data the backups would write no pack to hold.
+  await run('qemu-io', ['-f', 'qcow2', '-c', 'write -P 0x5a 0 4M', vm.disks[0]!.path]);
+  for (const dir of [repo, slowRepo]) assert.equal((await vmbak(['repo', 'init', '--repo', dir], { VMBAK_PASSPHRASE: 'web pass' })).code, 0);
+  writeFileSync(join(tmp.dir, 'repo.pass'), 'web pass\n');
+  writeFileSync(join(tmp.dir, 'vmbak.yaml'), [
+    'repositories:',
+    `  - { name: local, url: ${repo}, passphraseFile: repo.pass }`,
+    `  - { name: slow, url: ${slowRepo}, passphraseFile: repo.pass }`,
+    'policies: []', '',
+  ].join('\n'));
+  writeFileSync(join(tmp.dir, 'admin.pw'), PASSWORD);
+  const made = await vmbak(['user', 'create', '--data-dir', dataDir, '--name', 'admin', '--role', 'admin', '--password-file', join(tmp.dir, 'admin.pw')]);
+  assert.equal(made.code, 0, made.stderr);
+  adminToken = (await vmbak(['token', 'create', '--data-dir', dataDir, '--role', 'admin', '--name', 'test'])).stdout.trim().split('\n').at(-1)!;
+  await built;
+  // Every pack written to the slow repository waits for the release file: a job that stays running.
+  const faults = [{ op: 'put', match: 'packs/', target: 'slow-repo', action: 'hold', heldFile, releaseFile }];
+  server = await startConsoleServer(dataDir, consoleDir, ['--config', join(tmp.dir, 'vmbak.yaml'), '--streams', '2'], { VMBAK_TEST_FAULTS: JSON.stringify(faults) });
+  base = server.base;
+  browser = await launchChromium();
+}, { timeout: 180_000 });
+
+after(async () => {
+  writeFileSync(releaseFile, ''); // never leave the server's pack write waiting
+  await browser?.close();
+  await server?.stop();
+  await removeRestoredVm();
+  await destroyAllTestVms();
+  tmp.remove();
+}, { timeout: 60_000 });
+
+/** The restored VM and the disk files the restore made for it (read from libvirt before it forgets them). */
+async function removeRestoredVm(): Promise<void> {
+  const disks = await virshTest('domblklist', restoredName).then((out) => out.split('\n').map((l) => l.trim().split(/\s+/)[1]).filter((p): p is string => !!p && p.startsWith('/')), () => []);
+  await destroyTestVm(restoredName);
+  // Only a directory of the VM's own (libvirt's default: …/images/NAME/), never a shared pool.
+  for (const disk of disks) rmSync(basename(dirname(disk)) === restoredName ? dirname(disk) : disk, { recursive: true, force: true });
+}
+
+async function waitFor(what: string, probe: () => Promise<boolean> | boolean, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await probe())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+async function apiAsAdmin<T>(method: string, path: string, body?: unknown): Promise<T> {
+  const res = await fetch(`${base}/api/v1${path}`, {
+    method, headers: { authorization: `Bearer ${adminToken}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+    ...(body ? { body: JSON.stringify(body) } : {}),
+  });
+  assert.ok(res.ok, `${method} ${path}: ${res.status} ${await res.clone().text()}`);
+  return (await res.json()) as T;
+}
+
+const jobState = async (id: string): Promise<string> => (await apiAsAdmin<{ job: { state: string } }>('GET', `/jobs/${id}`)).job.state;
+
+async function checkPage(page: Page, heading: string | RegExp): Promise<void> {
+  await page.getByRole('heading', { level: 1, name: heading }).waitFor({ timeout: 15_000 });
+  await page.locator('.mantine-Loader-root').first().waitFor({ state: 'detached', timeout: 15_000 }).catch(() => undefined);
+  assert.deepEqual(await seriousA11yViolations(page), [], `axe on ${page.url()}`);
+}
+
+test('the console restores a backup as a running VM, and pauses and aborts a running job', { timeout: 300_000 }, async (t) => {
+  if (unavailable) return t.skip(unavailable);
+  const startedMs = Date.now();
+  const backup = await apiAsAdmin<{ id: string }>('POST', '/jobs', { kind: 'backup', vms: [vm.name], repositories: ['local'] });
+  await waitFor('the backup', async () => (await jobState(backup.id)) === 'succeeded', 120_000);
+
+  const context = await browser!.newContext({ viewport: { width: 1280, height: 900 } });
+  context.setDefaultTimeout(15_000);
+  const page = await context.newPage();
+  const consoleErrors = recordConsoleErrors(page);
+  t.after(async () => {
+    if (!page.isClosed()) t.diagnostic(`page ${page.url()} showed: ${(await page.locator('body').innerText().catch(() => '')).slice(0, 3000)}`);
+  });
+  await page.goto(`${base}/vms/${vm.uuid}`);
+  await page.getByLabel('User name').fill('admin');
+  await page.getByRole('textbox', { name: 'Password' }).fill(PASSWORD);
+  await page.getByRole('button', { name: 'Log in' }).click();
+  await checkPage(page, `VM ${vm.name}`);
+
+  // As a new VM, started: libvirt has it running and the job's page says it succeeded.
+  await page.getByTestId('restore-points').locator('tbody tr').first().waitFor();
+  await page.getByRole('button', { name: /^Restore the backup of / }).click();
+  const wizard = page.getByRole('dialog');
+  await wizard.getByRole('textbox', { name: 'Name of the new VM' }).fill(restoredName);
+  await wizard.getByRole('checkbox', { name: 'Start it' }).check();
+  await wizard.getByRole('button', { name: 'Restore' }).click();
+  await page.getByRole('heading', { level: 1, name: /^Job / }).waitFor();
+  const restoreId = new URL(page.url()).pathname.split('/').at(-1)!;
+  await page.getByTestId('job-state').getByText('succeeded').waitFor({ timeout: 120_000 });
+  await checkPage(page, /^Job /);
+  assert.equal(await jobState(restoreId), 'succeeded');
+  assert.match(await page.getByTestId('job-log').textContent() ?? '', new RegExp(`as VM ${restoredName}.*started`));
+  assert.equal((await virshTest('domstate', restoredName)).trim(), 'running');
+
+  // A backup held at its first pack write: paused, then aborted, from its page.
+  const held = await apiAsAdmin<{ id: string }>('POST', '/jobs', { kind: 'backup', vms: [vm.name], repositories: ['slow'] });
+  await waitFor('the slow backup to reach its first pack write', () => existsSync(heldFile), 120_000);
+  await page.goto(`${base}/jobs/${held.id}`);
+  await checkPage(page, `Job ${held.id}`);
+  await page.getByTestId('job-state').getByText('running').waitFor();
+  await page.getByRole('button', { name: 'Pause' }).click();
+  await page.getByTestId('job-state').getByText('paused').waitFor();
+  assert.equal(await jobState(held.id), 'paused');
+  assert.ok(await page.getByRole('button', { name: 'Resume' }).isVisible(), 'a paused job offers resume');
+  await page.getByRole('button', { name: 'Abort' }).click();
+  writeFileSync(releaseFile, ''); // the held write returns, and the job sees its abort
+  await page.getByTestId('job-state').getByText('aborted').waitFor({ timeout: 60_000 });
+  assert.equal(await jobState(held.id), 'aborted');
+  assert.ok(await page.getByRole('button', { name: 'Retry' }).isVisible(), 'an aborted job offers retry');
+  await checkPage(page, `Job ${held.id}`);
+
+  await context.close();
+  assert.deepEqual(consoleErrors.errors, [], 'no console errors');
+  t.diagnostic(`browser part took ${((Date.now() - startedMs) / 1000).toFixed(1)} s`);
+});
+
+process.on('exit', (code) => { if (code !== 0 && server) process.stderr.write(`--- vmbak serve: warnings and errors ---\n${warningsOf(server.log())}\n`); });
