@@ -16,7 +16,7 @@ function SendTest({ channel }: { channel: string }) {
   });
   return (
     <>
-      <Button size="xs" loading={send.isPending} onClick={() => send.mutate()} aria-label={`Send a test to ${channel}`}>Send test</Button>
+      <Button size="xs" loading={send.isPending} onClick={() => send.mutate()} aria-label={`Send test to ${channel}`}>Send test</Button>
       {send.isSuccess && <Text size="xs" role="status">Sent (delivery {send.data.deliveryId})</Text>}
       {send.isError && <ErrorNotice error={send.error} action={`send a test to ${channel}`} />}
     </>

@@ -46,7 +46,7 @@ export function PruneSimulator({ repositories }: { repositories: readonly Reposi
               {rows.map((b) => (
                 <Table.Tr key={b.backupId}>
                   <Table.Td><code>{b.backupId}</code></Table.Td><Table.Td>{b.vmName}</Table.Td><Table.Td>{formatTime(b.timeMs)}</Table.Td>
-                  <Table.Td><Badge color={b.keep ? 'green' : 'red'} variant="light">{b.keep ? 'kept' : 'removed'}</Badge></Table.Td>
+                  <Table.Td><Badge color={b.keep ? 'green' : 'red'} variant="dot">{b.keep ? 'kept' : 'removed'}</Badge></Table.Td>
                   <Table.Td>{b.reasons.join(', ')}</Table.Td>
                 </Table.Tr>
               ))}
