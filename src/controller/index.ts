@@ -15,3 +15,4 @@ export { ControllerFiles, type FileListing, type FileDownload, type ArchiveForma
 export { matchPolicies, type PolicyMatch, type PolicyState } from './policy-match.ts';
 export { repositoryHandles, withRepository, type NamedRepoHandle } from './repositories.ts';
 export { previewRepositoryPrune, testRepositoryConnection, type PrunePreview, type ConnectionTest } from './repository-probe.ts';
+export { DOWNLOAD_KEEP_MS, nextDownloadDir } from './downloads.ts';

@@ -3,10 +3,9 @@
 // with their actor); rebuild re-reads the
 // repositories' manifests into the catalog.
 
-import { randomUUID } from 'node:crypto';
-import { join } from 'node:path';
 import { z } from 'zod';
 import { getBackup, listBackups, type BackupRecord } from '../../catalog/index.ts';
+import { nextDownloadDir } from '../../controller/index.ts';
 import { VmbakError } from '../../core/index.ts';
 import type { ServerDeps } from '../deps.ts';
 import { pageOf, pageQueryFields } from '../paging.ts';
@@ -80,7 +79,8 @@ export const backupRoutes = [
       const { downloadsDir } = deps.controller;
       if (!downloadsDir) throw new VmbakError('USAGE', { detail: 'disk downloads need the local agent (vmbak serve without --no-local-agent)' });
       // A directory of its own per request: the download route finds the image by the job's params alone.
-      return deps.controller.submitJob({ ...request, toDir: join(downloadsDir, randomUUID()) }, principal!.actor);
+      const toDir = await nextDownloadDir(downloadsDir, deps.controller.catalog.clock.nowMs());
+      return deps.controller.submitJob({ ...request, toDir }, principal!.actor);
     },
   }),
   route({
