@@ -238,6 +238,7 @@ test('the console: restore in place and as a download, the prune simulator, the 
   await page.getByLabel('Passphrase').fill('web pass');
   await page.getByRole('button', { name: 'Test connection' }).click();
   await page.getByTestId('connection-result').getByText('Connected').waitFor();
+  assert.deepEqual(await seriousA11yViolations(page), [], 'axe on a connection that worked');
   await page.getByLabel('Passphrase').fill('wrong pass');
   await page.getByRole('button', { name: 'Test connection' }).click();
   await page.getByTestId('connection-result').getByText('Not connected').waitFor();
@@ -259,6 +260,19 @@ test('the console: restore in place and as a download, the prune simulator, the 
     await page.getByTestId(table).waitFor();
   }
   await page.getByTestId('audit').getByText('repository.test').first().waitFor();
+  // A token made on the page works once, and no longer after it is revoked there.
+  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Users and tokens' }).click();
+  await page.getByRole('textbox', { name: 'Token name' }).fill('from-the-console');
+  await page.getByRole('button', { name: 'Create token' }).click();
+  const made = (await page.getByTestId('new-token').textContent())!.trim();
+  const asMade = () => fetch(`${base}/api/v1/vms`, { headers: { authorization: `Bearer ${made}` } }).then((r) => r.status);
+  assert.equal(await asMade(), 200);
+  await page.getByRole('button', { name: 'Revoke token from-the-console' }).click();
+  await page.getByTestId('tokens').getByRole('row').filter({ hasText: 'from-the-console' }).getByText(/^revoked/).waitFor();
+  assert.equal(await asMade(), 401);
+  await checkPage(page, 'Users and tokens');
+  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Audit log' }).click();
+  await page.getByTestId('audit').getByText('token.revoke').first().waitFor();
   await page.getByRole('button', { name: 'Switch to the dark theme' }).click();
   await checkPage(page, 'Audit log');
 

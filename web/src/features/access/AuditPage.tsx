@@ -8,7 +8,8 @@ import { Empty, ErrorNotice, Loading, PageHeader, formatTime } from '../../ui/in
 
 export default function AuditPage() {
   const audit = useInfiniteQuery({
-    queryKey: ['audit'], initialPageParam: undefined as string | undefined,
+    // Read anew on every visit: people open it right after doing something, to see it recorded.
+    queryKey: ['audit'], initialPageParam: undefined as string | undefined, staleTime: 0,
     queryFn: ({ pageParam }) => call(api.GET('/api/v1/audit', { params: { query: { limit: 100, ...(pageParam ? { cursor: pageParam } : {}) } } })),
     getNextPageParam: (last) => last.next ?? undefined,
   });

@@ -1,11 +1,12 @@
 // Users and API tokens (admins only): who may log in with which role, and which tokens exist,
-// when they were last used and whether they still work. Revoking a token is one API call; its
-// secret was shown once, at creation, and is never shown here.
+// when they were last used and whether they still work. Creating or revoking a token is one API
+// call each; a token's secret is shown once, in the answer to its creation.
 
 import { Badge, Button, Stack, Table, Title } from '@mantine/core';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { api, call } from '../../api/index.ts';
 import { useCan } from '../../app/useCan.ts';
+import { NewToken } from './NewToken.tsx';
 import { Empty, ErrorNotice, Loading, PageHeader, formatTime } from '../../ui/index.ts';
 
 function RevokeToken({ id, name }: { id: string; name: string }) {
@@ -46,6 +47,7 @@ export default function UsersPage() {
           </Table>
         )}
       <Title order={2} size="h4">API tokens</Title>
+      {can('POST /api/v1/tokens') && <NewToken />}
       {tokens.isPending ? <Loading what="tokens" /> : tokens.isError ? <ErrorNotice error={tokens.error} action="load the tokens" />
         : tokens.data.items.length === 0 ? <Empty title="No API tokens" /> : (
           <Table striped data-testid="tokens">

@@ -25,7 +25,7 @@ export function ConnectionTest() {
       </form>
       {test.isError && <ErrorNotice error={test.error} action="test the connection" />}
       {test.data && (test.data.ok
-        ? <Alert color="green" variant="light" title="Connected" data-testid="connection-result">Repository {test.data.repositoryId} opened with this passphrase.</Alert>
+        ? <Alert color="blue" variant="light" title="Connected" data-testid="connection-result">Repository {test.data.repositoryId} opened with this passphrase.</Alert>
         : <Alert color="red" variant="light" title="Not connected" role="alert" data-testid="connection-result">{test.data.error} ({test.data.code})</Alert>)}
     </Stack>
   );
