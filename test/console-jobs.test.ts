@@ -73,6 +73,7 @@ after(async () => {
   await browser?.close();
   await server?.stop();
   await removeRestoredVm();
+  await vm?.destroy(); // with its disk directory, which destroyAllTestVms leaves
   await destroyAllTestVms();
   tmp.remove();
 }, { timeout: 60_000 });
