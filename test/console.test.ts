@@ -169,8 +169,8 @@ test('the console: login, a policy made in the form, run now, the backup on the 
   assert.equal(await points.count(), 1);
   assert.match(await points.first().textContent() ?? '', /local.*full/);
 
-  // The restore wizard queues a restore of that backup to a directory. (The local agent has no
-  // restore executor yet, so the job's outcome is not this test's business; its request is.)
+  // The restore wizard queues a restore of that backup to a directory: its request is this
+  // test's business (test/console-jobs.test.ts follows restores to their end).
   await page.getByRole('button', { name: /^Restore the backup of / }).click();
   const wizard = page.getByRole('dialog');
   await wizard.getByText('Disk images to a directory').click();

@@ -19,7 +19,7 @@ export type JobRequest =
   | { readonly kind: 'prune'; readonly policy: string }
   | { readonly kind: 'gc'; readonly repository: string }
   /** A backup's disks into a directory on the agent's host, or as a new VM there. */
-  | { readonly kind: 'restore'; readonly repository: string; readonly backup: string; readonly toDir?: string; readonly asVm?: string; readonly disk?: string; readonly start?: boolean; readonly noNetwork?: boolean };
+  | { readonly kind: 'restore'; readonly repository: string; readonly backup: string; readonly toDir?: string; readonly asVm?: string; readonly disk?: string; readonly start?: boolean; readonly noNetwork?: boolean; readonly format?: 'raw' | 'qcow2'; readonly inPlace?: true; readonly confirmVmName?: string; readonly download?: true };
 
 export type JobAction = 'pause' | 'resume' | 'abort';
 
@@ -71,6 +71,8 @@ export interface ControllerApi {
   readonly notifier: AlertNotifier;
   /** File search over the cached file indexes, browsing sessions and downloads. */
   readonly files: ControllerFiles;
+  /** Where restore jobs put disk images for download (`download: true`); null without a local agent. */
+  readonly downloadsDir: string | null;
   /** True once the start-up sweep of what a killed predecessor left is done (`/api/v1/health`). */
   isReady(): boolean;
   /** Queues a job; `actor` (token or user name) goes into the audit log. */

@@ -5,6 +5,7 @@
 // backups, repositories' verify and gc), runs jobs, watches RPOs and hosts and sends alerts
 // for what went wrong. Stopping aborts running jobs cleanly.
 
+import { join } from 'node:path';
 import { mkdirSync } from 'node:fs';
 import { VmbakError, describeError, parseDuration, systemClock, type Clock, type Hypervisor, type VmInfo } from '../core/index.ts';
 import { defaultStateDir, hostName } from '../host/index.ts';
@@ -76,6 +77,7 @@ export class Controller implements ControllerApi {
   /** What jobs read and record, on the catalog (the local agent's; remote agents reach it through the API). */
   readonly store: JobStore;
   readonly files: ControllerFiles;
+  readonly downloadsDir: string | null;
   private readonly opts: ControllerOptions;
   private readonly hypervisor: Hypervisor | null;
   private readonly remote: RemoteJobs | null;
@@ -91,6 +93,8 @@ export class Controller implements ControllerApi {
     this.notifier = new AlertNotifier({ catalog, box: secrets, dedupWindowMs, onProblem: (m) => opts.log.warn({}, m) });
     this.store = catalogJobStore(catalog, secrets, (event: AlertEvent) => this.notifier.notify(event));
     this.files = new ControllerFiles(catalog, this.store);
+    // Only a local agent restores where this process can read: remote agents write on their hosts.
+    this.downloadsDir = opts.localAgent ? join(opts.dataDir, 'downloads') : null;
     if (opts.redis && opts.localAgent) {
       throw new VmbakError('USAGE', { detail: '--redis hands jobs to `vmbak agent` on each host (this one too): add --no-local-agent' });
     }

@@ -14,3 +14,5 @@ export { checkInstantVms } from './instant-watch.ts';
 export { ControllerFiles, type FileListing, type FileDownload, type ArchiveFormat } from './file-service.ts';
 export { matchPolicies, type PolicyMatch, type PolicyState } from './policy-match.ts';
 export { repositoryHandles, withRepository, type NamedRepoHandle } from './repositories.ts';
+export { previewRepositoryPrune, testRepositoryConnection, type PrunePreview, type ConnectionTest } from './repository-probe.ts';
+export { DOWNLOAD_KEEP_MS, nextDownloadDir } from './downloads.ts';

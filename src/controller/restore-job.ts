@@ -1,9 +1,11 @@
-// A restore job: a backup's disks into a directory on the host that runs it, or the whole VM
-// defined anew there (new UUID and MACs, NVRAM and TPM state as backed up) — the restore
-// service `vmbak restore` uses, every disk proven against the digest recorded at backup time.
+// A restore job: a backup's disks into a directory on the host that runs it (raw or qcow2), the
+// whole VM defined anew there (new UUID and MACs, NVRAM and TPM state as backed up), or over
+// the original VM — the restore service `vmbak restore` uses, every disk proven against the
+// digest recorded at backup time. In place needs the VM's name typed as confirmation, checked
+// here as well as by the API: a job queued by any other way is held to the same rule.
 
 import { VmbakError, type Hypervisor } from '../core/index.ts';
-import { resolveBackupRef, restoreAsVm, restoreDisks } from '../services/index.ts';
+import { executeRestoreInPlace, planRestoreInPlace, resolveBackupRef, restoreAsVm, restoreDisks } from '../services/index.ts';
 import { withRepository } from './repositories.ts';
 import type { JobExecutor } from './job-runner.ts';
 import type { JobStore } from './job-store.ts';
@@ -16,23 +18,38 @@ export interface RestoreJobParams {
   readonly disk?: string;
   readonly start?: boolean;
   readonly noNetwork?: boolean;
+  readonly format?: 'raw' | 'qcow2';
+  readonly inPlace?: boolean;
+  readonly confirmVmName?: string;
+  /** toDir is in the controller's downloads directory, for GET /jobs/{id}/download. */
+  readonly download?: boolean;
 }
+
+const modeCount = (p: RestoreJobParams): number => [p.toDir !== undefined, p.asVm !== undefined, p.inPlace === true].filter(Boolean).length;
 
 export function restoreExecutor(deps: { readonly store: JobStore; readonly hypervisor: Hypervisor }): JobExecutor {
   return async (ctx) => {
     const p = ctx.job.params as unknown as RestoreJobParams;
-    if ((p.toDir === undefined) === (p.asVm === undefined)) throw new VmbakError('USAGE', { detail: 'a restore job needs toDir or asVm' });
+    if (modeCount(p) !== 1) throw new VmbakError('USAGE', { detail: 'a restore job needs one of toDir, asVm and inPlace' });
     return withRepository(deps.store, p.repository, async (repo) => {
       const backup = await resolveBackupRef(repo, p.backup);
       const run = { signal: ctx.signal, progress: ctx.progress };
       ctx.progress.bytesToRead = backup.disks.filter((d) => !p.disk || d.name === p.disk).reduce((s, d) => s + d.sizeBytes, 0);
-      if (p.asVm) {
+      if (p.inPlace) {
+        if (p.confirmVmName !== backup.vm.name) {
+          throw new VmbakError('CONFIRMATION_MISMATCH', { what: 'an in-place restore', vm: backup.vm.name, given: p.confirmVmName ?? '' });
+        }
+        const { plan, question } = await planRestoreInPlace(backup, deps.hypervisor);
+        ctx.log('info', `in place, confirmed by name: ${question}`);
+        const paths = await executeRestoreInPlace({ repo, backup, hypervisor: deps.hypervisor, plan, verify: true }, run);
+        ctx.log('info', `restored backup ${backup.backupId} over VM ${backup.vm.name}: ${paths.join(', ')}`);
+      } else if (p.asVm) {
         const vm = await restoreAsVm({
           repo, backup, hypervisor: deps.hypervisor, newName: p.asVm, noNetwork: p.noNetwork === true, start: p.start === true, verify: true,
         }, run);
         ctx.log('info', `restored backup ${backup.backupId} of ${backup.vm.name} as VM ${p.asVm} (${vm.uuid})${p.start ? ', started' : ''}: ${vm.disks.join(', ')}`);
       } else {
-        const disks = await restoreDisks({ repo, backup, toDir: p.toDir!, disk: p.disk ?? null, format: 'raw', verify: true }, run);
+        const disks = await restoreDisks({ repo, backup, toDir: p.toDir!, disk: p.disk ?? null, format: p.format ?? 'raw', verify: true }, run);
         for (const d of disks) ctx.log('info', `restored disk ${d.name} of backup ${backup.backupId} to ${d.path} (${d.sizeBytes} bytes, verified)`);
       }
       return { state: 'succeeded' };

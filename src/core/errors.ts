@@ -75,6 +75,7 @@ export const errorRegistry = {
   JOB_NOT_RUNNING: spec('job {jobId} cannot be {op}: {detail}', 1, 409),
   PAUSE_TOO_LONG: spec('backup was paused for longer than {limit} and was aborted; nothing was recorded', 1, 408),
   CONFIRMATION_NEEDED: spec('{what} needs confirmation: pass --yes (no terminal to ask on)', 2, 400),
+  CONFIRMATION_MISMATCH: spec('{what} overwrites VM {vm}: confirm with its name exactly (got "{given}")', 2, 400),
   FILESYSTEM_NOT_FOUND: spec('no filesystem {fs} in backup {backupId} (it has: {found})', 1, 404),
   FILESYSTEM_UNSUPPORTED: spec('filesystem {fs} of backup {backupId} cannot be browsed: {detail}', 1, 422),
   FILE_NOT_FOUND: spec('no {path} in filesystem {fs} of backup {backupId}', 1, 404),

@@ -12,8 +12,8 @@ import { startTestApi, type Json } from './server-test-support.ts';
 const PUBLIC = ['POST /api/v1/auth/login', 'GET /api/v1/health', 'GET /api/v1/openapi.json'];
 const ADMIN_READS = /^\/api\/v1\/(tokens|users|audit)\b/;
 const OPERATOR_ACTIONS = /^\/api\/v1\/(jobs|backups|vms\/sync)\b/;
-/** Reads that hand out guest file contents: a restore in all but name. */
-const OPERATOR_READS = /^\/api\/v1\/backups\/[^/]+\/[^/]+\/files\/download$/;
+/** Reads that hand out guest file contents or disk images: a restore in all but name. */
+const OPERATOR_READS = /^\/api\/v1\/(backups\/[^/]+\/[^/]+\/files\/download|jobs\/[^/]+\/download)$/;
 
 /** The rules of docs/api.md's roles table, written out on their own. */
 function mayUse(role: Role, method: string, path: string): boolean {

@@ -63,11 +63,12 @@ test('credentials, secrets, passwords and tokens appear in no answer and no log 
     const get = methods.get;
     if (!get || get['x-vmbak-access'] === 'agent' || get.responses['200']?.content?.['text/event-stream']) continue;
     const url = fill(path);
-    const query = url.endsWith('/tokens') ? '?sessions=true' : url.endsWith('/files/find') ? '?name=*' : '';
+    const query = url.endsWith('/tokens') ? '?sessions=true' : url.endsWith('/files/find') ? '?name=*' : url.endsWith('/prune-preview') ? '?keepLast=1' : '';
     const answer = await api.call('GET', `${url}${query}`, { token: admin });
     // Browsing a backup's files opens its repository, which this test's targets do not serve
-    // (test/file-api.test.ts browses a real one): its answer, an error here, must not leak either.
-    const opensRepository = /^\/api\/v1\/backups\/\{repository\}\/\{backupId\}\/files/.test(path);
+    // (test/file-api.test.ts browses a real one), nor does the prune simulator, and no job here made
+    // a disk image to download: their answers, errors here, must not leak either.
+    const opensRepository = /^\/api\/v1\/backups\/\{repository\}\/\{backupId\}\/files|\/prune-preview$|^\/api\/v1\/jobs\/\{id\}\/download$/.test(path);
     if (!opensRepository) assert.equal(answer.status, 200, `GET ${url}: ${answer.text}`);
     for (const secret of [...secrets, ...tokenSecrets]) assert.ok(!answer.text.includes(secret), `GET ${url} answered with a secret`);
     read++;

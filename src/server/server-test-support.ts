@@ -41,6 +41,7 @@ export class TestController implements ControllerApi {
   readonly secrets: SecretsBox;
   readonly notifier: AlertNotifier;
   readonly files: ControllerFiles;
+  readonly downloadsDir = null;
   ready = true;
   reloads = 0;
   inventory: VmInfo[] = [];

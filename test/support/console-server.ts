@@ -1,6 +1,6 @@
 // `vmbak serve` for the console tests: a child process on a free loopback port serving the
 // console built into `consoleDir`, ready once /api/v1/health answers 200; its log kept for a
-// failing test's report.
+// failing test's report. `env` reaches the child only (fault rules for the server's targets).
 
 import type { ChildProcess } from 'node:child_process';
 import { findFreePort, stopProcess } from './free-port.ts';
@@ -12,9 +12,9 @@ export interface ConsoleServer {
   stop(): Promise<void>;
 }
 
-export async function startConsoleServer(dataDir: string, consoleDir: string, extra: readonly string[] = []): Promise<ConsoleServer> {
+export async function startConsoleServer(dataDir: string, consoleDir: string, extra: readonly string[] = [], env: NodeJS.ProcessEnv = {}): Promise<ConsoleServer> {
   const base = `http://127.0.0.1:${await findFreePort()}`;
-  const child: ChildProcess = spawnVmbak(['serve', '--data-dir', dataDir, '--listen', base.slice('http://'.length), '--console-dir', consoleDir, ...extra]);
+  const child: ChildProcess = spawnVmbak(['serve', '--data-dir', dataDir, '--listen', base.slice('http://'.length), '--console-dir', consoleDir, ...extra], env);
   let log = '';
   child.stdout!.on('data', (d: Buffer) => { log += d; });
   child.stderr!.on('data', (d: Buffer) => { log += d; });

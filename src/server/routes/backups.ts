@@ -5,11 +5,13 @@
 
 import { z } from 'zod';
 import { getBackup, listBackups, type BackupRecord } from '../../catalog/index.ts';
+import { nextDownloadDir } from '../../controller/index.ts';
 import { VmbakError } from '../../core/index.ts';
 import type { ServerDeps } from '../deps.ts';
 import { pageOf, pageQueryFields } from '../paging.ts';
 import { route } from '../routing.ts';
 import { backupSchema, jobSchema } from '../schemas.ts';
+import { exactlyOneRestoreMode } from './jobs.ts';
 
 const backupParams = z.strictObject({ repository: z.string().min(1), backupId: z.string().min(1) });
 
@@ -19,7 +21,12 @@ const restoreBody = z.strictObject({
   disk: z.string().min(1).optional().describe('only this disk (vda, sdb)'),
   start: z.boolean().optional().describe('start the new VM'),
   noNetwork: z.boolean().optional().describe('the new VM without network interfaces'),
-}).refine((r) => (r.toDir === undefined) !== (r.asVm === undefined), { error: 'give one of toDir and asVm', path: ['toDir'] });
+  format: z.enum(['raw', 'qcow2']).optional().describe('with toDir: the images\' format (default raw)'),
+  inPlace: z.literal(true).optional().describe('over the original VM\'s disks (it must be shut off)'),
+  confirmVmName: z.string().optional().describe('with inPlace: the VM\'s name, typed by the person who confirms the overwrite'),
+  download: z.literal(true).optional().describe('one disk (give disk) for GET /jobs/{id}/download once the job succeeded'),
+}).refine(exactlyOneRestoreMode, { error: 'give exactly one of toDir, asVm, inPlace and download', path: ['toDir'] })
+  .refine((r) => !r.download || r.disk !== undefined, { error: 'a download is of one disk: give disk', path: ['disk'] });
 
 async function backupOrNotFound(deps: ServerDeps, repository: string, backupId: string): Promise<BackupRecord> {
   const backup = await getBackup(deps.controller.catalog, repository, backupId);
@@ -60,10 +67,20 @@ export const backupRoutes = [
   }),
   route({
     method: 'POST', url: '/backups/:repository/:backupId/restore', access: 'operator', tags: ['backups'], auditedBy: 'controller', status: 202,
-    summary: 'Restore a backup to a directory or as a new VM (a job)', params: backupParams, body: restoreBody, response: jobSchema,
+    summary: 'Restore a backup to a directory, as a new VM or over the original VM (a job)', params: backupParams, body: restoreBody, response: jobSchema,
     async handler({ deps, params, body, principal }) {
-      await backupOrNotFound(deps, params.repository, params.backupId);
-      return deps.controller.submitJob({ kind: 'restore', repository: params.repository, backup: params.backupId, ...body }, principal!.actor);
+      const backup = await backupOrNotFound(deps, params.repository, params.backupId);
+      // Refused before queueing: a wrong name is a person's mistake to see at once, not a failed job.
+      if (body.inPlace && body.confirmVmName !== backup.vmName) {
+        throw new VmbakError('CONFIRMATION_MISMATCH', { what: 'an in-place restore', vm: backup.vmName, given: body.confirmVmName ?? '' });
+      }
+      const request = { kind: 'restore' as const, repository: params.repository, backup: params.backupId, ...body };
+      if (!body.download) return deps.controller.submitJob(request, principal!.actor);
+      const { downloadsDir } = deps.controller;
+      if (!downloadsDir) throw new VmbakError('USAGE', { detail: 'disk downloads need the local agent (vmbak serve without --no-local-agent)' });
+      // A directory of its own per request: the download route finds the image by the job's params alone.
+      const toDir = await nextDownloadDir(downloadsDir, deps.controller.catalog.clock.nowMs());
+      return deps.controller.submitJob({ ...request, toDir }, principal!.actor);
     },
   }),
   route({

@@ -11,9 +11,10 @@ import { jobRoutes } from './jobs.ts';
 import { metaRoutes } from './meta.ts';
 import { observeRoutes } from './observe.ts';
 import { policyRoutes } from './policies.ts';
+import { repositoryProbeRoutes } from './repository-probe.ts';
 import { repositoryRoutes } from './repositories.ts';
 
 export const ALL_ROUTES: readonly AnyRoute[] = [
-  ...metaRoutes, ...inventoryRoutes, ...policyRoutes, ...repositoryRoutes, ...jobRoutes, ...backupRoutes, ...fileRoutes,
+  ...metaRoutes, ...inventoryRoutes, ...policyRoutes, ...repositoryRoutes, ...repositoryProbeRoutes, ...jobRoutes, ...backupRoutes, ...fileRoutes,
   ...observeRoutes, ...alertRoutes, ...accessRoutes, ...agentRoutes,
 ];

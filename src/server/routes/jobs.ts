@@ -12,8 +12,13 @@ import { pageOf, pageQueryFields } from '../paging.ts';
 import { route } from '../routing.ts';
 import { jobEventSchema, jobKind, jobSchema, jobStateSchema, jobVmSchema } from '../schemas.ts';
 import { EventStream } from '../sse.ts';
+import { jobDownloadRoute } from './job-download.ts';
 
 const names = z.array(z.string().min(1)).min(1);
+
+/** A restore goes to one place: a directory, a new VM, or over the original. */
+export const exactlyOneRestoreMode = (r: { toDir?: string; asVm?: string; inPlace?: true; download?: true }): boolean =>
+  [r.toDir !== undefined, r.asVm !== undefined, r.inPlace === true, r.download === true].filter(Boolean).length === 1;
 
 export const jobRequestSchema = z.discriminatedUnion('kind', [
   z.strictObject({
@@ -31,8 +36,9 @@ export const jobRequestSchema = z.discriminatedUnion('kind', [
   z.strictObject({
     kind: z.literal('restore'), repository: z.string().min(1), backup: z.string().min(1),
     toDir: z.string().min(1).optional(), asVm: z.string().min(1).optional(), disk: z.string().min(1).optional(),
-    start: z.boolean().optional(), noNetwork: z.boolean().optional(),
-  }).refine((r) => (r.toDir === undefined) !== (r.asVm === undefined), { error: 'give one of toDir and asVm', path: ['toDir'] }),
+    start: z.boolean().optional(), noNetwork: z.boolean().optional(), format: z.enum(['raw', 'qcow2']).optional(),
+    inPlace: z.literal(true).optional(), confirmVmName: z.string().optional().describe('with inPlace: the VM\'s name (the job checks it)'),
+  }).refine(exactlyOneRestoreMode, { error: 'give exactly one of toDir, asVm and inPlace', path: ['toDir'] }),
 ]);
 
 const jobIdParams = z.strictObject({ id: z.string().min(1) });
@@ -132,6 +138,7 @@ export const jobRoutes = [
     },
   }),
   ...controlRoutes,
+  jobDownloadRoute,
   route({
     method: 'POST', url: '/jobs/:id/retry', access: 'operator', tags: ['jobs'], auditedBy: 'controller', status: 202,
     summary: 'A new job for what a finished job did not get done', params: jobIdParams, response: jobSchema,

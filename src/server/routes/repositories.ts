@@ -11,19 +11,19 @@ import { pageArray, pageOf, pageQueryFields } from '../paging.ts';
 import { route } from '../routing.ts';
 import { nameParams, repositorySchema, resourceName } from '../schemas.ts';
 
-const url = z.string().min(1).max(2048)
+export const repositoryUrl = z.string().min(1).max(2048)
   .refine((u) => !/^[a-z][a-z0-9+.-]*:\/\/[^/@]*:[^/@]*@/i.test(u), { error: 'put no password in the URL; give it in credentials.env' })
   .describe('any --repo location: a directory, sftp://, ftp://, ftps://, s3://');
 
-const credentials = z.strictObject({
+export const repositoryCredentials = z.strictObject({
   passphrase: z.string().min(1).optional().describe('the repository passphrase (write-only)'),
   env: z.record(z.string().regex(/^[A-Z][A-Z0-9_]*$/, { error: 'an environment variable name such as AWS_SECRET_ACCESS_KEY' }), z.string())
     .optional().describe('target secrets by the environment names the CLI reads: VMBAK_SFTP_PASSWORD, AWS_SECRET_ACCESS_KEY, … (write-only)'),
 }).describe('write-only: never in an answer');
 
 const care = careSpecSchema.describe('verify and gc schedules (cron, or false for none), nearly-full threshold; omitted: the defaults / keep');
-const createBody = z.strictObject({ name: resourceName, url, credentials: credentials.optional(), care: care.optional() });
-const updateBody = z.strictObject({ url, credentials: credentials.nullable().optional().describe('omitted: keep; null: remove'), care: care.optional() });
+const createBody = z.strictObject({ name: resourceName, url: repositoryUrl, credentials: repositoryCredentials.optional(), care: care.optional() });
+const updateBody = z.strictObject({ url: repositoryUrl, credentials: repositoryCredentials.nullable().optional().describe('omitted: keep; null: remove'), care: care.optional() });
 
 async function editableRepository(deps: ServerDeps, name: string): Promise<RepositoryRecord> {
   const repository = await getRepository(deps.controller.catalog, name);

@@ -15,6 +15,9 @@ const JobPage = lazy(() => import('../features/jobs/JobPage.tsx'));
 const PoliciesPage = lazy(() => import('../features/policies/PoliciesPage.tsx'));
 const PolicyEditPage = lazy(() => import('../features/policies/PolicyEditPage.tsx'));
 const RepositoriesPage = lazy(() => import('../features/repositories/RepositoriesPage.tsx'));
+const AlertsPage = lazy(() => import('../features/alerts/AlertsPage.tsx'));
+const UsersPage = lazy(() => import('../features/access/UsersPage.tsx'));
+const AuditPage = lazy(() => import('../features/access/AuditPage.tsx'));
 const NotFoundPage = lazy(() => import('./NotFoundPage.tsx'));
 
 export function AppRoutes() {
@@ -32,6 +35,9 @@ export function AppRoutes() {
             <Route path="/policies/new" element={<PolicyEditPage />} />
             <Route path="/policies/:name/edit" element={<PolicyEditPage />} />
             <Route path="/repositories" element={<RepositoriesPage />} />
+            <Route path="/alerts" element={<AlertsPage />} />
+            <Route path="/users" element={<UsersPage />} />
+            <Route path="/audit" element={<AuditPage />} />
             <Route path="*" element={<NotFoundPage />} />
           </Routes>
         </Suspense>

@@ -5,13 +5,16 @@ import { ActionIcon, Anchor, AppShell, Badge, Burger, Button, Group, NavLink, Te
 import { useDisclosure } from '@mantine/hooks';
 import type { ReactNode } from 'react';
 import { Link, useLocation } from 'react-router';
-import { api, endSession } from '../api/index.ts';
+import { api, endSession, type RouteKey } from '../api/index.ts';
+import { useCan } from './useCan.ts';
 import './app.css';
 import { useSession } from './useSession.ts';
 
-const NAV = [
+/** `needs`: the route the page reads, so a role that may not read it does not see the link. */
+const NAV: { to: string; label: string; needs?: RouteKey }[] = [
   { to: '/', label: 'Dashboard' }, { to: '/vms', label: 'VMs' }, { to: '/jobs', label: 'Jobs' },
-  { to: '/policies', label: 'Policies' }, { to: '/repositories', label: 'Repositories' },
+  { to: '/policies', label: 'Policies' }, { to: '/repositories', label: 'Repositories' }, { to: '/alerts', label: 'Alerts' },
+  { to: '/users', label: 'Users and tokens', needs: 'GET /api/v1/users' }, { to: '/audit', label: 'Audit log', needs: 'GET /api/v1/audit' },
 ];
 
 /** Ends the session on the server too; the browser forgets it whatever the server answers. */
@@ -35,6 +38,7 @@ export function Layout({ children }: { children: ReactNode }) {
   const [opened, { toggle, close }] = useDisclosure();
   const session = useSession();
   const { pathname } = useLocation();
+  const can = useCan();
   const active = (to: string) => (to === '/' ? pathname === '/' : pathname.startsWith(to));
   return (
     <AppShell header={{ height: 56 }} navbar={{ width: 200, breakpoint: 'sm', collapsed: { mobile: !opened } }} padding="md">
@@ -54,7 +58,7 @@ export function Layout({ children }: { children: ReactNode }) {
         </Group>
       </AppShell.Header>
       <AppShell.Navbar p="xs" component="nav" aria-label="Main">
-        {NAV.map((item) => (
+        {NAV.filter((item) => !item.needs || can(item.needs)).map((item) => (
           <NavLink key={item.to} component={Link} to={item.to} label={item.label} active={active(item.to)} variant="filled"
             aria-current={active(item.to) ? 'page' : undefined} onClick={close} />
         ))}

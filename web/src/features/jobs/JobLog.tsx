@@ -14,7 +14,8 @@ export function JobLog({ lines, names }: { lines: readonly JobLogLine[]; names: 
   if (lines.length === 0) return <Text size="sm">No log lines yet.</Text>;
   return (
     <ScrollArea h={320} viewportRef={viewport} type="auto" viewportProps={{ tabIndex: 0, 'aria-label': 'Job log' }}>
-      <Code block aria-live="polite" data-testid="job-log">
+      {/* Long lines wrap: the scroll area is the one scrolling, focusable region (a <pre> that scrolled on its own could not be reached by keyboard). */}
+      <Code block aria-live="polite" data-testid="job-log" style={{ whiteSpace: 'pre-wrap', overflowWrap: 'anywhere', overflow: 'visible' }}>
         {lines.map((l) => `${formatTime(l.timeMs)} ${LEVEL_MARK[l.level] ?? l.level} ${l.vmKey ? `[${names.get(l.vmKey) ?? l.vmKey}] ` : ''}${l.message}`).join('\n')}
       </Code>
     </ScrollArea>

@@ -7,6 +7,7 @@ import { Link, useParams } from 'react-router';
 import { api, call, FINISHED_STATES, type JobVm } from '../../api/index.ts';
 import { Empty, ErrorNotice, Loading, PageHeader, StateBadge, formatBytes, formatDuration, formatTime } from '../../ui/index.ts';
 import { JobActions } from './JobActions.tsx';
+import { JobDownload } from './JobDownload.tsx';
 import { JobLog } from './JobLog.tsx';
 import { JobProgress } from './JobProgress.tsx';
 import { useLiveJobs } from './LiveJobs.tsx';
@@ -53,6 +54,7 @@ export default function JobPage() {
     <Stack>
       <PageHeader title={`Job ${job.id}`}>
         <JobActions job={{ id: job.id, state }} />
+        <JobDownload job={{ ...job, state }} />
       </PageHeader>
       <SimpleGrid cols={{ base: 1, sm: 2, lg: 4 }}>
         <Card withBorder><Text size="sm">State</Text><Group><span data-testid="job-state"><StateBadge state={state} /></span>{events.live && <Text size="xs">live</Text>}</Group></Card>

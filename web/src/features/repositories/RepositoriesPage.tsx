@@ -1,9 +1,13 @@
 // The repositories: where each is, whether credentials are stored (never what), whether the
-// config file manages it, and its newest usage sample.
+// config file manages it, and its newest usage sample; the prune simulator, and for admins a
+// connection test of a location before it is added.
 
-import { Badge, Table } from '@mantine/core';
+import { Badge, Stack, Table } from '@mantine/core';
 import { useQuery } from '@tanstack/react-query';
 import { api, call, type UsageSample } from '../../api/index.ts';
+import { useCan } from '../../app/useCan.ts';
+import { ConnectionTest } from './ConnectionTest.tsx';
+import { PruneSimulator } from './PruneSimulator.tsx';
 import { Empty, ErrorNotice, Loading, PageHeader, formatBytes, formatTime } from '../../ui/index.ts';
 
 function newestByRepository(samples: readonly UsageSample[]): Map<string, UsageSample> {
@@ -19,8 +23,9 @@ export default function RepositoriesPage() {
     queryFn: () => call(api.GET('/api/v1/usage', { params: { query: { limit: 1000, sinceMs: Date.now() - 7 * 86_400_000 } } })),
   });
   const newest = newestByRepository(usage.data?.items ?? []);
+  const can = useCan();
   return (
-    <>
+    <Stack>
       <PageHeader title="Repositories" />
       {usage.isError && <ErrorNotice error={usage.error} action="load repository usage" />}
       {repositories.isPending ? <Loading what="repositories" /> : repositories.isError ? <ErrorNotice error={repositories.error} action="load the repositories" />
@@ -50,6 +55,8 @@ export default function RepositoriesPage() {
             </Table>
           </Table.ScrollContainer>
         )}
-    </>
+      {repositories.data && repositories.data.items.length > 0 && <PruneSimulator repositories={repositories.data.items} />}
+      {can('POST /api/v1/repositories/test') && <ConnectionTest />}
+    </Stack>
   );
 }

@@ -1,49 +1,86 @@
-// Restoring one backup, in two steps: where to (a directory on the agent's host, or a new VM),
-// then the options of that choice; the job it queues opens on its own page.
+// Restoring one backup, in two steps: where to (a new VM, over the original VM, disk images to a
+// directory on the agent's host, or one disk to download), then the options of that choice; the
+// job it queues opens on its own page. Overwriting the original asks for its name typed out;
+// the server compares it (CONFIRMATION_MISMATCH), the dialog only shows what it answered.
 
-import { Button, Checkbox, Group, Modal, SegmentedControl, Stack, Text, TextInput } from '@mantine/core';
+import { Alert, Button, Checkbox, Group, Modal, SegmentedControl, Select, Stack, Text, TextInput } from '@mantine/core';
 import { useMutation } from '@tanstack/react-query';
 import { useState } from 'react';
 import { useNavigate } from 'react-router';
 import { api, call, type Backup, type RestoreRequest } from '../../api/index.ts';
 import { ErrorNotice, formatTime } from '../../ui/index.ts';
 
+type Mode = 'vm' | 'inplace' | 'dir' | 'download';
+
+const MODES: { value: Mode; label: string }[] = [
+  { value: 'vm', label: 'As a new VM' }, { value: 'inplace', label: 'Over the original VM' },
+  { value: 'dir', label: 'Disk images to a directory' }, { value: 'download', label: 'Download one disk' },
+];
+
+interface Options { asVm: string; toDir: string; disk: string; start: boolean; noNetwork: boolean; confirm: string; format: 'raw' | 'qcow2' }
+
+function requestOf(mode: Mode, o: Options): RestoreRequest {
+  const disk = o.disk ? { disk: o.disk } : {};
+  switch (mode) {
+    case 'vm': return { asVm: o.asVm, start: o.start, noNetwork: o.noNetwork, ...disk };
+    case 'inplace': return { inPlace: true, confirmVmName: o.confirm };
+    case 'dir': return { toDir: o.toDir, format: o.format, ...disk };
+    case 'download': return { download: true, format: o.format, ...disk };
+  }
+}
+
 export function RestoreDialog({ backup, onClose }: { backup: Backup; onClose(): void }) {
-  const [mode, setMode] = useState<'vm' | 'dir'>('vm');
-  const [asVm, setAsVm] = useState(`${backup.vmName}-restored`);
-  const [toDir, setToDir] = useState('');
-  const [disk, setDisk] = useState('');
-  const [start, setStart] = useState(false);
-  const [noNetwork, setNoNetwork] = useState(true);
+  const [mode, setMode] = useState<Mode>('vm');
+  const [o, setO] = useState<Options>({ asVm: `${backup.vmName}-restored`, toDir: '', disk: '', start: false, noNetwork: true, confirm: '', format: 'raw' });
+  const set = <K extends keyof Options>(key: K) => (value: Options[K]) => setO((prev) => ({ ...prev, [key]: value }));
   const navigate = useNavigate();
   const restore = useMutation({
-    mutationFn: () => {
-      const body: RestoreRequest = mode === 'vm' ? { asVm, start, noNetwork, ...(disk ? { disk } : {}) } : { toDir, ...(disk ? { disk } : {}) };
-      return call(api.POST('/api/v1/backups/{repository}/{backupId}/restore', { params: { path: { repository: backup.repository, backupId: backup.backupId } }, body }));
-    },
+    mutationFn: () => call(api.POST('/api/v1/backups/{repository}/{backupId}/restore', {
+      params: { path: { repository: backup.repository, backupId: backup.backupId } }, body: requestOf(mode, o),
+    })),
     onSuccess: (job) => { onClose(); void navigate(`/jobs/${job.id}`); },
   });
+  const format = (
+    <Select label="Image format" data={[{ value: 'raw', label: 'raw (sparse)' }, { value: 'qcow2', label: 'qcow2' }]} value={o.format}
+      onChange={(v) => set('format')(v === 'qcow2' ? 'qcow2' : 'raw')} allowDeselect={false} />
+  );
   return (
-    <Modal opened onClose={onClose} closeButtonProps={{ "aria-label": "Close" }} title={`Restore ${backup.vmName} from ${formatTime(backup.timeMs)}`} size="lg">
+    <Modal opened onClose={onClose} closeButtonProps={{ 'aria-label': 'Close' }} title={`Restore ${backup.vmName} from ${formatTime(backup.timeMs)}`} size="lg">
       <form onSubmit={(e) => { e.preventDefault(); restore.mutate(); }}>
         <Stack>
-          <SegmentedControl value={mode} onChange={(v) => setMode(v as 'vm' | 'dir')} aria-label="Restore to"
-            data={[{ value: 'vm', label: 'As a new VM' }, { value: 'dir', label: 'Disk images to a directory' }]} />
-          {mode === 'vm' ? (
+          <SegmentedControl value={mode} onChange={(v) => setMode(v as Mode)} aria-label="Restore to" data={MODES} fullWidth orientation="vertical" />
+          {mode === 'vm' && (
             <>
-              <TextInput label="Name of the new VM" required value={asVm} onChange={(e) => setAsVm(e.currentTarget.value)} />
-              <Checkbox label="Without network interfaces (so it cannot clash with the original)" checked={noNetwork} onChange={(e) => setNoNetwork(e.currentTarget.checked)} />
-              <Checkbox label="Start it" checked={start} onChange={(e) => setStart(e.currentTarget.checked)} />
+              <TextInput label="Name of the new VM" required value={o.asVm} onChange={(e) => set('asVm')(e.currentTarget.value)} />
+              <Checkbox label="Without network interfaces (so it cannot clash with the original)" checked={o.noNetwork} onChange={(e) => set('noNetwork')(e.currentTarget.checked)} />
+              <Checkbox label="Start it" checked={o.start} onChange={(e) => set('start')(e.currentTarget.checked)} />
             </>
-          ) : (
-            <TextInput label="Directory on the agent's host" required placeholder="/var/tmp/restore" value={toDir} onChange={(e) => setToDir(e.currentTarget.value)} />
           )}
-          <TextInput label="Only this disk (optional)" placeholder="vda" value={disk} onChange={(e) => setDisk(e.currentTarget.value)} />
+          {mode === 'inplace' && (
+            <>
+              <Alert color="red" variant="light" title="This overwrites the VM's disks">
+                <Text size="sm">Every disk of {backup.vmName} is replaced by this backup; what was written since is lost. The VM must be shut off.</Text>
+              </Alert>
+              <TextInput label={`Type ${backup.vmName} to confirm`} required autoComplete="off" value={o.confirm} onChange={(e) => set('confirm')(e.currentTarget.value)} />
+            </>
+          )}
+          {mode === 'dir' && (
+            <>
+              <TextInput label="Directory on the agent's host" required placeholder="/var/tmp/restore" value={o.toDir} onChange={(e) => set('toDir')(e.currentTarget.value)} />
+              {format}
+            </>
+          )}
+          {mode === 'download' && format}
+          {mode !== 'inplace' && (
+            <TextInput label={mode === 'download' ? 'Disk' : 'Only this disk (optional)'} required={mode === 'download'} placeholder="vda"
+              value={o.disk} onChange={(e) => set('disk')(e.currentTarget.value)} />
+          )}
+          {mode === 'download' && <Text size="sm">The job restores and verifies the disk first; its page then offers the download.</Text>}
           <Text size="sm">Repository {backup.repository}, backup {backup.backupId}, {backup.consistency}-consistent.</Text>
           {restore.isError && <ErrorNotice error={restore.error} action="start the restore" />}
           <Group justify="flex-end">
             <Button variant="default" onClick={onClose}>Cancel</Button>
-            <Button type="submit" loading={restore.isPending}>Restore</Button>
+            <Button type="submit" color={mode === 'inplace' ? 'red' : undefined} loading={restore.isPending}>{mode === 'inplace' ? 'Overwrite and restore' : 'Restore'}</Button>
           </Group>
         </Stack>
       </form>
