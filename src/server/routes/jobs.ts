@@ -33,6 +33,7 @@ export const jobRequestSchema = z.discriminatedUnion('kind', [
     toDir: z.string().min(1).optional(), asVm: z.string().min(1).optional(), disk: z.string().min(1).optional(),
     start: z.boolean().optional(), noNetwork: z.boolean().optional(),
   }).refine((r) => (r.toDir === undefined) !== (r.asVm === undefined), { error: 'give one of toDir and asVm', path: ['toDir'] }),
+  z.strictObject({ kind: z.literal('index'), repository: z.string().min(1), backup: z.string().min(1), full: z.boolean().optional().describe('walk every filesystem, even those unchanged since the previous indexed backup') }),
 ]);
 
 const jobIdParams = z.strictObject({ id: z.string().min(1) });

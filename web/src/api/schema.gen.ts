@@ -2661,6 +2661,114 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/backups/{repository}/{backupId}/index": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Index the files of a backup for search (a job, as vmbak index) */
+        post: {
+            parameters: {
+                query?: {
+                    /** @description true: walk every filesystem, even those unchanged since the previous indexed backup */
+                    full?: "true" | "false";
+                };
+                header?: never;
+                path: {
+                    backupId: string;
+                    repository: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description A problem (RFC 9457) */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": {
+                            /**
+                             * @description docs/errors.md
+                             * @enum {string}
+                             */
+                            code: "USAGE" | "CONFIG_INVALID" | "NODE_TOO_OLD" | "PASSPHRASE_MISSING" | "PASSPHRASE_FILE_UNREADABLE" | "PASSPHRASE_EMPTY" | "PASSPHRASE_MISMATCH" | "WRONG_PASSPHRASE" | "REPO_NOT_FOUND" | "REPO_EXISTS" | "REPO_VERSION_UNKNOWN" | "REPO_CONFIG_CORRUPT" | "REPO_ENCRYPTED_NEEDS_KEY" | "REPO_NOT_ENCRYPTED" | "REPO_LOCKED" | "LEASE_LOST" | "LOCK_CORRUPT" | "BACKUP_NOT_FOUND" | "BACKUP_ID_AMBIGUOUS" | "MANIFEST_CORRUPT" | "INDEX_CORRUPT" | "CHUNK_MISSING" | "CHUNK_CORRUPT" | "PACK_CORRUPT" | "DISK_NOT_IN_BACKUP" | "DIGEST_MISMATCH" | "NOT_A_DISK_IMAGE" | "IMAGE_NOT_FOUND" | "DOMAIN_XML_INVALID" | "DISK_NAME_CLASH" | "NBD_PROTOCOL" | "NBD_ERROR" | "NBD_CONNECT" | "NBD_LISTEN_FAILED" | "QEMU_NBD_FAILED" | "TOOL_MISSING" | "TARGET_FULL" | "TARGET_DENIED" | "TARGET_UNREACHABLE" | "TARGET_IO" | "OBJECT_MISSING" | "BUCKET_MISSING" | "TARGET_URL_INVALID" | "OUTPUT_EXISTS" | "OUTPUT_IO" | "ABORTED" | "VERIFY_FAILED" | "CHECK_FAILED" | "COMPLETED_WITH_WARNINGS" | "VM_NOT_FOUND" | "VM_EXISTS" | "VM_NOT_SHUT_OFF" | "LIBVIRT_FAILED" | "DISK_UNSUPPORTED" | "QUIESCE_FAILED" | "HOOK_FAILED" | "SCRATCH_SPACE_LOW" | "JOB_NOT_FOUND" | "JOB_NOT_RUNNING" | "PAUSE_TOO_LONG" | "CONFIRMATION_NEEDED" | "FILESYSTEM_NOT_FOUND" | "FILESYSTEM_UNSUPPORTED" | "GUEST_OS_NOT_UNIQUE" | "FILE_NOT_FOUND" | "FILE_BROWSER_FAILED" | "FILE_BROWSER_BUSY" | "FILE_INDEX_MISSING" | "FILE_INDEX_CORRUPT" | "FILE_INDEX_LIMIT" | "INTERNAL" | "CATALOG_OPEN_FAILED" | "CATALOG_SCHEMA_NEWER" | "CATALOG_MIGRATION_FAILED" | "CATALOG_NOT_FOUND" | "CATALOG_CONFLICT" | "SECRETS_KEY_INVALID" | "SECRET_UNREADABLE" | "ALERT_UNDELIVERED" | "AUTH_REQUIRED" | "ACCESS_DENIED" | "LOGIN_FAILED" | "LOGIN_RATE_LIMITED" | "NO_ROUTE" | "INVALID_REQUEST" | "MANAGED_BY_CONFIG" | "NOT_READY" | "CONTROLLER_UNREACHABLE" | "CONTROLLER_REFUSED" | "SCRATCH_HIDDEN_FROM_QEMU" | "INSTANT_NOT_FOUND" | "INSTANT_EXISTS" | "INSTANT_SERVER_FAILED" | "INSTANT_MIGRATE_FAILED";
+                            detail: string;
+                            /** @description the request field that failed its schema (body.name, query.limit) */
+                            field?: string;
+                            instance?: string;
+                            status: number;
+                            title: string;
+                            /** @description urn:vmbak:error:<code> */
+                            type: string;
+                        };
+                    };
+                };
+                /** @description A problem (RFC 9457) */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": {
+                            /**
+                             * @description docs/errors.md
+                             * @enum {string}
+                             */
+                            code: "USAGE" | "CONFIG_INVALID" | "NODE_TOO_OLD" | "PASSPHRASE_MISSING" | "PASSPHRASE_FILE_UNREADABLE" | "PASSPHRASE_EMPTY" | "PASSPHRASE_MISMATCH" | "WRONG_PASSPHRASE" | "REPO_NOT_FOUND" | "REPO_EXISTS" | "REPO_VERSION_UNKNOWN" | "REPO_CONFIG_CORRUPT" | "REPO_ENCRYPTED_NEEDS_KEY" | "REPO_NOT_ENCRYPTED" | "REPO_LOCKED" | "LEASE_LOST" | "LOCK_CORRUPT" | "BACKUP_NOT_FOUND" | "BACKUP_ID_AMBIGUOUS" | "MANIFEST_CORRUPT" | "INDEX_CORRUPT" | "CHUNK_MISSING" | "CHUNK_CORRUPT" | "PACK_CORRUPT" | "DISK_NOT_IN_BACKUP" | "DIGEST_MISMATCH" | "NOT_A_DISK_IMAGE" | "IMAGE_NOT_FOUND" | "DOMAIN_XML_INVALID" | "DISK_NAME_CLASH" | "NBD_PROTOCOL" | "NBD_ERROR" | "NBD_CONNECT" | "NBD_LISTEN_FAILED" | "QEMU_NBD_FAILED" | "TOOL_MISSING" | "TARGET_FULL" | "TARGET_DENIED" | "TARGET_UNREACHABLE" | "TARGET_IO" | "OBJECT_MISSING" | "BUCKET_MISSING" | "TARGET_URL_INVALID" | "OUTPUT_EXISTS" | "OUTPUT_IO" | "ABORTED" | "VERIFY_FAILED" | "CHECK_FAILED" | "COMPLETED_WITH_WARNINGS" | "VM_NOT_FOUND" | "VM_EXISTS" | "VM_NOT_SHUT_OFF" | "LIBVIRT_FAILED" | "DISK_UNSUPPORTED" | "QUIESCE_FAILED" | "HOOK_FAILED" | "SCRATCH_SPACE_LOW" | "JOB_NOT_FOUND" | "JOB_NOT_RUNNING" | "PAUSE_TOO_LONG" | "CONFIRMATION_NEEDED" | "FILESYSTEM_NOT_FOUND" | "FILESYSTEM_UNSUPPORTED" | "GUEST_OS_NOT_UNIQUE" | "FILE_NOT_FOUND" | "FILE_BROWSER_FAILED" | "FILE_BROWSER_BUSY" | "FILE_INDEX_MISSING" | "FILE_INDEX_CORRUPT" | "FILE_INDEX_LIMIT" | "INTERNAL" | "CATALOG_OPEN_FAILED" | "CATALOG_SCHEMA_NEWER" | "CATALOG_MIGRATION_FAILED" | "CATALOG_NOT_FOUND" | "CATALOG_CONFLICT" | "SECRETS_KEY_INVALID" | "SECRET_UNREADABLE" | "ALERT_UNDELIVERED" | "AUTH_REQUIRED" | "ACCESS_DENIED" | "LOGIN_FAILED" | "LOGIN_RATE_LIMITED" | "NO_ROUTE" | "INVALID_REQUEST" | "MANAGED_BY_CONFIG" | "NOT_READY" | "CONTROLLER_UNREACHABLE" | "CONTROLLER_REFUSED" | "SCRATCH_HIDDEN_FROM_QEMU" | "INSTANT_NOT_FOUND" | "INSTANT_EXISTS" | "INSTANT_SERVER_FAILED" | "INSTANT_MIGRATE_FAILED";
+                            detail: string;
+                            /** @description the request field that failed its schema (body.name, query.limit) */
+                            field?: string;
+                            instance?: string;
+                            status: number;
+                            title: string;
+                            /** @description urn:vmbak:error:<code> */
+                            type: string;
+                        };
+                    };
+                };
+                /** @description Success */
+                202: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            bytesRead: number;
+                            bytesWritten: number;
+                            /** @description milliseconds since the Unix epoch */
+                            createdMs: number;
+                            error: string | null;
+                            finishedMs: number | null;
+                            host: string | null;
+                            id: string;
+                            /** @enum {string} */
+                            kind: "backup" | "verify" | "prune" | "gc" | "copy" | "restore" | "sync" | "index";
+                            params: {
+                                [key: string]: unknown;
+                            };
+                            policy: string | null;
+                            startedMs: number | null;
+                            /** @enum {string} */
+                            state: "queued" | "running" | "paused" | "succeeded" | "warning" | "failed" | "aborted" | "interrupted";
+                            /** @enum {string} */
+                            trigger: "schedule" | "manual" | "retry";
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/backups/{repository}/{backupId}/restore": {
         parameters: {
             query?: never;
@@ -2760,7 +2868,7 @@ export interface paths {
                             host: string | null;
                             id: string;
                             /** @enum {string} */
-                            kind: "backup" | "verify" | "prune" | "gc" | "copy" | "restore" | "sync";
+                            kind: "backup" | "verify" | "prune" | "gc" | "copy" | "restore" | "sync" | "index";
                             params: {
                                 [key: string]: unknown;
                             };
@@ -2865,7 +2973,7 @@ export interface paths {
                             host: string | null;
                             id: string;
                             /** @enum {string} */
-                            kind: "backup" | "verify" | "prune" | "gc" | "copy" | "restore" | "sync";
+                            kind: "backup" | "verify" | "prune" | "gc" | "copy" | "restore" | "sync" | "index";
                             params: {
                                 [key: string]: unknown;
                             };
@@ -3054,7 +3162,7 @@ export interface paths {
                                 host: string | null;
                                 id: string;
                                 /** @enum {string} */
-                                kind: "backup" | "verify" | "prune" | "gc" | "copy" | "restore" | "sync";
+                                kind: "backup" | "verify" | "prune" | "gc" | "copy" | "restore" | "sync" | "index";
                                 params: {
                                     [key: string]: unknown;
                                 };
@@ -3545,7 +3653,7 @@ export interface paths {
                 query?: {
                     /** @description `next` of the previous page */
                     cursor?: string;
-                    kind?: "backup" | "verify" | "prune" | "gc" | "copy" | "restore" | "sync";
+                    kind?: "backup" | "verify" | "prune" | "gc" | "copy" | "restore" | "sync" | "index";
                     /** @description items per page */
                     limit?: number;
                     policy?: string;
@@ -3620,7 +3728,7 @@ export interface paths {
                                 host: string | null;
                                 id: string;
                                 /** @enum {string} */
-                                kind: "backup" | "verify" | "prune" | "gc" | "copy" | "restore" | "sync";
+                                kind: "backup" | "verify" | "prune" | "gc" | "copy" | "restore" | "sync" | "index";
                                 params: {
                                     [key: string]: unknown;
                                 };
@@ -3691,6 +3799,13 @@ export interface paths {
                         repository: string;
                         start?: boolean;
                         toDir?: string;
+                    } | {
+                        backup: string;
+                        /** @description walk every filesystem, even those unchanged since the previous indexed backup */
+                        full?: boolean;
+                        /** @enum {string} */
+                        kind: "index";
+                        repository: string;
                     };
                 };
             };
@@ -3757,7 +3872,7 @@ export interface paths {
                             host: string | null;
                             id: string;
                             /** @enum {string} */
-                            kind: "backup" | "verify" | "prune" | "gc" | "copy" | "restore" | "sync";
+                            kind: "backup" | "verify" | "prune" | "gc" | "copy" | "restore" | "sync" | "index";
                             params: {
                                 [key: string]: unknown;
                             };
@@ -3871,7 +3986,7 @@ export interface paths {
                                 host: string | null;
                                 id: string;
                                 /** @enum {string} */
-                                kind: "backup" | "verify" | "prune" | "gc" | "copy" | "restore" | "sync";
+                                kind: "backup" | "verify" | "prune" | "gc" | "copy" | "restore" | "sync" | "index";
                                 params: {
                                     [key: string]: unknown;
                                 };
@@ -3992,7 +4107,7 @@ export interface paths {
                             host: string | null;
                             id: string;
                             /** @enum {string} */
-                            kind: "backup" | "verify" | "prune" | "gc" | "copy" | "restore" | "sync";
+                            kind: "backup" | "verify" | "prune" | "gc" | "copy" | "restore" | "sync" | "index";
                             params: {
                                 [key: string]: unknown;
                             };
@@ -4183,7 +4298,7 @@ export interface paths {
                             host: string | null;
                             id: string;
                             /** @enum {string} */
-                            kind: "backup" | "verify" | "prune" | "gc" | "copy" | "restore" | "sync";
+                            kind: "backup" | "verify" | "prune" | "gc" | "copy" | "restore" | "sync" | "index";
                             params: {
                                 [key: string]: unknown;
                             };
@@ -4287,7 +4402,7 @@ export interface paths {
                             host: string | null;
                             id: string;
                             /** @enum {string} */
-                            kind: "backup" | "verify" | "prune" | "gc" | "copy" | "restore" | "sync";
+                            kind: "backup" | "verify" | "prune" | "gc" | "copy" | "restore" | "sync" | "index";
                             params: {
                                 [key: string]: unknown;
                             };
@@ -4391,7 +4506,7 @@ export interface paths {
                             host: string | null;
                             id: string;
                             /** @enum {string} */
-                            kind: "backup" | "verify" | "prune" | "gc" | "copy" | "restore" | "sync";
+                            kind: "backup" | "verify" | "prune" | "gc" | "copy" | "restore" | "sync" | "index";
                             params: {
                                 [key: string]: unknown;
                             };
@@ -7162,6 +7277,7 @@ export const routeAccess = {
   'POST /api/v1/auth/login': 'public',
   'POST /api/v1/auth/logout': 'viewer',
   'POST /api/v1/backups/rebuild': 'operator',
+  'POST /api/v1/backups/{repository}/{backupId}/index': 'operator',
   'POST /api/v1/backups/{repository}/{backupId}/restore': 'operator',
   'POST /api/v1/backups/{repository}/{backupId}/verify': 'operator',
   'POST /api/v1/jobs': 'operator',
