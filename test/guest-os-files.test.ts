@@ -3,7 +3,8 @@
 // with one line. The disk is built here: GPT with a Linux root (ext4; /etc/os-release, /etc/fstab
 // naming / by LABEL= and /srv by UUID=, /bin a symlink to usr/bin — what inspection needs to
 // call it a Linux root), a LUKS1 partition, and the ext4 for /srv. A second backup holds
-// only a data filesystem, so a bare path there has no OS to mean. Five appliance starts.
+// only a data filesystem, so a bare path there has no OS to mean. Then the same bare paths
+// through the REST API's path= parameter. Six appliance starts.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,7 +12,8 @@ import { execFileSync } from 'node:child_process';
 import { lstatSync, mkdirSync, readFileSync, symlinkSync, writeFileSync, chmodSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { vmbak, tempDir, jsonLine, isCleanError } from './support/vmbak-cli.ts';
+import { vmbak, spawnVmbak, tempDir, jsonLine, isCleanError } from './support/vmbak-cli.ts';
+import { findFreePort } from './support/free-port.ts';
 
 const tmp = tempDir('guest-os');
 const env = { VMBAK_PASSPHRASE: 'correct horse', VMBAK_REPO: join(tmp.dir, 'repo') };
@@ -87,4 +89,37 @@ test('a bare /path where inspection finds no OS fails with one line naming the f
   assert.ok(isCleanError(r), r.stderr);
   assert.equal(r.code, 2);
   assert.match(r.stderr, /^vmbak: a bare path needs one guest OS, but backup \S+ holds no guest OS that inspection recognises: give FILESYSTEM:\/path with one of: data ext4\n$/);
+});
+
+test('the API takes a bare path= too: a listing of /srv/www (fs "/") and a download of /etc/hostname', { timeout: 300_000 }, async () => {
+  const dataDir = join(tmp.dir, 'data');
+  writeFileSync(join(tmp.dir, 'repo.pass'), `${env.VMBAK_PASSPHRASE}\n`);
+  writeFileSync(join(tmp.dir, 'vmbak.yaml'), `repositories:\n  - { name: local, url: ${env.VMBAK_REPO}, passphraseFile: repo.pass }\npolicies: []\n`);
+  const made = await vmbak(['token', 'create', '--data-dir', dataDir, '--role', 'operator', '--name', 'ops']);
+  assert.equal(made.code, 0, made.stderr);
+  const token = made.stdout.trim().split('\n').at(-1)!;
+  const base = `http://127.0.0.1:${await findFreePort()}`;
+  const child = spawnVmbak(['serve', '--data-dir', dataDir, '--config', join(tmp.dir, 'vmbak.yaml'), '--listen', base.replace('http://', ''), '--no-local-agent', '--rebuild-catalog']);
+  child.stdout!.resume();
+  child.stderr!.resume();
+  try {
+    const deadline = Date.now() + 60_000;
+    while ((await fetch(`${base}/api/v1/health`).catch(() => null))?.status !== 200) {
+      assert.ok(Date.now() < deadline, 'serve did not come up');
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    const get = (path: string) => fetch(`${base}/api/v1${path}`, { headers: { authorization: `Bearer ${token}` } });
+    const backups = (await (await get('/backups?vm=os01')).json()) as { items: { backupId: string }[] };
+    const backupId = backups.items[0]!.backupId;
+    const dir = await get(`/backups/local/${backupId}/files?path=${encodeURIComponent('/srv/www')}`);
+    assert.equal(dir.status, 200, await dir.clone().text());
+    const listing = (await dir.json()) as { fs: string; entries: { name: string }[] };
+    assert.deepEqual([listing.fs, listing.entries.map((e) => e.name)], ['/', ['index.html', 'payload.bin']]);
+    const file = await get(`/backups/local/${backupId}/files/download?path=${encodeURIComponent('/etc/hostname')}`);
+    assert.equal(file.status, 200, await file.clone().text());
+    assert.equal(await file.text(), 'guest-os-01\n');
+  } finally {
+    child.kill('SIGTERM');
+    await new Promise((r) => child.once('close', r));
+  }
 });

@@ -46,8 +46,8 @@ export function indexExecutor(deps: { readonly store: JobStore }): JobExecutor {
       await deps.store.cacheFileIndex(ref, r.index);
       let warned = false;
       for (const fs of r.index.header.filesystems) {
-        // Swap, LUKS and unformatted space have no files: not indexing them is no warning (as with `vmbak index`).
-        const expected = fs.error !== null && /swap|LUKS|no filesystem/.test(fs.error);
+        // Swap, encrypted partitions and unformatted space have no files: not indexing them is no warning (as with `vmbak index`).
+        const expected = fs.error !== null && /swap|-encrypted|no filesystem/.test(fs.error);
         if (fs.error !== null) ctx.log(expected ? 'info' : 'warning', `${fs.id}: not indexed: ${fs.error}`, backup.vm.key);
         for (const w of fs.warnings ?? []) ctx.log('warning', `${fs.id}: ${w}`, backup.vm.key);
         warned ||= (fs.error !== null && !expected) || (fs.warnings ?? []).length > 0;

@@ -23,6 +23,7 @@ export const GUEST_ROOT = '/';
 const UNBROWSABLE: Record<string, string> = {
   swap: 'it is swap space',
   crypto_LUKS: 'it is LUKS-encrypted',
+  BitLocker: 'it is BitLocker-encrypted',
   unknown: 'no filesystem libguestfs knows was found on it',
 };
 

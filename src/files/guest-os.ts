@@ -1,8 +1,9 @@
 // A bare `/path` means the guest OS's own view: its root filesystem with the filesystems its
 // fstab mounts, found by libguestfs inspection (which reads /etc/fstab and resolves UUID=,
-// LABEL= and device names to the appliance's devices). Inspection recognises a Linux root by
-// /etc plus /bin (or a /bin symlink to /usr/bin) plus /etc/fstab or /etc/hosts; the distro
-// comes from /etc/os-release. Filesystems are mounted read-only, shortest mountpoint first,
+// LABEL= and device names to the appliance's devices). libguestfs 1.48 calls a filesystem a
+// Linux root when it has a directory /etc, a directory /bin or a symlink /bin whose target is
+// exactly `usr/bin`, and a file /etc/fstab or /etc/hosts (daemon/inspect_fs.ml); /etc/os-release
+// only names the distribution. Filesystems are mounted read-only, shortest mountpoint first,
 // so /var is mounted before /var/lib/mysql.
 
 import { VmbakError } from '../core/index.ts';
