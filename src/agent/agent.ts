@@ -11,7 +11,7 @@ import { Worker, type Job } from 'bullmq';
 import { describeError, isVmbakError, VmbakError, type Hypervisor } from '../core/index.ts';
 import type { CatalogJob, JobEventLevel } from '../catalog/index.ts';
 import {
-  backupExecutor, gcExecutor, pruneExecutor, repositoryHandles, restoreExecutor, verifyExecutor,
+  backupExecutor, gcExecutor, pruneExecutor, repositoryHandles, restoreExecutor, verifyExecutor, indexExecutor,
   type AgentControl, type AgentReport, type JobContext, type JobExecutor, type JobOutcome, type JobStore, type QueuedJob,
 } from '../controller/index.ts';
 import { PauseGate, newProgress } from '../engine/index.ts';
@@ -65,7 +65,7 @@ export class Agent {
     this.store = remoteJobStore(this.client, (m) => opts.log.warn({}, m));
     const deps = { store: this.store, hypervisor: this.hypervisor, streams: 1 };
     this.executors = {
-      backup: backupExecutor(deps), verify: verifyExecutor(deps), gc: gcExecutor(deps), prune: pruneExecutor(deps), restore: restoreExecutor(deps),
+      backup: backupExecutor(deps), verify: verifyExecutor(deps), gc: gcExecutor(deps), prune: pruneExecutor(deps), restore: restoreExecutor(deps), index: indexExecutor(deps),
     };
   }
 

@@ -12,7 +12,7 @@ import type { Catalog } from './open.ts';
 import { decodeCursor, encodeCursor, pageLimit, type Page, type PageRequest } from './records.ts';
 import type { JobTable } from './schema.ts';
 
-export type JobKind = 'backup' | 'verify' | 'prune' | 'gc' | 'copy' | 'restore' | 'sync';
+export type JobKind = 'backup' | 'verify' | 'prune' | 'gc' | 'copy' | 'restore' | 'sync' | 'index';
 export type JobState = 'queued' | 'running' | 'paused' | 'succeeded' | 'warning' | 'failed' | 'aborted' | 'interrupted';
 export type JobTrigger = 'schedule' | 'manual' | 'retry';
 

@@ -19,7 +19,9 @@ export type JobRequest =
   | { readonly kind: 'prune'; readonly policy: string }
   | { readonly kind: 'gc'; readonly repository: string }
   /** A backup's disks into a directory on the agent's host, or as a new VM there. */
-  | { readonly kind: 'restore'; readonly repository: string; readonly backup: string; readonly toDir?: string; readonly asVm?: string; readonly disk?: string; readonly start?: boolean; readonly noNetwork?: boolean; readonly format?: 'raw' | 'qcow2'; readonly inPlace?: true; readonly confirmVmName?: string; readonly download?: true };
+  | { readonly kind: 'restore'; readonly repository: string; readonly backup: string; readonly toDir?: string; readonly asVm?: string; readonly disk?: string; readonly start?: boolean; readonly noNetwork?: boolean; readonly format?: 'raw' | 'qcow2'; readonly inPlace?: true; readonly confirmVmName?: string; readonly download?: true }
+  /** A backup's file index (as `vmbak index`), into its repository and the catalog's search cache. */
+  | { readonly kind: 'index'; readonly repository: string; readonly backup: string; readonly full?: boolean };
 
 export type JobAction = 'pause' | 'resume' | 'abort';
 

@@ -25,6 +25,7 @@ import { JobRunner, type JobExecutor, type JobOutcome } from './job-runner.ts';
 import { backupExecutor, repositoriesWritten, type BackupJobParams } from './backup-job.ts';
 import { gcExecutor, pruneExecutor, verifyExecutor } from './care-jobs.ts';
 import { restoreExecutor } from './restore-job.ts';
+import { indexExecutor } from './index-job.ts';
 import { Scheduler, type CareFiringRequest, type FiringRequest } from './scheduler.ts';
 import { recordInventory, syncInventory } from './inventory.ts';
 import { checkRpo } from './rpo-watch.ts';
@@ -107,6 +108,7 @@ export class Controller implements ControllerApi {
       executors.gc = this.remote.executor('care');
       executors.prune = this.remote.executor('care');
       executors.restore = this.remote.executor('host');
+      executors.index = this.remote.executor('care');
     }
     if (this.hypervisor) {
       const deps = { store: this.store, hypervisor: this.hypervisor, streams: opts.streams };
@@ -115,6 +117,7 @@ export class Controller implements ControllerApi {
       executors.gc = gcExecutor(deps);
       executors.prune = pruneExecutor(deps);
       executors.restore = restoreExecutor(deps);
+      executors.index = indexExecutor(deps);
     }
     this.runner = new JobRunner({
       // Remote jobs count against their agents' streams, not this process's.

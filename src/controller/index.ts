@@ -10,6 +10,7 @@ export { CARE_QUEUE, hostQueueName, type QueuedJob } from './remote-jobs.ts';
 export { backupExecutor, type BackupJobDeps } from './backup-job.ts';
 export { gcExecutor, pruneExecutor, verifyExecutor, type CareJobDeps } from './care-jobs.ts';
 export { restoreExecutor, type RestoreJobParams } from './restore-job.ts';
+export { indexExecutor, type IndexJobParams } from './index-job.ts';
 export { checkInstantVms } from './instant-watch.ts';
 export { ControllerFiles, type FileListing, type FileDownload, type ArchiveFormat } from './file-service.ts';
 export { matchPolicies, type PolicyMatch, type PolicyState } from './policy-match.ts';

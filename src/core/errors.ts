@@ -78,6 +78,7 @@ export const errorRegistry = {
   CONFIRMATION_MISMATCH: spec('{what} overwrites VM {vm}: confirm with its name exactly (got "{given}")', 2, 400),
   FILESYSTEM_NOT_FOUND: spec('no filesystem {fs} in backup {backupId} (it has: {found})', 1, 404),
   FILESYSTEM_UNSUPPORTED: spec('filesystem {fs} of backup {backupId} cannot be browsed: {detail}', 1, 422),
+  GUEST_OS_NOT_UNIQUE: spec('a bare path needs one guest OS, but backup {backupId} {detail}: give FILESYSTEM:/path with one of: {found}', 2, 422),
   FILE_NOT_FOUND: spec('no {path} in filesystem {fs} of backup {backupId}', 1, 404),
   FILE_BROWSER_FAILED: spec('file browser (libguestfs) failed: {detail}', 1, 500, true),
   FILE_BROWSER_BUSY: spec('all {count} file browsing sessions are in use; try again shortly', 1, 503, true),

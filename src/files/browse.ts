@@ -11,6 +11,7 @@ import { promisify } from 'node:util';
 import { VmbakError } from '../core/index.ts';
 import { guestPath, type FileBrowser } from './browser.ts';
 import { quote, type Guestfish } from './guestfish.ts';
+import { GUEST_ROOT } from './filesystems.ts';
 
 const run = promisify(execFile);
 
@@ -94,7 +95,7 @@ export async function copyOut(b: FileBrowser, fsId: string, rawPath: string, toD
   const g = await b.mounted(fsId);
   const path = guestPath(rawPath);
   const self = await stat(b, g, fsId, path);
-  const dest = join(toDir, path === '/' ? fsId.replaceAll('/', '_') : posix.basename(path));
+  const dest = join(toDir, path !== '/' ? posix.basename(path) : fsId === GUEST_ROOT ? 'guest-root' : fsId.replaceAll('/', '_'));
   await mkdir(toDir, { recursive: true });
   if (self.type === 'dir') await copyDirectory(g, path, dest);
   else if (self.type === 'symlink') await copySymlink(self, dest);

@@ -10,7 +10,8 @@ import { NbdServer } from '../nbd/index.ts';
 import type { Manifest, Repository } from '../repository/index.ts';
 import { openBackupExport, type BackupExportSession } from '../services/index.ts';
 import { Guestfish, quote } from './guestfish.ts';
-import { findFilesystems, whyUnbrowsable, type Filesystem } from './filesystems.ts';
+import { findFilesystems, whyUnbrowsable, GUEST_ROOT, type Filesystem } from './filesystems.ts';
+import { inspectGuestOs, mountGuestOs, type GuestOs } from './guest-os.ts';
 
 export interface FileBrowserRequest {
   readonly repo: Repository;
@@ -30,7 +31,8 @@ export interface FileBrowser {
   readonly diskOf: ReadonlyMap<string, string>;
   /** The appliance, for commands that need no mount (device tables). */
   readonly guestfish: Guestfish;
-  /** Mounts the filesystem (read-only) if it is not the one mounted; returns the guestfish session. */
+  /** Mounts the filesystem (read-only) if it is not the one mounted — or, for GUEST_ROOT, the
+   *  guest OS's filesystems as its fstab says; returns the guestfish session. */
   mounted(fsId: string): Promise<Guestfish>;
   /** A FILE_NOT_FOUND error for this path. */
   notFound(fsId: string, path: string): VmbakError;
@@ -74,7 +76,21 @@ function browser(
   backup: Manifest, g: Guestfish, filesystems: readonly Filesystem[], diskOf: ReadonlyMap<string, string>, launchMs: number, close: () => Promise<void>,
 ): FileBrowser {
   let mountedId: string | null = null;
+  // Inspected once per session, on the first bare path.
+  let guestOs: Promise<GuestOs> | null = null;
+  const mountGuest = async () => {
+    guestOs ??= inspectGuestOs(g, filesystems, backup.backupId);
+    guestOs.catch(() => { guestOs = null; });
+    const os = await guestOs;
+    if (mountedId === GUEST_ROOT) return g;
+    await g.must('umount-all');
+    mountedId = null;
+    await mountGuestOs(g, os, backup.backupId);
+    mountedId = GUEST_ROOT;
+    return g;
+  };
   const mounted = async (fsId: string) => {
+    if (fsId === GUEST_ROOT) return mountGuest();
     const fs = filesystems.find((f) => f.id === fsId);
     if (!fs) {
       const found = filesystems.map((f) => `${f.id} ${f.type}`).join(', ') || 'none';
@@ -90,7 +106,7 @@ function browser(
     mountedId = fsId;
     return g;
   };
-  const notFound = (fsId: string, path: string) => new VmbakError('FILE_NOT_FOUND', { path, fs: fsId, backupId: backup.backupId });
+  const notFound = (fsId: string, path: string) => new VmbakError('FILE_NOT_FOUND', { path, fs: fsId === GUEST_ROOT ? 'tree of the guest OS' : fsId, backupId: backup.backupId });
   return { backup, launchMs, filesystems, diskOf, guestfish: g, mounted, notFound, close };
 }
 

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { isVmbakError } from '../core/index.ts';
-import { filesystemId, parseFilePath } from './filesystems.ts';
+import { GUEST_ROOT, filesystemId, parseFilePath } from './filesystems.ts';
 import { quote } from './guestfish.ts';
 import { guestPath } from './browser.ts';
 
@@ -16,9 +16,10 @@ test('filesystem ids name the disk, then the partition or the logical volume, an
   assert.ok(!filesystemId('/dev/md:0', diskOf, new Map()).includes(':'));
 });
 
-test('FS:/path splits at the first colon; a missing id or a relative path is a usage error', () => {
+test('FS:/path splits at the first colon; a bare /path is in the guest OS; a missing id or a relative path is a usage error', () => {
   assert.deepEqual(parseFilePath('vda/p1:/etc/host:name'), { fs: 'vda/p1', path: '/etc/host:name' });
-  for (const bad of ['/etc/hostname', 'vda/p1:etc', ':/etc', 'vda/p1']) {
+  assert.deepEqual(parseFilePath('/etc/host:name'), { fs: GUEST_ROOT, path: '/etc/host:name' });
+  for (const bad of ['etc/hostname', 'vda/p1:etc', ':/etc', 'vda/p1']) {
     assert.throws(() => parseFilePath(bad), (err) => isVmbakError(err, 'USAGE'));
   }
 });

@@ -15,12 +15,22 @@ export interface Filesystem {
   readonly device: string;
 }
 
+/** The "filesystem id" of a bare `/path`: the guest OS's root with its fstab mounts. No real
+ *  id is `/` (ids start with a disk name). */
+export const GUEST_ROOT = '/';
+
 /** Types the appliance cannot mount, with what to tell the user. */
 const UNBROWSABLE: Record<string, string> = {
   swap: 'it is swap space',
   crypto_LUKS: 'it is LUKS-encrypted',
+  BitLocker: 'it is BitLocker-encrypted',
   unknown: 'no filesystem libguestfs knows was found on it',
 };
+
+/** How a path is written back to the user: `ID:/path`, or the bare `/path` they gave. */
+export function formatFilePath(fs: string, path: string): string {
+  return fs === GUEST_ROOT ? path : `${fs}:${path}`;
+}
 
 export function whyUnbrowsable(type: string): string | null {
   return UNBROWSABLE[type] ?? null;
@@ -38,7 +48,21 @@ export async function findFilesystems(g: Guestfish, disks: readonly string[]): P
     const device = m[1]!;
     found.push({ id: filesystemId(device, diskOf, lvDisk), type: m[2]!, device });
   }
-  return found;
+  for (const e of await encryptedPartitions(g, new Set(found.map((f) => f.device)))) {
+    found.push({ id: filesystemId(e.device, diskOf, lvDisk), type: e.type, device: e.device });
+  }
+  return found.sort((a, b) => a.device.localeCompare(b.device, 'en', { numeric: true }));
+}
+
+/** libguestfs 1.48's list-filesystems leaves LUKS partitions out; they are listed all the same,
+ *  so that the user sees why a partition holds nothing browsable instead of missing it. */
+async function encryptedPartitions(g: Guestfish, listed: ReadonlySet<string>): Promise<{ device: string; type: string }[]> {
+  const parts = (await g.must('list-partitions')).filter((p) => !listed.has(p));
+  const types = await g.batch(parts.map((p) => `vfs-type ${p}`));
+  return parts.flatMap((device, i) => {
+    const type = types[i]!.lines[0] ?? '';
+    return types[i]!.error === null && /^(crypto_|BitLocker$)/.test(type) ? [{ device, type }] : [];
+  });
 }
 
 export function filesystemId(device: string, diskOf: Map<string, string>, lvDisk: Map<string, string>): string {
@@ -67,12 +91,13 @@ async function volumeGroupDisks(g: Guestfish, diskOf: Map<string, string>): Prom
   return out;
 }
 
-/** Splits `ID:/path` at the first ':' (ids never hold one). */
+/** Splits `ID:/path` at the first ':' (ids never hold one); a bare `/path` is in GUEST_ROOT. */
 export function parseFilePath(spec: string): { fs: string; path: string } {
+  if (spec.startsWith('/')) return { fs: GUEST_ROOT, path: spec };
   const at = spec.indexOf(':');
   const path = at > 0 ? spec.slice(at + 1) : '';
   if (at <= 0 || !path.startsWith('/')) {
-    throw new VmbakError('USAGE', { detail: `${spec}: give FILESYSTEM:/path, e.g. vda/p1:/etc/hostname (see vmbak files ls BACKUP)` });
+    throw new VmbakError('USAGE', { detail: `${spec}: give FILESYSTEM:/path, e.g. vda/p1:/etc/hostname, or /path in the guest OS (see vmbak files ls BACKUP)` });
   }
   return { fs: spec.slice(0, at), path };
 }

@@ -3,7 +3,7 @@
 // untrusted filesystems, reading the disks through an NBD export served from the repository.
 export { openFileBrowser, type FileBrowser, type FileBrowserRequest } from './browser.ts';
 export { listPath, statPath, copyOut, writeArchive, MAX_LISTED_ENTRIES, type FileEntry, type EntryType, type CopiedPath } from './browse.ts';
-export { parseFilePath, type Filesystem } from './filesystems.ts';
+export { parseFilePath, formatFilePath, GUEST_ROOT, type Filesystem } from './filesystems.ts';
 export { listBackupFiles, getBackupFiles, type FilesListing, type FilesRequest, type FilesGetRequest } from './restore-files.ts';
 export { isKvmUsable, libguestfsEnv } from './accel.ts';
 export { indexBackup, buildFileIndex, type IndexRequest, type IndexResult } from './build-index.ts';

@@ -14,7 +14,7 @@ export const roleSchema = z.enum(ROLES);
 const ms = z.number().describe('milliseconds since the Unix epoch');
 const msOrNull = ms.nullable();
 const jobState = z.enum(['queued', 'running', 'paused', 'succeeded', 'warning', 'failed', 'aborted', 'interrupted']);
-export const jobKind = z.enum(['backup', 'verify', 'prune', 'gc', 'copy', 'restore', 'sync']);
+export const jobKind = z.enum(['backup', 'verify', 'prune', 'gc', 'copy', 'restore', 'sync', 'index']);
 export const jobStateSchema = jobState;
 
 export const nameParams = z.strictObject({ name: z.string().min(1) });

@@ -4,7 +4,7 @@
 
 import type { Command } from 'commander';
 import { formatDuration } from '../../core/index.ts';
-import { getBackupFiles, listBackupFiles, type FileEntry } from '../../files/index.ts';
+import { formatFilePath, getBackupFiles, listBackupFiles, type FileEntry } from '../../files/index.ts';
 import { resolveBackupRef } from '../../services/index.ts';
 import { openRepository, withRepoOptions, type RepoOptions } from '../context.ts';
 import { registerFindCommand } from './file-index.ts';
@@ -17,7 +17,7 @@ export function registerFilesCommands(program: Command): void {
   withRepoOptions(files.command('ls'))
     .description('list the filesystems of a backup, or a directory as FILESYSTEM:/path')
     .argument('<backup>', 'backup id (or a unique prefix), latest, or VM@latest')
-    .argument('[path]', 'FILESYSTEM:/path, e.g. vda/p1:/etc')
+    .argument('[path]', 'FILESYSTEM:/path, e.g. vda/p1:/etc, or /path in the guest OS (its root with its fstab mounts)')
     .option('--json', 'print one JSON object')
     .action(async (ref: string, spec: string | undefined, opts: LsOptions) => {
       const repo = await openRepository(opts);
@@ -42,7 +42,7 @@ export function registerFilesCommands(program: Command): void {
   withRepoOptions(files.command('get'))
     .description('copy files, symlinks and directories (recursively) out of a backup, keeping modes, owners and mtimes')
     .argument('<backup>', 'backup id (or a unique prefix), latest, or VM@latest')
-    .argument('<paths...>', 'FILESYSTEM:/path, e.g. vda/p1:/etc/hostname')
+    .argument('<paths...>', 'FILESYSTEM:/path, e.g. vda/p1:/etc/hostname, or /path in the guest OS')
     .option('--to <dir>', 'write each path as DIR/<its name>')
     .option('--archive <file.tar>', 'write one tar archive instead')
     .option('--json', 'print the result as JSON')
@@ -55,7 +55,7 @@ export function registerFilesCommands(program: Command): void {
         if (opts.json) {
           process.stdout.write(`${JSON.stringify({ backupId: backup.backupId, vm: backup.vm.name, launchMs: r.launchMs, durationMs: Date.now() - started, copied: r.copied })}\n`);
         } else {
-          for (const c of r.copied) process.stdout.write(`copied ${c.fs}:${c.path} (${c.type}) to ${c.to}\n`);
+          for (const c of r.copied) process.stdout.write(`copied ${formatFilePath(c.fs, c.path)} (${c.type}) to ${c.to}\n`);
           process.stdout.write(`copied ${r.copied.length} path(s) from backup ${backup.backupId} of ${backup.vm.name} in ${formatDuration(Date.now() - started)}\n`);
         }
       } finally {

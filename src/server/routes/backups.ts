@@ -1,5 +1,5 @@
 // Backups as the catalog lists them (a cache of the repositories' manifests): list by VM
-// (name or UUID) and repository; verify and restore become jobs (the controller audits them
+// (name or UUID) and repository; verify, restore and index become jobs (the controller audits them
 // with their actor); rebuild re-reads the
 // repositories' manifests into the catalog.
 
@@ -81,6 +81,16 @@ export const backupRoutes = [
       // A directory of its own per request: the download route finds the image by the job's params alone.
       const toDir = await nextDownloadDir(downloadsDir, deps.controller.catalog.clock.nowMs());
       return deps.controller.submitJob({ ...request, toDir }, principal!.actor);
+    },
+  }),
+  route({
+    method: 'POST', url: '/backups/:repository/:backupId/index', access: 'operator', tags: ['backups'], auditedBy: 'controller', status: 202,
+    summary: 'Index the files of a backup for search (a job, as vmbak index)', params: backupParams,
+    query: z.strictObject({ full: z.enum(['true', 'false']).default('false').describe('true: walk every filesystem, even those unchanged since the previous indexed backup') }),
+    response: jobSchema,
+    async handler({ deps, params, query, principal }) {
+      await backupOrNotFound(deps, params.repository, params.backupId);
+      return deps.controller.submitJob({ kind: 'index', repository: params.repository, backup: params.backupId, full: query.full === 'true' }, principal!.actor);
     },
   }),
   route({

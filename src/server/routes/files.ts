@@ -11,7 +11,7 @@ import type { ServerDeps } from '../deps.ts';
 import { route } from '../routing.ts';
 
 const backupParams = z.strictObject({ repository: z.string().min(1), backupId: z.string().min(1) });
-const pathField = z.string().min(1).describe('FILESYSTEM:/path, e.g. vda/p1:/etc (filesystem ids as the listing without a path gives them)');
+const pathField = z.string().min(1).describe('FILESYSTEM:/path, e.g. vda/p1:/etc (filesystem ids as the listing without a path gives them), or /path in the guest OS (its root with its fstab mounts)');
 const iso = z.string().describe('ISO-8601 UTC');
 
 const entrySchema = z.object({

@@ -39,6 +39,7 @@ export const jobRequestSchema = z.discriminatedUnion('kind', [
     start: z.boolean().optional(), noNetwork: z.boolean().optional(), format: z.enum(['raw', 'qcow2']).optional(),
     inPlace: z.literal(true).optional(), confirmVmName: z.string().optional().describe('with inPlace: the VM\'s name (the job checks it)'),
   }).refine(exactlyOneRestoreMode, { error: 'give exactly one of toDir, asVm and inPlace', path: ['toDir'] }),
+  z.strictObject({ kind: z.literal('index'), repository: z.string().min(1), backup: z.string().min(1), full: z.boolean().optional().describe('walk every filesystem, even those unchanged since the previous indexed backup') }),
 ]);
 
 const jobIdParams = z.strictObject({ id: z.string().min(1) });

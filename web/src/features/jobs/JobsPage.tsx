@@ -11,7 +11,7 @@ import { JobProgress } from './JobProgress.tsx';
 import { useLiveJobs } from './LiveJobs.tsx';
 
 const STATES: JobState[] = ['queued', 'running', 'paused', 'succeeded', 'warning', 'failed', 'aborted', 'interrupted'];
-const KINDS: Job['kind'][] = ['backup', 'verify', 'prune', 'gc', 'copy', 'restore', 'sync'];
+const KINDS: Job['kind'][] = ['backup', 'verify', 'prune', 'gc', 'copy', 'restore', 'sync', 'index'];
 
 export default function JobsPage() {
   const [state, setState] = useState<JobState | null>(null);
