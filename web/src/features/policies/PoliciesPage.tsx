@@ -31,7 +31,11 @@ function PolicyRow({ policy }: { policy: Policy }) {
     <Table.Tr>
       <Table.Td><Text fw={600}>{policy.name}</Text>{policy.managedByConfig && <Badge variant="default" size="xs">config file</Badge>}</Table.Td>
       <Table.Td>{policy.enabled ? 'yes' : 'no'}</Table.Td>
-      <Table.Td>{policy.spec.vms.join(', ')}</Table.Td>
+      <Table.Td>
+        {policy.spec.vms.join(', ')}
+        <Text size="xs">{policy.status.vmCount} VM{policy.status.vmCount === 1 ? '' : 's'} now</Text>
+        {policy.status.state !== 'ok' && <Text size="xs" c="red.9">{statusProblem(policy.status)}</Text>}
+      </Table.Td>
       <Table.Td>{policy.spec.repositories.join(', ')}</Table.Td>
       <Table.Td><code>{policy.spec.schedule}</code>{policy.spec.timezone ? ` ${policy.spec.timezone}` : ''}</Table.Td>
       <Table.Td>{policy.spec.rpo ?? '—'}</Table.Td>
@@ -73,4 +77,10 @@ export default function PoliciesPage() {
         )}
     </>
   );
+}
+
+/** What the server found wrong with a policy's selectors, in words (the API decides; this only phrases it). */
+function statusProblem(status: Policy['status']): string {
+  if (status.state === 'conflict') return `conflict: ${status.conflicts.map((c) => `${c.name} also in ${c.policies.join(', ')}`).join('; ')}`;
+  return `no VM matches ${status.unmatched.join(', ')}`;
 }
