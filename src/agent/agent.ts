@@ -72,7 +72,7 @@ export class Agent {
   /** Registers, cleans this host up, reports its inventory and starts taking jobs. */
   async start(): Promise<void> {
     const { opts } = this;
-    const reg = await this.client.call<Registration>('POST', `/agent/hosts/${encodeURIComponent(opts.hostName)}/register`, { uri: this.hypervisor.location });
+    const reg = await this.client.call<Registration>('POST', `/agent/hosts/${encodeURIComponent(opts.hostName)}/register`, { uri: this.hypervisor.location, streams: opts.streams });
     const handles = await repositoryHandles(this.store, reg.repositories);
     for (const s of await sweepLeftovers(this.hypervisor, handles)) opts.log.info({ leftover: s }, describeLeftover(s));
     await this.reportInventory();

@@ -13,6 +13,8 @@ export interface HostRecord {
   readonly state: HostState;
   readonly firstSeenMs: number;
   readonly lastSeenMs: number;
+  /** Jobs its agent runs at once, as the agent said at registration (null: not said). */
+  readonly streams: number | null;
 }
 
 export async function recordHostSeen(catalog: Catalog, name: string, uri: string | null = null): Promise<void> {
@@ -21,6 +23,11 @@ export async function recordHostSeen(catalog: Catalog, name: string, uri: string
     .values({ name, uri, state: 'online', first_seen_ms: nowMs, last_seen_ms: nowMs })
     .onConflict((oc) => oc.column('name').doUpdateSet({ uri, state: 'online', last_seen_ms: nowMs }))
     .execute();
+}
+
+/** An agent's streams, said at registration: a controller keeps no more of the host's jobs in flight. */
+export async function recordHostStreams(catalog: Catalog, name: string, streams: number | null): Promise<void> {
+  await catalog.db.updateTable('hosts').set({ streams }).where('name', '=', name).execute();
 }
 
 /** Marks online hosts silent for longer than `silentMs` as lost; returns the ones that just became lost. */
@@ -38,4 +45,5 @@ export async function listHosts(catalog: Catalog): Promise<HostRecord[]> {
 
 const toRecord = (row: HostTable): HostRecord => ({
   name: row.name, uri: row.uri, state: row.state as HostState, firstSeenMs: row.first_seen_ms, lastSeenMs: row.last_seen_ms,
+  streams: row.streams ?? null,
 });

@@ -10,7 +10,8 @@ export {
   upsertRepository, getRepository, listRepositories, readRepositoryCredentials, removeRepository,
   type RepositoryRecord, type RepositoryCredentials, type RepositoryInput,
 } from './repositories.ts';
-export { recordHostSeen, markLostHosts, listHosts, type HostRecord, type HostState } from './hosts.ts';
+export { recordHostSeen, recordHostStreams, markLostHosts, listHosts, type HostRecord, type HostState } from './hosts.ts';
+export { takeWriterSlots, releaseWriterSlots, countWriters } from './writer-slots.ts';
 export { syncHostVms, listVms, findVms, assignVmPolicies, type VmRecord, type VmSyncResult } from './vms.ts';
 export {
   policySpecSchema, policySpecFields, checkPolicySpec, checkCron, durationSchema, timezoneSchema, retentionSchema, rpoMsOf, type PolicySpec, type PolicySpecInput, type Retention,

@@ -23,6 +23,7 @@ after(async () => { await server?.close(); });
 const PORTABLE_TESTS = [
   'src/catalog/access.test.ts', 'src/catalog/backups.test.ts', 'src/catalog/claims.test.ts', 'src/catalog/jobs.test.ts',
   'src/catalog/secrets.test.ts', 'src/config/config.test.ts', 'src/controller/host-watch.test.ts', 'src/alerts/webhook.test.ts',
+  'src/controller/writer-slots.test.ts',
 ];
 
 function node(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; out: string }> {
@@ -56,7 +57,7 @@ test('processes opening a new PostgreSQL catalog at once all get the schema, mig
   const catalog = await openCatalog(url);
   t.after(() => catalog.close());
   const { rows } = await sql<{ name: string }>`select name from catalog_migration order by name`.execute(catalog.db);
-  assert.deepEqual(rows.map((r) => r.name), ['0001-initial', '0002-repository-care', '0003-file-index']);
+  assert.deepEqual(rows.map((r) => r.name), ['0001-initial', '0002-repository-care', '0003-file-index', '0004-writer-slots']);
 });
 
 test('a server that is down is one clear line without the password; after a restart the catalog works again', async (t) => {

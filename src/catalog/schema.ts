@@ -15,6 +15,7 @@ export interface CatalogSchema {
   policies: PolicyTable;
   schedule_claims: ScheduleClaimTable;
   care_claims: CareClaimTable;
+  writer_slots: WriterSlotTable;
   jobs: JobTable;
   job_vms: JobVmTable;
   job_events: JobEventTable;
@@ -50,6 +51,7 @@ export interface HostTable {
   state: string;
   first_seen_ms: number;
   last_seen_ms: number;
+  streams: number | null;
 }
 
 export interface VmTable {
@@ -269,4 +271,12 @@ export interface FileEntryTable {
   uid: number;
   gid: number;
   sha256: string | null;
+}
+
+export interface WriterSlotTable {
+  repository: string;
+  slot: number;
+  job_id: string;
+  holder: string;
+  taken_ms: number;
 }

@@ -104,7 +104,8 @@ export interface ControllerApi {
   /** What remote jobs read and record (the catalog). */
   readonly store: JobStore;
   /** An agent starting on `host`: where its jobs come from. JOB_NOT_RUNNING when this controller takes no agents. */
-  agentRegister(host: string, uri: string | null): Promise<AgentRegistration>;
+  /** `streams`: how many jobs the agent runs at once (the controller keeps no more in flight). */
+  agentRegister(host: string, uri: string | null, streams?: number | null): Promise<AgentRegistration>;
   /** A host's VMs as its agent lists them; also its heartbeat. */
   agentInventory(host: string, uri: string | null, vms: readonly VmInfo[]): Promise<void>;
   /** Logs and progress of a job an agent runs; the answer says whether to pause or abort it. */

@@ -11,7 +11,7 @@ import { VmbakError, describeError, parseDuration, systemClock, type Clock, type
 import { defaultStateDir, hostName } from '../host/index.ts';
 import {
   appendJobEvent, backupFromManifest, forgetBackups, getBackup, dataDirPaths, getJob, getPolicy, listJobVms, listRepositories, loadSecretsBox, markJobsInterrupted,
-  openCatalog, pruneClaims, recordAudit, recordHostSeen, replaceRepositoryBackups, setJobProgress, setJobState,
+  defaultClaimant, listHosts, openCatalog, pruneClaims, recordAudit, recordHostSeen, recordHostStreams, replaceRepositoryBackups, setJobProgress, setJobState,
   type CatalogJob, type JobKind, type JobTrigger, type OpenCatalog, type SecretsBox,
 } from '../catalog/index.ts';
 import { AlertNotifier, type AlertEvent } from '../alerts/index.ts';
@@ -85,6 +85,8 @@ export class Controller implements ControllerApi {
   private readonly runner: JobRunner;
   private readonly scheduler: Scheduler;
   private readonly timers: NodeJS.Timeout[] = [];
+  /** Each agent's streams (from the catalog: an agent may have registered with another controller). */
+  private hostStreams = new Map<string, number>();
   private ready = false;
 
   private constructor(opts: ControllerOptions, catalog: OpenCatalog, secrets: SecretsBox, dedupWindowMs: number | undefined) {
@@ -123,6 +125,7 @@ export class Controller implements ControllerApi {
       // Remote jobs count against their agents' streams, not this process's.
       catalog, host: hostName(), streams: this.remote ? REMOTE_JOBS_IN_FLIGHT : opts.streams, executors, onFinished: (job) => this.jobFinished(job),
       maxWritersPerRepository: opts.maxWritersPerRepository ?? DEFAULT_MAX_WRITERS_PER_REPOSITORY, clock: opts.clock,
+      holder: defaultClaimant(), hostLimit: (host) => (host ? this.hostStreams.get(host) ?? null : null),
     });
     this.scheduler = new Scheduler({
       catalog, clock: opts.clock ?? systemClock, tickMs: opts.schedulerTickMs,
@@ -167,6 +170,10 @@ export class Controller implements ControllerApi {
       if (interrupted.length > 0) this.opts.log.warn({ jobs: interrupted }, `${interrupted.length} job(s) of a previous run marked interrupted`);
       await this.syncInventory().catch((err: unknown) => this.opts.log.error({}, `inventory: ${describeError(err)}`));
       this.every(this.opts.inventoryEveryMs ?? 60_000, () => this.syncInventory());
+    }
+    if (this.remote) {
+      await this.loadHostStreams();
+      this.every(30_000, () => this.loadHostStreams());
     }
     await this.scheduler.reload();
     this.scheduler.start();
@@ -329,9 +336,12 @@ export class Controller implements ControllerApi {
 
   // What agents on the hosts call (through the API's agent routes).
 
-  async agentRegister(host: string, uri: string | null): Promise<AgentRegistration> {
+  async agentRegister(host: string, uri: string | null, streams: number | null = null): Promise<AgentRegistration> {
     if (!this.remote) throw new VmbakError('JOB_NOT_RUNNING', { jobId: 'agent', op: 'registered', detail: 'this controller takes no agents: start it with --redis' });
     await recordHostSeen(this.catalog, host, uri);
+    await recordHostStreams(this.catalog, host, streams);
+    if (streams) this.hostStreams.set(host, streams);
+    else this.hostStreams.delete(host);
     const repositories = (await listRepositories(this.catalog)).map((r) => r.name);
     const redis = await this.remote.agentRedisUrl(host);
     if (!redis.restricted) this.opts.log.warn({ host }, `agent ${host} gets the controller's Redis account: no user of its own could be made (${redis.why})`);
@@ -371,6 +381,12 @@ export class Controller implements ControllerApi {
       timeMs: job.finishedMs ?? Date.now(), message: `${what}: job ${job.id} ${job.state}${job.error ? `: ${job.error}` : ''}`,
       data: { jobId: job.id, kind: job.kind, policy: job.policy, state: job.state, error: job.error },
     });
+  }
+
+  private async loadHostStreams(): Promise<void> {
+    const streams = new Map<string, number>();
+    for (const h of await listHosts(this.catalog)) if (h.streams) streams.set(h.name, h.streams);
+    this.hostStreams = streams;
   }
 
   private every(ms: number, fn: () => Promise<unknown>): void {

@@ -4,10 +4,15 @@
 // the runner only keeps order, limits, control and the live updates the API streams. A
 // queue on Redis (many hosts) will run the same executors; the catalog stays the record.
 //
-// Two limits besides `streams` decide when a queued job starts: at most
+// Limits besides `streams` decide when a queued job starts: at most
 // `maxWritersPerRepository` running jobs write to one repository (a job names the
 // repositories it writes when it is submitted; one over the limit waits, and later jobs that
-// write elsewhere may start before it), and a job with a backup window (`notAfterMs` in its
+// write elsewhere may start before it) — counted in the catalog's writer slots, so the limit
+// holds across controllers sharing a catalog and across all their agents' hosts; at most
+// `hostLimit(host)` of one host's jobs are in flight (its agent's streams: a job waiting in an
+// agent's queue would hold a writer slot another host could use); among the jobs that may
+// start, the one whose host has the fewest running goes first, so one busy host does not
+// starve another's queue; and a job with a backup window (`notAfterMs` in its
 // params) that has not started by the window's end never starts: it fails as skipped. A
 // running job at its window's end pauses until the window reopens if its policy says
 // `atEnd: pause`, and otherwise runs on.
@@ -15,13 +20,12 @@
 import { EventEmitter } from 'node:events';
 import { VmbakError, describeError, isVmbakError, systemClock, type Clock } from '../core/index.ts';
 import {
-  appendJobEvent, createJob, getJob, setJobProgress, setJobState,
+  appendJobEvent, createJob, getJob, releaseWriterSlots, setJobProgress, setJobState, takeWriterSlots,
   type Catalog, type CatalogJob, type JobEventLevel, type JobKind, type NewJob,
 } from '../catalog/index.ts';
 import { PauseGate, newProgress, type ProgressCounters } from '../engine/index.ts';
 import type { JobAction, JobOutcome, JobUpdate } from './controller-api.ts';
 import { advanceWindow, jobWindow, windowStep, type JobWindow } from './job-window.ts';
-import { RepositoryWriters } from './repository-writers.ts';
 
 export interface JobContext {
   readonly job: CatalogJob;
@@ -46,8 +50,12 @@ export interface JobRunnerOptions {
   readonly progressEveryMs?: number;
   /** Called with every finished job (alerts, follow-up work). */
   readonly onFinished?: (job: CatalogJob) => void;
-  /** Running jobs that may write to one repository at once (default: no limit). */
+  /** Running jobs that may write to one repository at once, across every runner on this catalog (default: no limit). */
   readonly maxWritersPerRepository?: number;
+  /** How many of a host's jobs may be in flight at once (null: no limit of its own). */
+  readonly hostLimit?: (host: string | null) => number | null;
+  /** Who holds writer slots taken here (a controller's name and pid). */
+  readonly holder?: string;
   /** Decides backup windows; the default is the system clock. */
   readonly clock?: Clock;
   /** How often backup windows are checked (default 1 s); tests call enforceWindows(). */
@@ -72,17 +80,20 @@ export class JobRunner {
   private readonly running = new Map<string, Running>();
   private readonly updates = new EventEmitter();
   private readonly writes = new Map<string, readonly string[]>();
-  private readonly writers: RepositoryWriters;
+  private readonly hosts = new Map<string, string | null>();
+  private readonly writerLimit: number;
   private readonly waitNoted = new Set<string>();
   private readonly windows = new Map<string, JobWindow>();
   private readonly clock: Clock;
   private readonly windowTimer: NodeJS.Timeout;
   private stopping = false;
+  private pumping = false;
+  private pumpAgain = false;
 
   constructor(opts: JobRunnerOptions) {
     this.opts = opts;
     this.clock = opts.clock ?? systemClock;
-    this.writers = new RepositoryWriters(opts.maxWritersPerRepository);
+    this.writerLimit = opts.maxWritersPerRepository ?? Infinity;
     this.updates.setMaxListeners(0);
     this.windowTimer = setInterval(() => void this.enforceWindows(), opts.windowCheckEveryMs ?? 1000);
     this.windowTimer.unref();
@@ -93,6 +104,7 @@ export class JobRunner {
     // An explicit null host stays null (a job no host can run); an absent one is this runner's.
     const created = await createJob(this.opts.catalog, { ...job, host: job.host !== undefined ? job.host : this.opts.host });
     if (options.writes?.length) this.writes.set(created.id, [...new Set(options.writes)]);
+    this.hosts.set(created.id, created.host);
     const window = jobWindow(created.params);
     if (window) this.windows.set(created.id, window);
     this.queue.push(created.id);
@@ -102,9 +114,9 @@ export class JobRunner {
     return created;
   }
 
-  /** Running jobs writing to each repository now (for tests and status). */
+  /** Jobs this runner has started that write to the repository (for tests and status). */
   writersOf(repository: string): number {
-    return this.writers.of(repository);
+    return [...this.running.keys()].filter((id) => this.writes.get(id)?.includes(repository)).length;
   }
 
   /**
@@ -190,18 +202,38 @@ export class JobRunner {
     this.emit(changed, message);
   }
 
-  /** The first queued job whose repositories all have a writer slot free; notes once why others wait. */
-  private nextStartable(): string | null {
-    for (let i = 0; i < this.queue.length; i++) {
-      const jobId = this.queue[i]!;
-      const full = this.writers.firstFull(this.writes.get(jobId) ?? []);
-      if (full === null) {
-        this.queue.splice(i, 1);
+  /**
+   * The queued job to start next: of those whose host has room, the one whose host has the
+   * fewest running (oldest first among equals) that gets a writer slot on each repository it
+   * writes; notes once in a job's log why it waits.
+   */
+  private async nextStartable(): Promise<string | null> {
+    const runningOn = new Map<string | null, number>();
+    for (const id of this.running.keys()) {
+      const host = this.hosts.get(id) ?? null;
+      runningOn.set(host, (runningOn.get(host) ?? 0) + 1);
+    }
+    const candidates = this.queue
+      .map((jobId, order) => ({ jobId, order, host: this.hosts.get(jobId) ?? null }))
+      .filter(({ host }) => (runningOn.get(host) ?? 0) < (this.opts.hostLimit?.(host) ?? Infinity))
+      .sort((a, b) => (runningOn.get(a.host) ?? 0) - (runningOn.get(b.host) ?? 0) || a.order - b.order);
+    const full = new Set<string>();
+    for (const { jobId } of candidates) {
+      const writes = this.writes.get(jobId) ?? [];
+      let waitsOn = writes.find((repo) => full.has(repo)) ?? null;
+      if (waitsOn === null && writes.length > 0 && this.writerLimit !== Infinity) {
+        waitsOn = await takeWriterSlots(this.opts.catalog, jobId, writes, this.writerLimit, this.opts.holder ?? this.opts.host);
+      }
+      if (waitsOn === null) {
+        const at = this.queue.indexOf(jobId);
+        if (at < 0) { await releaseWriterSlots(this.opts.catalog, jobId); continue; } // aborted meanwhile
+        this.queue.splice(at, 1);
         return jobId;
       }
+      full.add(waitsOn);
       if (!this.waitNoted.has(jobId)) {
         this.waitNoted.add(jobId);
-        const message = `waiting: ${full} already has ${this.writers.limit} writing job(s)`;
+        const message = `waiting: ${waitsOn} already has ${this.writerLimit} writing job(s)`;
         void appendJobEvent(this.opts.catalog, jobId, 'info', message).catch(() => {});
       }
     }
@@ -210,31 +242,55 @@ export class JobRunner {
 
   private forget(jobId: string): void {
     this.writes.delete(jobId);
+    this.hosts.delete(jobId);
     this.waitNoted.delete(jobId);
     this.windows.delete(jobId);
   }
 
+  /** Starts what may start; one pass at a time (taking writer slots is a catalog round trip). */
   private pump(): void {
-    while (!this.stopping && this.running.size < this.opts.streams && this.queue.length > 0) {
-      const jobId = this.nextStartable();
-      if (jobId === null) return;
-      const writes = this.writes.get(jobId) ?? [];
-      this.writers.take(writes);
-      const abort = new AbortController();
-      const gate = new PauseGate({
-        maxPauseMs: this.opts.maxPauseMs ?? 30 * 60_000,
-        onExpire: (ms) => abort.abort(new VmbakError('PAUSE_TOO_LONG', { limit: `${Math.round(ms / 60_000)} min` })),
-      });
-      const progress = newProgress(Date.now());
-      const run: Running = { abort, gate, progress, done: Promise.resolve() };
-      const done = this.execute(jobId, run).finally(() => {
-        this.running.delete(jobId);
-        this.writers.release(writes);
-        this.forget(jobId);
-        this.pump();
-      });
-      this.running.set(jobId, { ...run, done });
+    if (this.pumping) {
+      this.pumpAgain = true;
+      return;
     }
+    this.pumping = true;
+    void this.startWhatMay().catch(() => {}).finally(() => {
+      this.pumping = false;
+      if (this.pumpAgain) {
+        this.pumpAgain = false;
+        this.pump();
+      }
+    });
+  }
+
+  private async startWhatMay(): Promise<void> {
+    while (!this.stopping && this.running.size < this.opts.streams && this.queue.length > 0) {
+      const jobId = await this.nextStartable();
+      if (jobId === null) return;
+      if (this.stopping) {
+        await releaseWriterSlots(this.opts.catalog, jobId);
+        return;
+      }
+      this.start(jobId);
+    }
+  }
+
+  private start(jobId: string): void {
+    const abort = new AbortController();
+    const gate = new PauseGate({
+      maxPauseMs: this.opts.maxPauseMs ?? 30 * 60_000,
+      onExpire: (ms) => abort.abort(new VmbakError('PAUSE_TOO_LONG', { limit: `${Math.round(ms / 60_000)} min` })),
+    });
+    const progress = newProgress(Date.now());
+    const run: Running = { abort, gate, progress, done: Promise.resolve() };
+    const done = this.execute(jobId, run).finally(async () => {
+      this.running.delete(jobId);
+      this.forget(jobId);
+      // The finished state already frees the slots; deleting the rows keeps the table small.
+      await releaseWriterSlots(this.opts.catalog, jobId).catch(() => {});
+      this.pump();
+    });
+    this.running.set(jobId, { ...run, done });
   }
 
   private async execute(jobId: string, run: Running): Promise<void> {

@@ -21,6 +21,7 @@ export const nameParams = z.strictObject({ name: z.string().min(1) });
 
 export const hostSchema = z.object({
   name: z.string(), uri: z.string().nullable(), state: z.enum(['online', 'lost']), firstSeenMs: ms, lastSeenMs: ms,
+  streams: z.number().int().nullable().describe('Jobs the host\'s agent runs at once (null: not said)'),
 });
 
 export const vmDiskSchema = z.object({

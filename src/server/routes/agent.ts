@@ -99,10 +99,11 @@ export const agentRoutes = [
   route({
     method: 'POST', url: '/agent/hosts/:host/register', access: 'agent', tags: ['agent'], audit: 'agent.register',
     summary: 'An agent starting on a host: the queues its jobs come from and the repositories there are',
-    params: hostParams, body: z.strictObject({ uri: z.string().nullable() }),
+    params: hostParams,
+    body: z.strictObject({ uri: z.string().nullable(), streams: z.number().int().min(1).max(64).nullable().optional().describe('Jobs the agent runs at once') }),
     response: z.object({ redisUrl: z.string(), queue: z.string(), careQueue: z.string(), repositories: z.array(z.string()) }),
     async handler({ deps, params, body }) {
-      const r = await deps.controller.agentRegister(params.host, body.uri);
+      const r = await deps.controller.agentRegister(params.host, body.uri, body.streams ?? null);
       return { ...r, repositories: [...r.repositories] };
     },
   }),

@@ -220,6 +220,8 @@ export interface paths {
             requestBody: {
                 content: {
                     "application/json": {
+                        /** @description Jobs the agent runs at once */
+                        streams?: number | null;
                         uri: string | null;
                     };
                 };
@@ -3638,6 +3640,8 @@ export interface paths {
                                 name: string;
                                 /** @enum {string} */
                                 state: "online" | "lost";
+                                /** @description Jobs the host's agent runs at once (null: not said) */
+                                streams: number | null;
                                 uri: string | null;
                             }[];
                             /** @description cursor of the next page; null on the last */

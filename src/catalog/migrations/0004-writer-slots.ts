@@ -1,0 +1,23 @@
+// Writer slots: a repository's concurrent-writer limit held across every controller that
+// shares the catalog. Slot k of a repository is one row; a job takes a free slot and holds it
+// while it is queued with an agent or running. A slot whose job has finished (or is gone) is
+// free again without anyone releasing it, so a controller killed -9 leaks nothing. The hosts
+// table learns each agent's streams, so a controller keeps no more of a host's jobs in flight
+// than the host runs at once.
+
+import type { Kysely } from 'kysely';
+
+export async function up(db: Kysely<any>): Promise<void> {
+  const s = db.schema;
+  await s.createTable('writer_slots')
+    .addColumn('repository', 'text', (c) => c.notNull())
+    .addColumn('slot', 'integer', (c) => c.notNull())
+    .addColumn('job_id', 'text', (c) => c.notNull())
+    .addColumn('holder', 'text', (c) => c.notNull())
+    .addColumn('taken_ms', 'bigint', (c) => c.notNull())
+    .addPrimaryKeyConstraint('writer_slots_pk', ['repository', 'slot'])
+    .execute();
+  await s.createIndex('writer_slots_job').on('writer_slots').column('job_id').execute();
+  // NULL: an agent that did not say (older agents, the controller's local agent).
+  await s.alterTable('hosts').addColumn('streams', 'integer').execute();
+}
