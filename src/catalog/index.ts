@@ -12,6 +12,7 @@ export {
 } from './repositories.ts';
 export { recordHostSeen, recordHostStreams, markLostHosts, listHosts, type HostRecord, type HostState } from './hosts.ts';
 export { takeWriterSlots, releaseWriterSlots, countWriters } from './writer-slots.ts';
+export { requestJobControl, takeJobControls, anyJobControls, type RequestedControl } from './job-controls.ts';
 export { syncHostVms, listVms, findVms, assignVmPolicies, type VmRecord, type VmSyncResult } from './vms.ts';
 export {
   policySpecSchema, policySpecFields, checkPolicySpec, checkCron, durationSchema, timezoneSchema, retentionSchema, rpoMsOf, type PolicySpec, type PolicySpecInput, type Retention,

@@ -23,7 +23,7 @@ after(async () => { await server?.close(); });
 const PORTABLE_TESTS = [
   'src/catalog/access.test.ts', 'src/catalog/backups.test.ts', 'src/catalog/claims.test.ts', 'src/catalog/jobs.test.ts',
   'src/catalog/secrets.test.ts', 'src/config/config.test.ts', 'src/controller/host-watch.test.ts', 'src/alerts/webhook.test.ts',
-  'src/controller/writer-slots.test.ts',
+  'src/controller/shared-catalog.test.ts',
 ];
 
 function node(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; out: string }> {

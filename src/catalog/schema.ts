@@ -16,6 +16,7 @@ export interface CatalogSchema {
   schedule_claims: ScheduleClaimTable;
   care_claims: CareClaimTable;
   writer_slots: WriterSlotTable;
+  job_controls: JobControlTable;
   jobs: JobTable;
   job_vms: JobVmTable;
   job_events: JobEventTable;
@@ -279,4 +280,11 @@ export interface WriterSlotTable {
   job_id: string;
   holder: string;
   taken_ms: number;
+}
+
+export interface JobControlTable {
+  job_id: string;
+  action: string;
+  requested_ms: number;
+  requested_by: string;
 }

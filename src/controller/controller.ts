@@ -11,7 +11,7 @@ import { VmbakError, describeError, parseDuration, systemClock, type Clock, type
 import { defaultStateDir, hostName } from '../host/index.ts';
 import {
   appendJobEvent, backupFromManifest, forgetBackups, getBackup, dataDirPaths, getJob, getPolicy, listJobVms, listRepositories, loadSecretsBox, markJobsInterrupted,
-  defaultClaimant, listHosts, openCatalog, pruneClaims, recordAudit, recordHostSeen, recordHostStreams, replaceRepositoryBackups, setJobProgress, setJobState,
+  defaultClaimant, listHosts, openCatalog, requestJobControl, takeJobControls, pruneClaims, recordAudit, recordHostSeen, recordHostStreams, replaceRepositoryBackups, setJobProgress, setJobState,
   type CatalogJob, type JobKind, type JobTrigger, type OpenCatalog, type SecretsBox,
 } from '../catalog/index.ts';
 import { AlertNotifier, type AlertEvent } from '../alerts/index.ts';
@@ -230,8 +230,23 @@ export class Controller implements ControllerApi {
   }
 
   async controlJob(jobId: string, action: JobAction, actor: string): Promise<CatalogJob> {
-    const job = await this.runner.control(jobId, action);
+    const job = this.runner.holds(jobId) ? await this.runner.control(jobId, action) : await this.requestControl(jobId, action);
     await recordAudit(this.catalog, actor, `job.${action}`, jobId);
+    return job;
+  }
+
+  /**
+   * A job another controller holds (two controllers share the catalog), or one whose agent
+   * reports here after its controller died: the request waits in the catalog for whichever
+   * of them hears from the job next.
+   */
+  private async requestControl(jobId: string, action: JobAction): Promise<CatalogJob> {
+    const job = await getJob(this.catalog, jobId);
+    if (!job) throw new VmbakError('JOB_NOT_FOUND', { jobId });
+    const allowed = action === 'abort' ? ['queued', 'running', 'paused'] : action === 'pause' ? ['running'] : ['paused'];
+    if (!this.remote || !allowed.includes(job.state)) throw new VmbakError('JOB_NOT_RUNNING', { jobId, op: `${action}d`, detail: `it is ${job.state}` });
+    await requestJobControl(this.catalog, jobId, action, defaultClaimant());
+    void appendJobEvent(this.catalog, jobId, 'info', `${action} requested through another controller`).catch(() => {});
     return job;
   }
 
@@ -357,14 +372,23 @@ export class Controller implements ControllerApi {
   async agentReport(jobId: string, report: AgentReport): Promise<AgentControl> {
     const control = this.remote?.report(jobId, report);
     if (control) return control;
-    // A job this controller does not hold (it restarted while the agent ran on): keep the record.
+    // A job this controller does not hold (it restarted while the agent ran on, or the job's
+    // controller died): keep the record, and answer what was asked through the API.
     for (const line of report.log ?? []) await appendJobEvent(this.catalog, jobId, line.level, line.message, line.vmKey ?? null).catch(() => {});
     if (report.progress) await setJobProgress(this.catalog, jobId, report.progress.bytesRead, report.progress.bytesStored).catch(() => {});
-    return { abort: false, paused: false };
+    const requested = (await takeJobControls(this.catalog, [jobId])).get(jobId);
+    if (requested === 'abort') {
+      // Kept until the agent's final word: a lost answer is asked again with the next report.
+      await requestJobControl(this.catalog, jobId, 'abort', defaultClaimant());
+      return { abort: true, paused: false };
+    }
+    if (requested) await setJobState(this.catalog, jobId, requested === 'pause' ? 'paused' : 'running').catch(() => null);
+    return { abort: false, paused: (await getJob(this.catalog, jobId))?.state === 'paused' };
   }
 
   async agentFinish(jobId: string, outcome: JobOutcome): Promise<void> {
     if (this.remote?.finish(jobId, outcome)) return;
+    await takeJobControls(this.catalog, [jobId]).catch(() => {});
     const job = await setJobState(this.catalog, jobId, outcome.state, outcome.error ?? null).catch(() => null);
     if (job) this.jobFinished(job);
   }

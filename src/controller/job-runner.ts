@@ -20,7 +20,7 @@
 import { EventEmitter } from 'node:events';
 import { VmbakError, describeError, isVmbakError, systemClock, type Clock } from '../core/index.ts';
 import {
-  appendJobEvent, createJob, getJob, releaseWriterSlots, setJobProgress, setJobState, takeWriterSlots,
+  anyJobControls, appendJobEvent, createJob, getJob, releaseWriterSlots, setJobProgress, setJobState, takeJobControls, takeWriterSlots,
   type Catalog, type CatalogJob, type JobEventLevel, type JobKind, type NewJob,
 } from '../catalog/index.ts';
 import { PauseGate, newProgress, type ProgressCounters } from '../engine/index.ts';
@@ -95,7 +95,7 @@ export class JobRunner {
     this.clock = opts.clock ?? systemClock;
     this.writerLimit = opts.maxWritersPerRepository ?? Infinity;
     this.updates.setMaxListeners(0);
-    this.windowTimer = setInterval(() => void this.enforceWindows(), opts.windowCheckEveryMs ?? 1000);
+    this.windowTimer = setInterval(() => void this.tick(), opts.windowCheckEveryMs ?? 1000);
     this.windowTimer.unref();
   }
 
@@ -117,6 +117,18 @@ export class JobRunner {
   /** Jobs this runner has started that write to the repository (for tests and status). */
   writersOf(repository: string): number {
     return [...this.running.keys()].filter((id) => this.writes.get(id)?.includes(repository)).length;
+  }
+
+  private async tick(): Promise<void> {
+    await this.applyRequestedControls().catch(() => {});
+    await this.enforceWindows();
+  }
+
+  /** Pause/resume/abort asked of another controller for jobs held here (job-controls.ts). */
+  private async applyRequestedControls(): Promise<void> {
+    if (!await anyJobControls(this.opts.catalog)) return;
+    const requests = await takeJobControls(this.opts.catalog, [...this.running.keys(), ...this.queue]);
+    for (const [jobId, action] of requests) await this.control(jobId, action).catch(() => {});
   }
 
   /**
@@ -286,8 +298,9 @@ export class JobRunner {
     const done = this.execute(jobId, run).finally(async () => {
       this.running.delete(jobId);
       this.forget(jobId);
-      // The finished state already frees the slots; deleting the rows keeps the table small.
+      // The finished state already frees the slots; deleting the rows keeps the tables small.
       await releaseWriterSlots(this.opts.catalog, jobId).catch(() => {});
+      await takeJobControls(this.opts.catalog, [jobId]).catch(() => {});
       this.pump();
     });
     this.running.set(jobId, { ...run, done });

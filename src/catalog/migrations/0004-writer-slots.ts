@@ -3,7 +3,9 @@
 // while it is queued with an agent or running. A slot whose job has finished (or is gone) is
 // free again without anyone releasing it, so a controller killed -9 leaks nothing. The hosts
 // table learns each agent's streams, so a controller keeps no more of a host's jobs in flight
-// than the host runs at once.
+// than the host runs at once. Job controls carry a pause/resume/abort asked of one controller
+// to the controller that holds the job (or, when that one is gone, to whichever the agent
+// reports to).
 
 import type { Kysely } from 'kysely';
 
@@ -18,6 +20,12 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addPrimaryKeyConstraint('writer_slots_pk', ['repository', 'slot'])
     .execute();
   await s.createIndex('writer_slots_job').on('writer_slots').column('job_id').execute();
+  await s.createTable('job_controls')
+    .addColumn('job_id', 'text', (c) => c.notNull().primaryKey())
+    .addColumn('action', 'text', (c) => c.notNull())
+    .addColumn('requested_ms', 'bigint', (c) => c.notNull())
+    .addColumn('requested_by', 'text', (c) => c.notNull())
+    .execute();
   // NULL: an agent that did not say (older agents, the controller's local agent).
   await s.alterTable('hosts').addColumn('streams', 'integer').execute();
 }

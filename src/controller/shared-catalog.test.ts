@@ -2,11 +2,12 @@
 // on its own connection — on SQLite and, through postgres.test.ts, on PostgreSQL): never more
 // writers than the limit in total, a slot whose job finished without releasing it (its
 // controller killed) is free again, and one busy host's long queue does not starve another
-// host's jobs; a host's jobs in flight stay within its agent's streams.
+// host's jobs; a host's jobs in flight stay within its agent's streams. Pause, resume and
+// abort asked of the controller that does not hold a job reach the one that does.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { countWriters, getJob, openCatalog, setJobState, takeWriterSlots, type Catalog, type CatalogJob } from '../catalog/index.ts';
+import { countWriters, getJob, openCatalog, requestJobControl, setJobState, takeWriterSlots, type Catalog, type CatalogJob } from '../catalog/index.ts';
 import { tempCatalog } from '../catalog/catalog-test-support.ts';
 import { JobRunner, type JobExecutor } from './job-runner.ts';
 
@@ -116,4 +117,40 @@ test('a busy host does not starve another host\'s jobs, and a host has no more j
     shared.releaseAll();
     await new Promise((r) => setTimeout(r, 20));
   }
+});
+
+test('pause, resume and abort asked through another controller reach the runner that holds the job', async (t) => {
+  const catalog = await tempCatalog(t);
+  const other = await openCatalog(catalog.url, { clock: catalog.clock });
+  t.after(() => other.close());
+  let steps = 0;
+  const runner = new JobRunner({
+    catalog, host: 'a', streams: 1, windowCheckEveryMs: 20,
+    executors: {
+      backup: async (ctx) => {
+        while (!ctx.signal.aborted) {
+          await ctx.gate.wait(ctx.signal).catch(() => {});
+          steps++;
+          await new Promise((r) => setTimeout(r, 5));
+        }
+        return { state: 'succeeded' };
+      },
+    },
+  });
+  t.after(() => runner.stop('test over'));
+  const running = await runner.submit({ kind: 'backup', trigger: 'manual' });
+  const queued = await runner.submit({ kind: 'backup', trigger: 'manual' });
+  await until('the job to run', () => steps > 0);
+
+  await requestJobControl(other, running.id, 'pause', 'controller b');
+  await until('the pause', async () => (await getJob(other, running.id))!.state === 'paused');
+  const at = steps;
+  await new Promise((r) => setTimeout(r, 150));
+  assert.ok(steps <= at + 1, 'no progress while paused');
+  await requestJobControl(other, running.id, 'resume', 'controller b');
+  await until('the resume', async () => (await getJob(other, running.id))!.state === 'running' && steps > at + 2);
+  await requestJobControl(other, queued.id, 'abort', 'controller b');
+  await until('the queued job aborted', async () => (await getJob(other, queued.id))!.state === 'aborted');
+  await requestJobControl(other, running.id, 'abort', 'controller b');
+  await until('the running job aborted', async () => (await getJob(other, running.id))!.state === 'aborted');
 });
