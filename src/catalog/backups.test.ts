@@ -5,6 +5,8 @@ import type { Manifest } from '../repository/index.ts';
 import { backupFromManifest, forgetBackups, getBackup, listBackups, recordBackups, replaceRepositoryBackups, setVerifyState, type BackupInput } from './backups.ts';
 import { listVmProtection, summarizeProtection } from './protection.ts';
 import { assignVmPolicies, findVms, listVms, syncHostVms } from './vms.ts';
+import { chooseHost, listVmPlacements } from './vm-placements.ts';
+import { markLostHosts } from './hosts.ts';
 import { upsertPolicy } from './policies.ts';
 import { removeRepository, upsertRepository } from './repositories.ts';
 import { SecretsBox } from './secrets.ts';
@@ -89,6 +91,40 @@ test('inventory sync: VMs appear, move, and are marked gone, never deleted', asy
   const gone = (await listVms(catalog, { includeGone: true })).find((v) => v.uuid === 'u2')!;
   assert.equal(gone.goneMs, 61_000);
   assert.deepEqual((await findVms(catalog, 'U3')).map((v) => v.name), ['db1-renamed'], 'a UUID is matched in any case');
+});
+
+test('a VM defined on two hosts belongs to the one it runs on; shut off everywhere, to the newest online host that has it', async (t) => {
+  const clock = testClock(1000);
+  const catalog = await tempCatalog(t, clock);
+  await setup(catalog);
+  const off = (v: VmInfo): VmInfo => ({ ...v, state: 'shutoff' });
+  const hostOf = async (uuid: string) => (await listVms(catalog)).find((v) => v.uuid === uuid)!.host;
+  const chosen = async (uuid: string) => chooseHost((await listVmPlacements(catalog, [uuid])).get(uuid) ?? [])?.host;
+  // Migrated: running on h2, its old definition left shut off on h1, which keeps reporting it.
+  clock.advance(1000);
+  await syncHostVms(catalog, 'h2', [vm('u1', 'web1')]);
+  clock.advance(1000);
+  await syncHostVms(catalog, 'h1', [off(vm('u1', 'web1')), vm('u2', 'web2'), vm('u3', 'db1')]);
+  assert.equal(await hostOf('u1'), 'h2', 'the shut-off listing on the old host does not take it back');
+  assert.equal((await listVms(catalog)).find((v) => v.uuid === 'u1')!.state, 'running');
+  assert.equal(await chosen('u1'), 'h2');
+  // h2 goes silent: the VM may still run there, so its shared disks are not read on h1.
+  clock.advance(10 * 60_000);
+  await syncHostVms(catalog, 'h1', [off(vm('u1', 'web1')), vm('u2', 'web2'), vm('u3', 'db1')]);
+  await markLostHosts(catalog, 5 * 60_000);
+  assert.equal(await chosen('u1'), 'h2');
+  // Shut down on h2 as well: any online host that has it reads it.
+  clock.advance(1000);
+  await syncHostVms(catalog, 'h2', [off(vm('u1', 'web1'))]);
+  clock.advance(10 * 60_000);
+  await syncHostVms(catalog, 'h1', [off(vm('u1', 'web1')), vm('u2', 'web2'), vm('u3', 'db1')]);
+  await markLostHosts(catalog, 5 * 60_000);
+  assert.equal(await chosen('u1'), 'h1', 'h2 is lost; h1 sees the same disks');
+  // h2 undefines it: it stays with h1; h1 undefines it too: gone.
+  await syncHostVms(catalog, 'h2', []);
+  assert.equal(await hostOf('u1'), 'h1');
+  assert.deepEqual(await syncHostVms(catalog, 'h1', [vm('u2', 'web2'), vm('u3', 'db1')]), { listed: 2, gone: 1 });
+  assert.equal((await listVmPlacements(catalog, ['u1'])).size, 0);
 });
 
 test('protection: newest backup and newest good backup per VM, and the RPO verdicts', async (t) => {

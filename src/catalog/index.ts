@@ -11,6 +11,7 @@ export {
   type RepositoryRecord, type RepositoryCredentials, type RepositoryInput,
 } from './repositories.ts';
 export { recordHostSeen, recordHostStreams, markLostHosts, listHosts, type HostRecord, type HostState } from './hosts.ts';
+export { chooseHost, listVmPlacements, type VmPlacement } from './vm-placements.ts';
 export { takeWriterSlots, releaseWriterSlots, countWriters } from './writer-slots.ts';
 export { requestJobControl, takeJobControls, anyJobControls, type RequestedControl } from './job-controls.ts';
 export { syncHostVms, listVms, findVms, assignVmPolicies, type VmRecord, type VmSyncResult } from './vms.ts';

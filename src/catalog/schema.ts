@@ -17,6 +17,7 @@ export interface CatalogSchema {
   care_claims: CareClaimTable;
   writer_slots: WriterSlotTable;
   job_controls: JobControlTable;
+  vm_placements: VmPlacementTable;
   jobs: JobTable;
   job_vms: JobVmTable;
   job_events: JobEventTable;
@@ -287,4 +288,11 @@ export interface JobControlTable {
   action: string;
   requested_ms: number;
   requested_by: string;
+}
+
+export interface VmPlacementTable {
+  uuid: string;
+  host: string;
+  state: string;
+  seen_ms: number;
 }
