@@ -22,7 +22,7 @@ export { upsertPolicy, setPolicyEnabled, getPolicy, listPolicies, removePolicy, 
 export { claimFiring, setClaimJob, lastClaimedFiring, pruneClaims, defaultClaimant, claimCareFiring, setCareClaimJob, lastClaimedCareFiring } from './claims.ts';
 export { careSpecSchema, defaultCareSpec, CARE_TASKS, type CareSpec, type CareSpecInput, type CareTask } from './care-spec.ts';
 export {
-  createJob, setJobState, setJobProgress, getJob, listJobs, countJobsByState, markJobsInterrupted, deleteJobsBefore, newJobId, FINISHED_JOB_STATES,
+  createJob, setJobState, setJobProgress, getJob, listJobs, activePolicyJob, countJobsByState, markJobsInterrupted, deleteJobsBefore, newJobId, FINISHED_JOB_STATES,
   type CatalogJob, type NewJob, type JobKind, type JobState, type JobTrigger, type JobFilter,
 } from './jobs.ts';
 export { recordJobVm, listJobVms, countJobVms, type JobVmResult, type JobVmRecord, type JobVmState } from './job-vms.ts';

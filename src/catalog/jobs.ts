@@ -126,6 +126,15 @@ export async function listJobs(catalog: Catalog, filter: JobFilter = {}): Promis
   return { items, total: Number(total.n), next: rows.length > limit && last ? encodeCursor([last.createdMs, last.id]) : null };
 }
 
+/** The oldest queued, running or paused job of a policy's kind on a host (null host: any), or null. */
+export async function activePolicyJob(catalog: Catalog, kind: JobKind, policy: string, host: string | null): Promise<CatalogJob | null> {
+  let q = catalog.db.selectFrom('jobs').selectAll()
+    .where('kind', '=', kind).where('policy', '=', policy).where('state', 'in', ['queued', 'running', 'paused']);
+  if (host !== null) q = q.where('host', '=', host);
+  const row = await q.orderBy('created_ms').limit(1).executeTakeFirst();
+  return row ? toJob(row) : null;
+}
+
 /** How many jobs created since `sinceMs` are in each state (the dashboard's last 24 hours). */
 export async function countJobsByState(catalog: Catalog, sinceMs: number): Promise<Partial<Record<JobState, number>>> {
   // `+state` keeps SQLite off the jobs_state index (a scan of the whole history: 5 ms at a year

@@ -10,7 +10,7 @@ import { mkdirSync } from 'node:fs';
 import { VmbakError, describeError, parseDuration, systemClock, type Clock, type Hypervisor, type VmInfo } from '../core/index.ts';
 import { defaultStateDir, hostName } from '../host/index.ts';
 import {
-  appendJobEvent, backupFromManifest, forgetBackups, getBackup, dataDirPaths, getJob, getPolicy, listJobVms, listRepositories, loadSecretsBox, markJobsInterrupted,
+  activePolicyJob, appendJobEvent, backupFromManifest, forgetBackups, getBackup, dataDirPaths, getJob, getPolicy, listJobVms, listRepositories, loadSecretsBox, markJobsInterrupted,
   defaultClaimant, listHosts, openCatalog, requestJobControl, takeJobControls, pruneClaims, recordAudit, recordHostSeen, recordHostStreams, replaceRepositoryBackups, setJobProgress, setJobState,
   type CatalogJob, type JobKind, type JobTrigger, type OpenCatalog, type SecretsBox,
 } from '../catalog/index.ts';
@@ -220,12 +220,13 @@ export class Controller implements ControllerApi {
     const writes = await this.writesOf(kind, params);
     if (kind === 'prune') params = { ...params, vmKeys: await this.policyVmKeys(policy!) };
     if (kind === 'restore' && this.remote) return [await this.runner.submit({ kind, policy, trigger, params, host: await this.restoreHost(params) }, writes)];
-    if (!this.remote || kind !== 'backup') return [await this.runner.submit({ kind, policy, trigger, params }, writes)];
+    const overlap = async (host: string | null) => (trigger === 'schedule' && kind === 'backup' && policy ? this.stillRunning(policy, host, params.fireMs) : null);
+    if (!this.remote || kind !== 'backup') return [await overlap(null) ?? await this.runner.submit({ kind, policy, trigger, params }, writes)];
     const spec = policy ? (await getPolicy(this.catalog, policy))?.spec : undefined;
     const byHost = await placeVms(this.catalog, (params as BackupJobParams).vms ?? spec?.vms ?? []);
     if (byHost.size === 0) return [await this.runner.submit({ kind, policy, trigger, params, host: null }, writes)];
     const jobs: CatalogJob[] = [];
-    for (const [host, vms] of byHost) jobs.push(await this.runner.submit({ kind, policy, trigger, params: { ...params, vms }, host }, writes));
+    for (const [host, vms] of byHost) jobs.push(await overlap(host) ?? await this.runner.submit({ kind, policy, trigger, params: { ...params, vms }, host }, writes));
     return jobs;
   }
 
@@ -318,6 +319,21 @@ export class Controller implements ControllerApi {
     const jobs = await this.submit('backup', f.policy, 'schedule', params);
     this.opts.log.info({ policy: f.policy, jobs: jobs.map((j) => j.id), fireMs: f.fireMs }, `policy ${f.policy} fired`);
     return jobs[0]!.id;
+  }
+
+  /**
+   * A scheduled backup for a host where the policy's previous run has not finished yet: that
+   * run is still reading the same VMs (a second backup of a VM at once would fight over its
+   * hypervisor backup job and checkpoints), so this firing is left out there and says so in
+   * the running job's log — the way a schedule that outpaces its backups degrades gracefully.
+   */
+  private async stillRunning(policy: string, host: string | null, fireMs: unknown): Promise<CatalogJob | null> {
+    const running = await activePolicyJob(this.catalog, 'backup', policy, host);
+    if (!running) return null;
+    const at = typeof fireMs === 'number' ? new Date(fireMs).toISOString() : 'now';
+    await appendJobEvent(this.catalog, running.id, 'warning', `the firing of ${at} was skipped${host ? ` on ${host}` : ''}: this run has not finished`).catch(() => {});
+    this.opts.log.warn({ policy, host, job: running.id }, `policy ${policy}: a firing skipped${host ? ` on ${host}` : ''}, job ${running.id} still runs`);
+    return running;
   }
 
   private async fireCare(f: CareFiringRequest): Promise<string> {

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createApiToken } from '../catalog/index.ts';
+import { createApiToken, createJob, listJobEvents, listJobs, setJobState, upsertPolicy, upsertRepository } from '../catalog/index.ts';
 import { Controller } from '../controller/index.ts';
 import { createApiServer } from './api-server.ts';
 import { listenApiServer } from './listen.ts';
@@ -47,4 +47,22 @@ test('the API serves the real controller: readiness, policies into its scheduler
 
   const events = await readEvents(url, '/api/v1/jobs/stream', admin, (e) => e.event === 'jobs');
   assert.deepEqual(events.map((e) => [e.event, e.data]), [['jobs', []]]);
+});
+
+test('a scheduled backup whose previous run still runs is skipped, and the running job\'s log says so', async (t) => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'vmbak-api-controller-'));
+  t.after(() => rmSync(dataDir, { recursive: true, force: true }));
+  const controller = await Controller.open({ dataDir, localAgent: false, streams: 1, log: quiet, schedulerTickMs: 200 });
+  t.after(() => controller.stop());
+  const { catalog } = controller;
+  await upsertRepository(catalog, controller.secrets, { name: 'local', url: join(dataDir, 'repo') });
+  await upsertPolicy(catalog, { name: 'often', spec: { vms: ['web*'], repositories: ['local'], schedule: '* * * * * *' } });
+  // The policy's previous run, still going (held by another controller sharing the catalog).
+  const previous = await createJob(catalog, { kind: 'backup', policy: 'often', trigger: 'schedule', host: null });
+  await setJobState(catalog, previous.id, 'running');
+  await controller.start();
+  const end = Date.now() + 10_000;
+  while (Date.now() < end && !(await listJobEvents(catalog, previous.id)).some((e) => /skipped/.test(e.message))) await new Promise((r) => setTimeout(r, 100));
+  assert.match((await listJobEvents(catalog, previous.id)).map((e) => e.message).join('\n'), /the firing of \S+ was skipped: this run has not finished/);
+  assert.deepEqual((await listJobs(catalog, { policy: 'often' })).items.map((j) => j.id), [previous.id], 'no second job for the policy');
 });
