@@ -16,7 +16,7 @@ import {
 } from '../controller/index.ts';
 import { PauseGate, newProgress } from '../engine/index.ts';
 import { connectHypervisor, describeLeftover, sweepLeftovers } from '../services/index.ts';
-import { ControllerClient } from './controller-client.ts';
+import { ControllerClient, type ControllerClientOptions } from './controller-client.ts';
 import { remoteJobStore } from './remote-store.ts';
 
 export interface AgentLog {
@@ -28,6 +28,8 @@ export interface AgentLog {
 export interface AgentOptions {
   readonly controllerUrl: string;
   readonly token: string;
+  /** How to reach the controller over HTTPS (a private CA) or, on a trusted network, over plain HTTP. */
+  readonly tls?: ControllerClientOptions;
   readonly hostName: string;
   /** libvirt URI (default qemu:///system). */
   readonly connect?: string;
@@ -60,7 +62,7 @@ export class Agent {
 
   constructor(opts: AgentOptions) {
     this.opts = opts;
-    this.client = new ControllerClient(opts.controllerUrl, opts.token);
+    this.client = new ControllerClient(opts.controllerUrl, opts.token, opts.tls);
     this.hypervisor = connectHypervisor({ uri: opts.connect });
     this.store = remoteJobStore(this.client, (m) => opts.log.warn({}, m));
     const deps = { store: this.store, hypervisor: this.hypervisor, streams: 1 };

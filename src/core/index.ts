@@ -7,3 +7,4 @@ export * from './disk-source.ts';
 export * from './units.ts';
 export * from './buffers.ts';
 export * from './hypervisor.ts';
+export * from './loopback.ts';

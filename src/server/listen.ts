@@ -3,14 +3,9 @@
 // --tls-cert/--tls-key come here).
 
 import type { FastifyInstance } from 'fastify';
-import { isIP } from 'node:net';
+import { isLoopbackHost } from '../core/index.ts';
 
-export function isLoopbackHost(host: string): boolean {
-  const bare = host.replace(/^\[|\]$/g, '').toLowerCase();
-  if (bare === 'localhost' || bare === '::1') return true;
-  if (isIP(bare) === 4) return bare.startsWith('127.');
-  return bare.startsWith('::ffff:127.');
-}
+export { isLoopbackHost };
 
 /** The warning to log when the API would listen beyond loopback in clear text, else null. */
 export function plaintextWarning(host: string, tls: boolean): string | null {

@@ -4,7 +4,8 @@
 // the agent with startJob/finishJob/logLine), the API listening on a
 // real loopback socket, a token per role, and the server's log lines captured.
 
-import { mkdtempSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -267,4 +268,13 @@ export async function readEvents(url: string, path: string, token: string, until
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** A self-signed certificate for 127.0.0.1 (openssl), in `dir`. */
+export function selfSignedCertificate(dir: string): { cert: Buffer; key: Buffer } {
+  execFileSync('openssl', [
+    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1', '-subj', '/CN=localhost',
+    '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'),
+  ], { stdio: 'ignore' });
+  return { cert: readFileSync(join(dir, 'cert.pem')), key: readFileSync(join(dir, 'key.pem')) };
 }

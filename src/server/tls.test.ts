@@ -3,8 +3,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { get } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,15 +11,7 @@ import { Writable } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import { createApiServer } from './api-server.ts';
 import { isLoopbackHost, listenApiServer, plaintextWarning } from './listen.ts';
-import { startTestApi } from './server-test-support.ts';
-
-function selfSignedCertificate(dir: string): { cert: Buffer; key: Buffer } {
-  execFileSync('openssl', [
-    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1', '-subj', '/CN=localhost',
-    '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'),
-  ], { stdio: 'ignore' });
-  return { cert: readFileSync(join(dir, 'cert.pem')), key: readFileSync(join(dir, 'key.pem')) };
-}
+import { selfSignedCertificate, startTestApi } from './server-test-support.ts';
 
 test('with a certificate the API answers over HTTPS, and plain HTTP gets no answer', async (t) => {
   const api = await startTestApi(t); // for its controller over a real catalog

@@ -18,6 +18,8 @@ interface AgentCommandOptions {
   hostName: string;
   connect?: string;
   streams: number;
+  ca?: string;
+  insecureHttp?: boolean;
 }
 
 export function registerAgentCommand(program: Command): void {
@@ -29,16 +31,28 @@ export function registerAgentCommand(program: Command): void {
     .option('--host-name <name>', 'this host\'s name at the controller', hostname())
     .option('--connect <uri>', 'libvirt URI (default: qemu:///system)')
     .option('--streams <n>', 'VM backups at once on this host', parseStreams, 2)
+    .option('--ca <file>', 'PEM certificate(s) of the CA that signed the controller\'s certificate (instead of the system\'s)')
+    .option('--insecure-http', 'allow http:// to a controller beyond this machine (the token and repository credentials cross the network in clear text)')
     .action(async (opts: AgentCommandOptions) => {
-      const token = opts.token ?? (opts.tokenFile ? readFileSync(opts.tokenFile, 'utf8').trim() : process.env.VMBAK_AGENT_TOKEN);
+      const token = opts.token ?? (opts.tokenFile ? readOption('--token-file', opts.tokenFile).toString('utf8').trim() : process.env.VMBAK_AGENT_TOKEN);
       if (!token) throw new VmbakError('USAGE', { detail: 'give the agent token: --token, --token-file or $VMBAK_AGENT_TOKEN' });
       const [{ default: pino }, { Agent }] = await Promise.all([import('pino'), import('../../agent/index.ts')]);
       const log = pino({ base: { service: 'vmbak-agent', host: opts.hostName } });
       // VMBAK_AGENT_LOCK_MS shortens how long a dead agent's job waits to be taken up again (tests).
       const lockMs = Number(process.env.VMBAK_AGENT_LOCK_MS) || undefined;
-      const agent = new Agent({ controllerUrl: opts.controller, token, hostName: opts.hostName, connect: opts.connect, streams: opts.streams, log, lockMs });
+      const tls = { ca: opts.ca ? readOption('--ca', opts.ca) : undefined, allowPlaintext: opts.insecureHttp === true };
+      const agent = new Agent({ controllerUrl: opts.controller, token, tls, hostName: opts.hostName, connect: opts.connect, streams: opts.streams, log, lockMs });
       stopOnSignals(log, (signal) => agent.stop(`vmbak agent got ${signal}`));
       await agent.start();
       await new Promise(() => {}); // works until a signal
     });
+}
+
+/** A file an option names, or one line saying why it cannot be read. */
+function readOption(option: string, path: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (err) {
+    throw new VmbakError('USAGE', { detail: `${option} ${path}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}` });
+  }
 }
