@@ -67,6 +67,28 @@ export interface JobUpdate {
   readonly atMs: number;
 }
 
+/** What the controller is and where it keeps its state, for the console's settings page. */
+export interface ControllerInfo {
+  readonly dataDir: string;
+  /** The catalog's file path, or its PostgreSQL URL with the password redacted. */
+  readonly catalogLocation: string;
+  readonly catalogKind: 'sqlite' | 'postgres';
+  /** Jobs run in this process (a local agent), or are handed to agents on the hosts (Redis). */
+  readonly localAgent: boolean;
+  readonly remoteAgents: boolean;
+  readonly streams: number;
+  readonly startedMs: number;
+}
+
+/** One care task of one repository and when it runs next (null: turned off). */
+export interface CareRun {
+  readonly repository: string;
+  readonly task: 'verifyNew' | 'verifyAll' | 'gc';
+  readonly schedule: string | false;
+  readonly timezone: string | null;
+  readonly nextMs: number | null;
+}
+
 export interface ControllerApi {
   readonly catalog: Catalog;
   readonly secrets: SecretsBox;
@@ -99,6 +121,10 @@ export interface ControllerApi {
   reloadPolicies(): Promise<void>;
   /** Next fire times of a policy (for previews), computed by the scheduler's own cron library. */
   nextRuns(policy: string, count: number): Promise<number[]>;
+  /** Where this controller keeps its state and how it runs jobs. */
+  info(): ControllerInfo;
+  /** Every repository's verify and gc schedules with their next fire time, from the scheduler's cron library. */
+  careSchedule(): Promise<CareRun[]>;
 
   // For agents on the hosts (the API's agent routes).
   /** What remote jobs read and record (the catalog). */

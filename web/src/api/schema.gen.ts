@@ -2255,6 +2255,8 @@ export interface paths {
                                 backupId: string;
                                 /** @enum {string} */
                                 consistency: "application" | "filesystem" | "crash";
+                                /** @description why a full backup read its disks in full; null when incremental or not recorded */
+                                fullReason: string | null;
                                 host: string;
                                 incremental: boolean;
                                 logicalBytes: number;
@@ -2363,6 +2365,8 @@ export interface paths {
                             backupId: string;
                             /** @enum {string} */
                             consistency: "application" | "filesystem" | "crash";
+                            /** @description why a full backup read its disks in full; null when incremental or not recorded */
+                            fullReason: string | null;
                             host: string;
                             incremental: boolean;
                             logicalBytes: number;
@@ -2649,6 +2653,96 @@ export interface paths {
                     };
                     content: {
                         "application/octet-stream": string;
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/backups/{repository}/{backupId}/files/index": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Whether a backup's files are indexed, so /files/find searches them */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    backupId: string;
+                    repository: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description A problem (RFC 9457) */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": {
+                            /**
+                             * @description docs/errors.md
+                             * @enum {string}
+                             */
+                            code: "USAGE" | "CONFIG_INVALID" | "NODE_TOO_OLD" | "PASSPHRASE_MISSING" | "PASSPHRASE_FILE_UNREADABLE" | "PASSPHRASE_EMPTY" | "PASSPHRASE_MISMATCH" | "WRONG_PASSPHRASE" | "REPO_NOT_FOUND" | "REPO_EXISTS" | "REPO_VERSION_UNKNOWN" | "REPO_CONFIG_CORRUPT" | "REPO_ENCRYPTED_NEEDS_KEY" | "REPO_NOT_ENCRYPTED" | "REPO_LOCKED" | "LEASE_LOST" | "LOCK_CORRUPT" | "BACKUP_NOT_FOUND" | "BACKUP_ID_AMBIGUOUS" | "MANIFEST_CORRUPT" | "INDEX_CORRUPT" | "CHUNK_MISSING" | "CHUNK_CORRUPT" | "PACK_CORRUPT" | "DISK_NOT_IN_BACKUP" | "DIGEST_MISMATCH" | "NOT_A_DISK_IMAGE" | "IMAGE_NOT_FOUND" | "DOMAIN_XML_INVALID" | "DISK_NAME_CLASH" | "NBD_PROTOCOL" | "NBD_ERROR" | "NBD_CONNECT" | "NBD_LISTEN_FAILED" | "QEMU_NBD_FAILED" | "TOOL_MISSING" | "TARGET_FULL" | "TARGET_DENIED" | "TARGET_UNREACHABLE" | "TARGET_IO" | "OBJECT_MISSING" | "BUCKET_MISSING" | "TARGET_URL_INVALID" | "OUTPUT_EXISTS" | "OUTPUT_IO" | "ABORTED" | "VERIFY_FAILED" | "CHECK_FAILED" | "COMPLETED_WITH_WARNINGS" | "VM_NOT_FOUND" | "VM_EXISTS" | "VM_NOT_SHUT_OFF" | "LIBVIRT_FAILED" | "DISK_UNSUPPORTED" | "QUIESCE_FAILED" | "HOOK_FAILED" | "SCRATCH_SPACE_LOW" | "JOB_NOT_FOUND" | "JOB_NOT_RUNNING" | "PAUSE_TOO_LONG" | "CONFIRMATION_NEEDED" | "CONFIRMATION_MISMATCH" | "FILESYSTEM_NOT_FOUND" | "FILESYSTEM_UNSUPPORTED" | "GUEST_OS_NOT_UNIQUE" | "FILE_NOT_FOUND" | "FILE_BROWSER_FAILED" | "FILE_BROWSER_BUSY" | "FILE_INDEX_MISSING" | "FILE_INDEX_CORRUPT" | "FILE_INDEX_LIMIT" | "INTERNAL" | "CATALOG_OPEN_FAILED" | "CATALOG_SCHEMA_NEWER" | "CATALOG_MIGRATION_FAILED" | "CATALOG_NOT_FOUND" | "CATALOG_CONFLICT" | "SECRETS_KEY_INVALID" | "SECRET_UNREADABLE" | "ALERT_UNDELIVERED" | "AUTH_REQUIRED" | "ACCESS_DENIED" | "LOGIN_FAILED" | "LOGIN_RATE_LIMITED" | "NO_ROUTE" | "INVALID_REQUEST" | "MANAGED_BY_CONFIG" | "NOT_READY" | "CONTROLLER_UNREACHABLE" | "CONTROLLER_REFUSED" | "SCRATCH_HIDDEN_FROM_QEMU" | "INSTANT_NOT_FOUND" | "INSTANT_EXISTS" | "INSTANT_SERVER_FAILED" | "INSTANT_MIGRATE_FAILED";
+                            detail: string;
+                            /** @description the request field that failed its schema (body.name, query.limit) */
+                            field?: string;
+                            instance?: string;
+                            status: number;
+                            title: string;
+                            /** @description urn:vmbak:error:<code> */
+                            type: string;
+                        };
+                    };
+                };
+                /** @description A problem (RFC 9457) */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": {
+                            /**
+                             * @description docs/errors.md
+                             * @enum {string}
+                             */
+                            code: "USAGE" | "CONFIG_INVALID" | "NODE_TOO_OLD" | "PASSPHRASE_MISSING" | "PASSPHRASE_FILE_UNREADABLE" | "PASSPHRASE_EMPTY" | "PASSPHRASE_MISMATCH" | "WRONG_PASSPHRASE" | "REPO_NOT_FOUND" | "REPO_EXISTS" | "REPO_VERSION_UNKNOWN" | "REPO_CONFIG_CORRUPT" | "REPO_ENCRYPTED_NEEDS_KEY" | "REPO_NOT_ENCRYPTED" | "REPO_LOCKED" | "LEASE_LOST" | "LOCK_CORRUPT" | "BACKUP_NOT_FOUND" | "BACKUP_ID_AMBIGUOUS" | "MANIFEST_CORRUPT" | "INDEX_CORRUPT" | "CHUNK_MISSING" | "CHUNK_CORRUPT" | "PACK_CORRUPT" | "DISK_NOT_IN_BACKUP" | "DIGEST_MISMATCH" | "NOT_A_DISK_IMAGE" | "IMAGE_NOT_FOUND" | "DOMAIN_XML_INVALID" | "DISK_NAME_CLASH" | "NBD_PROTOCOL" | "NBD_ERROR" | "NBD_CONNECT" | "NBD_LISTEN_FAILED" | "QEMU_NBD_FAILED" | "TOOL_MISSING" | "TARGET_FULL" | "TARGET_DENIED" | "TARGET_UNREACHABLE" | "TARGET_IO" | "OBJECT_MISSING" | "BUCKET_MISSING" | "TARGET_URL_INVALID" | "OUTPUT_EXISTS" | "OUTPUT_IO" | "ABORTED" | "VERIFY_FAILED" | "CHECK_FAILED" | "COMPLETED_WITH_WARNINGS" | "VM_NOT_FOUND" | "VM_EXISTS" | "VM_NOT_SHUT_OFF" | "LIBVIRT_FAILED" | "DISK_UNSUPPORTED" | "QUIESCE_FAILED" | "HOOK_FAILED" | "SCRATCH_SPACE_LOW" | "JOB_NOT_FOUND" | "JOB_NOT_RUNNING" | "PAUSE_TOO_LONG" | "CONFIRMATION_NEEDED" | "CONFIRMATION_MISMATCH" | "FILESYSTEM_NOT_FOUND" | "FILESYSTEM_UNSUPPORTED" | "GUEST_OS_NOT_UNIQUE" | "FILE_NOT_FOUND" | "FILE_BROWSER_FAILED" | "FILE_BROWSER_BUSY" | "FILE_INDEX_MISSING" | "FILE_INDEX_CORRUPT" | "FILE_INDEX_LIMIT" | "INTERNAL" | "CATALOG_OPEN_FAILED" | "CATALOG_SCHEMA_NEWER" | "CATALOG_MIGRATION_FAILED" | "CATALOG_NOT_FOUND" | "CATALOG_CONFLICT" | "SECRETS_KEY_INVALID" | "SECRET_UNREADABLE" | "ALERT_UNDELIVERED" | "AUTH_REQUIRED" | "ACCESS_DENIED" | "LOGIN_FAILED" | "LOGIN_RATE_LIMITED" | "NO_ROUTE" | "INVALID_REQUEST" | "MANAGED_BY_CONFIG" | "NOT_READY" | "CONTROLLER_UNREACHABLE" | "CONTROLLER_REFUSED" | "SCRATCH_HIDDEN_FROM_QEMU" | "INSTANT_NOT_FOUND" | "INSTANT_EXISTS" | "INSTANT_SERVER_FAILED" | "INSTANT_MIGRATE_FAILED";
+                            detail: string;
+                            /** @description the request field that failed its schema (body.name, query.limit) */
+                            field?: string;
+                            instance?: string;
+                            status: number;
+                            title: string;
+                            /** @description urn:vmbak:error:<code> */
+                            type: string;
+                        };
+                    };
+                };
+                /** @description Success */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description when the catalog took its copy of the index */
+                            cachedMs: number | null;
+                            entryCount: number | null;
+                            indexed: boolean;
+                        };
                     };
                 };
             };
@@ -3092,6 +3186,99 @@ export interface paths {
                 };
             };
         };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/care-schedule": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Each repository's verify and gc schedules and when each runs next */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description A problem (RFC 9457) */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": {
+                            /**
+                             * @description docs/errors.md
+                             * @enum {string}
+                             */
+                            code: "USAGE" | "CONFIG_INVALID" | "NODE_TOO_OLD" | "PASSPHRASE_MISSING" | "PASSPHRASE_FILE_UNREADABLE" | "PASSPHRASE_EMPTY" | "PASSPHRASE_MISMATCH" | "WRONG_PASSPHRASE" | "REPO_NOT_FOUND" | "REPO_EXISTS" | "REPO_VERSION_UNKNOWN" | "REPO_CONFIG_CORRUPT" | "REPO_ENCRYPTED_NEEDS_KEY" | "REPO_NOT_ENCRYPTED" | "REPO_LOCKED" | "LEASE_LOST" | "LOCK_CORRUPT" | "BACKUP_NOT_FOUND" | "BACKUP_ID_AMBIGUOUS" | "MANIFEST_CORRUPT" | "INDEX_CORRUPT" | "CHUNK_MISSING" | "CHUNK_CORRUPT" | "PACK_CORRUPT" | "DISK_NOT_IN_BACKUP" | "DIGEST_MISMATCH" | "NOT_A_DISK_IMAGE" | "IMAGE_NOT_FOUND" | "DOMAIN_XML_INVALID" | "DISK_NAME_CLASH" | "NBD_PROTOCOL" | "NBD_ERROR" | "NBD_CONNECT" | "NBD_LISTEN_FAILED" | "QEMU_NBD_FAILED" | "TOOL_MISSING" | "TARGET_FULL" | "TARGET_DENIED" | "TARGET_UNREACHABLE" | "TARGET_IO" | "OBJECT_MISSING" | "BUCKET_MISSING" | "TARGET_URL_INVALID" | "OUTPUT_EXISTS" | "OUTPUT_IO" | "ABORTED" | "VERIFY_FAILED" | "CHECK_FAILED" | "COMPLETED_WITH_WARNINGS" | "VM_NOT_FOUND" | "VM_EXISTS" | "VM_NOT_SHUT_OFF" | "LIBVIRT_FAILED" | "DISK_UNSUPPORTED" | "QUIESCE_FAILED" | "HOOK_FAILED" | "SCRATCH_SPACE_LOW" | "JOB_NOT_FOUND" | "JOB_NOT_RUNNING" | "PAUSE_TOO_LONG" | "CONFIRMATION_NEEDED" | "CONFIRMATION_MISMATCH" | "FILESYSTEM_NOT_FOUND" | "FILESYSTEM_UNSUPPORTED" | "GUEST_OS_NOT_UNIQUE" | "FILE_NOT_FOUND" | "FILE_BROWSER_FAILED" | "FILE_BROWSER_BUSY" | "FILE_INDEX_MISSING" | "FILE_INDEX_CORRUPT" | "FILE_INDEX_LIMIT" | "INTERNAL" | "CATALOG_OPEN_FAILED" | "CATALOG_SCHEMA_NEWER" | "CATALOG_MIGRATION_FAILED" | "CATALOG_NOT_FOUND" | "CATALOG_CONFLICT" | "SECRETS_KEY_INVALID" | "SECRET_UNREADABLE" | "ALERT_UNDELIVERED" | "AUTH_REQUIRED" | "ACCESS_DENIED" | "LOGIN_FAILED" | "LOGIN_RATE_LIMITED" | "NO_ROUTE" | "INVALID_REQUEST" | "MANAGED_BY_CONFIG" | "NOT_READY" | "CONTROLLER_UNREACHABLE" | "CONTROLLER_REFUSED" | "SCRATCH_HIDDEN_FROM_QEMU" | "INSTANT_NOT_FOUND" | "INSTANT_EXISTS" | "INSTANT_SERVER_FAILED" | "INSTANT_MIGRATE_FAILED";
+                            detail: string;
+                            /** @description the request field that failed its schema (body.name, query.limit) */
+                            field?: string;
+                            instance?: string;
+                            status: number;
+                            title: string;
+                            /** @description urn:vmbak:error:<code> */
+                            type: string;
+                        };
+                    };
+                };
+                /** @description A problem (RFC 9457) */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": {
+                            /**
+                             * @description docs/errors.md
+                             * @enum {string}
+                             */
+                            code: "USAGE" | "CONFIG_INVALID" | "NODE_TOO_OLD" | "PASSPHRASE_MISSING" | "PASSPHRASE_FILE_UNREADABLE" | "PASSPHRASE_EMPTY" | "PASSPHRASE_MISMATCH" | "WRONG_PASSPHRASE" | "REPO_NOT_FOUND" | "REPO_EXISTS" | "REPO_VERSION_UNKNOWN" | "REPO_CONFIG_CORRUPT" | "REPO_ENCRYPTED_NEEDS_KEY" | "REPO_NOT_ENCRYPTED" | "REPO_LOCKED" | "LEASE_LOST" | "LOCK_CORRUPT" | "BACKUP_NOT_FOUND" | "BACKUP_ID_AMBIGUOUS" | "MANIFEST_CORRUPT" | "INDEX_CORRUPT" | "CHUNK_MISSING" | "CHUNK_CORRUPT" | "PACK_CORRUPT" | "DISK_NOT_IN_BACKUP" | "DIGEST_MISMATCH" | "NOT_A_DISK_IMAGE" | "IMAGE_NOT_FOUND" | "DOMAIN_XML_INVALID" | "DISK_NAME_CLASH" | "NBD_PROTOCOL" | "NBD_ERROR" | "NBD_CONNECT" | "NBD_LISTEN_FAILED" | "QEMU_NBD_FAILED" | "TOOL_MISSING" | "TARGET_FULL" | "TARGET_DENIED" | "TARGET_UNREACHABLE" | "TARGET_IO" | "OBJECT_MISSING" | "BUCKET_MISSING" | "TARGET_URL_INVALID" | "OUTPUT_EXISTS" | "OUTPUT_IO" | "ABORTED" | "VERIFY_FAILED" | "CHECK_FAILED" | "COMPLETED_WITH_WARNINGS" | "VM_NOT_FOUND" | "VM_EXISTS" | "VM_NOT_SHUT_OFF" | "LIBVIRT_FAILED" | "DISK_UNSUPPORTED" | "QUIESCE_FAILED" | "HOOK_FAILED" | "SCRATCH_SPACE_LOW" | "JOB_NOT_FOUND" | "JOB_NOT_RUNNING" | "PAUSE_TOO_LONG" | "CONFIRMATION_NEEDED" | "CONFIRMATION_MISMATCH" | "FILESYSTEM_NOT_FOUND" | "FILESYSTEM_UNSUPPORTED" | "GUEST_OS_NOT_UNIQUE" | "FILE_NOT_FOUND" | "FILE_BROWSER_FAILED" | "FILE_BROWSER_BUSY" | "FILE_INDEX_MISSING" | "FILE_INDEX_CORRUPT" | "FILE_INDEX_LIMIT" | "INTERNAL" | "CATALOG_OPEN_FAILED" | "CATALOG_SCHEMA_NEWER" | "CATALOG_MIGRATION_FAILED" | "CATALOG_NOT_FOUND" | "CATALOG_CONFLICT" | "SECRETS_KEY_INVALID" | "SECRET_UNREADABLE" | "ALERT_UNDELIVERED" | "AUTH_REQUIRED" | "ACCESS_DENIED" | "LOGIN_FAILED" | "LOGIN_RATE_LIMITED" | "NO_ROUTE" | "INVALID_REQUEST" | "MANAGED_BY_CONFIG" | "NOT_READY" | "CONTROLLER_UNREACHABLE" | "CONTROLLER_REFUSED" | "SCRATCH_HIDDEN_FROM_QEMU" | "INSTANT_NOT_FOUND" | "INSTANT_EXISTS" | "INSTANT_SERVER_FAILED" | "INSTANT_MIGRATE_FAILED";
+                            detail: string;
+                            /** @description the request field that failed its schema (body.name, query.limit) */
+                            field?: string;
+                            instance?: string;
+                            status: number;
+                            title: string;
+                            /** @description urn:vmbak:error:<code> */
+                            type: string;
+                        };
+                    };
+                };
+                /** @description Success */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            items: {
+                                /** @description null: off */
+                                nextMs: number | null;
+                                repository: string;
+                                /** @description cron, or false: off */
+                                schedule: string | false;
+                                /** @enum {string} */
+                                task: "verifyNew" | "verifyAll" | "gc";
+                                timezone: string | null;
+                            }[];
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -6399,6 +6586,116 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/server": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** This controller: version, data dir, catalog, how jobs run, hosts */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description A problem (RFC 9457) */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": {
+                            /**
+                             * @description docs/errors.md
+                             * @enum {string}
+                             */
+                            code: "USAGE" | "CONFIG_INVALID" | "NODE_TOO_OLD" | "PASSPHRASE_MISSING" | "PASSPHRASE_FILE_UNREADABLE" | "PASSPHRASE_EMPTY" | "PASSPHRASE_MISMATCH" | "WRONG_PASSPHRASE" | "REPO_NOT_FOUND" | "REPO_EXISTS" | "REPO_VERSION_UNKNOWN" | "REPO_CONFIG_CORRUPT" | "REPO_ENCRYPTED_NEEDS_KEY" | "REPO_NOT_ENCRYPTED" | "REPO_LOCKED" | "LEASE_LOST" | "LOCK_CORRUPT" | "BACKUP_NOT_FOUND" | "BACKUP_ID_AMBIGUOUS" | "MANIFEST_CORRUPT" | "INDEX_CORRUPT" | "CHUNK_MISSING" | "CHUNK_CORRUPT" | "PACK_CORRUPT" | "DISK_NOT_IN_BACKUP" | "DIGEST_MISMATCH" | "NOT_A_DISK_IMAGE" | "IMAGE_NOT_FOUND" | "DOMAIN_XML_INVALID" | "DISK_NAME_CLASH" | "NBD_PROTOCOL" | "NBD_ERROR" | "NBD_CONNECT" | "NBD_LISTEN_FAILED" | "QEMU_NBD_FAILED" | "TOOL_MISSING" | "TARGET_FULL" | "TARGET_DENIED" | "TARGET_UNREACHABLE" | "TARGET_IO" | "OBJECT_MISSING" | "BUCKET_MISSING" | "TARGET_URL_INVALID" | "OUTPUT_EXISTS" | "OUTPUT_IO" | "ABORTED" | "VERIFY_FAILED" | "CHECK_FAILED" | "COMPLETED_WITH_WARNINGS" | "VM_NOT_FOUND" | "VM_EXISTS" | "VM_NOT_SHUT_OFF" | "LIBVIRT_FAILED" | "DISK_UNSUPPORTED" | "QUIESCE_FAILED" | "HOOK_FAILED" | "SCRATCH_SPACE_LOW" | "JOB_NOT_FOUND" | "JOB_NOT_RUNNING" | "PAUSE_TOO_LONG" | "CONFIRMATION_NEEDED" | "CONFIRMATION_MISMATCH" | "FILESYSTEM_NOT_FOUND" | "FILESYSTEM_UNSUPPORTED" | "GUEST_OS_NOT_UNIQUE" | "FILE_NOT_FOUND" | "FILE_BROWSER_FAILED" | "FILE_BROWSER_BUSY" | "FILE_INDEX_MISSING" | "FILE_INDEX_CORRUPT" | "FILE_INDEX_LIMIT" | "INTERNAL" | "CATALOG_OPEN_FAILED" | "CATALOG_SCHEMA_NEWER" | "CATALOG_MIGRATION_FAILED" | "CATALOG_NOT_FOUND" | "CATALOG_CONFLICT" | "SECRETS_KEY_INVALID" | "SECRET_UNREADABLE" | "ALERT_UNDELIVERED" | "AUTH_REQUIRED" | "ACCESS_DENIED" | "LOGIN_FAILED" | "LOGIN_RATE_LIMITED" | "NO_ROUTE" | "INVALID_REQUEST" | "MANAGED_BY_CONFIG" | "NOT_READY" | "CONTROLLER_UNREACHABLE" | "CONTROLLER_REFUSED" | "SCRATCH_HIDDEN_FROM_QEMU" | "INSTANT_NOT_FOUND" | "INSTANT_EXISTS" | "INSTANT_SERVER_FAILED" | "INSTANT_MIGRATE_FAILED";
+                            detail: string;
+                            /** @description the request field that failed its schema (body.name, query.limit) */
+                            field?: string;
+                            instance?: string;
+                            status: number;
+                            title: string;
+                            /** @description urn:vmbak:error:<code> */
+                            type: string;
+                        };
+                    };
+                };
+                /** @description A problem (RFC 9457) */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": {
+                            /**
+                             * @description docs/errors.md
+                             * @enum {string}
+                             */
+                            code: "USAGE" | "CONFIG_INVALID" | "NODE_TOO_OLD" | "PASSPHRASE_MISSING" | "PASSPHRASE_FILE_UNREADABLE" | "PASSPHRASE_EMPTY" | "PASSPHRASE_MISMATCH" | "WRONG_PASSPHRASE" | "REPO_NOT_FOUND" | "REPO_EXISTS" | "REPO_VERSION_UNKNOWN" | "REPO_CONFIG_CORRUPT" | "REPO_ENCRYPTED_NEEDS_KEY" | "REPO_NOT_ENCRYPTED" | "REPO_LOCKED" | "LEASE_LOST" | "LOCK_CORRUPT" | "BACKUP_NOT_FOUND" | "BACKUP_ID_AMBIGUOUS" | "MANIFEST_CORRUPT" | "INDEX_CORRUPT" | "CHUNK_MISSING" | "CHUNK_CORRUPT" | "PACK_CORRUPT" | "DISK_NOT_IN_BACKUP" | "DIGEST_MISMATCH" | "NOT_A_DISK_IMAGE" | "IMAGE_NOT_FOUND" | "DOMAIN_XML_INVALID" | "DISK_NAME_CLASH" | "NBD_PROTOCOL" | "NBD_ERROR" | "NBD_CONNECT" | "NBD_LISTEN_FAILED" | "QEMU_NBD_FAILED" | "TOOL_MISSING" | "TARGET_FULL" | "TARGET_DENIED" | "TARGET_UNREACHABLE" | "TARGET_IO" | "OBJECT_MISSING" | "BUCKET_MISSING" | "TARGET_URL_INVALID" | "OUTPUT_EXISTS" | "OUTPUT_IO" | "ABORTED" | "VERIFY_FAILED" | "CHECK_FAILED" | "COMPLETED_WITH_WARNINGS" | "VM_NOT_FOUND" | "VM_EXISTS" | "VM_NOT_SHUT_OFF" | "LIBVIRT_FAILED" | "DISK_UNSUPPORTED" | "QUIESCE_FAILED" | "HOOK_FAILED" | "SCRATCH_SPACE_LOW" | "JOB_NOT_FOUND" | "JOB_NOT_RUNNING" | "PAUSE_TOO_LONG" | "CONFIRMATION_NEEDED" | "CONFIRMATION_MISMATCH" | "FILESYSTEM_NOT_FOUND" | "FILESYSTEM_UNSUPPORTED" | "GUEST_OS_NOT_UNIQUE" | "FILE_NOT_FOUND" | "FILE_BROWSER_FAILED" | "FILE_BROWSER_BUSY" | "FILE_INDEX_MISSING" | "FILE_INDEX_CORRUPT" | "FILE_INDEX_LIMIT" | "INTERNAL" | "CATALOG_OPEN_FAILED" | "CATALOG_SCHEMA_NEWER" | "CATALOG_MIGRATION_FAILED" | "CATALOG_NOT_FOUND" | "CATALOG_CONFLICT" | "SECRETS_KEY_INVALID" | "SECRET_UNREADABLE" | "ALERT_UNDELIVERED" | "AUTH_REQUIRED" | "ACCESS_DENIED" | "LOGIN_FAILED" | "LOGIN_RATE_LIMITED" | "NO_ROUTE" | "INVALID_REQUEST" | "MANAGED_BY_CONFIG" | "NOT_READY" | "CONTROLLER_UNREACHABLE" | "CONTROLLER_REFUSED" | "SCRATCH_HIDDEN_FROM_QEMU" | "INSTANT_NOT_FOUND" | "INSTANT_EXISTS" | "INSTANT_SERVER_FAILED" | "INSTANT_MIGRATE_FAILED";
+                            detail: string;
+                            /** @description the request field that failed its schema (body.name, query.limit) */
+                            field?: string;
+                            instance?: string;
+                            status: number;
+                            title: string;
+                            /** @description urn:vmbak:error:<code> */
+                            type: string;
+                        };
+                    };
+                };
+                /** @description Success */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            catalog: {
+                                /** @enum {string} */
+                                kind: "sqlite" | "postgres";
+                                /** @description a file path, or a PostgreSQL URL without its password */
+                                location: string;
+                            };
+                            dataDir: string;
+                            hosts: {
+                                /** @description milliseconds since the Unix epoch */
+                                firstSeenMs: number;
+                                /** @description milliseconds since the Unix epoch */
+                                lastSeenMs: number;
+                                name: string;
+                                /** @enum {string} */
+                                state: "online" | "lost";
+                                uri: string | null;
+                            }[];
+                            /** @description jobs run in this process */
+                            localAgent: boolean;
+                            node: string;
+                            /** @description jobs go to `vmbak agent` on the hosts (Redis) */
+                            remoteAgents: boolean;
+                            /** @description milliseconds since the Unix epoch */
+                            startedMs: number;
+                            /** @description jobs this process runs at once */
+                            streams: number;
+                            version: string;
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/tokens": {
         parameters: {
             query?: never;
@@ -7568,6 +7865,8 @@ export const routeAccess = {
   'GET /api/v1/backups/{repository}/{backupId}': 'viewer',
   'GET /api/v1/backups/{repository}/{backupId}/files': 'viewer',
   'GET /api/v1/backups/{repository}/{backupId}/files/download': 'operator',
+  'GET /api/v1/backups/{repository}/{backupId}/files/index': 'viewer',
+  'GET /api/v1/care-schedule': 'viewer',
   'GET /api/v1/dashboard': 'viewer',
   'GET /api/v1/events': 'viewer',
   'GET /api/v1/files/find': 'viewer',
@@ -7585,6 +7884,7 @@ export const routeAccess = {
   'GET /api/v1/repositories': 'viewer',
   'GET /api/v1/repositories/{name}': 'viewer',
   'GET /api/v1/repositories/{name}/prune-preview': 'viewer',
+  'GET /api/v1/server': 'viewer',
   'GET /api/v1/tokens': 'admin',
   'GET /api/v1/usage': 'viewer',
   'GET /api/v1/users': 'admin',
