@@ -65,6 +65,20 @@ export interface JobUpdate {
   /** A log line, when this update carries one. */
   readonly message: string | null;
   readonly atMs: number;
+  /** Each disk the job has started on, with its own bar (empty when the update carries no progress, or its agent reports none). */
+  readonly disks: readonly DiskUpdate[];
+}
+
+/** One disk's progress in a job update. */
+export interface DiskUpdate {
+  readonly vm: string;
+  readonly disk: string;
+  readonly bytesRead: number;
+  /** Bytes this disk's read plan holds (changed or allocated data). */
+  readonly bytesTotal: number;
+  /** Over the disk's own time so far (to its end, once done). */
+  readonly rateBytesPerSec: number;
+  readonly done: boolean;
 }
 
 /** What the controller is and where it keeps its state, for the console's settings page. */

@@ -162,7 +162,7 @@ export class TestController implements ControllerApi {
   #emit(job: CatalogJob, message: string | null): void {
     const update: JobUpdate = {
       jobId: job.id, kind: job.kind, state: job.state, bytesRead: job.bytesRead, bytesWritten: job.bytesWritten,
-      bytesTotal: null, rateBytesPerSec: 0, message, atMs: this.catalog.clock.nowMs(),
+      bytesTotal: null, rateBytesPerSec: 0, message, atMs: this.catalog.clock.nowMs(), disks: [],
     };
     for (const listener of this.#listeners) listener(update);
   }
