@@ -9,12 +9,14 @@ import { api, endSession, type RouteKey } from '../api/index.ts';
 import { useCan } from './useCan.ts';
 import './app.css';
 import { useSession } from './useSession.ts';
+import { useTimeZoneChoice } from '../ui/index.ts';
 
 /** `needs`: the route the page reads, so a role that may not read it does not see the link. */
 const NAV: { to: string; label: string; needs?: RouteKey }[] = [
   { to: '/', label: 'Dashboard' }, { to: '/vms', label: 'VMs' }, { to: '/jobs', label: 'Jobs' },
   { to: '/policies', label: 'Policies' }, { to: '/repositories', label: 'Repositories' }, { to: '/alerts', label: 'Alerts' },
   { to: '/users', label: 'Users and tokens', needs: 'GET /api/v1/users' }, { to: '/audit', label: 'Audit log', needs: 'GET /api/v1/audit' },
+  { to: '/settings', label: 'Settings', needs: 'GET /api/v1/server' },
 ];
 
 /** Ends the session on the server too; the browser forgets it whatever the server answers. */
@@ -39,6 +41,7 @@ export function Layout({ children }: { children: ReactNode }) {
   const session = useSession();
   const { pathname } = useLocation();
   const can = useCan();
+  const timeZone = useTimeZoneChoice();
   const active = (to: string) => (to === '/' ? pathname === '/' : pathname.startsWith(to));
   return (
     <AppShell header={{ height: 56 }} navbar={{ width: 200, breakpoint: 'sm', collapsed: { mobile: !opened } }} padding="md">
@@ -63,7 +66,8 @@ export function Layout({ children }: { children: ReactNode }) {
             aria-current={active(item.to) ? 'page' : undefined} onClick={close} />
         ))}
       </AppShell.Navbar>
-      <AppShell.Main id="main" tabIndex={-1}>{children}</AppShell.Main>
+      {/* Keyed by the time-zone choice: a change re-draws the page, so every time shown follows it. */}
+      <AppShell.Main id="main" tabIndex={-1} key={timeZone}>{children}</AppShell.Main>
     </AppShell>
   );
 }

@@ -1,4 +1,5 @@
-// Users and API tokens (admins only): who may log in with which role, and which tokens exist,
+// Users and API tokens (admins only): who may log in with which role (and a new user, with a
+// typed or generated password), and which tokens exist,
 // when they were last used and whether they still work. Creating or revoking a token is one API
 // call each; a token's secret is shown once, in the answer to its creation.
 
@@ -7,6 +8,7 @@ import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { api, call } from '../../api/index.ts';
 import { useCan } from '../../app/useCan.ts';
 import { NewToken } from './NewToken.tsx';
+import { NewUser } from './NewUser.tsx';
 import { Empty, ErrorNotice, Loading, PageHeader, formatTime } from '../../ui/index.ts';
 
 function RevokeToken({ id, name }: { id: string; name: string }) {
@@ -32,8 +34,9 @@ export default function UsersPage() {
     <Stack>
       <PageHeader title="Users and tokens" />
       <Title order={2} size="h4">Users</Title>
+      {can('POST /api/v1/users') && <NewUser />}
       {users.isPending ? <Loading what="users" /> : users.isError ? <ErrorNotice error={users.error} action="load the users" />
-        : users.data.items.length === 0 ? <Empty title="No users" /> : (
+        : users.data.items.length === 0 ? <Empty title="No users">Create one above, or with vmbak user create.</Empty> : (
           <Table striped data-testid="users">
             <Table.Thead><Table.Tr><Table.Th>Name</Table.Th><Table.Th>Role</Table.Th><Table.Th>State</Table.Th><Table.Th>Created</Table.Th></Table.Tr></Table.Thead>
             <Table.Tbody>
