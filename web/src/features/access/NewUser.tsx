@@ -37,7 +37,7 @@ export function NewUser() {
       <form onSubmit={(e) => { e.preventDefault(); create.mutate(); }}>
         <Group align="end" wrap="wrap">
           <TextInput label="User name" required value={name} onChange={(e) => setName(e.currentTarget.value)} autoComplete="off" />
-          <Select label="User role" data={ROLES} value={role} onChange={(v) => setRole((v ?? 'viewer') as Role)} allowDeselect={false} w={320} />
+          <Select label="User role" data={ROLES} value={role} onChange={(v) => setRole((v ?? 'viewer') as Role)} allowDeselect={false} w={{ base: '100%', sm: 320 }} />
           <PasswordInput label="Initial password" required value={password} autoComplete="new-password" w={240} description="8 characters at least"
             onChange={(e) => { setPassword(e.currentTarget.value); setGenerated(false); }} />
           <Button variant="default" onClick={() => { setPassword(generatePassword()); setGenerated(true); }}>Generate</Button>

@@ -42,7 +42,7 @@ export function NewChannel() {
             <TextInput label="Channel name" required {...text('name')} />
             {kind === 'webhook' ? (
               <>
-                <TextInput label="Webhook URL" required placeholder="https://chat.example/hooks/…" w={360} {...text('url')} />
+                <TextInput label="Webhook URL" required placeholder="https://chat.example/hooks/…" w={{ base: '100%', sm: 360 }} {...text('url')} />
                 <PasswordInput label="Signing secret (optional)" w={220} autoComplete="off" {...text('secret')} />
               </>
             ) : (
@@ -52,7 +52,7 @@ export function NewChannel() {
                 <Select label="Security" w={130} allowDeselect={false} value={f.security} onChange={(v) => setF((o) => ({ ...o, security: (v ?? 'starttls') as Security }))}
                   data={[{ value: 'starttls', label: 'STARTTLS' }, { value: 'tls', label: 'TLS' }, { value: 'none', label: 'none' }]} />
                 <TextInput label="From" required type="email" placeholder="vmbak@example.com" {...text('from')} />
-                <TextInput label="To" required placeholder="ops@example.com, oncall@example.com" w={300} {...text('to')} />
+                <TextInput label="To" required placeholder="ops@example.com, oncall@example.com" w={{ base: '100%', sm: 300 }} {...text('to')} />
                 <TextInput label="SMTP user (optional)" autoComplete="off" {...text('user')} />
                 <PasswordInput label="SMTP password (optional)" autoComplete="off" w={200} {...text('password')} />
               </>

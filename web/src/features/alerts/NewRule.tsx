@@ -30,9 +30,9 @@ export function NewRule({ channels }: { channels: readonly string[] }) {
       <form onSubmit={(e) => { e.preventDefault(); create.mutate(); }}>
         <Group align="end" wrap="wrap">
           <TextInput label="Rule name" required value={name} onChange={(e) => setName(e.currentTarget.value)} />
-          <MultiSelect label="Events" w={340} value={events} onChange={(v) => setEvents(v as EventSelector[])}
+          <MultiSelect label="Events" w={{ base: '100%', sm: 340 }} value={events} onChange={(v) => setEvents(v as EventSelector[])}
             data={Object.entries(EVENTS).map(([value, label]) => ({ value, label: `${value} — ${label}` }))} />
-          <MultiSelect label="To channels" w={260} value={to} onChange={setTo} data={[...channels]} placeholder={channels.length ? 'pick' : 'add a channel first'} />
+          <MultiSelect label="To channels" w={{ base: '100%', sm: 260 }} value={to} onChange={setTo} data={[...channels]} placeholder={channels.length ? 'pick' : 'add a channel first'} />
           <Button type="submit" loading={create.isPending} disabled={channels.length === 0}>Add rule</Button>
         </Group>
       </form>

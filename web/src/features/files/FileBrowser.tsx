@@ -30,21 +30,23 @@ function Filesystems({ backup, onOpen }: { backup: Backup; onOpen(place: Place):
   if (listing.isError) return <ErrorNotice error={listing.error} action="list the backup's filesystems" />;
   const filesystems = listing.data.filesystems ?? [];
   return (
-    <Table data-testid="filesystems">
-      <Table.Thead><Table.Tr><Table.Th>Filesystem</Table.Th><Table.Th>Type</Table.Th><Table.Th>Browse</Table.Th></Table.Tr></Table.Thead>
-      <Table.Tbody>
-        <Table.Tr>
-          <Table.Td>The guest OS (its root with its mounts)</Table.Td><Table.Td>—</Table.Td>
-          <Table.Td><Button size="xs" variant="default" onClick={() => onOpen({ fs: GUEST_ROOT, path: '/' })} aria-label="Browse the guest OS">Browse</Button></Table.Td>
-        </Table.Tr>
-        {filesystems.map((f) => (
-          <Table.Tr key={f.id}>
-            <Table.Td><code>{f.id}</code></Table.Td><Table.Td>{f.type}</Table.Td>
-            <Table.Td><Button size="xs" variant="default" onClick={() => onOpen({ fs: f.id, path: '/' })} aria-label={`Browse ${f.id}`}>Browse</Button></Table.Td>
+    <Table.ScrollContainer minWidth={360}>
+      <Table data-testid="filesystems">
+        <Table.Thead><Table.Tr><Table.Th>Filesystem</Table.Th><Table.Th>Type</Table.Th><Table.Th>Browse</Table.Th></Table.Tr></Table.Thead>
+        <Table.Tbody>
+          <Table.Tr>
+            <Table.Td>The guest OS (its root with its mounts)</Table.Td><Table.Td>—</Table.Td>
+            <Table.Td><Button size="xs" variant="default" onClick={() => onOpen({ fs: GUEST_ROOT, path: '/' })} aria-label="Browse the guest OS">Browse</Button></Table.Td>
           </Table.Tr>
-        ))}
-      </Table.Tbody>
-    </Table>
+          {filesystems.map((f) => (
+            <Table.Tr key={f.id}>
+              <Table.Td><code>{f.id}</code></Table.Td><Table.Td>{f.type}</Table.Td>
+              <Table.Td><Button size="xs" variant="default" onClick={() => onOpen({ fs: f.id, path: '/' })} aria-label={`Browse ${f.id}`}>Browse</Button></Table.Td>
+            </Table.Tr>
+          ))}
+        </Table.Tbody>
+      </Table>
+    </Table.ScrollContainer>
   );
 }
 

@@ -65,7 +65,7 @@ export function FileSearch({ backup, onOpen }: { backup: Backup; onOpen(place: P
       <form onSubmit={(e) => { e.preventDefault(); if (text.trim()) setAsked(text.trim()); }}>
         <Group align="end" gap="xs" wrap="wrap">
           <TextInput label="Find a file" description={`${indexed.data.entryCount ?? 0} names indexed; * and ? are wildcards`} placeholder="invoice*.pdf"
-            value={text} onChange={(e) => setText(e.currentTarget.value)} w={300} />
+            value={text} onChange={(e) => setText(e.currentTarget.value)} w={{ base: '100%', sm: 300 }} />
           <Button type="submit" variant="default" loading={found.isFetching}>Search</Button>
         </Group>
       </form>
@@ -82,7 +82,7 @@ export function FileSearch({ backup, onOpen }: { backup: Backup; onOpen(place: P
                   <Table.Tr key={`${f.fs}:${f.path}`}>
                     <Table.Td><code>{f.fs}:{f.path}</code></Table.Td>
                     <Table.Td>{f.type === 'file' ? formatBytes(version.sizeBytes) : f.type}</Table.Td>
-                    <Table.Td><Button size="xs" variant="default" aria-label={`Open the folder of ${f.path}`} onClick={() => onOpen({ fs: f.fs, path: parentDir(f.path) })}>Open folder</Button></Table.Td>
+                    <Table.Td><Button size="xs" variant="default" aria-label={`Open folder of ${f.path}`} onClick={() => onOpen({ fs: f.fs, path: parentDir(f.path) })}>Open folder</Button></Table.Td>
                   </Table.Tr>
                 );
               })}

@@ -30,7 +30,7 @@ export function ConnectionTest({ mayAdd }: { mayAdd: boolean }) {
       <form onSubmit={(e) => { e.preventDefault(); if (mayAdd && tested) add.mutate(); else test.mutate({ url, passphrase }); }}>
         <Group align="end" wrap="wrap">
           {mayAdd && <TextInput label="Repository name" value={name} onChange={(e) => setName(e.currentTarget.value)} w={180} />}
-          <TextInput label="Location" required placeholder="sftp://backup@host/srv/vmbak" w={360} value={url} onChange={(e) => setUrl(e.currentTarget.value)} />
+          <TextInput label="Location" required placeholder="sftp://backup@host/srv/vmbak" w={{ base: '100%', sm: 360 }} value={url} onChange={(e) => setUrl(e.currentTarget.value)} />
           <PasswordInput label="Passphrase" w={220} value={passphrase} onChange={(e) => setPassphrase(e.currentTarget.value)} />
           <Button variant={tested ? 'default' : 'filled'} loading={test.isPending} onClick={() => { if (url) test.mutate({ url, passphrase }); }}>Test connection</Button>
           {mayAdd && <Button type="submit" disabled={!tested || !name} loading={add.isPending}>Add repository</Button>}

@@ -53,8 +53,9 @@ export function RestoreDialog({ backup, onClose, initialMode = 'vm' }: { backup:
   );
   return (
     <Modal opened onClose={onClose} closeButtonProps={{ 'aria-label': 'Close' }} title={`Restore ${backup.vmName} from ${formatTime(backup.timeMs)}`} size={mode === 'files' ? 'xl' : 'lg'}>
-      {/* The file browser has its own search form, and forms do not nest: it gets a plain box. */}
-      <Box component={mode === 'files' ? 'div' : 'form'} onSubmit={(e: FormEvent) => { e.preventDefault(); restore.mutate(); }}>
+      {/* The file browser has its own search form, and forms do not nest: it gets a plain box (with no
+          submit handler: React would bubble the search's submit up to it). */}
+      <Box component={mode === 'files' ? 'div' : 'form'} onSubmit={mode === 'files' ? undefined : (e: FormEvent) => { e.preventDefault(); restore.mutate(); }}>
         <Stack>
           <SegmentedControl value={mode} onChange={(v) => setMode(v as Mode)} aria-label="Restore to" data={modes} fullWidth orientation="vertical" />
           {mode === 'vm' && (
