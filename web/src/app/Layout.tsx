@@ -47,13 +47,14 @@ export function Layout({ children }: { children: ReactNode }) {
     <AppShell header={{ height: 56 }} navbar={{ width: 200, breakpoint: 'sm', collapsed: { mobile: !opened } }} padding="md">
       <AppShell.Header>
         <Anchor href="#main" className="skip-link">Skip to content</Anchor>
-        <Group h="100%" px="md" justify="space-between">
+        <Group h="100%" px="md" justify="space-between" wrap="nowrap">
           <Group gap="xs">
             <Burger opened={opened} onClick={toggle} hiddenFrom="sm" size="sm" aria-label="Navigation" />
             <Text fw={700} size="lg" component={Link} to="/">vmbak</Text>
           </Group>
-          <Group gap="xs">
-            <Text size="sm" data-testid="whoami">{session?.user.name}</Text>
+          <Group gap="xs" wrap="nowrap">
+            {/* On a phone the name gives way, so the header stays one line; the role stays. */}
+            <Text size="sm" data-testid="whoami" visibleFrom="xs">{session?.user.name}</Text>
             <Badge variant="default" data-testid="role">{session?.user.role}</Badge>
             <ThemeSwitch />
             <Button variant="default" size="xs" onClick={() => void logOut()}>Log out</Button>

@@ -9,9 +9,9 @@ import { api, call, type Role } from '../../api/index.ts';
 import { ErrorNotice } from '../../ui/index.ts';
 
 const ROLES: { value: Role; label: string }[] = [
-  { value: 'viewer', label: 'viewer: sees everything, changes nothing' },
-  { value: 'operator', label: 'operator: runs backups, restores, downloads' },
-  { value: 'admin', label: 'admin: also users, repositories, alerts' },
+  { value: 'viewer', label: 'viewer: sees, changes nothing' },
+  { value: 'operator', label: 'operator: runs and restores' },
+  { value: 'admin', label: 'admin: also users, settings' },
 ];
 
 /** 20 characters from a 56-letter alphabet without look-alikes: about 116 bits. */

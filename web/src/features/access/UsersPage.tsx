@@ -54,7 +54,7 @@ export default function UsersPage() {
       <Title order={2} size="h4">API tokens</Title>
       {can('POST /api/v1/tokens') && <NewToken />}
       {tokens.isPending ? <Loading what="tokens" /> : tokens.isError ? <ErrorNotice error={tokens.error} action="load the tokens" />
-        : tokens.data.items.length === 0 ? <Empty title="No API tokens" /> : (
+        : tokens.data.items.length === 0 ? <Empty title="No API tokens">Scripts and agents log in with one: create it above, its secret is shown once.</Empty> : (
           <Table.ScrollContainer minWidth={720}>
             <Table striped data-testid="tokens">
               <Table.Thead><Table.Tr><Table.Th>Name</Table.Th><Table.Th>Role</Table.Th><Table.Th>Created</Table.Th><Table.Th>Last used</Table.Th><Table.Th>Expires</Table.Th><Table.Th>State</Table.Th></Table.Tr></Table.Thead>

@@ -7,12 +7,18 @@
 import { ActionIcon, Badge, Box, Button, Card, Group, SimpleGrid, Stack, Text, UnstyledButton } from '@mantine/core';
 import { useMemo, useState } from 'react';
 import type { Backup } from '../../api/index.ts';
-import { StateBadge, formatBytes, formatTime } from '../../ui/index.ts';
+import { StateBadge, formatBytes, formatTime, timeZoneChoice } from '../../ui/index.ts';
 
 const WEEKDAYS = ['Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat', 'Sun'];
 const VERIFY_COLORS: Record<Backup['verifyState'], string> = { ok: 'var(--mantine-color-green-7)', failed: 'var(--mantine-color-red-7)', unverified: 'var(--mantine-color-gray-6)' };
 
-const dayKey = (ms: number): string => { const d = new Date(ms); return `${d.getFullYear()}-${d.getMonth()}-${d.getDate()}`; };
+/** The calendar day of a time, in the zone the user chose (as formatTime shows it). */
+function dayOf(ms: number): { year: number; month: number; day: number } {
+  const d = new Date(ms);
+  return timeZoneChoice() === 'UTC' ? { year: d.getUTCFullYear(), month: d.getUTCMonth(), day: d.getUTCDate() } : { year: d.getFullYear(), month: d.getMonth(), day: d.getDate() };
+}
+const keyOf = (year: number, month: number, day: number): string => `${year}-${month}-${day}`;
+const dayKey = (ms: number): string => { const d = dayOf(ms); return keyOf(d.year, d.month, d.day); };
 const monthName = (year: number, month: number): string => new Date(year, month, 1).toLocaleDateString(undefined, { month: 'long', year: 'numeric' });
 
 export const kindOf = (b: Backup): string => (b.incremental ? 'incremental' : b.fullReason ? `full (${b.fullReason})` : 'full');
@@ -54,7 +60,7 @@ function PointCard({ backup: b, actions }: { backup: Backup; actions: PointActio
 
 export function RestoreCalendar({ backups, actions }: { backups: readonly Backup[]; actions: PointActions }) {
   const newest = backups.reduce((m, b) => Math.max(m, b.timeMs), 0);
-  const [month, setMonth] = useState(() => { const d = new Date(newest || Date.now()); return { year: d.getFullYear(), month: d.getMonth() }; });
+  const [month, setMonth] = useState(() => { const d = dayOf(newest || Date.now()); return { year: d.year, month: d.month }; });
   const [day, setDay] = useState<string>(() => dayKey(newest || Date.now()));
   const byDay = useMemo(() => {
     const out = new Map<string, Backup[]>();
@@ -74,7 +80,7 @@ export function RestoreCalendar({ backups, actions }: { backups: readonly Backup
         {WEEKDAYS.map((w) => <Text key={w} size="xs" ta="center" aria-hidden>{w}</Text>)}
         {monthCells(month.year, month.month).map((date, i) => {
           if (!date) return <div key={`pad${i}`} />;
-          const key = dayKey(date.getTime());
+          const key = keyOf(month.year, month.month, date.getDate());
           const points = byDay.get(key) ?? [];
           const label = `${date.toLocaleDateString(undefined, { day: 'numeric', month: 'long' })}: ${points.length === 0 ? 'no restore point' : `${points.length} restore point${points.length > 1 ? 's' : ''}`}`;
           return (
