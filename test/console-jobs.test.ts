@@ -155,6 +155,10 @@ test('the console restores a backup as a running VM, and pauses and aborts a run
   const diskBar = page.getByTestId('disk-progress').getByRole('progressbar', { name: new RegExp(`^Disk ${vm.name} vda: \\d+ %$`) });
   await diskBar.waitFor();
   assert.match(await page.getByTestId('disk-progress').textContent() ?? '', /vda[\d.]+ \S+ of [\d.]+ \S+ · /, 'its bytes read of its read plan, and its rate');
+  await page.setViewportSize({ width: 390, height: 844 });
+  assert.ok(await page.evaluate(() => (globalThis as unknown as { document: { documentElement: { scrollWidth: number } } }).document.documentElement.scrollWidth <= 391), 'the job page fits a phone');
+  await checkPage(page, `Job ${held.id}`);
+  await page.setViewportSize({ width: 1280, height: 900 });
   await page.getByRole('button', { name: 'Pause' }).click();
   await page.getByTestId('job-state').getByText('paused').waitFor();
   assert.equal(await jobState(held.id), 'paused');
