@@ -28,7 +28,22 @@ export type JobAction = 'pause' | 'resume' | 'abort';
 /** What an agent sends while it runs a job, every second or so. */
 export interface AgentReport {
   readonly log?: readonly { readonly level: JobEventLevel; readonly message: string; readonly vmKey?: string | null }[];
-  readonly progress?: { readonly bytesRead: number; readonly bytesStored: number; readonly bytesToRead: number | null };
+  readonly progress?: {
+    readonly bytesRead: number; readonly bytesStored: number; readonly bytesToRead: number | null;
+    /** Each disk started so far; times as elapsed milliseconds, so the agent's clock need not match the controller's. */
+    readonly disks?: readonly AgentDiskProgress[];
+  };
+}
+
+/** One disk's progress as an agent reports it. */
+export interface AgentDiskProgress {
+  readonly vm: string;
+  readonly disk: string;
+  readonly bytesToRead: number;
+  readonly bytesRead: number;
+  /** Since the disk started, to its end once done. */
+  readonly elapsedMs: number;
+  readonly done: boolean;
 }
 
 /** What the agent should do now with the job it reported on. */
@@ -65,7 +80,7 @@ export interface JobUpdate {
   /** A log line, when this update carries one. */
   readonly message: string | null;
   readonly atMs: number;
-  /** Each disk the job has started on, with its own bar (empty when the update carries no progress, or its agent reports none). */
+  /** Each disk the job has started on, with its own bar (empty when the update carries no progress). */
   readonly disks: readonly DiskUpdate[];
 }
 

@@ -415,6 +415,16 @@ export interface paths {
                             bytesRead: number;
                             bytesStored: number;
                             bytesToRead: number | null;
+                            /** @description each disk started so far (the console's bar per disk) */
+                            disks?: {
+                                bytesRead: number;
+                                bytesToRead: number;
+                                disk: string;
+                                done: boolean;
+                                /** @description since the disk started (to its end once done): no shared clock needed */
+                                elapsedMs: number;
+                                vm: string;
+                            }[];
                         };
                     };
                 };
