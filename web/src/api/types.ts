@@ -46,7 +46,7 @@ export interface JobUpdate {
   readonly rateBytesPerSec: number;
   readonly message: string | null;
   readonly atMs: number;
-  /** Each disk a backup has started on (empty for other kinds, and for agents that report totals only). */
+  /** Each disk a backup has started on (empty for other job kinds). */
   readonly disks?: readonly DiskUpdate[];
 }
 
