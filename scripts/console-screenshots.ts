@@ -34,6 +34,10 @@ try {
       const shots: [string, string, (p: typeof page) => Promise<unknown>][] = [
         ['vms', '/vms', (p) => p.getByTestId('vm-count').waitFor()],
         ['vm', '/vms/web01', (p) => p.getByTestId('restore-points').waitFor()],
+        ['repositories', '/repositories', (p) => p.getByTestId('care-schedule').waitFor()],
+        ['alerts', '/alerts', (p) => p.getByRole('heading', { name: 'New channel' }).waitFor()],
+        ['users', '/users', (p) => p.getByTestId('users').waitFor()],
+        ['settings', '/settings', (p) => p.getByTestId('server-info').waitFor()],
         ['jobs', '/jobs', (p) => p.getByRole('table').waitFor()],
         ['policies', '/policies', (p) => p.getByRole('table').waitFor()],
         ['policy-form', '/policies/web/edit', (p) => p.getByRole('button', { name: 'Save' }).waitFor()],

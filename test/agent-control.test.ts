@@ -1,7 +1,7 @@
 // Pause, resume and abort through the controller's API reach a backup an agent runs on its
-// host: the controller answers the agent's next report with them. Paused, the agent stops
-// reading; resumed, it goes on; aborted, the backup ends with nothing recorded and the
-// libvirt backup job gone. (Each pack write is slowed by the fault wrapper so the backup
+// host: the controller answers the agent's next report with them (and the reports carry each
+// disk's progress to the job's stream). Paused, the agent stops reading; resumed, it goes on;
+// aborted, the backup ends with nothing recorded and the libvirt backup job gone. (Each pack write is slowed by the fault wrapper so the backup
 // lasts long enough to steer.)
 
 import { test, before, after } from 'node:test';
@@ -15,6 +15,7 @@ import { tempDir, vmbak } from './support/vmbak-cli.ts';
 import { findFreePort } from './support/free-port.ts';
 import { redisUnavailable, startRedis, type RedisServer } from './support/redis.ts';
 import { vmbakProcesses, waitFor } from './support/processes.ts';
+import { readEvents } from '../src/server/server-test-support.ts';
 
 const tmp = tempDir('agent-ctl');
 const processes = vmbakProcesses();
@@ -75,6 +76,11 @@ test('pause, resume and abort from the API reach the agent\'s running backup', {
 
   const job = await api<Job>('POST', '/jobs', { kind: 'backup', policy: 'ctl' });
   await waitFor('reading to begin', async () => (await state(job.id)).bytesRead > 0, 60_000, agent.output);
+  // The agent's reports carry its disk's progress: the job's stream has the bar for vda.
+  const events = await readEvents(base, `/api/v1/jobs/${job.id}/events`, operator,
+    (e) => e.event === 'update' && (e.data.disks ?? []).some((d: { disk: string; bytesRead: number }) => d.disk === 'vda' && d.bytesRead > 0), { timeoutMs: 15_000 });
+  const vda = events.at(-1)!.data.disks.find((d: { disk: string }) => d.disk === 'vda');
+  assert.ok(vda.vm === vm.name && vda.bytesTotal >= vda.bytesRead && vda.rateBytesPerSec > 0, `a disk update from the agent: ${JSON.stringify(vda)}`);
   assert.equal((await api<Job>('POST', `/jobs/${job.id}/pause`)).state, 'paused');
   await sleep(3000); // the agent's next report brings the pause; batches in flight drain
   const pausedAt = (await state(job.id)).bytesRead;

@@ -2,10 +2,10 @@
 // libvirt VM: a backup restored as a new VM through the wizard, started, and seen running by
 // libvirt while the job's page says it succeeded; then a backup to a second repository whose
 // pack writes the server holds (VMBAK_TEST_FAULTS on the serve child only), paused and aborted
-// from the job's page — each state seen in the page and in the API. Then the rest of the restore
-// wizard (one disk downloaded as qcow2, the VM overwritten in place after its name is typed), the
-// prune simulator and connection test, alerts with a test sent to a webhook, users and tokens,
-// the audit log, and what a viewer does not see. axe-clean, no console errors.
+// from the job's page — each state seen in the page and in the API, a progress bar for its
+// disk while it runs. Then the rest of the restore wizard (one disk downloaded as qcow2, the VM
+// overwritten in place after its name is typed), the prune simulator and connection test, alerts
+// with a test sent to a webhook, users and tokens, the audit log, and what a viewer does not see. axe-clean, no console errors.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -151,6 +151,14 @@ test('the console restores a backup as a running VM, and pauses and aborts a run
   await page.goto(`${base}/jobs/${held.id}`);
   await checkPage(page, `Job ${held.id}`);
   await page.getByTestId('job-state').getByText('running').waitFor();
+  // One bar per disk, from the disks the job's progress events carry.
+  const diskBar = page.getByTestId('disk-progress').getByRole('progressbar', { name: new RegExp(`^Disk ${vm.name} vda: \\d+ %$`) });
+  await diskBar.waitFor();
+  assert.match(await page.getByTestId('disk-progress').textContent() ?? '', /vda[\d.]+ \S+ of [\d.]+ \S+ · /, 'its bytes read of its read plan, and its rate');
+  await page.setViewportSize({ width: 390, height: 844 });
+  assert.ok(await page.evaluate(() => (globalThis as unknown as { document: { documentElement: { scrollWidth: number } } }).document.documentElement.scrollWidth <= 391), 'the job page fits a phone');
+  await checkPage(page, `Job ${held.id}`);
+  await page.setViewportSize({ width: 1280, height: 900 });
   await page.getByRole('button', { name: 'Pause' }).click();
   await page.getByTestId('job-state').getByText('paused').waitFor();
   assert.equal(await jobState(held.id), 'paused');

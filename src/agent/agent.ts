@@ -156,7 +156,13 @@ export class Agent {
     const report = async (): Promise<void> => {
       const sent = lines.slice(0, 1000);
       const control = await this.client.call<AgentControl>('POST', `/agent/jobs/${job.id}/report`, {
-        log: sent, progress: { bytesRead: progress.bytesRead, bytesStored: progress.bytesStored, bytesToRead: progress.bytesToRead || null },
+        log: sent,
+        progress: {
+          bytesRead: progress.bytesRead, bytesStored: progress.bytesStored, bytesToRead: progress.bytesToRead || null,
+          disks: progress.disks.map((d) => ({
+            vm: d.vm, disk: d.disk, bytesToRead: d.bytesToRead, bytesRead: d.bytesRead, elapsedMs: (d.finishedMs ?? Date.now()) - d.startedMs, done: d.finishedMs !== null,
+          })),
+        },
       });
       lines.splice(0, sent.length);
       if (control.abort && !abort.signal.aborted) abort.abort(new VmbakError('ABORTED', { signal: 'the controller' }));

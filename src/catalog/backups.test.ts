@@ -76,8 +76,10 @@ test('a manifest becomes a backup row', () => {
   } as unknown as Manifest;
   assert.deepEqual(backupFromManifest('local', m), {
     repository: 'local', backupId: 'B1', vmKey: 'u1', vmUuid: 'u1', vmName: 'web1', host: 'h1', timeMs: Date.UTC(2026, 0, 2, 3, 4, 5),
-    logicalBytes: 150, newBytes: 7, storedBytes: 5, consistency: 'application', incremental: true,
+    logicalBytes: 150, newBytes: 7, storedBytes: 5, consistency: 'application', incremental: true, fullReason: null,
   });
+  const full = { ...m, incremental: false, fallbackReason: null, disks: [{ sizeBytes: 100, fallbackReason: 'no changed-block tracking for this source' }] } as unknown as Manifest;
+  assert.equal(backupFromManifest('local', full).fullReason, 'no changed-block tracking for this source', 'a full backup says why, from its disks');
 });
 
 test('inventory sync: VMs appear, move, and are marked gone, never deleted', async (t) => {

@@ -33,11 +33,13 @@ export interface BackupRecord {
   readonly storedBytes: number;
   readonly consistency: Manifest['consistency'];
   readonly incremental: boolean;
+  /** Why a full backup read its disks in full, from its manifest; null when incremental or not recorded. */
+  readonly fullReason: string | null;
   readonly verifyState: VerifyState;
   readonly verifiedMs: number | null;
 }
 
-export type BackupInput = Omit<BackupRecord, 'verifyState' | 'verifiedMs'>;
+export type BackupInput = Omit<BackupRecord, 'verifyState' | 'verifiedMs' | 'fullReason'> & { readonly fullReason?: string | null };
 
 const BATCH_ROWS = 500;
 
@@ -46,6 +48,7 @@ export function backupFromManifest(repository: string, m: Manifest): BackupInput
     repository, backupId: m.backupId, vmKey: m.vm.key, vmUuid: m.vm.uuid, vmName: m.vm.name, host: m.host,
     timeMs: Date.parse(m.time), logicalBytes: m.disks.reduce((sum, d) => sum + d.sizeBytes, 0),
     newBytes: m.stats.bytesNew, storedBytes: m.stats.bytesStored, consistency: m.consistency, incremental: m.incremental,
+    fullReason: m.incremental ? null : m.fallbackReason ?? m.disks.find((d) => d.fallbackReason)?.fallbackReason ?? null,
   };
 }
 
@@ -67,7 +70,7 @@ async function upsertBatch(tx: Catalog, repository: string, batch: readonly Back
       vm_key: eb.ref('excluded.vm_key'), vm_key_is_uuid: eb.ref('excluded.vm_key_is_uuid'), vm_name: eb.ref('excluded.vm_name'),
       host: eb.ref('excluded.host'), time_ms: eb.ref('excluded.time_ms'), logical_bytes: eb.ref('excluded.logical_bytes'),
       new_bytes: eb.ref('excluded.new_bytes'), stored_bytes: eb.ref('excluded.stored_bytes'),
-      consistency: eb.ref('excluded.consistency'), incremental: eb.ref('excluded.incremental'),
+      consistency: eb.ref('excluded.consistency'), incremental: eb.ref('excluded.incremental'), full_reason: eb.ref('excluded.full_reason'),
     })))
     .execute();
   // A re-recorded backup keeps its verify state: one that failed verify is no good backup.
@@ -170,7 +173,7 @@ function toRow(b: BackupInput): BackupTable {
   return {
     repository: b.repository, backup_id: b.backupId, vm_key: b.vmKey, vm_key_is_uuid: toFlag(b.vmUuid !== null), vm_name: b.vmName, host: b.host,
     time_ms: b.timeMs, logical_bytes: b.logicalBytes, new_bytes: b.newBytes, stored_bytes: b.storedBytes,
-    consistency: b.consistency, incremental: toFlag(b.incremental), verify_state: 'unverified', verified_ms: null,
+    consistency: b.consistency, incremental: toFlag(b.incremental), full_reason: b.fullReason ?? null, verify_state: 'unverified', verified_ms: null,
   };
 }
 
@@ -178,7 +181,7 @@ function toRecord(row: BackupTable): BackupRecord {
   return {
     repository: row.repository, backupId: row.backup_id, vmKey: row.vm_key, vmUuid: row.vm_key_is_uuid ? row.vm_key : null, vmName: row.vm_name,
     host: row.host, timeMs: row.time_ms, logicalBytes: row.logical_bytes, newBytes: row.new_bytes, storedBytes: row.stored_bytes,
-    consistency: row.consistency as BackupRecord['consistency'], incremental: fromFlag(row.incremental),
+    consistency: row.consistency as BackupRecord['consistency'], incremental: fromFlag(row.incremental), fullReason: row.full_reason ?? null,
     verifyState: row.verify_state as VerifyState, verifiedMs: row.verified_ms,
   };
 }

@@ -15,7 +15,7 @@ test('a new catalog runs in WAL mode with foreign keys and a busy timeout, at th
   assert.equal(await pragma('foreign_keys'), 1);
   assert.equal(await pragma('busy_timeout'), 5000);
   const { rows } = await sql<{ name: string }>`select name from catalog_migration`.execute(catalog.db);
-  assert.deepEqual(rows.map((r) => r.name), ['0001-initial', '0002-repository-care', '0003-file-index', '0004-fleet']);
+  assert.deepEqual(rows.map((r) => r.name), ['0001-initial', '0002-repository-care', '0003-file-index', '0004-fleet', '0005-backup-full-reason']);
 });
 
 test('opening again keeps the data and migrates nothing twice', async (t) => {
@@ -73,5 +73,5 @@ test('two processes opening a new catalog at once both get the schema, migrated 
   const catalog = await openCatalog(path);
   t.after(() => catalog.close());
   const { rows } = await sql<{ name: string }>`select name from catalog_migration`.execute(catalog.db);
-  assert.deepEqual(rows.map((r) => r.name), ['0001-initial', '0002-repository-care', '0003-file-index', '0004-fleet']);
+  assert.deepEqual(rows.map((r) => r.name), ['0001-initial', '0002-repository-care', '0003-file-index', '0004-fleet', '0005-backup-full-reason']);
 });

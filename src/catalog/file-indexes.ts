@@ -36,6 +36,13 @@ export async function cacheFileIndex(catalog: Catalog, ref: CachedIndexRef, inde
   });
 }
 
+/** Whether the catalog holds a copy of a backup's file index (then it is searchable), and of how many entries. */
+export async function fileIndexOf(catalog: Catalog, repository: string, backupId: string): Promise<{ entryCount: number; cachedMs: number } | null> {
+  const row = await catalog.db.selectFrom('file_indexes').select(['entry_count', 'cached_ms'])
+    .where('repository', '=', repository).where('backup_id', '=', backupId).executeTakeFirst();
+  return row ? { entryCount: Number(row.entry_count), cachedMs: Number(row.cached_ms) } : null;
+}
+
 /** Backups of `repository` the catalog lists but holds no index copy of, with what a copy records. */
 export async function listUncachedBackups(catalog: Catalog, repository: string): Promise<CachedIndexRef[]> {
   const rows = await catalog.db.selectFrom('backups as b')

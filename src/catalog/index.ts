@@ -54,5 +54,5 @@ export {
 } from './users.ts';
 export { recordAudit, listAudit, type AuditEntry } from './audit.ts';
 export {
-  cacheFileIndex, listUncachedBackups, dropOrphanFileIndexes, searchCachedEntries, type CachedIndexRef, type CachedEntry, type CachedSearch,
+  cacheFileIndex, fileIndexOf, listUncachedBackups, dropOrphanFileIndexes, searchCachedEntries, type CachedIndexRef, type CachedEntry, type CachedSearch,
 } from './file-indexes.ts';

@@ -57,7 +57,7 @@ test('processes opening a new PostgreSQL catalog at once all get the schema, mig
   const catalog = await openCatalog(url);
   t.after(() => catalog.close());
   const { rows } = await sql<{ name: string }>`select name from catalog_migration order by name`.execute(catalog.db);
-  assert.deepEqual(rows.map((r) => r.name), ['0001-initial', '0002-repository-care', '0003-file-index', '0004-fleet']);
+  assert.deepEqual(rows.map((r) => r.name), ['0001-initial', '0002-repository-care', '0003-file-index', '0004-fleet', '0005-backup-full-reason']);
 });
 
 test('a server that is down is one clear line without the password; after a restart the catalog works again', async (t) => {

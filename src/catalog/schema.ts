@@ -153,6 +153,8 @@ export interface BackupTable {
   stored_bytes: number;
   consistency: string;
   incremental: Flag;
+  /** Why the disks were read in full (the manifest's fallback reason); null when incremental or not known. */
+  full_reason: string | null;
   verify_state: string;
   verified_ms: number | null;
 }

@@ -28,7 +28,22 @@ export type JobAction = 'pause' | 'resume' | 'abort';
 /** What an agent sends while it runs a job, every second or so. */
 export interface AgentReport {
   readonly log?: readonly { readonly level: JobEventLevel; readonly message: string; readonly vmKey?: string | null }[];
-  readonly progress?: { readonly bytesRead: number; readonly bytesStored: number; readonly bytesToRead: number | null };
+  readonly progress?: {
+    readonly bytesRead: number; readonly bytesStored: number; readonly bytesToRead: number | null;
+    /** Each disk started so far; times as elapsed milliseconds, so the agent's clock need not match the controller's. */
+    readonly disks?: readonly AgentDiskProgress[];
+  };
+}
+
+/** One disk's progress as an agent reports it. */
+export interface AgentDiskProgress {
+  readonly vm: string;
+  readonly disk: string;
+  readonly bytesToRead: number;
+  readonly bytesRead: number;
+  /** Since the disk started, to its end once done. */
+  readonly elapsedMs: number;
+  readonly done: boolean;
 }
 
 /** What the agent should do now with the job it reported on. */
@@ -65,6 +80,42 @@ export interface JobUpdate {
   /** A log line, when this update carries one. */
   readonly message: string | null;
   readonly atMs: number;
+  /** Each disk the job has started on, with its own bar (empty when the update carries no progress). */
+  readonly disks: readonly DiskUpdate[];
+}
+
+/** One disk's progress in a job update. */
+export interface DiskUpdate {
+  readonly vm: string;
+  readonly disk: string;
+  readonly bytesRead: number;
+  /** Bytes this disk's read plan holds (changed or allocated data). */
+  readonly bytesTotal: number;
+  /** Over the disk's own time so far (to its end, once done). */
+  readonly rateBytesPerSec: number;
+  readonly done: boolean;
+}
+
+/** What the controller is and where it keeps its state, for the console's settings page. */
+export interface ControllerInfo {
+  readonly dataDir: string;
+  /** The catalog's file path, or its PostgreSQL URL with the password redacted. */
+  readonly catalogLocation: string;
+  readonly catalogKind: 'sqlite' | 'postgres';
+  /** Jobs run in this process (a local agent), or are handed to agents on the hosts (Redis). */
+  readonly localAgent: boolean;
+  readonly remoteAgents: boolean;
+  readonly streams: number;
+  readonly startedMs: number;
+}
+
+/** One care task of one repository and when it runs next (null: turned off). */
+export interface CareRun {
+  readonly repository: string;
+  readonly task: 'verifyNew' | 'verifyAll' | 'gc';
+  readonly schedule: string | false;
+  readonly timezone: string | null;
+  readonly nextMs: number | null;
 }
 
 export interface ControllerApi {
@@ -99,6 +150,10 @@ export interface ControllerApi {
   reloadPolicies(): Promise<void>;
   /** Next fire times of a policy (for previews), computed by the scheduler's own cron library. */
   nextRuns(policy: string, count: number): Promise<number[]>;
+  /** Where this controller keeps its state and how it runs jobs. */
+  info(): ControllerInfo;
+  /** Every repository's verify and gc schedules with their next fire time, from the scheduler's cron library. */
+  careSchedule(): Promise<CareRun[]>;
 
   // For agents on the hosts (the API's agent routes).
   /** What remote jobs read and record (the catalog). */

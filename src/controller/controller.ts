@@ -10,7 +10,7 @@ import { mkdirSync } from 'node:fs';
 import { VmbakError, describeError, parseDuration, systemClock, type Clock, type Hypervisor, type VmInfo } from '../core/index.ts';
 import { defaultStateDir, hostName } from '../host/index.ts';
 import {
-  activePolicyJob, appendJobEvent, backupFromManifest, forgetBackups, getBackup, dataDirPaths, getJob, getPolicy, listJobVms, listRepositories, loadSecretsBox, markJobsInterrupted,
+  CARE_TASKS, activePolicyJob, appendJobEvent, backupFromManifest, forgetBackups, getBackup, dataDirPaths, getJob, getPolicy, listJobVms, listRepositories, loadSecretsBox, markJobsInterrupted,
   defaultClaimant, listHosts, openCatalog, requestJobControl, takeJobControls, pruneClaims, recordAudit, recordHostSeen, recordHostStreams, replaceRepositoryBackups, setJobProgress, setJobState,
   type CatalogJob, type JobKind, type JobTrigger, type OpenCatalog, type SecretsBox,
 } from '../catalog/index.ts';
@@ -20,7 +20,7 @@ import {
   connectHypervisor, describeInstantLeftover, describeLeftover, executeRepositoryPrune, listRepositoryBackups, resolveBackupRef, sweepInstantLeftovers, sweepLeftovers,
 } from '../services/index.ts';
 import { ControllerFiles } from './file-service.ts';
-import type { AgentControl, AgentRegistration, AgentReport, ControllerApi, JobAction, JobRequest, JobUpdate } from './controller-api.ts';
+import type { AgentControl, AgentRegistration, AgentReport, CareRun, ControllerApi, ControllerInfo, JobAction, JobRequest, JobUpdate } from './controller-api.ts';
 import { JobRunner, type JobExecutor, type JobOutcome } from './job-runner.ts';
 import { backupExecutor, repositoriesWritten, type BackupJobParams } from './backup-job.ts';
 import { gcExecutor, pruneExecutor, verifyExecutor } from './care-jobs.ts';
@@ -88,6 +88,7 @@ export class Controller implements ControllerApi {
   /** Each agent's streams (from the catalog: an agent may have registered with another controller). */
   private hostStreams = new Map<string, number>();
   private ready = false;
+  private readonly startedMs = Date.now();
 
   private constructor(opts: ControllerOptions, catalog: OpenCatalog, secrets: SecretsBox, dedupWindowMs: number | undefined) {
     this.opts = opts;
@@ -312,6 +313,19 @@ export class Controller implements ControllerApi {
     const p = await getPolicy(this.catalog, policy);
     if (!p) throw new VmbakError('CATALOG_NOT_FOUND', { what: 'policy', name: policy });
     return this.scheduler.nextRuns(p.spec, count);
+  }
+
+  info(): ControllerInfo {
+    return {
+      dataDir: this.opts.dataDir, catalogLocation: this.catalog.location, catalogKind: /^postgres(ql)?:/i.test(this.catalog.location) ? 'postgres' : 'sqlite',
+      localAgent: this.hypervisor !== null, remoteAgents: this.remote !== null, streams: this.opts.streams, startedMs: this.startedMs,
+    };
+  }
+
+  async careSchedule(): Promise<CareRun[]> {
+    return (await listRepositories(this.catalog)).flatMap((r) => CARE_TASKS.map((task) => ({
+      repository: r.name, task, schedule: r.care[task], timezone: r.care.timezone ?? null, nextMs: this.scheduler.nextCareRun(r.care[task], r.care.timezone),
+    })));
   }
 
   private async fire(f: FiringRequest): Promise<string> {

@@ -1,7 +1,7 @@
 // The controller: the job runner, the scheduler, inventory sync, retention and care, RPO
 // watching and alerts — one place that decides what runs when. `vmbak serve` runs it with a
 // local agent; the REST API reaches it through ControllerApi.
-export type { ControllerApi, JobRequest, JobAction, JobUpdate, AgentRegistration, AgentControl, AgentReport } from './controller-api.ts';
+export type { AgentDiskProgress, CareRun, ControllerApi, ControllerInfo, DiskUpdate, JobRequest, JobAction, JobUpdate, AgentRegistration, AgentControl, AgentReport } from './controller-api.ts';
 export { Controller, type ControllerOptions, type ControllerLog } from './controller.ts';
 export { JobRunner, type JobExecutor, type JobContext, type JobOutcome, type SubmitOptions } from './job-runner.ts';
 export { Scheduler, windowEndMs, windowStartAfterMs, type FiringRequest } from './scheduler.ts';

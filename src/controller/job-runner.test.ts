@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { getJob, listJobEvents, openCatalog, type CatalogJob, type OpenCatalog, type PolicySpec } from '../catalog/index.ts';
 import { repositoriesWritten } from './backup-job.ts';
 import { JobRunner, type JobExecutor } from './job-runner.ts';
+import type { JobUpdate } from './controller-api.ts';
 import { windowEndMs, windowStartAfterMs } from './scheduler.ts';
 
 async function openTestCatalog(t: TestContext): Promise<OpenCatalog> {
@@ -126,4 +127,27 @@ test('what the controller gives the runner: window end and reopening in the poli
   assert.deepEqual(repositoriesWritten({ repositories: ['a', 'b'], spread: false, copyTo: ['c'] }, {}), ['a', 'c']);
   assert.deepEqual(repositoriesWritten({ repositories: ['a', 'b'], spread: true, copyTo: [] }, {}), ['a', 'b']);
   assert.deepEqual(repositoriesWritten(undefined, { repositories: ['x', 'y'] }), ['x']);
+});
+
+test('progress updates carry one entry per disk, with its bytes, total, rate and whether it is done', async (t) => {
+  const catalog = await openTestCatalog(t);
+  let release = () => {};
+  const executor: JobExecutor = async (ctx) => {
+    const vda = { vm: 'web', disk: 'vda', bytesToRead: 100, bytesRead: 100, startedMs: Date.now() - 1000, finishedMs: Date.now() };
+    const vdb = { vm: 'web', disk: 'vdb', bytesToRead: 400, bytesRead: 50, startedMs: Date.now(), finishedMs: null };
+    ctx.progress.disks.push(vda, vdb);
+    await new Promise<void>((r) => { release = r; });
+    return { state: 'succeeded' };
+  };
+  const runner = new JobRunner({ catalog, host: 'h', streams: 1, executors: { backup: executor }, progressEveryMs: 10 });
+  t.after(() => runner.stop('test over'));
+  const seen: JobUpdate[] = [];
+  runner.subscribe((u) => seen.push(u));
+  const job = await runner.submit({ kind: 'backup', trigger: 'manual' });
+  await until('an update with two disks', () => seen.some((u) => u.disks.length === 2));
+  release();
+  await until('the job to end', async () => (await getJob(catalog, job.id))?.state === 'succeeded');
+  const disks = seen.find((u) => u.disks.length === 2)!.disks;
+  assert.deepEqual(disks.map((d) => [d.disk, d.bytesRead, d.bytesTotal, d.done]), [['vda', 100, 100, true], ['vdb', 50, 400, false]]);
+  assert.ok(disks[0]!.rateBytesPerSec > 0 && disks[0]!.rateBytesPerSec <= 100, `a done disk's rate is over its own time (${disks[0]!.rateBytesPerSec})`);
 });

@@ -23,8 +23,8 @@ import {
   anyJobControls, appendJobEvent, createJob, getJob, releaseWriterSlots, setJobProgress, setJobState, takeJobControls, takeWriterSlots,
   type Catalog, type CatalogJob, type JobEventLevel, type JobKind, type NewJob,
 } from '../catalog/index.ts';
-import { PauseGate, newProgress, type ProgressCounters } from '../engine/index.ts';
-import type { JobAction, JobOutcome, JobUpdate } from './controller-api.ts';
+import { PauseGate, newProgress, type DiskProgress, type ProgressCounters } from '../engine/index.ts';
+import type { DiskUpdate, JobAction, JobOutcome, JobUpdate } from './controller-api.ts';
 import { advanceWindow, jobWindow, windowStep, type JobWindow } from './job-window.ts';
 
 export interface JobContext {
@@ -355,8 +355,13 @@ export class JobRunner {
       jobId: job.id, kind: job.kind, state: job.state,
       bytesRead: progress?.bytesRead ?? job.bytesRead, bytesWritten: progress?.bytesStored ?? job.bytesWritten,
       bytesTotal: progress?.bytesToRead ?? null, rateBytesPerSec: progress ? Math.round(progress.bytesRead / elapsedS) : 0,
-      message, atMs: Date.now(),
+      message, atMs: Date.now(), disks: (progress?.disks ?? []).map(diskUpdate),
     };
     this.updates.emit('update', update);
   }
+}
+
+function diskUpdate(d: DiskProgress): DiskUpdate {
+  const elapsedS = Math.max(0.001, ((d.finishedMs ?? Date.now()) - d.startedMs) / 1000);
+  return { vm: d.vm, disk: d.disk, bytesRead: d.bytesRead, bytesTotal: d.bytesToRead, rateBytesPerSec: Math.round(d.bytesRead / elapsedS), done: d.finishedMs !== null };
 }

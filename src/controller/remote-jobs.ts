@@ -107,6 +107,13 @@ export class RemoteJobs {
       p.ctx.progress.bytesRead = report.progress.bytesRead;
       p.ctx.progress.bytesStored = report.progress.bytesStored;
       p.ctx.progress.bytesToRead = report.progress.bytesToRead ?? p.ctx.progress.bytesToRead;
+      if (report.progress.disks) {
+        // Elapsed times, not the agent's clock: placed on this controller's clock as of now.
+        const nowMs = Date.now();
+        p.ctx.progress.disks.splice(0, Infinity, ...report.progress.disks.map((d) => ({
+          vm: d.vm, disk: d.disk, bytesToRead: d.bytesToRead, bytesRead: d.bytesRead, startedMs: nowMs - d.elapsedMs, finishedMs: d.done ? nowMs : null,
+        })));
+      }
     }
     return { abort: p.ctx.signal.aborted, paused: p.ctx.gate.paused };
   }

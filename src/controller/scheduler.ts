@@ -95,6 +95,12 @@ export class Scheduler {
     return new Cron(spec.schedule, { timezone: spec.timezone }).nextRuns(count, new Date(this.opts.clock.nowMs())).map((d) => d.getTime());
   }
 
+  /** The next fire time of a care schedule, from now (null: off, or it never fires again). */
+  nextCareRun(schedule: string | false, timezone: string | undefined): number | null {
+    if (schedule === false) return null;
+    return new Cron(schedule, { timezone }).nextRun(new Date(this.opts.clock.nowMs()))?.getTime() ?? null;
+  }
+
   private async tick(): Promise<void> {
     if (this.ticking) return;
     this.ticking = true;

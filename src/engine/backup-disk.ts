@@ -8,7 +8,7 @@ import { DiskIndex, maxBlobBytes, type PackWriter } from '../repository/index.ts
 import { indexChunks, storeBatch, sumBytes } from './batch-store.ts';
 import type { WorkerPool } from './worker-pool.ts';
 import { CHUNK_READ, CHUNK_UNCHANGED, planDiskRead, readRuns } from './read-plan.ts';
-import type { ProgressCounters } from './progress.ts';
+import type { DiskProgress, ProgressCounters } from './progress.ts';
 import type { PauseGate } from './pause-gate.ts';
 import type { DiskTee } from './fan-out-sink.ts';
 
@@ -30,6 +30,8 @@ export interface DiskBackupContext {
   readonly gate?: PauseGate;
   /** A side stream (backup --copy-to) that sees the read plan and every batch read. */
   readonly tee?: DiskTee;
+  /** This disk's own counters (its bar on the job's page), counted beside the job's. */
+  readonly diskProgress?: DiskProgress;
 }
 
 export interface DiskBackupInput {
@@ -59,7 +61,10 @@ export async function backupDisk(ctx: DiskBackupContext, input: DiskBackupInput)
   }
   let bytesRead = 0;
   let bytesNew = 0;
-  for (let i = 0; i < index.count; i++) if (plan.state[i] === CHUNK_READ) ctx.progress.bytesToRead += index.chunkLength(i);
+  let bytesToRead = 0;
+  for (let i = 0; i < index.count; i++) if (plan.state[i] === CHUNK_READ) bytesToRead += index.chunkLength(i);
+  ctx.progress.bytesToRead += bytesToRead;
+  if (ctx.diskProgress) ctx.diskProgress.bytesToRead = bytesToRead;
   ctx.tee?.begin(plan.state);
 
   const inFlight = ctx.batchesInFlight ?? BATCHES_IN_FLIGHT;
@@ -75,6 +80,7 @@ export async function backupDisk(ctx: DiskBackupContext, input: DiskBackupInput)
       if (data.buffer !== slot.input.buffer || data.byteOffset !== slot.input.byteOffset) data.copy(slot.input, 0, 0, length);
       bytesRead += length;
       ctx.progress.bytesRead += length;
+      if (ctx.diskProgress) ctx.diskProgress.bytesRead += length;
       // The tee copies the batch before its promise is returned; it never rejects.
       const teed = ctx.tee?.batch(first, slot.input.subarray(0, length));
       const stored = sumBytes(await storeBatch(ctx.pool, ctx.writer, slot, length, chunkSizeBytes, indexChunks(index, first)));
@@ -93,6 +99,7 @@ export async function backupDisk(ctx: DiskBackupContext, input: DiskBackupInput)
       await processRun(run.first, run.count);
     });
 
+  if (ctx.diskProgress) ctx.diskProgress.finishedMs = Date.now();
   let bytesChanged = plan.bytesChanged;
   if (bytesChanged === null && previous) {
     bytesChanged = 0;

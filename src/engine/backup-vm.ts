@@ -15,7 +15,7 @@ import { teeToAll, type DiskTee } from './fan-out-sink.ts';
 import { decideImageRead } from './unchanged-image.ts';
 import type { FanOutCopy } from './fan-out.ts';
 import type { WorkerPool } from './worker-pool.ts';
-import type { ProgressCounters } from './progress.ts';
+import type { DiskProgress, ProgressCounters } from './progress.ts';
 import type { PauseGate } from './pause-gate.ts';
 
 export interface VmIdentity {
@@ -87,8 +87,10 @@ export async function backupVm(req: BackupVmRequest): Promise<Manifest> {
       if (!useDirtyMap && disk.incrementalFrom === null && !fallbackReason) fallbackReason = 'no changed-block tracking for this source';
       if (useDirtyMap) fallbackReason = null;
       const tees = await Promise.all(copies.map((c) => c.teeFor(disk.source.name, disk.source.sizeBytes, repo.config.chunkSizeBytes, useDirtyMap ? disk.incrementalFrom : null)));
+      const diskProgress: DiskProgress = { vm: vm.name, disk: disk.source.name, bytesToRead: 0, bytesRead: 0, startedMs: clock.nowMs(), finishedMs: null };
+      req.progress.disks.push(diskProgress);
       const result = await backupDisk(
-        { pool: req.pool, writer, chunkSizeBytes: repo.config.chunkSizeBytes, signal, progress: req.progress, gate: req.gate, tee: teeToAll(tees.filter((t): t is DiskTee => t !== undefined)) },
+        { pool: req.pool, writer, chunkSizeBytes: repo.config.chunkSizeBytes, signal, progress: req.progress, gate: req.gate, tee: teeToAll(tees.filter((t): t is DiskTee => t !== undefined)), diskProgress },
         { source: disk.source, previous: base, useDirtyMap },
       );
       indexes.set(disk.source.name, result.index);

@@ -5,7 +5,7 @@ export { backupVm, vmLockName, type BackupVmRequest, type VmIdentity } from './b
 export { restoreBackup, type RestoreRequest, type RestoredDisk } from './restore-backup.ts';
 export { restoreAsNewVm, planInPlaceRestore, describeInPlacePlan, executeInPlaceRestore } from './restore-vm.ts';
 export type { VmRestoreBase, AsVmOptions, RestoredVm, InPlacePlan } from './restore-vm.ts';
-export { newProgress, type ProgressCounters } from './progress.ts';
+export { newProgress, type DiskProgress, type ProgressCounters } from './progress.ts';
 export { verifyBackups, type VerifyProblem } from './verify.ts';
 export { runBackups, type VmJob, type RepoHandle, type VmOutcome, type BackupRunOptions } from './backup-run.ts';
 export { targetOrder } from './target-choice.ts';

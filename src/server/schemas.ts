@@ -82,6 +82,7 @@ export const backupSchema = z.object({
   repository: z.string(), backupId: z.string(), vmKey: z.string(), vmUuid: z.string().nullable(), vmName: z.string(), host: z.string(),
   timeMs: ms, logicalBytes: z.number(), newBytes: z.number(), storedBytes: z.number(),
   consistency: z.enum(['application', 'filesystem', 'crash']), incremental: z.boolean(),
+  fullReason: z.string().nullable().describe('why a full backup read its disks in full; null when incremental or not recorded'),
   verifyState: z.enum(['unverified', 'ok', 'failed']), verifiedMs: msOrNull,
 });
 

@@ -13,11 +13,11 @@ import type { TestContext } from 'node:test';
 import { Cron } from 'croner';
 import { AlertNotifier } from '../alerts/index.ts';
 import {
-  ROLES, appendJobEvent, forgetBackups, getBackup, createApiToken, recordAudit, createJob, dataDirPaths, getJob, getPolicy, loadSecretsBox, openCatalog, recordHostSeen, setJobState, syncHostVms,
+  CARE_TASKS, ROLES, appendJobEvent, forgetBackups, getBackup, createApiToken, listRepositories, recordAudit, createJob, dataDirPaths, getJob, getPolicy, loadSecretsBox, openCatalog, recordHostSeen, setJobState, syncHostVms,
   type CatalogJob, type JobState, type OpenCatalog, type Role, type SecretsBox,
 } from '../catalog/index.ts';
 import {
-  ControllerFiles, catalogJobStore, type AgentControl, type AgentRegistration, type AgentReport, type ControllerApi, type JobAction, type JobOutcome,
+  ControllerFiles, catalogJobStore, type AgentControl, type AgentRegistration, type AgentReport, type CareRun, type ControllerApi, type ControllerInfo, type JobAction, type JobOutcome,
   type JobRequest, type JobStore, type JobUpdate,
 } from '../controller/index.ts';
 import { VmbakError, type Clock, type VmInfo } from '../core/index.ts';
@@ -148,10 +148,22 @@ export class TestController implements ControllerApi {
     return cron.nextRuns(count, new Date(this.catalog.clock.nowMs())).map((d) => d.getTime());
   }
 
+  info(): ControllerInfo {
+    return { dataDir: '/test', catalogLocation: this.catalog.location, catalogKind: 'sqlite', localAgent: false, remoteAgents: false, streams: 1, startedMs: 0 };
+  }
+
+  async careSchedule(): Promise<CareRun[]> {
+    return (await listRepositories(this.catalog)).flatMap((r) => CARE_TASKS.map((task) => {
+      const schedule = r.care[task];
+      const next = schedule === false ? null : new Cron(schedule, { paused: true, timezone: r.care.timezone }).nextRun(new Date(this.catalog.clock.nowMs()));
+      return { repository: r.name, task, schedule, timezone: r.care.timezone ?? null, nextMs: next?.getTime() ?? null };
+    }));
+  }
+
   #emit(job: CatalogJob, message: string | null): void {
     const update: JobUpdate = {
       jobId: job.id, kind: job.kind, state: job.state, bytesRead: job.bytesRead, bytesWritten: job.bytesWritten,
-      bytesTotal: null, rateBytesPerSec: 0, message, atMs: this.catalog.clock.nowMs(),
+      bytesTotal: null, rateBytesPerSec: 0, message, atMs: this.catalog.clock.nowMs(), disks: [],
     };
     for (const listener of this.#listeners) listener(update);
   }

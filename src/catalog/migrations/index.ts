@@ -7,12 +7,14 @@ import * as initial from './0001-initial.ts';
 import * as repositoryCare from './0002-repository-care.ts';
 import * as fileIndex from './0003-file-index.ts';
 import * as fleet from './0004-fleet.ts';
+import * as backupFullReason from './0005-backup-full-reason.ts';
 
 const migrations: Record<string, Migration> = {
   '0001-initial': initial,
   '0002-repository-care': repositoryCare,
   '0003-file-index': fileIndex,
   '0004-fleet': fleet,
+  '0005-backup-full-reason': backupFullReason,
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -121,7 +121,13 @@ export const agentRoutes = [
     params: jobParams,
     body: z.strictObject({
       log: z.array(z.strictObject({ level: z.enum(['debug', 'info', 'warning', 'error']), message: z.string(), vmKey: z.string().nullable().optional() })).optional(),
-      progress: z.strictObject({ bytesRead: z.number(), bytesStored: z.number(), bytesToRead: z.number().nullable() }).optional(),
+      progress: z.strictObject({
+        bytesRead: z.number(), bytesStored: z.number(), bytesToRead: z.number().nullable(),
+        disks: z.array(z.strictObject({
+          vm: z.string(), disk: z.string(), bytesToRead: z.number(), bytesRead: z.number(),
+          elapsedMs: z.number().nonnegative().describe('since the disk started (to its end once done): no shared clock needed'), done: z.boolean(),
+        })).optional().describe('each disk started so far (the console\'s bar per disk)'),
+      }).optional(),
     }),
     response: z.object({ abort: z.boolean(), paused: z.boolean() }),
     async handler({ deps, params, body }) {

@@ -6,6 +6,7 @@
 
 import { createReadStream } from 'node:fs';
 import { z } from 'zod';
+import { fileIndexOf } from '../../catalog/index.ts';
 import { VmbakError, parseDuration } from '../../core/index.ts';
 import type { ServerDeps } from '../deps.ts';
 import { route } from '../routing.ts';
@@ -81,6 +82,16 @@ export const fileRoutes = [
     query: z.strictObject({ path: pathField, format: z.enum(['tar', 'zip']).optional().describe('archive format; a folder is always archived') }),
     async handler({ deps, params, query, reply }) {
       await download(deps, params, query.path, query.format, reply);
+    },
+  }),
+  route({
+    method: 'GET', url: '/backups/:repository/:backupId/files/index', access: 'viewer', tags: ['files'],
+    summary: 'Whether a backup\'s files are indexed, so /files/find searches them',
+    params: backupParams,
+    response: z.object({ indexed: z.boolean(), entryCount: z.number().int().nullable(), cachedMs: z.number().nullable().describe('when the catalog took its copy of the index') }),
+    async handler({ deps, params }) {
+      const index = await fileIndexOf(deps.controller.catalog, params.repository, params.backupId);
+      return { indexed: index !== null, entryCount: index?.entryCount ?? null, cachedMs: index?.cachedMs ?? null };
     },
   }),
   route({

@@ -13,8 +13,9 @@ import { observeRoutes } from './observe.ts';
 import { policyRoutes } from './policies.ts';
 import { repositoryProbeRoutes } from './repository-probe.ts';
 import { repositoryRoutes } from './repositories.ts';
+import { settingsRoutes } from './settings.ts';
 
 export const ALL_ROUTES: readonly AnyRoute[] = [
-  ...metaRoutes, ...inventoryRoutes, ...policyRoutes, ...repositoryRoutes, ...repositoryProbeRoutes, ...jobRoutes, ...backupRoutes, ...fileRoutes,
+  ...metaRoutes, ...settingsRoutes, ...inventoryRoutes, ...policyRoutes, ...repositoryRoutes, ...repositoryProbeRoutes, ...jobRoutes, ...backupRoutes, ...fileRoutes,
   ...observeRoutes, ...alertRoutes, ...accessRoutes, ...agentRoutes,
 ];

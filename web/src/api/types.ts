@@ -25,6 +25,14 @@ export type UsageSample = Ok<'/api/v1/usage', 'get'>['items'][number];
 export type EventRecord = Ok<'/api/v1/events', 'get'>['items'][number];
 export type LoginAnswer = Ok<'/api/v1/auth/login', 'post'>;
 export type Role = LoginAnswer['user']['role'];
+export type FileListing = Ok<'/api/v1/backups/{repository}/{backupId}/files', 'get'>;
+export type FileEntry = NonNullable<FileListing['entries']>[number];
+export type FoundFile = Ok<'/api/v1/files/find', 'get'>['files'][number];
+export type ServerInfo = Ok<'/api/v1/server', 'get'>;
+export type CareRun = Ok<'/api/v1/care-schedule', 'get'>['items'][number];
+export type AlertChannelCreate = BodyOf<'/api/v1/alerts/channels', 'post'>;
+export type AlertRuleCreate = BodyOf<'/api/v1/alerts/rules', 'post'>;
+export type RepositoryCreate = BodyOf<'/api/v1/repositories', 'post'>;
 export type RestoreRequest = BodyOf<'/api/v1/backups/{repository}/{backupId}/restore', 'post'>;
 
 /** One `update` event of the job streams (docs/api.md, "Live jobs"). */
@@ -38,6 +46,18 @@ export interface JobUpdate {
   readonly rateBytesPerSec: number;
   readonly message: string | null;
   readonly atMs: number;
+  /** Each disk a backup has started on (empty for other job kinds). */
+  readonly disks?: readonly DiskUpdate[];
+}
+
+/** One disk's bar in a job update (docs/api.md, "Live jobs"). */
+export interface DiskUpdate {
+  readonly vm: string;
+  readonly disk: string;
+  readonly bytesRead: number;
+  readonly bytesTotal: number;
+  readonly rateBytesPerSec: number;
+  readonly done: boolean;
 }
 
 export const FINISHED_STATES: readonly JobState[] = ['succeeded', 'warning', 'failed', 'aborted', 'interrupted'];

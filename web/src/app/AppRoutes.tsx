@@ -18,6 +18,7 @@ const RepositoriesPage = lazy(() => import('../features/repositories/Repositorie
 const AlertsPage = lazy(() => import('../features/alerts/AlertsPage.tsx'));
 const UsersPage = lazy(() => import('../features/access/UsersPage.tsx'));
 const AuditPage = lazy(() => import('../features/access/AuditPage.tsx'));
+const SettingsPage = lazy(() => import('../features/settings/SettingsPage.tsx'));
 const NotFoundPage = lazy(() => import('./NotFoundPage.tsx'));
 
 export function AppRoutes() {
@@ -38,6 +39,7 @@ export function AppRoutes() {
             <Route path="/alerts" element={<AlertsPage />} />
             <Route path="/users" element={<UsersPage />} />
             <Route path="/audit" element={<AuditPage />} />
+            <Route path="/settings" element={<SettingsPage />} />
             <Route path="*" element={<NotFoundPage />} />
           </Routes>
         </Suspense>

@@ -10,6 +10,11 @@ export const theme = createTheme({
   primaryShade: { light: 8, dark: 8 },
   autoContrast: true,
   fontFamily: 'system-ui, -apple-system, "Segoe UI", Roboto, sans-serif',
+  components: {
+    // A table wider than a phone scrolls sideways: its scroll area takes keyboard focus, so it
+    // can be scrolled without a mouse (axe: scrollable-region-focusable).
+    TableScrollContainer: { defaultProps: { scrollAreaProps: { viewportProps: { tabIndex: 0 } } } },
+  },
 });
 
 const TINTED = ['blue', 'red', 'green', 'yellow', 'orange', 'gray', 'grape', 'teal'] as const;

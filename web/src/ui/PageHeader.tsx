@@ -6,7 +6,8 @@ export function PageHeader({ title, children }: { title: string; children?: Reac
   useEffect(() => { document.title = `${title} · vmbak`; }, [title]);
   return (
     <Group justify="space-between" mb="md" wrap="wrap">
-      <Title order={1} size="h2">{title}</Title>
+      {/* Long ids (a job's) break anywhere rather than push a phone's page sideways. */}
+      <Title order={1} size="h2" style={{ overflowWrap: 'anywhere', minWidth: 0 }}>{title}</Title>
       {children && <Group gap="xs">{children}</Group>}
     </Group>
   );

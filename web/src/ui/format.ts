@@ -1,5 +1,7 @@
 // How numbers and times read in the console: binary units for sizes, local time to the
-// minute, and short relative times ("3 min ago") where recency is the point.
+// second (or UTC, as the user chose), and short relative times ("3 min ago") where recency is the point.
+
+import { timeZoneChoice } from './timeZone.ts';
 
 const UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
 
@@ -11,10 +13,14 @@ export function formatBytes(bytes: number | null | undefined): string {
   return `${unit === 0 ? value : value.toFixed(value < 10 ? 2 : 1)} ${UNITS[unit]}`;
 }
 
+/** In the time zone the user chose (settings page): local by default, or UTC (then so marked). */
 export function formatTime(ms: number | null | undefined): string {
   if (ms === null || ms === undefined) return '—';
   const d = new Date(ms);
   const pad = (n: number) => String(n).padStart(2, '0');
+  if (timeZoneChoice() === 'UTC') {
+    return `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())} ${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())} UTC`;
+  }
   return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
 }
 

@@ -5,3 +5,4 @@ export { Loading } from './Loading.tsx';
 export { StateBadge } from './JobStateBadge.tsx';
 export { PageHeader } from './PageHeader.tsx';
 export { formatAgo, formatBytes, formatDuration, formatRate, formatTime } from './format.ts';
+export { localZoneName, setTimeZoneChoice, timeZoneChoice, useTimeZoneChoice, type TimeZoneChoice } from './timeZone.ts';

@@ -1,5 +1,5 @@
-// One job: its state, error, progress, what happened to each VM, and its log, live while it
-// runs; the actions the role and the state allow.
+// One job: its state, error, progress (in all and per disk), what happened to each VM, and its
+// log, live while it runs; the actions the role and the state allow.
 
 import { Alert, Anchor, Card, Group, SimpleGrid, Stack, Table, Text, Title } from '@mantine/core';
 import { useQuery } from '@tanstack/react-query';
@@ -10,6 +10,7 @@ import { JobActions } from './JobActions.tsx';
 import { JobDownload } from './JobDownload.tsx';
 import { JobLog } from './JobLog.tsx';
 import { JobProgress } from './JobProgress.tsx';
+import { DiskBars } from './DiskBars.tsx';
 import { useLiveJobs } from './LiveJobs.tsx';
 import { useJobEvents } from './useJobEvents.ts';
 
@@ -65,6 +66,7 @@ export default function JobPage() {
       {job.error && <Alert color="red" title="The job failed" role="alert"><Text size="sm" data-testid="job-error">{job.error}</Text></Alert>}
       {!finished && <JobProgress update={events.update ?? live} label="Job progress" />}
       {finished && <Text size="sm">{formatBytes(job.bytesRead)} read, {formatBytes(job.bytesWritten)} written</Text>}
+      <DiskBars disks={events.disks} />
       <Title order={2} size="h4">VMs</Title>
       <VmRows vms={vms} />
       <Title order={2} size="h4">Log</Title>

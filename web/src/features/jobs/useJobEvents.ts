@@ -4,22 +4,26 @@
 
 import { useQueryClient } from '@tanstack/react-query';
 import { useEffect, useState } from 'react';
-import { followEvents, type JobLogLine, type JobUpdate } from '../../api/index.ts';
+import { followEvents, type DiskUpdate, type JobLogLine, type JobUpdate } from '../../api/index.ts';
 
 export interface JobEvents {
   readonly lines: readonly JobLogLine[];
   readonly update: JobUpdate | undefined;
   readonly live: boolean;
+  /** The newest per-disk progress seen; kept when later updates (the job's end) carry none. */
+  readonly disks: readonly DiskUpdate[];
 }
 
 export function useJobEvents(jobId: string, finished: boolean): JobEvents {
   const [lines, setLines] = useState<JobLogLine[]>([]);
   const [update, setUpdate] = useState<JobUpdate>();
   const [live, setLive] = useState(false);
+  const [disks, setDisks] = useState<readonly DiskUpdate[]>([]);
   const queryClient = useQueryClient();
   useEffect(() => {
     setLines([]);
     setUpdate(undefined);
+    setDisks([]);
     const abort = new AbortController();
     const seen = new Set<number>();
     let refresh: ReturnType<typeof setTimeout> | null = null;
@@ -39,6 +43,7 @@ export function useJobEvents(jobId: string, finished: boolean): JobEvents {
         } else if (event === 'update') {
           const u = data as JobUpdate;
           setUpdate(u);
+          if (u.disks && u.disks.length > 0) setDisks(u.disks);
           if (u.message) setLines((old) => [...old, { id: -u.atMs, jobId, timeMs: u.atMs, level: 'info', vmKey: null, message: u.message! }]);
           refreshJob();
         }
@@ -54,5 +59,5 @@ export function useJobEvents(jobId: string, finished: boolean): JobEvents {
     };
     // A finished job's stream sends its log and closes at once; reopening on `finished` is not needed.
   }, [jobId, queryClient]);
-  return { lines, update, live: live && !finished };
+  return { lines, update, live: live && !finished, disks };
 }

@@ -40,18 +40,20 @@ export function PruneSimulator({ repositories }: { repositories: readonly Reposi
       {preview.data && (
         <>
           <Text size="sm" data-testid="prune-summary">{preview.data.keep.length} kept, {preview.data.remove.length} removed</Text>
-          <Table striped data-testid="prune-preview">
-            <Table.Thead><Table.Tr><Table.Th>Backup</Table.Th><Table.Th>VM</Table.Th><Table.Th>Time</Table.Th><Table.Th>Outcome</Table.Th><Table.Th>Why</Table.Th></Table.Tr></Table.Thead>
-            <Table.Tbody>
-              {rows.map((b) => (
-                <Table.Tr key={b.backupId}>
-                  <Table.Td><code>{b.backupId}</code></Table.Td><Table.Td>{b.vmName}</Table.Td><Table.Td>{formatTime(b.timeMs)}</Table.Td>
-                  <Table.Td><Badge color={b.keep ? 'green' : 'red'} variant="dot">{b.keep ? 'kept' : 'removed'}</Badge></Table.Td>
-                  <Table.Td>{b.reasons.join(', ')}</Table.Td>
-                </Table.Tr>
-              ))}
-            </Table.Tbody>
-          </Table>
+          <Table.ScrollContainer minWidth={560}>
+            <Table striped data-testid="prune-preview">
+              <Table.Thead><Table.Tr><Table.Th>Backup</Table.Th><Table.Th>VM</Table.Th><Table.Th>Time</Table.Th><Table.Th>Outcome</Table.Th><Table.Th>Why</Table.Th></Table.Tr></Table.Thead>
+              <Table.Tbody>
+                {rows.map((b) => (
+                  <Table.Tr key={b.backupId}>
+                    <Table.Td><code>{b.backupId}</code></Table.Td><Table.Td>{b.vmName}</Table.Td><Table.Td>{formatTime(b.timeMs)}</Table.Td>
+                    <Table.Td><Badge color={b.keep ? 'green' : 'red'} variant="dot">{b.keep ? 'kept' : 'removed'}</Badge></Table.Td>
+                    <Table.Td>{b.reasons.join(', ')}</Table.Td>
+                  </Table.Tr>
+                ))}
+              </Table.Tbody>
+            </Table>
+          </Table.ScrollContainer>
         </>
       )}
     </Stack>

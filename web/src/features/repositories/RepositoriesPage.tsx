@@ -1,11 +1,12 @@
 // The repositories: where each is, whether credentials are stored (never what), whether the
-// config file manages it, and its newest usage sample; the prune simulator, and for admins a
-// connection test of a location before it is added.
+// config file manages it, and its newest usage sample; when each is verified and gc'd next;
+// the prune simulator, and for admins a new repository, its connection tested before it is added.
 
-import { Badge, Stack, Table } from '@mantine/core';
+import { Badge, Stack, Table, Title } from '@mantine/core';
 import { useQuery } from '@tanstack/react-query';
 import { api, call, type UsageSample } from '../../api/index.ts';
 import { useCan } from '../../app/useCan.ts';
+import { CareSchedule } from './CareSchedule.tsx';
 import { ConnectionTest } from './ConnectionTest.tsx';
 import { PruneSimulator } from './PruneSimulator.tsx';
 import { Empty, ErrorNotice, Loading, PageHeader, formatBytes, formatTime } from '../../ui/index.ts';
@@ -29,7 +30,7 @@ export default function RepositoriesPage() {
       <PageHeader title="Repositories" />
       {usage.isError && <ErrorNotice error={usage.error} action="load repository usage" />}
       {repositories.isPending ? <Loading what="repositories" /> : repositories.isError ? <ErrorNotice error={repositories.error} action="load the repositories" />
-        : repositories.data.items.length === 0 ? <Empty title="No repositories yet">Add one in the config file or through the API (POST /api/v1/repositories).</Empty> : (
+        : repositories.data.items.length === 0 ? <Empty title="No repositories yet">{can('POST /api/v1/repositories') ? 'Add one below: test its connection, then add it.' : 'An admin adds them here or in the config file.'}</Empty> : (
           <Table.ScrollContainer minWidth={800}>
             <Table striped>
               <Table.Thead>
@@ -55,8 +56,10 @@ export default function RepositoriesPage() {
             </Table>
           </Table.ScrollContainer>
         )}
+      <Title order={2} size="h4">Care schedule</Title>
+      <CareSchedule />
       {repositories.data && repositories.data.items.length > 0 && <PruneSimulator repositories={repositories.data.items} />}
-      {can('POST /api/v1/repositories/test') && <ConnectionTest />}
+      {can('POST /api/v1/repositories/test') && <ConnectionTest mayAdd={can('POST /api/v1/repositories')} />}
     </Stack>
   );
 }
