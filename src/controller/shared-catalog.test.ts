@@ -11,7 +11,7 @@ import { countWriters, getJob, openCatalog, requestJobControl, setJobState, take
 import { tempCatalog } from '../catalog/catalog-test-support.ts';
 import { JobRunner, type JobExecutor } from './job-runner.ts';
 
-async function until(what: string, check: () => boolean | Promise<boolean>, ms = 10_000): Promise<void> {
+async function until(what: string, check: () => boolean | Promise<boolean>, ms = 30_000): Promise<void> {
   const end = Date.now() + ms;
   while (Date.now() < end) {
     if (await check()) return;
