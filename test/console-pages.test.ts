@@ -6,8 +6,8 @@
 // through the index, downloads it byte-identical and a folder as zip, and shows the server's
 // refusal of the LUKS partition with its code. Admins add a repository after its connection
 // test, a user with a generated password (who can then log in), a webhook channel (sent a
-// test) and a rule; the settings page shows the server, the care schedule and switches times to
-// UTC. A viewer sees none of the create forms. Pages at phone width too; axe-clean throughout.
+// test), an email channel and a rule; the settings page shows the server, the care schedule
+// and switches times to UTC. A viewer sees none of the create forms. Pages at phone width too; axe-clean throughout.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -232,6 +232,13 @@ test('admins add a repository (tested first), a user, a channel and a rule; the 
   await page.getByRole('button', { name: 'Send test to hook' }).click();
   await page.getByRole('status').getByText(/^Sent/).waitFor();
   assert.ok(hooks.length >= 1, 'the webhook got the test');
+  await page.getByText('Email (SMTP)').click();
+  await page.getByRole('textbox', { name: 'Channel name' }).fill('ops-mail');
+  await page.getByRole('textbox', { name: 'SMTP server' }).fill('smtp.example.com');
+  await page.getByRole('textbox', { name: 'From' }).fill('vmbak@example.com');
+  await page.getByRole('textbox', { name: 'To', exact: true }).fill('ops@example.com, oncall@example.com');
+  await page.getByRole('button', { name: 'Add channel' }).click();
+  await page.getByTestId('channels').getByRole('row').filter({ hasText: 'ops-mail' }).filter({ hasText: 'smtp.example.com' }).waitFor();
   await page.getByRole('textbox', { name: 'Rule name' }).fill('failures');
   await page.getByRole('combobox', { name: 'To channels' }).click();
   await page.getByRole('option', { name: 'hook' }).click();
