@@ -6,8 +6,8 @@
 // through the index, downloads it byte-identical and a folder as zip, and shows the server's
 // refusal of the LUKS partition with its code. Admins add a repository after its connection
 // test, a user with a generated password (who can then log in), a webhook channel (sent a
-// test) and a rule; the settings page shows the server, the care schedule and switches times to
-// UTC. A viewer sees none of the create forms. Pages at phone width too; axe-clean throughout.
+// test), an email channel and a rule; the settings page shows the server, the care schedule
+// and switches times to UTC. A viewer sees none of the create forms. Pages at phone width too; axe-clean throughout.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -163,8 +163,10 @@ test('restore points as a calendar; the Files step finds, browses and downloads,
   await page.setViewportSize({ width: 390, height: 844 });
   await checkPage(page, 'VM web');
   assert.ok(await fitsWidth(page, 390), 'no sideways scrolling at phone width');
-  await page.getByTestId('restore-point').nth(1).getByRole('button', { name: /^Browse the files of / }).click();
-  await page.getByRole('dialog').getByTestId('filesystems').getByText('crypto_LUKS').waitFor();
+  // The older point is not indexed: the Files step says so and offers to index it.
+  await page.getByTestId('restore-point').nth(0).getByRole('button', { name: /^Browse the files of / }).click();
+  await page.getByRole('dialog').getByText('This backup is not indexed').waitFor();
+  await page.getByRole('dialog').getByRole('button', { name: 'Index this backup' }).waitFor();
   assert.deepEqual(await seriousA11yViolations(page), [], 'axe on the file browser at phone width');
   assert.ok(await fitsWidth(page, 390), 'the file browser fits a phone');
   await context.close();
@@ -232,6 +234,13 @@ test('admins add a repository (tested first), a user, a channel and a rule; the 
   await page.getByRole('button', { name: 'Send test to hook' }).click();
   await page.getByRole('status').getByText(/^Sent/).waitFor();
   assert.ok(hooks.length >= 1, 'the webhook got the test');
+  await page.getByText('Email (SMTP)').click();
+  await page.getByRole('textbox', { name: 'Channel name' }).fill('ops-mail');
+  await page.getByRole('textbox', { name: 'SMTP server' }).fill('smtp.example.com');
+  await page.getByRole('textbox', { name: 'From' }).fill('vmbak@example.com');
+  await page.getByRole('textbox', { name: 'To', exact: true }).fill('ops@example.com, oncall@example.com');
+  await page.getByRole('button', { name: 'Add channel' }).click();
+  await page.getByTestId('channels').getByRole('row').filter({ hasText: 'ops-mail' }).filter({ hasText: 'smtp.example.com' }).waitFor();
   await page.getByRole('textbox', { name: 'Rule name' }).fill('failures');
   await page.getByRole('combobox', { name: 'To channels' }).click();
   await page.getByRole('option', { name: 'hook' }).click();

@@ -4,7 +4,7 @@
 
 import { Alert, Button, Group, NumberInput, PasswordInput, SegmentedControl, Select, Stack, TextInput, Title } from '@mantine/core';
 import { useMutation, useQueryClient } from '@tanstack/react-query';
-import { useState } from 'react';
+import { useState, type ChangeEvent } from 'react';
 import { api, call, type AlertChannelCreate } from '../../api/index.ts';
 import { ErrorNotice } from '../../ui/index.ts';
 
@@ -26,7 +26,7 @@ export function NewChannel() {
   const queryClient = useQueryClient();
   const [kind, setKind] = useState<Kind>('webhook');
   const [f, setF] = useState<Fields>({ name: '', url: '', secret: '', host: '', port: '', security: 'starttls', user: '', password: '', from: '', to: '' });
-  const text = (key: keyof Fields) => ({ value: String(f[key]), onChange: (e: React.ChangeEvent<HTMLInputElement>) => { const v = e.currentTarget.value; setF((o) => ({ ...o, [key]: v })); } });
+  const text = (key: keyof Fields) => ({ value: String(f[key]), onChange: (e: ChangeEvent<HTMLInputElement>) => { const v = e.currentTarget.value; setF((o) => ({ ...o, [key]: v })); } });
   const create = useMutation({
     mutationFn: () => call(api.POST('/api/v1/alerts/channels', { body: bodyOf(kind, f) })),
     onSuccess: () => queryClient.invalidateQueries({ queryKey: ['alerts', 'channels'] }),

@@ -5,13 +5,14 @@
 
 import { Card, Group, SegmentedControl, SimpleGrid, Stack, Table, Text, Title, useMantineColorScheme, type MantineColorScheme } from '@mantine/core';
 import { useQuery } from '@tanstack/react-query';
+import type { ReactNode } from 'react';
 import { api, call, type ServerInfo } from '../../api/index.ts';
 import {
   Empty, ErrorNotice, Loading, PageHeader, StateBadge, formatAgo, formatTime, localZoneName, setTimeZoneChoice, useTimeZoneChoice, type TimeZoneChoice,
 } from '../../ui/index.ts';
 import { CareSchedule } from '../repositories/CareSchedule.tsx';
 
-function Fact({ label, children }: { label: string; children: React.ReactNode }) {
+function Fact({ label, children }: { label: string; children: ReactNode }) {
   return <Card withBorder padding="sm"><Text size="sm">{label}</Text><Text fw={600} style={{ overflowWrap: 'anywhere' }}>{children}</Text></Card>;
 }
 
