@@ -13,8 +13,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { existsSync, openSync, writeSync, closeSync, writeFileSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
+import { existsSync, openSync, writeSync, closeSync, writeFileSync, readFileSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { createTestVm, destroyAllTestVms, ensureLibvirt, hmpWrite, virshTest, TEST_URI, type TestVm } from './support/libvirt.ts';
 import { tempDir, vmbak } from './support/vmbak-cli.ts';
@@ -134,6 +134,17 @@ test('an agent backs up its host\'s VM straight to the repository; kill -9 mid-b
   assert.equal(done.job.bytesRead >= DISK_BYTES, true, `the agent read the whole disk (${done.job.bytesRead})`);
   const through = proxy.bytes.toServer + proxy.bytes.fromServer;
   assert.ok(through < DISK_BYTES / 20, `the controller's sockets carried ${through} bytes for a ${DISK_BYTES}-byte disk`);
+
+  // A disk downloaded through the browser's route: restored by the controller itself (what a
+  // browser downloads passes through it anyway), verified, and byte for byte the disk.
+  const dl = await api<Job>('POST', `/backups/local/${backups.items[0]!.backupId}/restore`, { download: true, disk: 'vda', format: 'raw' });
+  await waitFor('the download restore', async () => !['queued', 'running'].includes((await api<{ job: Job }>('GET', `/jobs/${dl.id}`)).job.state), 60_000, served.output);
+  const dlJob = (await api<{ job: Job }>('GET', `/jobs/${dl.id}`)).job;
+  assert.equal(dlJob.state, 'succeeded', dlJob.error ?? '');
+  const image = await fetch(`${base}/api/v1/jobs/${dl.id}/download`, { headers: { authorization: `Bearer ${operator}` } });
+  assert.equal(image.status, 200);
+  const got = createHash('sha256').update(Buffer.from(await image.arrayBuffer())).digest('hex');
+  assert.equal(got, createHash('sha256').update(readFileSync(vm.disks[0]!.path)).digest('hex'), 'the downloaded disk is the backed-up disk');
 
   // Redis restarted while the agent runs the next backup: both sides reconnect, the job (kept
   // by the append-only file) finishes once, and nothing runs twice.

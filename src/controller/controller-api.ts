@@ -124,7 +124,7 @@ export interface ControllerApi {
   readonly notifier: AlertNotifier;
   /** File search over the cached file indexes, browsing sessions and downloads. */
   readonly files: ControllerFiles;
-  /** Where restore jobs put disk images for download (`download: true`); null without a local agent. */
+  /** Where restore jobs put disk images for download (`download: true`); null for a controller that runs no jobs. */
   readonly downloadsDir: string | null;
   /** True once the start-up sweep of what a killed predecessor left is done (`/api/v1/health`). */
   isReady(): boolean;

@@ -98,7 +98,7 @@ export class Controller implements ControllerApi {
     this.store = catalogJobStore(catalog, secrets, (event: AlertEvent) => this.notifier.notify(event));
     this.files = new ControllerFiles(catalog, this.store);
     // Only a local agent restores where this process can read: remote agents write on their hosts.
-    this.downloadsDir = opts.localAgent ? join(opts.dataDir, 'downloads') : null;
+    this.downloadsDir = opts.localAgent || opts.redis ? join(opts.dataDir, 'downloads') : null;
     if (opts.redis && opts.localAgent) {
       throw new VmbakError('USAGE', { detail: '--redis hands jobs to `vmbak agent` on each host (this one too): add --no-local-agent' });
     }
@@ -110,7 +110,10 @@ export class Controller implements ControllerApi {
       executors.verify = this.remote.executor('care');
       executors.gc = this.remote.executor('care');
       executors.prune = this.remote.executor('care');
-      executors.restore = this.remote.executor('host');
+      // Downloads are restored here, into the controller's downloads directory, for the browser.
+      const onHost = this.remote.executor('host');
+      const here = restoreExecutor({ store: this.store, hypervisor: null });
+      executors.restore = (ctx) => (ctx.job.params.download === true ? here(ctx) : onHost(ctx));
       executors.index = this.remote.executor('care');
     }
     if (this.hypervisor) {
@@ -220,7 +223,10 @@ export class Controller implements ControllerApi {
   private async submit(kind: JobKind, policy: string | null, trigger: JobTrigger, params: Record<string, unknown>): Promise<CatalogJob[]> {
     const writes = await this.writesOf(kind, params);
     if (kind === 'prune') params = { ...params, vmKeys: await this.policyVmKeys(policy!) };
-    if (kind === 'restore' && this.remote) return [await this.runner.submit({ kind, policy, trigger, params, host: await this.restoreHost(params) }, writes)];
+    if (kind === 'restore' && this.remote) {
+      const host = params.download === true ? hostName() : await this.restoreHost(params);
+      return [await this.runner.submit({ kind, policy, trigger, params, host }, writes)];
+    }
     const overlap = async (host: string | null) => (trigger === 'schedule' && kind === 'backup' && policy ? this.stillRunning(policy, host, params.fireMs) : null);
     if (!this.remote || kind !== 'backup') return [await overlap(null) ?? await this.runner.submit({ kind, policy, trigger, params }, writes)];
     const spec = policy ? (await getPolicy(this.catalog, policy))?.spec : undefined;

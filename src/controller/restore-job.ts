@@ -27,10 +27,17 @@ export interface RestoreJobParams {
 
 const modeCount = (p: RestoreJobParams): number => [p.toDir !== undefined, p.asVm !== undefined, p.inPlace === true].filter(Boolean).length;
 
-export function restoreExecutor(deps: { readonly store: JobStore; readonly hypervisor: Hypervisor }): JobExecutor {
+/**
+ * Restores where this process runs. Without a hypervisor (a controller whose agents run on the
+ * hosts) only disks into a directory: the controller's own downloads, since what a browser
+ * downloads passes through the controller anyway.
+ */
+export function restoreExecutor(deps: { readonly store: JobStore; readonly hypervisor: Hypervisor | null }): JobExecutor {
   return async (ctx) => {
     const p = ctx.job.params as unknown as RestoreJobParams;
     if (modeCount(p) !== 1) throw new VmbakError('USAGE', { detail: 'a restore job needs one of toDir, asVm and inPlace' });
+    const hypervisor = deps.hypervisor;
+    if (!hypervisor && p.toDir === undefined) throw new VmbakError('USAGE', { detail: 'this controller restores only disks for download; VMs are restored by the agents on the hosts' });
     return withRepository(deps.store, p.repository, async (repo) => {
       const backup = await resolveBackupRef(repo, p.backup);
       const run = { signal: ctx.signal, progress: ctx.progress };
@@ -39,13 +46,13 @@ export function restoreExecutor(deps: { readonly store: JobStore; readonly hyper
         if (p.confirmVmName !== backup.vm.name) {
           throw new VmbakError('CONFIRMATION_MISMATCH', { what: 'an in-place restore', vm: backup.vm.name, given: p.confirmVmName ?? '' });
         }
-        const { plan, question } = await planRestoreInPlace(backup, deps.hypervisor);
+        const { plan, question } = await planRestoreInPlace(backup, hypervisor!);
         ctx.log('info', `in place, confirmed by name: ${question}`);
-        const paths = await executeRestoreInPlace({ repo, backup, hypervisor: deps.hypervisor, plan, verify: true }, run);
+        const paths = await executeRestoreInPlace({ repo, backup, hypervisor: hypervisor!, plan, verify: true }, run);
         ctx.log('info', `restored backup ${backup.backupId} over VM ${backup.vm.name}: ${paths.join(', ')}`);
       } else if (p.asVm) {
         const vm = await restoreAsVm({
-          repo, backup, hypervisor: deps.hypervisor, newName: p.asVm, noNetwork: p.noNetwork === true, start: p.start === true, verify: true,
+          repo, backup, hypervisor: hypervisor!, newName: p.asVm, noNetwork: p.noNetwork === true, start: p.start === true, verify: true,
         }, run);
         ctx.log('info', `restored backup ${backup.backupId} of ${backup.vm.name} as VM ${p.asVm} (${vm.uuid})${p.start ? ', started' : ''}: ${vm.disks.join(', ')}`);
       } else {

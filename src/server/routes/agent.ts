@@ -6,7 +6,7 @@
 // (no person, not even an admin, reads a stored credential back), each read audited.
 
 import { z } from 'zod';
-import { getRepository, readRepositoryCredentials } from '../../catalog/index.ts';
+import { getRepository, readRepositoryCredentials, type BackupInput } from '../../catalog/index.ts';
 import type { ControllerApi } from '../../controller/index.ts';
 import { VmbakError } from '../../core/index.ts';
 import { route } from '../routing.ts';
@@ -28,7 +28,12 @@ const backupInput = z.strictObject({
   repository: z.string(), backupId: z.string(), vmKey: z.string(), vmUuid: z.string().nullable(), vmName: z.string(), host: z.string(),
   timeMs: z.number(), logicalBytes: z.number(), newBytes: z.number(), storedBytes: z.number(),
   consistency: z.enum(['application', 'filesystem', 'crash']), incremental: z.boolean(),
+  fullReason: z.string().nullable().optional(),
 });
+// Every field of the catalog's backup input: one added there fails to compile here until agents can send it.
+type MissingBackupField = Exclude<keyof BackupInput, keyof z.infer<typeof backupInput>>;
+const allBackupFields: [MissingBackupField] extends [never] ? true : MissingBackupField = true;
+void allBackupFields;
 
 const storeCall = z.discriminatedUnion('op', [
   z.strictObject({ op: z.literal('policySpec'), name: z.string() }),

@@ -77,7 +77,7 @@ export const backupRoutes = [
       const request = { kind: 'restore' as const, repository: params.repository, backup: params.backupId, ...body };
       if (!body.download) return deps.controller.submitJob(request, principal!.actor);
       const { downloadsDir } = deps.controller;
-      if (!downloadsDir) throw new VmbakError('USAGE', { detail: 'disk downloads need the local agent (vmbak serve without --no-local-agent)' });
+      if (!downloadsDir) throw new VmbakError('USAGE', { detail: 'disk downloads need a controller that runs jobs (a local agent, or agents with --redis)' });
       // A directory of its own per request: the download route finds the image by the job's params alone.
       const toDir = await nextDownloadDir(downloadsDir, deps.controller.catalog.clock.nowMs());
       return deps.controller.submitJob({ ...request, toDir }, principal!.actor);

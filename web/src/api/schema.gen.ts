@@ -560,6 +560,7 @@ export interface paths {
                             backupId: string;
                             /** @enum {string} */
                             consistency: "application" | "filesystem" | "crash";
+                            fullReason?: string | null;
                             host: string;
                             incremental: boolean;
                             logicalBytes: number;
