@@ -40,6 +40,17 @@ if (!dir) {
   process.exit(2);
 }
 
+const MB = (b: number | null): string => (b === null ? '-' : (b / 1e6).toFixed(1));
+const MiB = (kb: number): string => (kb / 1024).toFixed(1);
+const pad = (s: string, n: number): string => (s.length >= n ? s : s + ' '.repeat(n - s.length));
+const lpad = (s: string, n: number): string => (s.length >= n ? s : ' '.repeat(n - s.length) + s);
+const table = (head: string[], body: string[][], leftCols = 2): string => {
+  const w = head.map((h, i) => Math.max(h.length, ...body.map((r) => (r[i] ?? '').length)));
+  const fmt = (r: string[]): string =>
+    r.map((c, i) => (i < leftCols ? pad(c, w[i] ?? 0) : lpad(c, w[i] ?? 0))).join('  ').trimEnd();
+  return [fmt(head), ...body.map(fmt)].join('\n');
+};
+
 interface ImageReport {
   label: string;
   text: string;
@@ -93,16 +104,6 @@ function reportImage(imgDir: string): ImageReport {
     });
   }
 
-  const MB = (b: number | null): string => (b === null ? '-' : (b / 1e6).toFixed(1));
-  const MiB = (kb: number): string => (kb / 1024).toFixed(1);
-  const pad = (s: string, n: number): string => (s.length >= n ? s : s + ' '.repeat(n - s.length));
-  const lpad = (s: string, n: number): string => (s.length >= n ? s : ' '.repeat(n - s.length) + s);
-  const table = (head: string[], body: string[][], leftCols = 2): string => {
-    const w = head.map((h, i) => Math.max(h.length, ...body.map((r) => (r[i] ?? '').length)));
-    const fmt = (r: string[]): string =>
-      r.map((c, i) => (i < leftCols ? pad(c, w[i] ?? 0) : lpad(c, w[i] ?? 0))).join('  ').trimEnd();
-    return [fmt(head), ...body.map(fmt)].join('\n');
-  };
   const get = (tool: string, step: string): Row | undefined =>
     rows.find((r) => r.tool === tool && r.step === step && r.rc === 0);
   const tools = [...new Set(rows.map((r) => r.tool))];
