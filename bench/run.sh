@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# bench/run.sh — `npm run bench`: vmbak side by side with restic and borg on one disk image.
+# bench/run.sh — `npm run bench`: vmbak side by side with restic and borg on two disk images
+# of different content (4 GiB seed 1 and 2 GiB seed 2), with a limits step per image.
 #
-#   npm run bench                         all tools, 4 GiB image (~9 min on 2 cores)
-#   BENCH_SIZE_GIB=1 npm run bench        quick run on a 1 GiB image
+#   npm run bench                         all tools, both images (~25 min on 2 cores)
+#   BENCH_SIZE_GIB=1 npm run bench        quick run on one 1 GiB image (seed BENCH_SEED, 1)
+#   BENCH_IMAGES="1:1 1:2" npm run bench  quick run on two 1 GiB images (GiB:seed pairs)
 #   BENCH_TOOLS="vmbak borg-zstd3" npm run bench
 #   BENCH_CHUNK_SIZES="32K 64K 128K 256K" npm run bench -- --chunk-sweep
 #                                         vmbak only, steps a, c, c2 per repository chunk size
@@ -17,6 +19,10 @@
 #   c2  after mutate-disk.sh IMG 1 2 16  (a further 1%, in 64 KiB runs)
 #   d   full restore of the latest backup to a file, verified by sha256
 # Before every timed step: sync + drop page caches (root only) and a short idle wait.
+# Limits step (per image, before the tools): the cold read of the allocated data
+# (read-allocated.pl after a cache drop) and the per-byte CPU cost of vmbak's primitives on
+# the image's own data, one core (limits.ts: HMAC-SHA-256, zstd level 1 compress/decompress,
+# AES-256-GCM seal/open). report.ts turns them into the ceiling and the issue-12 targets.
 #
 # Tools: vmbak restic borg-zstd3 borg-lz4 borg-fixed64k
 #   restic         restic defaults (encrypted, zstd auto)
@@ -24,12 +30,15 @@
 #   borg-lz4       borg init -e repokey, create -C lz4
 #   borg-fixed64k  borg init -e repokey, create -C zstd,3 --chunker-params fixed,65536
 #
-# Env: BENCH_WORK (default bench/work), BENCH_SIZE_GIB (4), BENCH_SEED (1),
+# Env: BENCH_WORK (default bench/work), BENCH_IMAGES ("4:1 2:2": GiB:seed per image),
+#      BENCH_SIZE_GIB / BENCH_SEED (either one set: a single image of that size and seed),
+#      BENCH_LIMITS (1: run the limits step),
 #      BENCH_TOOLS (all), BENCH_CHUNK_SIZES ("32K 64K 128K 256K"), DROP_CACHES (1),
 #      BENCH_QUIET_MAX (10 s idle wait cap), BENCH_STEP_TIMEOUT (600 s per step),
 #      VMBAK (default bin/vmbak).
-# Output: a report on stdout; results.tsv, meta.tsv, results.json, report.txt and bench.log
-#         (all tool output) under $BENCH_WORK/results/<UTC time>/ (also results/latest).
+# Output: a report on stdout; report.txt, results.json and bench.log (all tool output) under
+#         $BENCH_WORK/results/<UTC time>/ (also results/latest), and per image a folder
+#         <GiB>g-s<seed>/ with results.tsv, meta.tsv and limits.tsv.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -44,8 +53,13 @@ for arg in "$@"; do
 done
 
 WORK=${BENCH_WORK:-$HERE/work}
-SIZE_GIB=${BENCH_SIZE_GIB:-4}
-SEED=${BENCH_SEED:-1}
+if [ -n "${BENCH_SIZE_GIB:-}" ] || [ -n "${BENCH_SEED:-}" ]; then
+  IMAGES="${BENCH_SIZE_GIB:-4}:${BENCH_SEED:-1}"
+else
+  IMAGES=${BENCH_IMAGES:-"4:1 2:2"}
+fi
+# the chunk-size sweep looks at one image
+[ "$MODE" = sweep ] && IMAGES=${IMAGES%% *}
 ALL_TOOLS="vmbak restic borg-zstd3 borg-lz4 borg-fixed64k"
 TOOLS=${BENCH_TOOLS:-$ALL_TOOLS}
 CHUNK_SIZES=${BENCH_CHUNK_SIZES:-"32K 64K 128K 256K"}
@@ -55,7 +69,9 @@ VMBAK=${VMBAK:-$ROOT/bin/vmbak}
 for t in $TOOLS; do
   case " $ALL_TOOLS " in *" $t "*) ;; *) echo "bench: unknown tool '$t' in BENCH_TOOLS (known: $ALL_TOOLS)" >&2; exit 2 ;; esac
 done
-[[ "$SIZE_GIB" =~ ^[1-9][0-9]*$ ]] || { echo "bench: BENCH_SIZE_GIB must be a whole number of GiB" >&2; exit 2; }
+for im in $IMAGES; do
+  [[ "$im" =~ ^[1-9][0-9]*:[0-9]+$ ]] || { echo "bench: image '$im' is not GiB:seed with a whole number of GiB (BENCH_IMAGES, BENCH_SIZE_GIB, BENCH_SEED)" >&2; exit 2; }
+done
 
 # ---- prerequisites: Debian packages (restic, borg, fdisk, e2fsprogs, openssl, time, ...) and Node 24
 bash "$ROOT/scripts/install-system-deps.sh"
@@ -79,8 +95,6 @@ RES="$WORK/results/$STAMP"
 mkdir -p "$RES"
 ln -sfn "$(basename "$RES")" "$WORK/results/latest"
 LOG="$RES/bench.log"
-TSV="$RES/results.tsv"
-META="$RES/meta.tsv"
 : > "$LOG"
 log() { echo "[bench] $*" | tee -a "$LOG" >&2; }
 
@@ -88,45 +102,71 @@ export RESTIC_PASSWORD=bench BORG_PASSPHRASE=bench VMBAK_PASSPHRASE=bench
 export BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK=yes BORG_RELOCATED_REPO_ACCESS_IS_OK=yes
 export BORG_CHECK_I_KNOW_WHAT_I_AM_DOING=YES BORG_DELETE_I_KNOW_WHAT_I_AM_DOING=YES
 
-# ---- pristine image, cached by (size, seed, generator script)
-GEN_HASH=$(sha256sum "$HERE/make-disk.sh" | cut -c1-12)
-PRISTINE="$WORK/images/disk-${SIZE_GIB}g-s${SEED}-${GEN_HASH}.raw"
-mkdir -p "$WORK/images"
-if [ ! -f "$PRISTINE" ]; then
-  log "building pristine image $PRISTINE (${SIZE_GIB} GiB, seed $SEED; cached for later runs)"
-  STAGE_DIR="$WORK/images/stage.$$" bash "$HERE/make-disk.sh" "$PRISTINE.tmp.$$" "$SIZE_GIB" "$SEED" 2>&1 | tee -a "$LOG" >&2
-  mv "$PRISTINE.tmp.$$" "$PRISTINE"
-fi
-LOGICAL=$(stat -c %s "$PRISTINE")
-# room for one tool's image copy + repository + a non-sparse restore (restic, borg), roughly 3x the logical size
-need_kb=$(( SIZE_GIB * 3 * 1024 * 1024 ))
-free_kb=$(df -Pk "$WORK" | awk 'NR == 2 { print $4 }')
-(( free_kb >= need_kb )) || { echo "bench: $WORK has $(( free_kb / 1024 / 1024 )) GiB free; a ${SIZE_GIB} GiB run needs about $(( need_kb / 1024 / 1024 )) GiB" >&2; exit 1; }
-ALLOC=$(du -B1 "$PRISTINE" | cut -f1)
+# ---- per image: the pristine image (cached by size, seed and generator script), its meta.tsv
+# prepare_image GIB SEED: sets SIZE_GIB SEED PRISTINE LOGICAL ALLOC IMG_RES TSV META
+prepare_image() {
+  SIZE_GIB=$1 SEED=$2
+  IMG_RES="$RES/${SIZE_GIB}g-s${SEED}"
+  mkdir -p "$IMG_RES"
+  TSV="$IMG_RES/results.tsv"
+  META="$IMG_RES/meta.tsv"
+  GEN_HASH=$(sha256sum "$HERE/make-disk.sh" | cut -c1-12)
+  PRISTINE="$WORK/images/disk-${SIZE_GIB}g-s${SEED}-${GEN_HASH}.raw"
+  mkdir -p "$WORK/images"
+  if [ ! -f "$PRISTINE" ]; then
+    log "building pristine image $PRISTINE (${SIZE_GIB} GiB, seed $SEED; cached for later runs)"
+    STAGE_DIR="$WORK/images/stage.$$" bash "$HERE/make-disk.sh" "$PRISTINE.tmp.$$" "$SIZE_GIB" "$SEED" 2>&1 | tee -a "$LOG" >&2
+    mv "$PRISTINE.tmp.$$" "$PRISTINE"
+  fi
+  LOGICAL=$(stat -c %s "$PRISTINE")
+  # room for one tool's image copy + repository + a non-sparse restore (restic, borg), roughly 3x the logical size
+  need_kb=$(( SIZE_GIB * 3 * 1024 * 1024 ))
+  free_kb=$(df -Pk "$WORK" | awk 'NR == 2 { print $4 }')
+  (( free_kb >= need_kb )) || { echo "bench: $WORK has $(( free_kb / 1024 / 1024 )) GiB free; a ${SIZE_GIB} GiB run needs about $(( need_kb / 1024 / 1024 )) GiB" >&2; exit 1; }
+  ALLOC=$(du -B1 "$PRISTINE" | cut -f1)
 
-{
-  printf 'mode\t%s\n' "$MODE"
-  printf 'time\t%s\n' "$(date -u +%FT%TZ)"
-  printf 'host\t%s\n' "$(hostname)"
-  printf 'nproc\t%s\n' "$(nproc)"
-  printf 'kernel\t%s\n' "$(uname -r)"
-  printf 'image\t%s\n' "$PRISTINE"
-  printf 'size_gib\t%s\n' "$SIZE_GIB"
-  printf 'seed\t%s\n' "$SEED"
-  printf 'logical_bytes\t%s\n' "$LOGICAL"
-  printf 'alloc_bytes\t%s\n' "$ALLOC"
-  printf 'tools\t%s\n' "$( [ "$MODE" = sweep ] && echo "vmbak ($CHUNK_SIZES)" || echo "$TOOLS")"
-  printf 'restic\t%s\n' "$(restic version | head -n1)"
-  printf 'borg\t%s\n' "$(borg --version)"
-  printf 'node\t%s\n' "$("$NODE" --version)"
-  printf 'vmbak_commit\t%s\n' "$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
-  printf 'vmbak_uncommitted_files\t%s\n' "$(git -C "$ROOT" status --porcelain -- src bin 2>/dev/null | wc -l)"
-  printf 'vmbak_launcher\t%s\n' "$VMBAK"
-  printf 'drop_caches\t%s\n' "$( [ -w /proc/sys/vm/drop_caches ] && [ "${DROP_CACHES:-1}" = 1 ] && echo yes || echo no)"
-} > "$META"
-log "image: logical=$LOGICAL allocated=$ALLOC; tools: $(sed -n 's/^tools\t//p' "$META"); results: $RES"
+  {
+    printf 'mode\t%s\n' "$MODE"
+    printf 'time\t%s\n' "$(date -u +%FT%TZ)"
+    printf 'host\t%s\n' "$(hostname)"
+    printf 'nproc\t%s\n' "$(nproc)"
+    printf 'kernel\t%s\n' "$(uname -r)"
+    printf 'image\t%s\n' "$PRISTINE"
+    printf 'size_gib\t%s\n' "$SIZE_GIB"
+    printf 'seed\t%s\n' "$SEED"
+    printf 'logical_bytes\t%s\n' "$LOGICAL"
+    printf 'alloc_bytes\t%s\n' "$ALLOC"
+    printf 'tools\t%s\n' "$( [ "$MODE" = sweep ] && echo "vmbak ($CHUNK_SIZES)" || echo "$TOOLS")"
+    printf 'restic\t%s\n' "$(restic version | head -n1)"
+    printf 'borg\t%s\n' "$(borg --version)"
+    printf 'node\t%s\n' "$("$NODE" --version)"
+    printf 'vmbak_commit\t%s\n' "$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+    printf 'vmbak_uncommitted_files\t%s\n' "$(git -C "$ROOT" status --porcelain -- src bin 2>/dev/null | wc -l)"
+    printf 'vmbak_launcher\t%s\n' "$VMBAK"
+    printf 'drop_caches\t%s\n' "$( [ -w /proc/sys/vm/drop_caches ] && [ "${DROP_CACHES:-1}" = 1 ] && echo yes || echo no)"
+  } > "$META"
+  log "image: logical=$LOGICAL allocated=$ALLOC; tools: $(sed -n 's/^tools\t//p' "$META"); results: $RES"
+  printf 'tool\tstep\twall_s\tcpu_s\tother_cpu_s\trss_kB\ttree_rss_kB\trepo_bytes\tnew_bytes\tmutated_bytes\trc\tverify\trestored_alloc\tquiet_wait_s\ttool_json\n' > "$TSV"
+}
 
-printf 'tool\tstep\twall_s\tcpu_s\tother_cpu_s\trss_kB\ttree_rss_kB\trepo_bytes\tnew_bytes\tmutated_bytes\trc\tverify\trestored_alloc\tquiet_wait_s\ttool_json\n' > "$TSV"
+# limits_step: cold read of the allocated data, then limits.ts's per-byte costs (limits.tsv)
+limits_step() {
+  local lt="$IMG_RES/limits.tsv"
+  drop_caches
+  wait_quiet
+  timed "perl '$HERE/read-allocated.pl' '$PRISTINE' > '$IMG_RES/.cold-bytes'"
+  [ "$T_RC" = 0 ] || { log "limits: cold read failed"; return 1; }
+  local cold_bytes; cold_bytes=$(cat "$IMG_RES/.cold-bytes"); rm -f "$IMG_RES/.cold-bytes"
+  log "limits: cold read of the allocated data: $cold_bytes B in $T_WALL s (other CPU $T_OTHER s)"
+  local cw=$T_WALL co=$T_OTHER
+  cat "$PRISTINE" > /dev/null   # the CPU costs are measured from the page cache
+  wait_quiet
+  timed "'$NODE' '$HERE/limits.ts' '$PRISTINE' '$lt.tmp' >> '$LOG' 2>&1"
+  [ "$T_RC" = 0 ] || { log "limits: limits.ts failed (see $LOG)"; return 1; }
+  mv "$lt.tmp" "$lt"
+  printf 'cold_read_bytes\t%s\tB\ncold_read_s\t%s\ts\ncold_read_other_cpu_s\t%s\ts\nlimits_other_cpu_s\t%s\ts\n' "$cold_bytes" "$cw" "$co" "$T_OTHER" >> "$lt"
+  log "limits: $(awk -F'\t' '/_MBps/ { printf "%s=%s ", $1, $2 }' "$lt")(MB/s, one core; other CPU $T_OTHER s)"
+}
 
 # ---- per-tool commands. Each sets INIT, BACKUP (a, c, c2), BACKUP_REREAD (b), RESTORE, RESTORED.
 # Commands are bash strings run with cwd = $W; $W/img/disk.raw is the image, $W/repo the repository.
@@ -247,17 +287,21 @@ run_sweep() {
   done
 }
 
-T0=$(date +%s)
 failed=()
-if [ "$MODE" = sweep ]; then
-  run_sweep || failed+=(vmbak)
-else
-  for tool in $TOOLS; do
-    run_tool "$tool" || { failed+=("$tool"); log "$tool: FAILED (see $LOG); continuing with the other tools"; }
-  done
-fi
-printf 'total_s\t%s\n' "$(( $(date +%s) - T0 ))" >> "$META"
+for im in $IMAGES; do
+  T0=$(date +%s)
+  prepare_image "${im%%:*}" "${im#*:}"
+  if [ "$MODE" = sweep ]; then
+    run_sweep || failed+=("vmbak@$im")
+  else
+    if [ "${BENCH_LIMITS:-1}" = 1 ]; then limits_step || failed+=("limits@$im"); fi
+    for tool in $TOOLS; do
+      run_tool "$tool" || { failed+=("$tool@$im"); log "$tool: FAILED on image $im (see $LOG); continuing with the other tools"; }
+    done
+  fi
+  printf 'total_s\t%s\n' "$(( $(date +%s) - T0 ))" >> "$META"
+done
 
 "$NODE" "$HERE/report.ts" "$RES" | tee "$RES/report.txt"
-echo "results: $RES (results.tsv, results.json, report.txt, bench.log)"
+echo "results: $RES (report.txt, results.json, bench.log; per image results.tsv, meta.tsv, limits.tsv)"
 [ ${#failed[@]} -eq 0 ] || { echo "bench: failed: ${failed[*]} (see $LOG)" >&2; exit 1; }

@@ -7,7 +7,7 @@ import { buildProgram } from './program.ts';
 async function main(argv: string[]): Promise<number> {
   const major = Number(process.versions.node.split('.')[0]);
   if (major < 24) throw new VmbakError('NODE_TOO_OLD', { version: process.version });
-  const program = buildProgram();
+  const program = await buildProgram(argv);
   await program.parseAsync(argv, { from: 'user' });
   return process.exitCode === undefined ? 0 : Number(process.exitCode);
 }

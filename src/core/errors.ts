@@ -42,6 +42,7 @@ export const errorRegistry = {
   DIGEST_MISMATCH: spec('restored disk {disk} of backup {backupId} does not match the digest in its manifest', 1, 500),
   NOT_A_DISK_IMAGE: spec('{path} is not a disk image QEMU can read: {detail}', 1, 400),
   IMAGE_NOT_FOUND: spec('disk image {path} does not exist', 1, 404),
+  IMAGE_READ: spec('cannot read disk image {path} at offset {offset}: {detail}', 1, 500),
   DOMAIN_XML_INVALID: spec('domain XML {path} is not usable: {detail}', 2, 400),
   DISK_NAME_CLASH: spec('two disks of VM {vm} would both be named {disk}', 2, 400),
   NBD_PROTOCOL: spec('NBD server {server} broke the protocol: {detail}', 1, 502, true),

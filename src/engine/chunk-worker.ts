@@ -91,8 +91,9 @@ function handle(req: WorkerRequest): { reply: WorkerReply; transfer: ArrayBuffer
       const data = Buffer.from(req.data);
       const totalBytes = req.items.reduce((sum, item) => sum + item.plainBytes, 0);
       // Chunks are decoded back to back into one buffer: a fresh one when it goes back to the
-      // caller, otherwise this thread's, reused from request to request.
-      const plain = req.output === 'return' ? Buffer.from(new ArrayBuffer(totalBytes)) : decodeBuffer(totalBytes);
+      // caller, otherwise this thread's, reused from request to request. Its byte past the
+      // end lets zstd decompress each chunk in place (see decodeChunkInto).
+      const plain = req.output === 'return' ? Buffer.from(new ArrayBuffer(totalBytes + 1)) : decodeBuffer(totalBytes + 1);
       let at = 0;
       const results = req.items.map((item) => {
         allocated(item.lengthBytes);

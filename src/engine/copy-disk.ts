@@ -112,6 +112,7 @@ async function decodeFromSource(ctx: DiskCopyContext, backupId: string, disk: st
       });
     }
   });
-  // Every item decoded, so the reply holds their plaintexts back to back in `members` order.
-  return Buffer.from(reply.data!);
+  // Every item decoded, so the reply holds their plaintexts back to back in `members` order
+  // (and a spare byte after them).
+  return Buffer.from(reply.data!, 0, members.reduce((sum, m) => sum + m.tag.lengthBytes, 0));
 }

@@ -31,7 +31,7 @@ export type DecodeOutput = 'return' | 'discard' | { readonly path: string };
 export interface DecodedPiece {
   /** Per blob, in the order given: its decoded length, or why it is damaged. */
   readonly results: readonly (number | string)[];
-  /** 'return' only: the decoded chunks back to back, in the order given. */
+  /** 'return' only: the decoded chunks back to back, in the order given, then one spare byte (room zstd decodes in place with). */
   readonly data: ArrayBuffer | null;
   /** File output only: why writing failed. */
   readonly writeError?: string;

@@ -86,7 +86,7 @@ export class WorkerPool {
     this.ensureStarted();
     const i = this.freeSlots.findIndex((s) => s.input.length >= inputBytes && s.output.length >= outputBytes);
     if (i >= 0) return this.freeSlots.splice(i, 1)[0]!;
-    const input = new SharedArrayBuffer(inputBytes);
+    const input = pageAlignedSharedMemory(inputBytes);
     const output = new SharedArrayBuffer(outputBytes);
     const slot: BatchSlot = { id: this.nextSlotId++, input: Buffer.from(input), output: Buffer.from(output) };
     // Messages to a worker arrive in order, so every worker knows the slot before its first use.
@@ -124,4 +124,18 @@ export class WorkerPool {
       p.reject(new VmbakError('INTERNAL', { detail: `worker failed: ${err instanceof Error ? err.message : String(err)}` }));
     }
   }
+}
+
+const WASM_PAGE_BYTES = 64 * 1024;
+// Node has WebAssembly; the project's type libraries do not describe it.
+declare const WebAssembly: { Memory: new (descriptor: { initial: number; maximum: number; shared: boolean }) => { readonly buffer: SharedArrayBuffer } };
+
+/**
+ * Shared memory whose start is page-aligned, so a source can read into it with O_DIRECT (raw
+ * image files, see hypervisors/raw-file-reader.ts). A SharedArrayBuffer's memory comes from
+ * malloc and is not aligned; a shared WebAssembly memory is mapped by V8 on page boundaries.
+ */
+function pageAlignedSharedMemory(bytes: number): SharedArrayBuffer {
+  const pages = Math.max(1, Math.ceil(bytes / WASM_PAGE_BYTES));
+  return new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true }).buffer;
 }

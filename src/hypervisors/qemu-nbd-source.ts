@@ -9,6 +9,7 @@ import { BASE_ALLOCATION } from '../nbd/index.ts';
 import { probeImage } from './image-probe.ts';
 import { startQemuNbd } from './qemu-nbd-process.ts';
 import { openNbdSource } from './nbd-disk-source.ts';
+import { openRawFileReader } from './raw-file-reader.ts';
 
 export { openNbdSource } from './nbd-disk-source.ts';
 export type { NbdSourceOptions } from './nbd-disk-source.ts';
@@ -44,9 +45,32 @@ export async function openImageWithDirtyBitmap(imagePath: string, name: string, 
   }
 }
 
-/** openImageSource() of an image already probed: absPath absolute, format as probeImage() found it. */
+/**
+ * openImageSource() of an image already probed: absPath absolute, format as probeImage() found it.
+ * A raw image's data is read from the file itself (raw-file-reader.ts); qemu-nbd maps it.
+ */
 export async function openProbedImageSource(absPath: string, format: string, name: string): Promise<DiskSource> {
   const session = await startQemuNbd(absPath, format, [BASE_ALLOCATION]);
   // The client is already closed by the source; stopping again only waits for qemu-nbd.
-  return openNbdSource(session.client, name, { onClose: () => session.stop() });
+  const source = openNbdSource(session.client, name, { onClose: () => session.stop() });
+  if (format !== 'raw') return source;
+  let reader;
+  try {
+    reader = await openRawFileReader(absPath);
+  } catch (err) {
+    await source.close();
+    throw err;
+  }
+  const file = reader;
+  return {
+    ...source,
+    read: (offsetBytes, lengthBytes, into) => {
+      if (offsetBytes < 0 || lengthBytes < 0 || offsetBytes + lengthBytes > source.sizeBytes) return source.read(offsetBytes, lengthBytes, into);
+      return file.read(offsetBytes, lengthBytes, into);
+    },
+    close: async () => {
+      await file.close();
+      await source.close();
+    },
+  };
 }

@@ -8,7 +8,7 @@
 // object's name as associated data, or in unencrypted repositories SHA-256(name ‖ zstd(data)) ‖ zstd(data).
 
 import { constants, zstdCompressSync, zstdDecompressSync } from 'node:zlib';
-import { compressFrame, decompressFrame } from './zstd-context.ts';
+import { compressFrame, decompressFrame, decompressFrameInto } from './zstd-context.ts';
 import { releaseBuffer } from '../core/index.ts';
 import { chunkIdOf, seal, sealInto, sha256, unseal, SEAL_OVERHEAD_BYTES, type MasterKeys } from './crypto.ts';
 
@@ -61,7 +61,8 @@ export function encodeChunkInto(keys: MasterKeys | null, chunkId: Uint8Array, da
 
 /**
  * The chunk's data, exactly plainBytes of it, written into `out` at `at`; returns null, or
- * the reason it is not the chunk it claims to be (out may then hold anything there).
+ * the reason it is not the chunk it claims to be (out may then hold anything there). Given a
+ * byte of room past the chunk (which may be overwritten), it decompresses in place.
  */
 export function decodeChunkInto(keys: MasterKeys | null, chunkId: Uint8Array, blob: Uint8Array, plainBytes: number, out: Buffer, at: number): string | null {
   const plain = keys ? unseal(keys.encryptionKey, blob, Buffer.from(chunkId)) : Buffer.from(blob.buffer, blob.byteOffset, blob.length);
@@ -78,9 +79,14 @@ export function decodeChunkInto(keys: MasterKeys | null, chunkId: Uint8Array, bl
 
 function unpackPayload(plain: Buffer, plainBytes: number, out: Buffer, at: number): string | null {
   if (plain[0] === PAYLOAD_ZSTD) {
-    const data = decompressFrame(plain.subarray(1), plainBytes);
-    if (!data) return 'does not decompress to its length';
-    data.copy(out, at);
+    // With a byte of room past the chunk, zstd writes into out itself (no copy).
+    if (out.length > at + plainBytes) {
+      if (!decompressFrameInto(plain.subarray(1), plainBytes, out, at)) return 'does not decompress to its length';
+    } else {
+      const data = decompressFrame(plain.subarray(1), plainBytes);
+      if (!data) return 'does not decompress to its length';
+      data.copy(out, at);
+    }
   } else if (plain[0] === PAYLOAD_RAW) {
     if (plain.length - 1 !== plainBytes) return `wrong length ${plain.length - 1}`;
     plain.copy(out, at, 1);

@@ -102,18 +102,30 @@ export function compressFrame(data: Uint8Array, level: number): Buffer {
  * that the next call reuses; null when the frame is damaged or holds a different length.
  */
 export function decompressFrame(frame: Uint8Array, plainBytes: number): Buffer | null {
+  if (plainScratch.length < plainBytes + 1) plainScratch = Buffer.allocUnsafe(plainBytes + 1);
+  return decompressFrameInto(frame, plainBytes, plainScratch, 0) ? plainScratch.subarray(0, plainBytes) : null;
+}
+
+/**
+ * decompressFrame() straight into out[at, at + plainBytes): a restore decodes each chunk
+ * where it is written from, without a copy. out needs one byte of room past that (it may be
+ * overwritten); false when the frame is damaged or holds a different length.
+ */
+export function decompressFrameInto(frame: Uint8Array, plainBytes: number, out: Buffer, at: number): boolean {
   decompressor ??= new FrameContext(() => createZstdDecompress());
   // Room for one byte more than promised, so a longer frame shows (and is not left half-read
   // in the context), and a frame that ends exactly at the room's end is not taken for cut.
-  if (plainScratch.length < plainBytes + 1) plainScratch = Buffer.allocUnsafe(plainBytes + 1);
-  const result = decompressor.run(frame, plainScratch, 0, plainBytes + 1);
-  if (result && result.inputLeft === 0 && result.written === plainBytes) return plainScratch.subarray(0, plainBytes);
+  if (out.length < at + plainBytes + 1) throw new RangeError('decompressFrameInto needs one byte of room past the chunk');
+  const result = decompressor.run(frame, out, at, plainBytes + 1);
+  if (result && result.inputLeft === 0 && result.written === plainBytes) return true;
   // Anything unexpected is settled by the one-shot call, whose answer is authoritative.
   decompressor.drop();
   try {
     const data = zstdDecompressSync(frame, { chunkSize: plainBytes + 1024 });
-    return data.length === plainBytes ? data : null;
+    if (data.length !== plainBytes) return false;
+    data.copy(out, at);
+    return true;
   } catch {
-    return null;
+    return false;
   }
 }
