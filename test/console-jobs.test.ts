@@ -10,7 +10,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { basename, dirname, join } from 'node:path';
-import { existsSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
@@ -100,7 +101,8 @@ async function apiAsAdmin<T>(method: string, path: string, body?: unknown): Prom
     ...(body ? { body: JSON.stringify(body) } : {}),
   });
   assert.ok(res.ok, `${method} ${path}: ${res.status} ${await res.clone().text()}`);
-  return (await res.json()) as T;
+  const text = await res.text();
+  return (text ? JSON.parse(text) : undefined) as T;
 }
 
 const jobState = async (id: string): Promise<string> => (await apiAsAdmin<{ job: { state: string } }>('GET', `/jobs/${id}`)).job.state;
@@ -130,11 +132,24 @@ test('the console restores a backup as a running VM, and pauses and aborts a run
   await page.getByRole('button', { name: 'Log in' }).click();
   await checkPage(page, `VM ${vm.name}`);
 
-  // As a new VM, started: libvirt has it running and the job's page says it succeeded.
+  // As a new VM, started, its disks in a storage pool the host reported: libvirt has it
+  // running from there and the job's page says it succeeded.
+  const poolName = `vmbak-webjobs-${randomBytes(3).toString('hex')}`;
+  // Outside the test's own 0700 directory: QEMU (its own user) must reach the disks, as in any real pool.
+  const poolDir = mkdtempSync(join(tmpdir(), 'vmbak-webjobs-pool-'));
+  chmodSync(poolDir, 0o755);
+  await virshTest('pool-create-as', poolName, 'dir', '--target', poolDir); // transient: gone when destroyed
+  t.after(async () => {
+    await virshTest('pool-destroy', poolName).catch(() => '');
+    rmSync(poolDir, { recursive: true, force: true });
+  });
+  await apiAsAdmin('POST', '/vms/sync');
   await page.getByTestId('restore-points').locator('tbody tr').first().waitFor();
   await page.getByRole('button', { name: /^Restore the backup of / }).click();
   const wizard = page.getByRole('dialog');
   await wizard.getByRole('textbox', { name: 'Name of the new VM' }).fill(restoredName);
+  await wizard.getByLabel('Storage pool').click();
+  await page.getByRole('option', { name: new RegExp(`^${poolName} — ${poolDir}`) }).click();
   await wizard.getByRole('checkbox', { name: 'Start it' }).check();
   await wizard.getByRole('button', { name: 'Restore' }).click();
   await page.getByRole('heading', { level: 1, name: /^Job / }).waitFor();
@@ -144,6 +159,7 @@ test('the console restores a backup as a running VM, and pauses and aborts a run
   assert.equal(await jobState(restoreId), 'succeeded');
   assert.match(await page.getByTestId('job-log').textContent() ?? '', new RegExp(`as VM ${restoredName}.*started`));
   assert.equal((await virshTest('domstate', restoredName)).trim(), 'running');
+  assert.match(await virshTest('domblklist', restoredName), new RegExp(`${poolDir}/${restoredName}/vda\\.qcow2`), 'its disk is in the pool chosen');
 
   // A backup held at its first pack write: paused, then aborted, from its page.
   const held = await apiAsAdmin<{ id: string }>('POST', '/jobs', { kind: 'backup', vms: [vm.name], repositories: ['slow'] });

@@ -130,7 +130,9 @@ export class Agent {
         skipReason: d.skipReason, unsupportedReason: d.unsupportedReason, changedBlockTracking: d.changedBlockTracking,
       })),
     }));
-    await this.client.call('PUT', `/agent/hosts/${encodeURIComponent(this.opts.hostName)}/inventory`, { uri: this.hypervisor.location, vms });
+    // Pools only help a restore pick where disks go: a host whose pools cannot be listed still reports its VMs.
+    const pools = await this.hypervisor.listStoragePools().catch(() => undefined);
+    await this.client.call('PUT', `/agent/hosts/${encodeURIComponent(this.opts.hostName)}/inventory`, { uri: this.hypervisor.location, vms, pools });
   }
 
   /** One job from the queue: run its executor, relaying logs and progress, and report how it ended. */

@@ -2,6 +2,7 @@
 // inventory sync, an agent's heartbeat); markLostHosts turns the silent ones to lost once,
 // which is what the host.lost alert fires on.
 
+import type { StoragePool } from '../core/index.ts';
 import type { Catalog } from './open.ts';
 import type { HostTable } from './schema.ts';
 
@@ -15,6 +16,8 @@ export interface HostRecord {
   readonly lastSeenMs: number;
   /** Jobs its agent runs at once, as the agent said at registration (null: not said). */
   readonly streams: number | null;
+  /** Its storage pools as last listed (empty until it reports them). */
+  readonly pools: StoragePool[];
 }
 
 export async function recordHostSeen(catalog: Catalog, name: string, uri: string | null = null): Promise<void> {
@@ -28,6 +31,11 @@ export async function recordHostSeen(catalog: Catalog, name: string, uri: string
 /** An agent's streams, said at registration: a controller keeps no more of the host's jobs in flight. */
 export async function recordHostStreams(catalog: Catalog, name: string, streams: number | null): Promise<void> {
   await catalog.db.updateTable('hosts').set({ streams }).where('name', '=', name).execute();
+}
+
+/** The host's storage pools, as its inventory lists them. */
+export async function recordHostPools(catalog: Catalog, name: string, pools: readonly StoragePool[]): Promise<void> {
+  await catalog.db.updateTable('hosts').set({ pools_json: JSON.stringify(pools) }).where('name', '=', name).execute();
 }
 
 /** Marks online hosts silent for longer than `silentMs` as lost; returns the ones that just became lost. */
@@ -46,4 +54,5 @@ export async function listHosts(catalog: Catalog): Promise<HostRecord[]> {
 const toRecord = (row: HostTable): HostRecord => ({
   name: row.name, uri: row.uri, state: row.state as HostState, firstSeenMs: row.first_seen_ms, lastSeenMs: row.last_seen_ms,
   streams: row.streams ?? null,
+  pools: row.pools_json ? JSON.parse(row.pools_json) as StoragePool[] : [],
 });

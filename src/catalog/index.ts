@@ -10,7 +10,7 @@ export {
   upsertRepository, getRepository, listRepositories, readRepositoryCredentials, removeRepository,
   type RepositoryRecord, type RepositoryCredentials, type RepositoryInput,
 } from './repositories.ts';
-export { recordHostSeen, recordHostStreams, markLostHosts, listHosts, type HostRecord, type HostState } from './hosts.ts';
+export { recordHostSeen, recordHostStreams, recordHostPools, markLostHosts, listHosts, type HostRecord, type HostState } from './hosts.ts';
 export { chooseHost, listVmPlacements, type VmPlacement } from './vm-placements.ts';
 export { takeWriterSlots, releaseWriterSlots, countWriters } from './writer-slots.ts';
 export { requestJobControl, takeJobControls, anyJobControls, type RequestedControl } from './job-controls.ts';

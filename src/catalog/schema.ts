@@ -54,6 +54,7 @@ export interface HostTable {
   first_seen_ms: number;
   last_seen_ms: number;
   streams: number | null;
+  pools_json: string | null;
 }
 
 export interface VmTable {

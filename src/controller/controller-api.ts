@@ -5,7 +5,7 @@
 
 import type { AlertNotifier } from '../alerts/index.ts';
 import type { Catalog, CatalogJob, JobEventLevel, JobKind, JobState, SecretsBox } from '../catalog/index.ts';
-import type { VmInfo } from '../core/index.ts';
+import type { StoragePool, VmInfo } from '../core/index.ts';
 import type { JobStore } from './job-store.ts';
 import type { ControllerFiles } from './file-service.ts';
 
@@ -19,7 +19,7 @@ export type JobRequest =
   | { readonly kind: 'prune'; readonly policy: string }
   | { readonly kind: 'gc'; readonly repository: string }
   /** A backup's disks into a directory on the agent's host, or as a new VM there. */
-  | { readonly kind: 'restore'; readonly repository: string; readonly backup: string; readonly toDir?: string; readonly asVm?: string; readonly disk?: string; readonly start?: boolean; readonly noNetwork?: boolean; readonly format?: 'raw' | 'qcow2'; readonly inPlace?: true; readonly confirmVmName?: string; readonly download?: true }
+  | { readonly kind: 'restore'; readonly repository: string; readonly backup: string; readonly toDir?: string; readonly asVm?: string; readonly disk?: string; readonly start?: boolean; readonly noNetwork?: boolean; readonly format?: 'raw' | 'qcow2'; readonly inPlace?: true; readonly confirmVmName?: string; readonly download?: true; readonly host?: string; readonly pool?: string }
   /** A backup's file index (as `vmbak index`), into its repository and the catalog's search cache. */
   | { readonly kind: 'index'; readonly repository: string; readonly backup: string; readonly full?: boolean };
 
@@ -162,7 +162,7 @@ export interface ControllerApi {
   /** `streams`: how many jobs the agent runs at once (the controller keeps no more in flight). */
   agentRegister(host: string, uri: string | null, streams?: number | null): Promise<AgentRegistration>;
   /** A host's VMs as its agent lists them; also its heartbeat. */
-  agentInventory(host: string, uri: string | null, vms: readonly VmInfo[]): Promise<void>;
+  agentInventory(host: string, uri: string | null, vms: readonly VmInfo[], pools?: readonly StoragePool[]): Promise<void>;
   /** Logs and progress of a job an agent runs; the answer says whether to pause or abort it. */
   agentReport(jobId: string, report: AgentReport): Promise<AgentControl>;
   /** The agent's final word on a job. */

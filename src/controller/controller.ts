@@ -7,7 +7,7 @@
 
 import { join } from 'node:path';
 import { mkdirSync } from 'node:fs';
-import { VmbakError, describeError, parseDuration, systemClock, type Clock, type Hypervisor, type VmInfo } from '../core/index.ts';
+import { VmbakError, describeError, parseDuration, systemClock, type Clock, type Hypervisor, type StoragePool, type VmInfo } from '../core/index.ts';
 import { defaultStateDir, hostName } from '../host/index.ts';
 import {
   CARE_TASKS, activePolicyJob, appendJobEvent, backupFromManifest, forgetBackups, getBackup, dataDirPaths, getJob, getPolicy, listJobVms, listRepositories, loadSecretsBox, markJobsInterrupted,
@@ -223,6 +223,9 @@ export class Controller implements ControllerApi {
   private async submit(kind: JobKind, policy: string | null, trigger: JobTrigger, params: Record<string, unknown>): Promise<CatalogJob[]> {
     const writes = await this.writesOf(kind, params);
     if (kind === 'prune') params = { ...params, vmKeys: await this.policyVmKeys(policy!) };
+    if (kind === 'restore' && !this.remote && typeof params.host === 'string' && params.host !== hostName()) {
+      throw new VmbakError('USAGE', { detail: `this controller restores on its own host (${hostName()}); restoring on ${params.host} needs an agent there (vmbak serve --redis, vmbak agent)` });
+    }
     if (kind === 'restore' && this.remote) {
       const host = params.download === true ? hostName() : await this.restoreHost(params);
       return [await this.runner.submit({ kind, policy, trigger, params, host }, writes)];
@@ -400,8 +403,8 @@ export class Controller implements ControllerApi {
     return { redisUrl: redis.url, queue: hostQueueName(host), careQueue: CARE_QUEUE, repositories };
   }
 
-  async agentInventory(host: string, uri: string | null, vms: readonly VmInfo[]): Promise<void> {
-    const result = await recordInventory(this.catalog, host, uri, vms);
+  async agentInventory(host: string, uri: string | null, vms: readonly VmInfo[], pools?: readonly StoragePool[]): Promise<void> {
+    const result = await recordInventory(this.catalog, host, uri, vms, pools);
     for (const c of result.conflicts) this.opts.log.warn({ host }, c);
   }
 

@@ -4,8 +4,8 @@
 // policies select is a conflict, reported once per sync for both policies.
 
 import { hostName } from '../host/index.ts';
-import type { Hypervisor, VmInfo } from '../core/index.ts';
-import { assignVmPolicies, listPolicies, recordHostSeen, syncHostVms, type Catalog } from '../catalog/index.ts';
+import type { Hypervisor, StoragePool, VmInfo } from '../core/index.ts';
+import { assignVmPolicies, listPolicies, recordHostPools, recordHostSeen, syncHostVms, type Catalog } from '../catalog/index.ts';
 import { matchPolicies } from './policy-match.ts';
 
 export interface InventorySyncResult {
@@ -15,13 +15,17 @@ export interface InventorySyncResult {
 }
 
 export async function syncInventory(catalog: Catalog, hypervisor: Hypervisor): Promise<InventorySyncResult> {
-  return recordInventory(catalog, hostName(), hypervisor.location, await hypervisor.listVms());
+  const pools = await hypervisor.listStoragePools().catch(() => undefined);
+  return recordInventory(catalog, hostName(), hypervisor.location, await hypervisor.listVms(), pools);
 }
 
 /** A host's VMs as it listed them (the local hypervisor, or an agent's report), and the policies over all VMs anew. */
-export async function recordInventory(catalog: Catalog, host: string, uri: string | null, vms: readonly VmInfo[]): Promise<InventorySyncResult> {
+export async function recordInventory(
+  catalog: Catalog, host: string, uri: string | null, vms: readonly VmInfo[], pools?: readonly StoragePool[],
+): Promise<InventorySyncResult> {
   await recordHostSeen(catalog, host, uri);
   await syncHostVms(catalog, host, vms, uri);
+  if (pools) await recordHostPools(catalog, host, pools);
   const matches = matchPolicies(await listPolicies(catalog), vms);
   const owners = new Map<string, string[]>();
   for (const [policy, m] of matches) for (const vm of m.vms) owners.set(vm.uuid, [...(owners.get(vm.uuid) ?? []), policy]);

@@ -4,7 +4,9 @@
 // digest recorded at backup time. In place needs the VM's name typed as confirmation, checked
 // here as well as by the API: a job queued by any other way is held to the same rule.
 
+import { join } from 'node:path';
 import { VmbakError, type Hypervisor } from '../core/index.ts';
+import { hostName } from '../host/index.ts';
 import { executeRestoreInPlace, planRestoreInPlace, resolveBackupRef, restoreAsVm, restoreDisks } from '../services/index.ts';
 import { withRepository } from './repositories.ts';
 import type { JobExecutor } from './job-runner.ts';
@@ -23,6 +25,21 @@ export interface RestoreJobParams {
   readonly confirmVmName?: string;
   /** toDir is in the controller's downloads directory, for GET /jobs/{id}/download. */
   readonly download?: boolean;
+  /** The host to restore on (agents: the job goes to its queue). */
+  readonly host?: string;
+  /** With asVm: a directory storage pool of that host for the disks. */
+  readonly pool?: string;
+}
+
+/** Where a new VM's disks go: a folder named after it in the storage pool asked for, or the hypervisor's default. */
+async function newVmDir(hypervisor: Hypervisor, p: RestoreJobParams): Promise<string | undefined> {
+  if (!p.pool) return undefined;
+  const host = hostName();
+  const pool = (await hypervisor.listStoragePools()).find((sp) => sp.name === p.pool);
+  if (!pool) throw new VmbakError('STORAGE_POOL_UNUSABLE', { pool: p.pool, host, detail: 'no such pool' });
+  if (!pool.path) throw new VmbakError('STORAGE_POOL_UNUSABLE', { pool: p.pool, host, detail: `a ${pool.type} pool is not a directory` });
+  if (!pool.active) throw new VmbakError('STORAGE_POOL_UNUSABLE', { pool: p.pool, host, detail: 'it is not active (virsh pool-start)' });
+  return join(pool.path, p.asVm!);
 }
 
 const modeCount = (p: RestoreJobParams): number => [p.toDir !== undefined, p.asVm !== undefined, p.inPlace === true].filter(Boolean).length;
@@ -51,8 +68,9 @@ export function restoreExecutor(deps: { readonly store: JobStore; readonly hyper
         const paths = await executeRestoreInPlace({ repo, backup, hypervisor: hypervisor!, plan, verify: true }, run);
         ctx.log('info', `restored backup ${backup.backupId} over VM ${backup.vm.name}: ${paths.join(', ')}`);
       } else if (p.asVm) {
+        const poolDir = await newVmDir(hypervisor!, p);
         const vm = await restoreAsVm({
-          repo, backup, hypervisor: hypervisor!, newName: p.asVm, noNetwork: p.noNetwork === true, start: p.start === true, verify: true,
+          repo, backup, hypervisor: hypervisor!, newName: p.asVm, poolDir, noNetwork: p.noNetwork === true, start: p.start === true, verify: true,
         }, run);
         ctx.log('info', `restored backup ${backup.backupId} of ${backup.vm.name} as VM ${p.asVm} (${vm.uuid})${p.start ? ', started' : ''}: ${vm.disks.join(', ')}`);
       } else {

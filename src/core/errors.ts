@@ -105,6 +105,7 @@ export const errorRegistry = {
   NOT_READY: spec('the controller is not ready yet: {detail}', 1, 503, true),
   CONTROLLER_UNREACHABLE: spec('cannot reach the controller at {url}: {detail}', 1, 502, true),
   CONTROLLER_REFUSED: spec('the controller at {url} refused {method} {path}: {detail}', 1, 502),
+  STORAGE_POOL_UNUSABLE: spec('storage pool {pool} on host {host} cannot take restored disks: {detail}', 2, 400),
   CONTROLLER_INSECURE: spec('the controller at {url} is beyond this machine without TLS: the agent\'s token and repository credentials would cross the network in clear text; use https:// (--ca FILE for a private CA) or --insecure-http on a network you trust', 2, 400),
   SCRATCH_HIDDEN_FROM_QEMU: spec('QEMU of VM {vm} sees another filesystem at scratch directory {dir} than vmbak (mounted after the VM started? QEMU keeps the mounts it started with): use another --scratch-dir or restart the VM', 1, 409),
   INSTANT_NOT_FOUND: spec('no instant-recovery VM {vm} on this host (see vmbak instant ls)', 1, 404),

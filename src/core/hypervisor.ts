@@ -213,6 +213,17 @@ export interface InstantRecoveryOps {
   removeVm(vmName: string): Promise<void>;
 }
 
+/** A place on the host for VM disks (libvirt: a storage pool). */
+export interface StoragePool {
+  readonly name: string;
+  readonly type: string;
+  /** The directory its volumes live in; null for pools that are not files in a directory (LVM, iSCSI, RBD). */
+  readonly path: string | null;
+  readonly active: boolean;
+  readonly capacityBytes: number | null;
+  readonly availableBytes: number | null;
+}
+
 export interface Hypervisor extends VmBackupSource {
   readonly instant: InstantRecoveryOps;
   /** Where it connects, for messages (qemu:///system, vcenter.example.com). */
@@ -227,6 +238,8 @@ export interface Hypervisor extends VmBackupSource {
   listActiveRuns(): Promise<ActiveRun[]>;
   /** Where a restored VM's disks go when the caller names no place. */
   defaultRestoreDir(vmName: string): string;
+  /** The host's storage pools, for choosing where restored disks go. */
+  listStoragePools(): Promise<StoragePool[]>;
   /** Defines (and optionally starts) a new VM from a backed-up definition and restored disks; undone on failure. */
   defineVm(req: DefineVmRequest): Promise<DefinedVm>;
   /** Checks the VM can be restored over (it is shut off) and says what that overwrites. */

@@ -19,9 +19,16 @@ export const jobStateSchema = jobState;
 
 export const nameParams = z.strictObject({ name: z.string().min(1) });
 
+export const storagePoolSchema = z.object({
+  name: z.string(), type: z.string().describe('libvirt pool type (dir, fs, netfs, logical, …)'),
+  path: z.string().nullable().describe('the directory its volumes live in; null when it is not a directory pool (restores cannot use it)'),
+  active: z.boolean(), capacityBytes: z.number().nullable(), availableBytes: z.number().nullable(),
+});
+
 export const hostSchema = z.object({
   name: z.string(), uri: z.string().nullable(), state: z.enum(['online', 'lost']), firstSeenMs: ms, lastSeenMs: ms,
   streams: z.number().int().nullable().describe('Jobs the host\'s agent runs at once (null: not said)'),
+  pools: z.array(storagePoolSchema).describe('its storage pools as last listed: where a restored VM\'s disks can go'),
 });
 
 export const vmDiskSchema = z.object({

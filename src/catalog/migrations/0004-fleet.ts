@@ -37,4 +37,7 @@ export async function up(db: Kysely<any>): Promise<void> {
     .execute();
   // NULL: an agent that did not say (older agents, the controller's local agent).
   await s.alterTable('hosts').addColumn('streams', 'integer').execute();
+  // The host's storage pools as its inventory last listed them (JSON), for choosing where a
+  // restored VM's disks go; NULL until it reports them.
+  await s.alterTable('hosts').addColumn('pools_json', 'text').execute();
 }

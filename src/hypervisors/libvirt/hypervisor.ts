@@ -6,7 +6,7 @@
 import { join } from 'node:path';
 import type {
   ActiveRun, BackupSession, BackupSessionOptions, DefineVmRequest, DefinedVm, Hypervisor, InPlaceTarget, InstantRecoveryOps, SweepLeftoversOptions,
-  SweptLeftover, VmInfo, VmStateFile,
+  StoragePool, SweptLeftover, VmInfo, VmStateFile,
 } from '../../core/index.ts';
 import { defaultStateDir } from '../../host/index.ts';
 import { libvirtInstantOps } from './instant.ts';
@@ -15,6 +15,7 @@ import { checkRestoreInPlace, defineVmFromBackup, restoreStateInPlace } from './
 import { readRunRecords } from './run-records.ts';
 import { openBackupSession } from './session.ts';
 import { tpmStateDir } from './state-files.ts';
+import { listStoragePools } from './storage-pools.ts';
 import { sweepStaleRuns } from './sweep.ts';
 import { connectUri } from './virsh.ts';
 
@@ -70,6 +71,10 @@ export class LibvirtHypervisor implements Hypervisor {
 
   defaultRestoreDir(vmName: string): string {
     return join(DEFAULT_POOL_ROOT, vmName);
+  }
+
+  listStoragePools(): Promise<StoragePool[]> {
+    return listStoragePools({ uri: this.opts.uri });
   }
 
   async defineVm(req: DefineVmRequest): Promise<DefinedVm> {

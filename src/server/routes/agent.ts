@@ -10,6 +10,7 @@ import { getRepository, readRepositoryCredentials, type BackupInput } from '../.
 import type { ControllerApi } from '../../controller/index.ts';
 import { VmbakError } from '../../core/index.ts';
 import { route } from '../routing.ts';
+import { storagePoolSchema } from '../schemas.ts';
 
 const hostParams = z.strictObject({ host: z.string().min(1).max(253).regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/) });
 const jobParams = z.strictObject({ id: z.string().min(1) });
@@ -115,9 +116,9 @@ export const agentRoutes = [
   route({
     method: 'PUT', url: '/agent/hosts/:host/inventory', access: 'agent', tags: ['agent'], auditedBy: 'job',
     summary: 'The VMs of a host as its agent lists them (also the agent\'s heartbeat)',
-    params: hostParams, body: z.strictObject({ uri: z.string().nullable(), vms: z.array(vmInfo) }),
+    params: hostParams, body: z.strictObject({ uri: z.string().nullable(), vms: z.array(vmInfo), pools: z.array(storagePoolSchema).optional() }),
     async handler({ deps, params, body }) {
-      await deps.controller.agentInventory(params.host, body.uri, body.vms);
+      await deps.controller.agentInventory(params.host, body.uri, body.vms, body.pools);
     },
   }),
   route({

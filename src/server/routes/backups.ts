@@ -21,12 +21,16 @@ const restoreBody = z.strictObject({
   disk: z.string().min(1).optional().describe('only this disk (vda, sdb)'),
   start: z.boolean().optional().describe('start the new VM'),
   noNetwork: z.boolean().optional().describe('the new VM without network interfaces'),
+  host: z.string().min(1).optional().describe('with asVm or toDir: the host to restore on (an agent\'s host; default the one the backup was made on)'),
+  pool: z.string().min(1).optional().describe('with asVm: a directory storage pool of that host for the disks (in a folder named after the new VM); default /var/lib/libvirt/images/NAME'),
   format: z.enum(['raw', 'qcow2']).optional().describe('with toDir: the images\' format (default raw)'),
   inPlace: z.literal(true).optional().describe('over the original VM\'s disks (it must be shut off)'),
   confirmVmName: z.string().optional().describe('with inPlace: the VM\'s name, typed by the person who confirms the overwrite'),
   download: z.literal(true).optional().describe('one disk (give disk) for GET /jobs/{id}/download once the job succeeded'),
 }).refine(exactlyOneRestoreMode, { error: 'give exactly one of toDir, asVm, inPlace and download', path: ['toDir'] })
-  .refine((r) => !r.download || r.disk !== undefined, { error: 'a download is of one disk: give disk', path: ['disk'] });
+  .refine((r) => !r.download || r.disk !== undefined, { error: 'a download is of one disk: give disk', path: ['disk'] })
+  .refine((r) => !r.pool || r.asVm !== undefined, { error: 'a storage pool is for a new VM\'s disks: give asVm', path: ['pool'] })
+  .refine((r) => !r.host || (!r.inPlace && !r.download), { error: 'in place restores on the VM\'s host, downloads on the controller: no host', path: ['host'] });
 
 async function backupOrNotFound(deps: ServerDeps, repository: string, backupId: string): Promise<BackupRecord> {
   const backup = await getBackup(deps.controller.catalog, repository, backupId);

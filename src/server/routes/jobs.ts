@@ -38,6 +38,8 @@ export const jobRequestSchema = z.discriminatedUnion('kind', [
     toDir: z.string().min(1).optional(), asVm: z.string().min(1).optional(), disk: z.string().min(1).optional(),
     start: z.boolean().optional(), noNetwork: z.boolean().optional(), format: z.enum(['raw', 'qcow2']).optional(),
     inPlace: z.literal(true).optional(), confirmVmName: z.string().optional().describe('with inPlace: the VM\'s name (the job checks it)'),
+    host: z.string().min(1).optional().describe('the host to restore on (agents; default the backup\'s)'),
+    pool: z.string().min(1).optional().describe('with asVm: a directory storage pool of that host for the disks'),
   }).refine(exactlyOneRestoreMode, { error: 'give exactly one of toDir, asVm and inPlace', path: ['toDir'] }),
   z.strictObject({ kind: z.literal('index'), repository: z.string().min(1), backup: z.string().min(1), full: z.boolean().optional().describe('walk every filesystem, even those unchanged since the previous indexed backup') }),
 ]);

@@ -10,6 +10,7 @@ import { useNavigate } from 'react-router';
 import { api, call, type Backup, type RestoreRequest } from '../../api/index.ts';
 import { ErrorNotice, formatTime } from '../../ui/index.ts';
 import { FileBrowser } from '../files/FileBrowser.tsx';
+import { RestorePlace, type Place } from './RestorePlace.tsx';
 import { useCan } from '../../app/useCan.ts';
 
 export type RestoreMode = 'vm' | 'inplace' | 'dir' | 'download' | 'files';
@@ -21,12 +22,12 @@ const MODES: { value: Mode; label: string }[] = [
   { value: 'files', label: 'Files and folders' },
 ];
 
-interface Options { asVm: string; toDir: string; disk: string; start: boolean; noNetwork: boolean; confirm: string; format: 'raw' | 'qcow2' }
+interface Options { asVm: string; toDir: string; disk: string; start: boolean; noNetwork: boolean; confirm: string; format: 'raw' | 'qcow2'; place: Place }
 
 function requestOf(mode: Exclude<Mode, 'files'>, o: Options): RestoreRequest {
   const disk = o.disk ? { disk: o.disk } : {};
   switch (mode) {
-    case 'vm': return { asVm: o.asVm, start: o.start, noNetwork: o.noNetwork, ...disk };
+    case 'vm': return { asVm: o.asVm, start: o.start, noNetwork: o.noNetwork, ...disk, ...(o.place.host ? { host: o.place.host } : {}), ...(o.place.pool ? { pool: o.place.pool } : {}) };
     case 'inplace': return { inPlace: true, confirmVmName: o.confirm };
     case 'dir': return { toDir: o.toDir, format: o.format, ...disk };
     case 'download': return { download: true, format: o.format, ...disk };
@@ -38,7 +39,7 @@ export function RestoreDialog({ backup, onClose, initialMode = 'vm' }: { backup:
   // A viewer may browse a backup's files but restore nothing: the choices follow the role.
   const modes = MODES.filter((m) => (m.value === 'files' ? can('GET /api/v1/backups/{repository}/{backupId}/files') : can('POST /api/v1/backups/{repository}/{backupId}/restore')));
   const [mode, setMode] = useState<Mode>(modes.some((m) => m.value === initialMode) ? initialMode : modes[0]?.value ?? 'files');
-  const [o, setO] = useState<Options>({ asVm: `${backup.vmName}-restored`, toDir: '', disk: '', start: false, noNetwork: true, confirm: '', format: 'raw' });
+  const [o, setO] = useState<Options>({ asVm: `${backup.vmName}-restored`, toDir: '', disk: '', start: false, noNetwork: true, confirm: '', format: 'raw', place: { host: null, pool: null } });
   const set = <K extends keyof Options>(key: K) => (value: Options[K]) => setO((prev) => ({ ...prev, [key]: value }));
   const navigate = useNavigate();
   const restore = useMutation({
@@ -61,6 +62,7 @@ export function RestoreDialog({ backup, onClose, initialMode = 'vm' }: { backup:
           {mode === 'vm' && (
             <>
               <TextInput label="Name of the new VM" required value={o.asVm} onChange={(e) => set('asVm')(e.currentTarget.value)} />
+              <RestorePlace backupHost={backup.host} value={o.place} onChange={set('place')} />
               <Checkbox label="Without network interfaces (so it cannot clash with the original)" checked={o.noNetwork} onChange={(e) => set('noNetwork')(e.currentTarget.checked)} />
               <Checkbox label="Start it" checked={o.start} onChange={(e) => set('start')(e.currentTarget.checked)} />
             </>
