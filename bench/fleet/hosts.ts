@@ -39,7 +39,7 @@ export interface SimulatedHost {
 const MOUNT_SCRIPT = `set -e
 D="$1"
 ${BOUND.map((b) => { const [sub, at] = b.split(':'); return `mount --bind "$D/${sub}" ${at}`; }).join('\n')}
-exec libvirtd
+exec libvirtd --pid-file "$D/libvirtd.pid"
 `;
 
 function prepareHostDir(dir: string): void {
