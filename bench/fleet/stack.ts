@@ -19,15 +19,19 @@ export interface StackOptions {
   readonly streams: number;
   /** How long a dead agent's job waits before BullMQ hands it out again. */
   readonly agentLockMs: number;
+  /** More `vmbak serve` options (benchmarks). */
+  readonly serveArgs?: readonly string[];
 }
 
 export interface Stack {
   readonly redis: RedisServer;
   readonly pg: PostgresServer;
+  readonly catalogUrl: string;
   readonly repo: string;
   readonly base: string;
   readonly controller: TrackedProcess;
   readonly agents: Map<string, TrackedProcess>;
+  readonly agentToken: string;
   api<T>(method: string, path: string, body?: unknown): Promise<T>;
   /** Starts (or restarts) HOST's agent; env adds e.g. VMBAK_TEST_FAULTS. */
   startAgent(host: SimulatedHost, env?: NodeJS.ProcessEnv): Promise<TrackedProcess>;
@@ -68,7 +72,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
   };
   const base = `http://127.0.0.1:${await findFreePort()}`;
   const controller = processes.spawn(['serve', '--data-dir', dataDir, '--catalog', catalogUrl, '--config', join(opts.dir, 'vmbak.yaml'),
-    '--listen', base.replace('http://', ''), '--no-local-agent', '--redis', redis.url]);
+    '--listen', base.replace('http://', ''), '--no-local-agent', '--redis', redis.url, ...opts.serveArgs ?? []]);
   await waitFor('the controller', async () => {
     if (controller.child.exitCode !== null) throw new Error(`the controller exited: ${controller.output().slice(-2000)}`);
     return (await fetch(`${base}/api/v1/health`).catch(() => null))?.status === 200;
@@ -83,7 +87,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
   };
   const agents = new Map<string, TrackedProcess>();
   return {
-    redis, pg, repo, base, controller, agents, api,
+    redis, pg, catalogUrl, repo, base, controller, agents, api, agentToken,
     async startAgent(host, env = {}) {
       const agent = processes.spawn(['agent', '--controller', base, '--token', agentToken, '--host-name', host.name, '--connect', host.uri, '--streams', String(opts.streams)], {
         VMBAK_STATE_DIR: host.stateDir, VMBAK_SCRATCH_DIR: host.scratchDir, VMBAK_HOSTNAME: host.name,
