@@ -145,9 +145,10 @@ try {
   stack = await startStack({ dir: root, streams: 1, agentLockMs: 30_000, serveArgs: ['--max-writers-per-repo', '1000'] });
   const overhead = await controllerOverhead(stack);
   log(`controller: ${JSON.stringify(overhead)}`);
+  const rounds = await throughput(stack, root);
+  // Last: the queued jobs it leaves count against the controller's writers per repository.
   const queued = await redisBytesPerQueuedJob(stack);
   log(`redis: ${JSON.stringify(queued)}`);
-  const rounds = await throughput(stack, root);
   const report = { loadAverageAfter: loadAverage(), cores: (await import('node:os')).availableParallelism(), controller: overhead, redis: queued, throughput: rounds };
   process.stdout.write(`${JSON.stringify(report)}\n`);
 } finally {

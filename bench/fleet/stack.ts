@@ -57,9 +57,21 @@ export async function stopTracked(p: TrackedProcess, graceMs = 15_000): Promise<
 
 export async function startStack(opts: StackOptions): Promise<Stack> {
   const processes = vmbakProcesses();
+  const [redis, pg] = await Promise.all([startRedis(), startPostgres()]);
+  try {
+    return await startControllerOn(opts, processes, redis, pg);
+  } catch (err) {
+    // Nothing this call started outlives its failure.
+    processes.killAll();
+    await redis.close();
+    await pg.close();
+    throw err;
+  }
+}
+
+async function startControllerOn(opts: StackOptions, processes: ReturnType<typeof vmbakProcesses>, redis: RedisServer, pg: PostgresServer): Promise<Stack> {
   const repo = join(opts.dir, 'repo');
   const dataDir = join(opts.dir, 'controller');
-  const [redis, pg] = await Promise.all([startRedis(), startPostgres()]);
   const catalogUrl = await pg.createDatabase();
   const init = await vmbak(['repo', 'init', '--repo', repo], { VMBAK_PASSPHRASE: PASSPHRASE });
   if (init.code !== 0) throw new Error(`repo init: ${init.stderr}`);
