@@ -49,5 +49,6 @@ test('a fleet of two hosts: agent kill -9 mid-backup, Redis restart, a VM moved 
   assert.equal(r.migrated?.to, 'sim1', said);
   assert.equal(r.vms[r.migrated.vm]!.host, 'sim1');
   assert.match(r.migrated.backupOnNewHost ?? '', /\(full read: checkpoint \S+ no longer exists in libvirt \(the VM moved: its last backup was made on host sim0, whose checkpoints this host does not have\)\)$/, said);
+  assert.match(r.migrated.bitmapsRemoved ?? '', /^removed dirty bitmaps no checkpoint of this host owns \(the VM moved here\): \S+\/vmbak-/, said);
   assert.equal(r.ok, true, said);
 });

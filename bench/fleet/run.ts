@@ -35,7 +35,7 @@ export interface FleetReport {
   heldForGrace: unknown;
   killedAgent: { host: string; jobId: string; pid: number; atSeconds: number; jobState: string } | null;
   redisRestart: { jobId: string; host: string | null; atSeconds: number; jobState: string } | null;
-  migrated: { vm: string; from: string; to: string; backupOnNewHost: string | null } | null;
+  migrated: { vm: string; from: string; to: string; backupOnNewHost: string | null; bitmapsRemoved: string | null } | null;
   /** Jobs that did not succeed: id, host, error. */
   failures: string[];
   lost: string[];
@@ -100,6 +100,8 @@ export async function runFleet(opts: FleetOptions): Promise<FleetReport> {
       const line = [...details.values()].filter((d) => d.job.host === report.migrated!.to).flatMap((d) => d.events.map((e) => e.message))
         .find((m) => m.startsWith(`${report.migrated!.vm}: backup `));
       report.migrated.backupOnNewHost = line ?? null;
+      report.migrated.bitmapsRemoved = [...details.values()].filter((d) => d.job.host === report.migrated!.to).flatMap((d) => d.events.map((e) => e.message))
+        .find((m) => m.startsWith('removed dirty bitmaps')) ?? null;
     }
     const vmReport: FleetReport['vms'] = {};
     for (const vm of vms) {
@@ -169,7 +171,7 @@ async function exercise(opts: FleetOptions, stack: Stack, hosts: SimulatedHost[]
       const to = hosts[1]!;
       await migrateVm(vm, victim, to);
       await waitFor(`${vm.name} on ${to.name} in the inventory`, async () => (await api<{ items: { host: string | null }[] }>('GET', `/vms?vm=${vm.name}`)).items[0]?.host === to.name, 30_000);
-      out.migrated = { vm: vm.name, from: victim.name, to: to.name, backupOnNewHost: null };
+      out.migrated = { vm: vm.name, from: victim.name, to: to.name, backupOnNewHost: null, bitmapsRemoved: null };
       opts.log(`moved ${vm.name} from ${victim.name} to ${to.name}`);
       needMigrate = false;
     }
