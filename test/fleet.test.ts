@@ -29,7 +29,7 @@ test('a fleet of two hosts: agent kill -9 mid-backup, Redis restart, a VM moved 
   if (unavailable) return t.skip(unavailable);
   const lines: string[] = [];
   const r = await runFleet({
-    ...DEFAULT_FLEET, hosts: 2, vmsPerHost: 2, durationSeconds: 20, everySeconds: 20,
+    ...DEFAULT_FLEET, hosts: 2, vmsPerHost: 2, durationSeconds: 12, everySeconds: 12, streams: 1,
     killAgent: true, restartRedis: true, migrateVm: true, log: (l) => lines.push(l),
   });
   const said = `${JSON.stringify(r, null, 1)}\n${lines.join('\n')}`;
