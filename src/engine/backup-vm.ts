@@ -88,7 +88,7 @@ export async function backupVm(req: BackupVmRequest): Promise<Manifest> {
       if (useDirtyMap) fallbackReason = null;
       // A VM that moved hosts: its changed-block chain is the old host's checkpoints, so the
       // new host reads it whole — and says where the chain stayed.
-      else if (fallbackReason && previous && previous.host !== hostName()) fallbackReason = `${fallbackReason} (the VM moved: its last backup was made on host ${previous.host}, whose checkpoints this host does not have)`;
+      else if (fallbackReason?.includes('no longer exists') && previous && previous.host !== hostName()) fallbackReason = `${fallbackReason} (the VM moved: its last backup was made on host ${previous.host}, whose checkpoints this host does not have)`;
       const tees = await Promise.all(copies.map((c) => c.teeFor(disk.source.name, disk.source.sizeBytes, repo.config.chunkSizeBytes, useDirtyMap ? disk.incrementalFrom : null)));
       const result = await backupDisk(
         { pool: req.pool, writer, chunkSizeBytes: repo.config.chunkSizeBytes, signal, progress: req.progress, gate: req.gate, tee: teeToAll(tees.filter((t): t is DiskTee => t !== undefined)) },
