@@ -39,6 +39,7 @@ function printHuman(r: FleetReport): void {
   for (const [name, v] of Object.entries(r.vms)) out(`  vm ${name} on ${v.host}: ${v.backups} backups, restore ${v.restoreVerified ? 'verified' : `NOT verified: ${v.detail}`}`);
   if (r.killedAgent) out(`  killed agent ${r.killedAgent.host} (pid ${r.killedAgent.pid}) mid-job ${r.killedAgent.jobId} at ${r.killedAgent.atSeconds} s: job ${r.killedAgent.jobState}`);
   if (r.redisRestart) out(`  restarted Redis while job ${r.redisRestart.jobId} ran on ${r.redisRestart.host}: job ${r.redisRestart.jobState}`);
+  for (const j of r.migrated?.jobsThatFoundItGone ?? []) out(`  a job placed before the move found the VM gone: ${j}`);
   if (r.migrated) out(`  moved ${r.migrated.vm} ${r.migrated.from} → ${r.migrated.to}: ${r.migrated.backupOnNewHost ?? 'no backup on the new host'}${r.migrated.bitmapsRemoved ? `; ${r.migrated.bitmapsRemoved}` : ''}`);
   for (const f of r.failures) out(`  not succeeded: ${f}`);
   out(`  lost: ${r.lost.length ? r.lost.join('; ') : 'none'}; run twice: ${r.duplicated.length ? r.duplicated.join('; ') : 'none'}`);
