@@ -6,7 +6,7 @@
 // reported apart: they are gc's safety margin, not garbage).
 
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { vmbak } from '../../test/support/vmbak-cli.ts';
@@ -53,7 +53,9 @@ export async function hostLeftovers(host: SimulatedHost, vms: readonly FleetVm[]
   }
   for (const [what, dir] of [['run records', host.stateDir], ['scratch', host.scratchDir]] as const) {
     const entries = existsSync(dir) ? readdirSync(dir, { recursive: true }).map(String).filter((f) => !f.endsWith('.lock')) : [];
-    if (entries.length > 0) found.push(`${host.name}: ${what} left in ${dir}: ${entries.slice(0, 5).join(', ')}`);
+    // A run record's own words (owner, VM, mayBeFrozen) say why no sweep took it.
+    const shown = entries.slice(0, 5).map((f) => (f.endsWith('.json') ? `${f} ${readFileSync(join(dir, f), 'utf8').trim()}` : f));
+    if (entries.length > 0) found.push(`${host.name}: ${what} left in ${dir}: ${shown.join(', ')}`);
   }
   return found;
 }

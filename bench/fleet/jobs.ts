@@ -16,7 +16,8 @@ export interface ApiJob {
 
 export interface JobDetail {
   readonly job: ApiJob;
-  readonly events: { message: string }[];
+  readonly vms: { vmName: string; state: string; error: string | null }[];
+  readonly events: { message: string; level?: string }[];
 }
 
 export interface HostTally {

@@ -124,7 +124,10 @@ export async function runFleet(opts: FleetOptions): Promise<FleetReport> {
     const movedUuid = report.migrated ? vms.find((v) => v.name === report.migrated!.vm)!.uuid : null;
     const explainedByMove = (j: typeof jobs[number]) => movedUuid !== null && j.state === 'warning' && j.error === `no VM matches ${movedUuid}`;
     if (report.migrated) report.migrated.jobsThatFoundItGone = jobs.filter(explainedByMove).map((j) => `${j.id} on ${j.host}: ${j.error}`);
-    const failures = jobs.filter((j) => !isActive(j) && j.state !== 'succeeded' && !explainedByMove(j)).map((j) => `${j.kind} job ${j.id} on ${j.host}: ${j.state}: ${j.error ?? ''}`);
+    const failures = jobs.filter((j) => !isActive(j) && j.state !== 'succeeded' && !explainedByMove(j)).map((j) => {
+      const vmErrors = (details.get(j.id)?.vms ?? []).filter((v) => v.error).map((v) => `${v.vmName}: ${v.error}`);
+      return `${j.kind} job ${j.id} on ${j.host}: ${j.state}: ${j.error ?? ''}${vmErrors.length ? ` [${vmErrors.join('; ')}]` : ''}`;
+    });
     const ok = Object.values(vmReport).every((v) => v.restoreVerified) && leftovers.length === 0 && lost.length === 0 && duplicated.length === 0 && failures.length === 0
       && (!opts.killAgent || report.killedAgent?.jobState === 'succeeded');
     return { ok, hosts: tally, vms: vmReport, leftovers, heldForGrace: gc.heldForGrace, failures, lost, duplicated, seconds, ...report };
