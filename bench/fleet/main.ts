@@ -46,13 +46,24 @@ function printHuman(r: FleetReport): void {
   out(`  leftovers: ${r.leftovers.length ? r.leftovers.join('; ') : 'none'}${r.heldForGrace ? `; held by gc for its grace period: ${JSON.stringify(r.heldForGrace)}` : ''}`);
 }
 
-const report = await runFleet({
-  ...DEFAULT_FLEET,
-  hosts: positive('hosts', values.hosts), vmsPerHost: positive('vms-per-host', values['vms-per-host']), durationSeconds: positive('duration', values.duration),
-  everySeconds: positive('every', values.every), streams: positive('streams', values.streams), diskBytes: positive('disk-mib', values['disk-mib']) << 20,
-  killAgent: values['kill-agent'], restartRedis: values['restart-redis'], migrateVm: values['migrate-vm'],
-  log: (line) => process.stderr.write(`fleet: ${line}\n`),
-});
+// Ctrl-C or SIGTERM: stop at the next check and tear down (by pid) before exiting.
+const interrupt = new AbortController();
+for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => interrupt.abort(new Error(`fleet: interrupted (${sig})`)));
+
+let report: FleetReport;
+try {
+  report = await runFleet({
+    signal: interrupt.signal,
+    ...DEFAULT_FLEET,
+    hosts: positive('hosts', values.hosts), vmsPerHost: positive('vms-per-host', values['vms-per-host']), durationSeconds: positive('duration', values.duration),
+    everySeconds: positive('every', values.every), streams: positive('streams', values.streams), diskBytes: positive('disk-mib', values['disk-mib']) << 20,
+    killAgent: values['kill-agent'], restartRedis: values['restart-redis'], migrateVm: values['migrate-vm'],
+    log: (line) => process.stderr.write(`fleet: ${line}\n`),
+  });
+} catch (err) {
+  process.stderr.write(`${interrupt.signal.aborted ? (err as Error).message : (err as Error).stack}\n`);
+  process.exit(interrupt.signal.aborted ? 130 : 1);
+}
 printHuman(report);
 if (values.json) process.stdout.write(`${JSON.stringify(report)}\n`);
 process.exit(report.ok ? 0 : 1);

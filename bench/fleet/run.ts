@@ -25,6 +25,8 @@ export interface FleetOptions {
   readonly filledBytes: number;
   readonly streams: number;
   readonly log: (line: string) => void;
+  /** Ctrl-C: the run stops at its next check and still tears everything down. */
+  readonly signal?: AbortSignal;
 }
 
 export interface FleetReport {
@@ -87,7 +89,7 @@ export async function runFleet(opts: FleetOptions): Promise<FleetReport> {
     const tRun = Date.now();
     const report = await exercise(opts, stack, hosts, vms, heldFile, tRun);
     await api('DELETE', '/policies/fleet');
-    await waitFor('the last jobs to finish', async () => !(await listJobs(api)).some(isActive), 300_000);
+    await waitFor('the last jobs to finish', async () => { opts.signal?.throwIfAborted(); return !(await listJobs(api)).some(isActive); }, 300_000);
     seconds.run = since(tRun);
 
     const tVerify = Date.now();
@@ -153,6 +155,7 @@ async function exercise(opts: FleetOptions, stack: Stack, hosts: SimulatedHost[]
   while (Date.now() < end || needKill || needRedis || needMigrate) {
     if (Date.now() > end + 180_000) throw new Error('the trouble asked for did not happen within 3 minutes after the run');
     await new Promise((r) => setTimeout(r, 250));
+    opts.signal?.throwIfAborted();
     const jobs = await listJobs(api);
     const victim = hosts[0]!;
     if (needKill && existsSync(heldFile)) {
