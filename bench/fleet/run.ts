@@ -99,8 +99,9 @@ export async function runFleet(opts: FleetOptions): Promise<FleetReport> {
     if (report.killedAgent) report.killedAgent.jobState = jobs.find((j) => j.id === report.killedAgent!.jobId)?.state ?? 'missing';
     if (report.redisRestart) report.redisRestart.jobState = jobs.find((j) => j.id === report.redisRestart!.jobId)?.state ?? 'missing';
     if (report.migrated) {
+      // Its first backup on the new host: jobs come newest first, so the last line that names it.
       const line = [...details.values()].filter((d) => d.job.host === report.migrated!.to).flatMap((d) => d.events.map((e) => e.message))
-        .find((m) => m.startsWith(`${report.migrated!.vm}: backup `));
+        .filter((m) => m.startsWith(`${report.migrated!.vm}: backup `)).at(-1);
       report.migrated.backupOnNewHost = line ?? null;
       report.migrated.bitmapsRemoved = [...details.values()].filter((d) => d.job.host === report.migrated!.to).flatMap((d) => d.events.map((e) => e.message))
         .find((m) => m.startsWith('removed dirty bitmaps')) ?? null;
