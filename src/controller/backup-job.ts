@@ -109,7 +109,7 @@ async function recordOutcome(store: JobStore, ctx: JobContext, o: VmOutcome, tar
   });
   if (m && repository) await store.recordBackups([backupFromManifest(repository, m)]);
   for (const e of o.events) ctx.log('warning', e, o.vm.key);
-  ctx.log(m ? 'info' : 'error', m ? `${o.vm.name}: backup ${m.backupId} in ${repository}${m.incremental ? ' (incremental)' : ''}` : `${o.vm.name}: ${o.error?.message}`, o.vm.key);
+  ctx.log(m ? 'info' : 'error', m ? `${o.vm.name}: backup ${m.backupId} in ${repository}${m.incremental ? ' (incremental)' : m.fallbackReason ? ` (full read: ${m.fallbackReason})` : ''}` : `${o.vm.name}: ${o.error?.message}`, o.vm.key);
 }
 
 /**

@@ -86,6 +86,9 @@ export async function backupVm(req: BackupVmRequest): Promise<Manifest> {
       }
       if (!useDirtyMap && disk.incrementalFrom === null && !fallbackReason) fallbackReason = 'no changed-block tracking for this source';
       if (useDirtyMap) fallbackReason = null;
+      // A VM that moved hosts: its changed-block chain is the old host's checkpoints, so the
+      // new host reads it whole — and says where the chain stayed.
+      else if (fallbackReason?.includes('no longer exists') && previous && previous.host !== hostName()) fallbackReason = `${fallbackReason} (the VM moved: its last backup was made on host ${previous.host}, whose checkpoints this host does not have)`;
       const tees = await Promise.all(copies.map((c) => c.teeFor(disk.source.name, disk.source.sizeBytes, repo.config.chunkSizeBytes, useDirtyMap ? disk.incrementalFrom : null)));
       const diskProgress: DiskProgress = { vm: vm.name, disk: disk.source.name, bytesToRead: 0, bytesRead: 0, startedMs: clock.nowMs(), finishedMs: null };
       req.progress.disks.push(diskProgress);

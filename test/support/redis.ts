@@ -13,6 +13,8 @@ import { findFreePort, stopProcess, waitForPort } from './free-port.ts';
 export interface RedisServer {
   readonly url: string;
   readonly port: number;
+  /** The running server's pid (changes at each restart). */
+  readonly pid: number;
   restart(): Promise<void>;
   close(): Promise<void>;
 }
@@ -45,6 +47,7 @@ export async function startRedis(): Promise<RedisServer> {
   return {
     url: `redis://127.0.0.1:${port}`,
     port,
+    get pid() { return (child as ChildProcess | null)?.pid ?? 0; },
     async restart() {
       if (child) await stopProcess(child);
       await start();

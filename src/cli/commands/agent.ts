@@ -41,7 +41,9 @@ export function registerAgentCommand(program: Command): void {
       // VMBAK_AGENT_LOCK_MS shortens how long a dead agent's job waits to be taken up again (tests).
       const lockMs = Number(process.env.VMBAK_AGENT_LOCK_MS) || undefined;
       const tls = { ca: opts.ca ? readOption('--ca', opts.ca) : undefined, allowPlaintext: opts.insecureHttp === true };
-      const agent = new Agent({ controllerUrl: opts.controller, token, tls, hostName: opts.hostName, connect: opts.connect, streams: opts.streams, log, lockMs });
+      // VMBAK_AGENT_INVENTORY_MS: how often the inventory goes to the controller (tests, fleet runs; default 30 s).
+      const inventoryEveryMs = Number(process.env.VMBAK_AGENT_INVENTORY_MS) || undefined;
+      const agent = new Agent({ controllerUrl: opts.controller, token, tls, hostName: opts.hostName, connect: opts.connect, streams: opts.streams, log, lockMs, inventoryEveryMs });
       stopOnSignals(log, (signal) => agent.stop(`vmbak agent got ${signal}`));
       await agent.start();
       await new Promise(() => {}); // works until a signal

@@ -18,6 +18,7 @@ import { checkpointXml, deleteCheckpoint, getCheckpoint, listCheckpoints, newChe
 import type { CheckpointDiskSet } from './checkpoints.ts';
 import type { LibvirtVm } from './inventory.ts';
 import { quiesceAround } from './quiesce.ts';
+import { removeOrphanBitmaps } from './orphan-bitmaps.ts';
 import { defaultStateDir, newRunRecord, removeRunRecord, writeRunRecord } from './run-records.ts';
 import { findQemuPid } from './qemu-process.ts';
 import { checkScratchSeenByQemu, checkScratchSpace, defaultScratchRoot, DEFAULT_SCRATCH_RESERVE_BYTES, watchScratch } from './scratch.ts';
@@ -107,7 +108,12 @@ export async function openHotSession(input: HotSessionInput, opts: SessionOption
     for (const s of sources) await s.close().catch(() => undefined);
     await endJob(vm, uri, runDir);
     if (deleteNew) await deleteCheckpoint(vm.uuid, checkpoint, { uri });
-    else await deleteOlderCheckpoints(vm, checkpoint, uri);
+    else {
+      await deleteOlderCheckpoints(vm, checkpoint, uri);
+      // The backup is made: a failure here is a notice, and the next backup tries again.
+      const orphans = await removeOrphanBitmaps(vm, uri).catch((err: Error) => { opts.onNotice?.(`dirty bitmaps no checkpoint owns not removed: ${err.message}`); return []; });
+      if (orphans.length > 0) opts.onNotice?.(`removed dirty bitmaps no checkpoint of this host owns (the VM moved here): ${orphans.join(', ')}`);
+    }
     await cleanupRun();
   };
 

@@ -119,9 +119,14 @@ async function freeze(vm: Vm, opts: QuiesceOptions): Promise<string | null> {
   }
 }
 
-/** libvirt's answers when no agent listens: the freeze command was never sent. */
+/**
+ * libvirt's answers when the freeze command was never sent: no agent listens, or the domain is
+ * not running (paused: libvirt checks the state before it talks to the agent). Without this a
+ * paused VM's run record kept saying "may be frozen", and a kill -9 of that run left a record
+ * no sweep would take (a paused guest is not thawed) — `npm run fleet` found it.
+ */
 function agentNeverReached(detail: string): boolean {
-  return /agent is not (connected|configured|responding)|agent not available/i.test(detail);
+  return /agent is not (connected|configured|responding)|agent not available|domain is not running/i.test(detail);
 }
 
 async function thawOrWarn(vm: Vm, opts: QuiesceOptions, warnings: string[]): Promise<void> {
