@@ -53,9 +53,16 @@ export async function tallyByHost(api: Api, jobs: readonly ApiJob[]): Promise<{ 
 
 /**
  * Scheduled firings each host lacks or has twice, and jobs started more often than their
- * retries explain. `expectedRetries` are the jobs a deliberate kill made run again.
+ * retries explain. `expectedRetries` are the jobs a deliberate kill made run again. A firing
+ * the controller skipped on a host because the policy's previous run there had not finished
+ * (that run's log says so) is not lost: it is listed in `skipped`.
  */
-export function lostAndDuplicated(jobs: readonly ApiJob[], runs: Map<string, number>, hostNames: readonly string[], expectedRetries: ReadonlySet<string>): { lost: string[]; duplicated: string[] } {
+export function lostAndDuplicated(
+  jobs: readonly ApiJob[], runs: Map<string, number>, hostNames: readonly string[], expectedRetries: ReadonlySet<string>, details: ReadonlyMap<string, JobDetail>,
+): { lost: string[]; duplicated: string[]; skipped: string[] } {
+  const skips = new Set([...details.values()].flatMap((d) => d.events.map((e) => /^the firing of (\S+) was skipped on (\S+):/.exec(e.message)))
+    .filter((m): m is RegExpExecArray => m !== null).map((m) => `${m[1]} ${m[2]}`));
+  const skipped: string[] = [];
   const scheduled = jobs.filter((j) => j.kind === 'backup' && j.trigger === 'schedule');
   const fires = [...new Set(scheduled.map((j) => j.params.fireMs))].filter((f): f is number => typeof f === 'number');
   const lost: string[] = [];
@@ -65,7 +72,8 @@ export function lostAndDuplicated(jobs: readonly ApiJob[], runs: Map<string, num
     const ofFire = scheduled.filter((j) => j.params.fireMs === fire);
     for (const h of hostNames) {
       const n = ofFire.filter((j) => j.host === h).length;
-      if (n === 0) lost.push(`firing ${at}: no job on ${h}`);
+      if (n === 0 && skips.has(`${at} ${h}`)) skipped.push(`firing ${at} on ${h}: the previous run there had not finished`);
+      else if (n === 0) lost.push(`firing ${at}: no job on ${h}`);
       if (n > 1) duplicated.push(`firing ${at}: ${n} jobs on ${h}`);
     }
   }
@@ -74,5 +82,5 @@ export function lostAndDuplicated(jobs: readonly ApiJob[], runs: Map<string, num
     if (n > allowed) duplicated.push(`job ${id} started ${n} times`);
     if (n === 0 && !isActive(jobs.find((j) => j.id === id)!)) lost.push(`job ${id} never ran on an agent`);
   }
-  return { lost, duplicated };
+  return { lost, duplicated, skipped };
 }

@@ -43,6 +43,7 @@ function printHuman(r: FleetReport): void {
   if (r.migrated) out(`  moved ${r.migrated.vm} ${r.migrated.from} → ${r.migrated.to}: ${r.migrated.backupOnNewHost ?? 'no backup on the new host'}${r.migrated.bitmapsRemoved ? `; ${r.migrated.bitmapsRemoved}` : ''}`);
   for (const f of r.failures) out(`  not succeeded: ${f}`);
   out(`  lost: ${r.lost.length ? r.lost.join('; ') : 'none'}; run twice: ${r.duplicated.length ? r.duplicated.join('; ') : 'none'}`);
+  if (r.skipped.length) out(`  skipped (previous run not finished): ${r.skipped.join('; ')}`);
   out(`  leftovers: ${r.leftovers.length ? r.leftovers.join('; ') : 'none'}${r.heldForGrace ? `; held by gc for its grace period: ${JSON.stringify(r.heldForGrace)}` : ''}`);
 }
 

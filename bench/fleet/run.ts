@@ -41,6 +41,8 @@ export interface FleetReport {
   /** Jobs that did not succeed: id, host, error. */
   failures: string[];
   lost: string[];
+  /** Firings skipped on a host whose previous run of the policy had not finished. */
+  skipped: string[];
   duplicated: string[];
   seconds: { setup: number; run: number; verify: number; teardown: number };
 }
@@ -95,7 +97,7 @@ export async function runFleet(opts: FleetOptions): Promise<FleetReport> {
     const tVerify = Date.now();
     const jobs = await listJobs(api);
     const { hosts: tally, runs, details } = await tallyByHost(api, jobs);
-    const { lost, duplicated } = lostAndDuplicated(jobs, runs, hosts.map((h) => h.name), new Set(report.killedAgent ? [report.killedAgent.jobId] : []));
+    const { lost, duplicated, skipped } = lostAndDuplicated(jobs, runs, hosts.map((h) => h.name), new Set(report.killedAgent ? [report.killedAgent.jobId] : []), details);
     if (report.killedAgent) report.killedAgent.jobState = jobs.find((j) => j.id === report.killedAgent!.jobId)?.state ?? 'missing';
     if (report.redisRestart) report.redisRestart.jobState = jobs.find((j) => j.id === report.redisRestart!.jobId)?.state ?? 'missing';
     if (report.migrated) {
@@ -133,7 +135,7 @@ export async function runFleet(opts: FleetOptions): Promise<FleetReport> {
     });
     const ok = Object.values(vmReport).every((v) => v.restoreVerified) && leftovers.length === 0 && lost.length === 0 && duplicated.length === 0 && failures.length === 0
       && (!opts.killAgent || report.killedAgent?.jobState === 'succeeded');
-    return { ok, hosts: tally, vms: vmReport, leftovers, heldForGrace: gc.heldForGrace, failures, lost, duplicated, seconds, ...report };
+    return { ok, hosts: tally, vms: vmReport, leftovers, heldForGrace: gc.heldForGrace, failures, lost, duplicated, skipped, seconds, ...report };
   } finally {
     const tDown = Date.now();
     await stack?.stop().catch((err: unknown) => opts.log(`stopping the stack: ${String(err)}`));
