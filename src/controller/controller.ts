@@ -10,7 +10,7 @@ import { mkdirSync } from 'node:fs';
 import { VmbakError, describeError, parseDuration, systemClock, type Clock, type Hypervisor, type StoragePool, type VmInfo } from '../core/index.ts';
 import { defaultStateDir, hostName } from '../host/index.ts';
 import {
-  CARE_TASKS, activePolicyJob, appendJobEvent, backupFromManifest, forgetBackups, getBackup, dataDirPaths, getJob, getPolicy, listJobVms, listRepositories, loadSecretsBox, markJobsInterrupted,
+  CARE_TASKS, activePolicyJob, deleteJobsBefore, appendJobEvent, backupFromManifest, forgetBackups, getBackup, dataDirPaths, getJob, getPolicy, listJobVms, listRepositories, loadSecretsBox, markJobsInterrupted,
   defaultClaimant, listHosts, openCatalog, requestJobControl, takeJobControls, pruneClaims, recordAudit, recordHostSeen, recordHostStreams, replaceRepositoryBackups, setJobProgress, setJobState,
   type CatalogJob, type JobKind, type JobTrigger, type OpenCatalog, type SecretsBox,
 } from '../catalog/index.ts';
@@ -62,6 +62,8 @@ export interface ControllerOptions {
   readonly rpoEveryMs?: number;
   /** A host silent this long raises host.lost (default 5 min). */
   readonly hostLostMs?: number;
+  /** Finished jobs older than this many days are deleted with their logs (default 180). */
+  readonly jobHistoryDays?: number;
   readonly schedulerTickMs?: number;
 }
 
@@ -185,6 +187,9 @@ export class Controller implements ControllerApi {
     const hypervisor = this.hypervisor;
     if (hypervisor) this.every(this.opts.rpoEveryMs ?? 30_000, () => checkInstantVms(hypervisor, defaultStateDir(), this.notifier, this.catalog.clock.nowMs()));
     this.every(Math.min(60_000, this.opts.hostLostMs ?? DEFAULT_HOST_LOST_MS), () => checkHosts(this.catalog, this.notifier, this.opts.hostLostMs));
+    // The job history would otherwise grow for ever (a job and its log lines are a few KiB per VM backed up).
+    const historyMs = (this.opts.jobHistoryDays ?? 180) * 86_400_000;
+    this.every(3_600_000, () => deleteJobsBefore(this.catalog, this.catalog.clock.nowMs() - historyMs));
     // Claims only guard against running a firing twice: a week of them is plenty.
     this.every(3_600_000, () => pruneClaims(this.catalog, this.catalog.clock.nowMs() - 7 * 86_400_000));
     this.ready = true;

@@ -17,6 +17,7 @@ interface ServeOptions {
   secretsKey?: string;
   streams: number;
   maxWritersPerRepo: number;
+  jobHistoryDays: number;
   localAgent: boolean;
   connect?: string;
   tlsCert?: string;
@@ -41,6 +42,7 @@ export function registerServeCommand(program: Command): void {
     .option('--secrets-key <file>', 'key file for stored credentials (default: DATA_DIR/secrets.key)')
     .option('--streams <n>', 'VM backups at once on this host', parseStreams, 2)
     .option('--max-writers-per-repo <n>', 'backup jobs writing to one repository at once; more wait queued', parseMaxWriters, 4)
+    .option('--job-history-days <n>', 'finished jobs (with their logs) are kept this many days', parseHistoryDays, 180)
     .option('--no-local-agent', 'only schedule and serve; agents on the hosts run the jobs')
     .option('--connect <uri>', 'libvirt URI of the local agent (default: qemu:///system)')
     .option('--tls-cert <file>', 'serve the API over HTTPS with this certificate (PEM)')
@@ -58,7 +60,7 @@ export function registerServeCommand(program: Command): void {
       const log = pino({ base: { service: 'vmbak' }, redact: { paths: REDACTED_LOG_PATHS, censor: '[redacted]' } });
       const controller = await Controller.open({
         dataDir: opts.dataDir, catalog: opts.catalog, redis: opts.redis, configFile: opts.config, secretsKeyFile: opts.secretsKey, localAgent: opts.localAgent,
-        streams: opts.streams, maxWritersPerRepository: opts.maxWritersPerRepo, connect: opts.connect, log,
+        streams: opts.streams, maxWritersPerRepository: opts.maxWritersPerRepo, jobHistoryDays: opts.jobHistoryDays, connect: opts.connect, log,
       });
       const tls = opts.tlsCert ? { cert: readFileSync(opts.tlsCert), key: readFileSync(opts.tlsKey!) } : undefined;
       const app = createApiServer({ controller, logger: { stream: process.stdout }, tls, consoleDir: opts.consoleDir });
@@ -95,4 +97,10 @@ function parseListen(value: string): { host: string; port: number } {
   const port = Number(m?.[2]);
   if (!m || !Number.isInteger(port) || port < 0 || port > 65535) throw new VmbakError('USAGE', { detail: `--listen ${value}: give HOST:PORT, such as 127.0.0.1:8470` });
   return { host: m[1]!.replace(/^\[|\]$/g, ''), port };
+}
+
+function parseHistoryDays(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 36_500) throw new VmbakError('USAGE', { detail: `--job-history-days ${value}: give a whole number of days from 1 to 36500` });
+  return n;
 }
