@@ -15,12 +15,11 @@ import { tmpdir } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { Browser, Page } from 'playwright-core';
 import { createTestVm, destroyAllTestVms, destroyTestVm, ensureLibvirt, virshTest, type TestVm } from './support/libvirt.ts';
 import { tempDir, vmbak } from './support/vmbak-cli.ts';
 import { startConsoleServer, warningsOf, type ConsoleServer } from './support/console-server.ts';
+import { startWebhookReceiver } from './support/webhook-receiver.ts';
 import { buildConsole, chromiumUnavailable, launchChromium, recordConsoleErrors, seriousA11yViolations } from './support/browser.ts';
 
 const run = promisify(execFile);
@@ -195,11 +194,9 @@ test('the console: restore in place and as a download, the prune simulator, the 
   if (unavailable) return t.skip(unavailable);
   const startedMs = Date.now();
   // A webhook that answers 200: the channel's "Send test" has somewhere to deliver.
-  const hooks: string[] = [];
-  const hook = createServer((req, res) => { req.resume(); req.on('end', () => { hooks.push(req.url ?? ''); res.end('ok'); }); });
-  await new Promise<void>((r) => hook.listen(0, '127.0.0.1', r));
-  t.after(() => { hook.close(); });
-  await apiAsAdmin('POST', '/alerts/channels', { name: 'hook', type: 'webhook', url: `http://127.0.0.1:${(hook.address() as AddressInfo).port}/vmbak` });
+  const hook = await startWebhookReceiver(t);
+  const hooks = hook.paths;
+  await apiAsAdmin('POST', '/alerts/channels', { name: 'hook', type: 'webhook', url: hook.url });
 
   const context = await browser!.newContext({ viewport: { width: 1280, height: 900 } });
   context.setDefaultTimeout(15_000);

@@ -14,13 +14,12 @@ import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { Browser, Page } from 'playwright-core';
 import { createUser, dataDirPaths, openCatalog, syncHostVms } from '../src/catalog/index.ts';
 import { jsonLine, tempDir, vmbak } from './support/vmbak-cli.ts';
 import { buildDisk, buildExt4, sh } from './support/guest-images.ts';
 import { startConsoleServer, warningsOf, type ConsoleServer } from './support/console-server.ts';
+import { startWebhookReceiver } from './support/webhook-receiver.ts';
 import { buildConsole, chromiumUnavailable, launchChromium, recordConsoleErrors, seriousA11yViolations } from './support/browser.ts';
 
 const tmp = tempDir('console-pages');
@@ -177,10 +176,8 @@ test('restore points as a calendar; the Files step finds, browses and downloads,
 test('admins add a repository (tested first), a user, a channel and a rule; the settings page; a viewer sees no create form', { timeout: 120_000 }, async (t) => {
   if (unavailable) return t.skip(unavailable);
   const startedMs = Date.now();
-  const hooks: string[] = [];
-  const hook = createServer((req, res) => { req.resume(); req.on('end', () => { hooks.push(req.url ?? ''); res.end('ok'); }); });
-  await new Promise<void>((r) => hook.listen(0, '127.0.0.1', r));
-  t.after(() => { hook.close(); });
+  const hook = await startWebhookReceiver(t);
+  const hooks = hook.paths;
   const context = await browser!.newContext({ viewport: { width: 1280, height: 900 } });
   context.setDefaultTimeout(15_000);
   const page = await context.newPage();
@@ -228,7 +225,7 @@ test('admins add a repository (tested first), a user, a channel and a rule; the 
   await nav(page, 'Alerts');
   await checkPage(page, 'Alerts');
   await page.getByRole('textbox', { name: 'Channel name' }).fill('hook');
-  await page.getByRole('textbox', { name: 'Webhook URL' }).fill(`http://127.0.0.1:${(hook.address() as AddressInfo).port}/vmbak`);
+  await page.getByRole('textbox', { name: 'Webhook URL' }).fill(hook.url);
   await page.getByRole('button', { name: 'Add channel' }).click();
   await page.getByTestId('channels').getByRole('row').filter({ hasText: 'hook' }).waitFor();
   await page.getByRole('button', { name: 'Send test to hook' }).click();
