@@ -36,8 +36,6 @@ export class PackWriter {
   private sizeBytes = 0;
   private readonly pendingIds = new Set<string>();
   private readonly uploads = new Set<Promise<void>>();
-  /** Set while a full pack waits for an upload slot: adds wait too (see add). */
-  private flushing: Promise<void> | null = null;
   private failure: unknown = null;
   private readonly target: Target;
   private readonly keys: MasterKeys | null;
@@ -63,10 +61,6 @@ export class PackWriter {
 
   /** Adds a blob (copied: the caller may reuse its memory once this returns). */
   async add(chunkId: Buffer, blob: Uint8Array): Promise<void> {
-    // Batches add concurrently. Without this wait, an add arriving while a full pack waits for
-    // an upload slot found no pack and took a fresh 17 MiB buffer: a backup ended up with four
-    // or five pack buffers instead of one plus one per upload slot.
-    while (this.flushing) await this.flushing;
     this.throwIfFailed();
     if (this.pack && this.sizeBytes + blob.length > this.pack.length) await this.flush();
     this.pack ??= this.takeBuffer(blob.length);
@@ -87,19 +81,8 @@ export class PackWriter {
   }
 
   private async flush(): Promise<void> {
-    while (this.flushing) await this.flushing;
+    if (this.entries.length === 0 || !this.pack) return;
     const buffer = this.pack;
-    if (this.entries.length === 0 || !buffer) return;
-    const done = this.startUpload(buffer);
-    // Adds only wait for the flush to end; its failure is thrown here and by the next add.
-    const settled = done.then(() => undefined, () => undefined);
-    this.flushing = settled;
-    void settled.then(() => { if (this.flushing === settled) this.flushing = null; });
-    await done;
-  }
-
-  /** Detaches the full pack and starts its upload once an upload slot is free. */
-  private async startUpload(buffer: Buffer): Promise<void> {
     const blobBytes = this.sizeBytes;
     const entries = this.entries;
     this.pack = null;
