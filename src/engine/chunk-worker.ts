@@ -5,13 +5,13 @@
 // (registered once) rather than transferring buffers: a transfer is a fresh allocation on the
 // receiving side, and that churn made garbage collection the largest cost after zstd.
 
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort } from 'node:worker_threads';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { splitMasterSecret, computeChunkId, encodeChunkInto, decodeChunkInto } from '../repository/thread-entry.ts';
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { releaseBuffer } from '../core/index.ts';
-import type { DecodeItem, SlotMessage, WorkerRequest, WorkerReply } from './worker-protocol.ts';
+import type { DecodeItem, InitMessage, SlotMessage, WorkerRequest, WorkerReply } from './worker-protocol.ts';
 
 // zstd and AES-GCM hand back a new buffer for every chunk. Left to V8, that garbage piles up
 // to ~100 MiB per worker before a full collection marks the whole heap; a minor collection
@@ -28,8 +28,9 @@ function allocated(bytes: number): void {
   collectGarbage({ type: 'minor' });
 }
 
-const { secret, compressionLevel } = workerData as { secret: Uint8Array | null; compressionLevel: number };
-const keys = secret ? splitMasterSecret(Buffer.from(secret)) : null;
+// Set by the init message, which comes before any request.
+let keys: ReturnType<typeof splitMasterSecret> | null = null;
+let compressionLevel = 0;
 const slots = new Map<number, { input: Buffer; output: Buffer }>();
 const held = new Map<number, { data: Buffer; chunkSizeBytes: number; slot: number | null }>();
 let zeros = Buffer.alloc(0);
@@ -152,7 +153,12 @@ function writeFully(fd: number, data: Buffer, position: number): void {
 
 
 
-parentPort!.on('message', (req: WorkerRequest | SlotMessage) => {
+parentPort!.on('message', (req: WorkerRequest | SlotMessage | InitMessage) => {
+  if (req.op === 'init') {
+    keys = req.secret ? splitMasterSecret(Buffer.from(req.secret)) : null;
+    compressionLevel = req.compressionLevel;
+    return;
+  }
   if (req.op === 'slot') {
     slots.set(req.slot, { input: Buffer.from(req.input), output: Buffer.from(req.output) });
     return;

@@ -1,6 +1,6 @@
 // The backup and restore pipelines: bounded, back-pressured, cancellable, with the CPU work
 // on a worker-thread pool.
-export { WorkerPool } from './worker-pool.ts';
+export { WorkerPool, prestartWorkers } from './worker-pool.ts';
 export { backupVm, vmLockName, type BackupVmRequest, type VmIdentity } from './backup-vm.ts';
 export { restoreBackup, type RestoreRequest, type RestoredDisk } from './restore-backup.ts';
 export { restoreAsNewVm, planInPlaceRestore, describeInPlacePlan, executeInPlaceRestore } from './restore-vm.ts';

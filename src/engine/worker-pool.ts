@@ -1,12 +1,35 @@
 // A fixed pool of chunk workers (one per core by default), started on first use: a backup
 // whose disks are all skipped as unchanged never pays for booting them. Requests carry a job
 // id; a job's follow-up request (encode after hash) goes to the worker that holds its data.
+//
+// A worker takes ~0.1-0.2 s to boot (a V8 isolate, its modules). Commands that will surely
+// need workers call prestartWorkers() first thing, so that boot overlaps with opening the
+// repository (the passphrase's scrypt, the chunk table) instead of following it; the pool
+// then adopts those workers and sends them the keys.
 
 import { Worker } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
 import { VmbakError } from '../core/index.ts';
 import type { Repository } from '../repository/index.ts';
-import type { SlotMessage, WorkerReply, WorkerRequest } from './worker-protocol.ts';
+import type { InitMessage, SlotMessage, WorkerReply, WorkerRequest } from './worker-protocol.ts';
+
+const WORKER_URL = new URL(import.meta.url.endsWith('.ts') ? './chunk-worker.ts' : './chunk-worker.js', import.meta.url);
+
+/** Booted workers no pool has taken yet; they do not keep the process alive. */
+const prestarted: Worker[] = [];
+
+/** Boots `count` chunk workers now, for the next pool to take (see the top of this file). */
+export function prestartWorkers(count = availableParallelism()): void {
+  while (prestarted.length < count) {
+    const worker = new Worker(WORKER_URL);
+    worker.unref();
+    // A worker that fails before a pool takes it is dropped; the pool then boots its own.
+    const drop = (): void => { const i = prestarted.indexOf(worker); if (i >= 0) prestarted.splice(i, 1); };
+    worker.on('error', drop);
+    worker.on('exit', drop);
+    prestarted.push(worker);
+  }
+}
 
 type Pending = { resolve: (r: WorkerReply) => void; reject: (e: unknown) => void };
 
@@ -40,9 +63,10 @@ export class WorkerPool {
     for (let i = 0; i < count; i++) this.load.push(0);
     this.start = () => {
       for (let i = 0; i < count; i++) {
-        const worker = new Worker(new URL(import.meta.url.endsWith('.ts') ? './chunk-worker.ts' : './chunk-worker.js', import.meta.url), {
-          workerData: { secret: secret ? new Uint8Array(secret) : null, compressionLevel },
-        });
+        const worker = prestarted.shift() ?? new Worker(WORKER_URL);
+        worker.removeAllListeners('error').removeAllListeners('exit').ref();
+        // Messages arrive in order: the keys come before any request.
+        worker.postMessage({ op: 'init', secret: secret ? new Uint8Array(secret) : null, compressionLevel } satisfies InitMessage);
         worker.on('message', (reply: WorkerReply) => this.settle(reply));
         worker.on('error', (err) => this.failAll(err));
         this.workers.push(worker);

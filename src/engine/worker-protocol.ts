@@ -24,6 +24,17 @@ export interface DecodeItem {
   readonly diskOffsetBytes?: number;
 }
 
+/**
+ * A worker's first message: the repository's master secret (null: unencrypted) and
+ * compression level. Workers are spawned without them, so they can boot while the
+ * repository is still being opened (see prestartWorkers).
+ */
+export interface InitMessage {
+  readonly op: 'init';
+  readonly secret: Uint8Array | null;
+  readonly compressionLevel: number;
+}
+
 /** Registers a shared slot with a worker (no reply); sent once, before the slot's first use. */
 export interface SlotMessage {
   readonly op: 'slot';

@@ -8,7 +8,7 @@ export { judgeBackupRun, type BackupVerdict, type RunStatus, type VmFailure } fr
 export { findVms, selectVms, matchesVmPattern, type VmSelection, type Selectable } from './vm-selection.ts';
 export { connectHypervisor, listVms, imageFilesVm, domainXmlVm, type HypervisorConnection, type OfflineVm } from './hypervisors.ts';
 export { sweepLeftovers, describeLeftover } from './leftovers.ts';
-export { withWorkerPool, type PoolLimits } from './worker-pools.ts';
+export { withWorkerPool, prestartWorkers, type PoolLimits } from './worker-pools.ts';
 export {
   restoreDisks, restoreAsVm, planRestoreInPlace, executeRestoreInPlace,
   type RestoreRun, type DiskRestoreRequest, type NewVmRestoreRequest, type InPlaceRestorePlan, type InPlaceRestoreRequest,

@@ -4,6 +4,7 @@
 // however the operation ends so no worker thread outlives it.
 
 import { WorkerPool } from '../engine/index.ts';
+export { prestartWorkers } from '../engine/index.ts';
 import type { Repository } from '../repository/index.ts';
 
 export interface PoolLimits {

@@ -3,7 +3,7 @@
 
 import type { Command } from 'commander';
 import { VmbakError, formatBytes, formatDuration, formatRate } from '../../core/index.ts';
-import { newProgress, resolveBackupRef, restoreDisks } from '../../services/index.ts';
+import { newProgress, prestartWorkers, resolveBackupRef, restoreDisks } from '../../services/index.ts';
 import { abortOnSignals, openRepository, withRepoOptions } from '../context.ts';
 import { startProgressBar } from '../progress-bar.ts';
 import { runInstantRestore } from '../restore-instant.ts';
@@ -41,6 +41,7 @@ export function registerRestoreCommand(program: Command): void {
       if (modes !== 1) throw new VmbakError('USAGE', { detail: 'restore needs exactly one of --to DIR, --as-vm NAME, --in-place' });
       if (opts.migrate && !opts.instant) throw new VmbakError('USAGE', { detail: '--migrate goes with --instant' });
       if (opts.instant) return runInstantRestore(ref, opts);
+      prestartWorkers();
       if (opts.asVm || opts.inPlace) return runVmRestore(ref, opts);
       if (!opts.to) throw new VmbakError('USAGE', { detail: 'restore needs --to DIR' });
       if (opts.format !== 'raw' && opts.format !== 'qcow2') throw new VmbakError('USAGE', { detail: `--format ${opts.format}: give raw or qcow2` });
