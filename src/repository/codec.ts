@@ -9,7 +9,7 @@
 
 import { constants, zstdCompressSync, zstdDecompressSync } from 'node:zlib';
 import { compressFrame, decompressFrame, decompressFrameInto } from './zstd-context.ts';
-import { releaseBuffer } from '../core/index.ts';
+import { copyBytes, releaseBuffer } from '../core/index.ts';
 import { chunkIdOf, seal, sealInto, sha256, unseal, SEAL_OVERHEAD_BYTES, type MasterKeys } from './crypto.ts';
 
 const PAYLOAD_RAW = 0;
@@ -55,7 +55,7 @@ export function encodeChunkInto(keys: MasterKeys | null, chunkId: Uint8Array, da
   const type = PAYLOAD_TYPE[useZstd ? PAYLOAD_ZSTD : PAYLOAD_RAW]!;
   if (keys) return sealInto(keys.encryptionKey, [type, body], chunkId, out, at);
   out[at] = type[0]!;
-  Buffer.from(body.buffer, body.byteOffset, body.length).copy(out, at + 1);
+  copyBytes(body, out, at + 1);
   return body.length + 1;
 }
 

@@ -3,7 +3,7 @@
 // passphrase by scrypt. Its first half encrypts objects, its second half keys the HMAC that
 // names chunks, so chunk ids reveal nothing about content to someone without the key.
 
-import { releaseBuffer } from '../core/index.ts';
+import { copyBytes, releaseBuffer } from '../core/index.ts';
 import { createCipheriv, createDecipheriv, createHash, createHmac, createSecretKey, randomBytes, randomFillSync, scrypt, type BinaryLike, type KeyObject } from 'node:crypto';
 
 export const MASTER_SECRET_BYTES = 64;
@@ -73,7 +73,8 @@ export function sealInto(key: Buffer | KeyObject, parts: readonly Uint8Array[], 
   // GCM is a stream mode: update() returns as many bytes as it is given and final() none.
   for (const part of parts) {
     const encrypted = cipher.update(part);
-    end += encrypted.copy(out, end);
+    // out is usually a batch slot's shared memory: copyBytes, not Buffer#copy (see there).
+    end += copyBytes(encrypted, out, end);
     releaseBuffer(encrypted);
   }
   end += cipher.final().copy(out, end);

@@ -8,7 +8,7 @@
 // target, and it keeps the concurrent batches of a backup from each taking a fresh pack
 // buffer while the full one waits for its slot.
 
-import { type Target } from '../core/index.ts';
+import { copyBytes, type Target } from '../core/index.ts';
 import { sha256 } from './crypto.ts';
 import type { ChunkTable } from './chunk-table.ts';
 import { chunkKey } from './chunk-table.ts';
@@ -87,9 +87,8 @@ export class PackWriter {
     }
     this.pendingIds.add(chunkKey(chunkId));
     this.entries.push({ chunkId, offsetBytes: this.sizeBytes, lengthBytes: blob.length });
-    // Buffer#copy is a plain memmove; TypedArray#set from a SharedArrayBuffer view (the batch
-    // slots) is V8's atomics-safe copy, ten times slower.
-    Buffer.from(blob.buffer, blob.byteOffset, blob.length).copy(this.pack, this.sizeBytes);
+    // Blobs come from the batch slots' shared memory: copyBytes, not Buffer#copy (see there).
+    copyBytes(blob, this.pack, this.sizeBytes);
     this.sizeBytes += blob.length;
     if (this.sizeBytes >= this.options.packSizeBytes) this.flush();
   }
