@@ -40,7 +40,7 @@ async function ok(args: string[], e: NodeJS.ProcessEnv = env): Promise<CliResult
   return r;
 }
 
-interface IndexJson { backupId: string; walked: string[]; reused: string[]; launchMs: number | null; durationMs: number; baseBackupId: string | null; filesystems: { id: string; entries: number; error: string | null }[] }
+interface IndexJson { backupId: string; walked: string[]; reused: string[]; launchMs: number | null; durationMs: number; baseBackupId: string | null; filesystems: { id: string; entries: number; error: string | null; extentDigest: string | null }[] }
 interface FindJson { files: { vm: string; fs: string; path: string; versions: { sizeBytes: number; mtime: string; sha256: string | null; backups: { backupId: string }[] }[] }[]; unindexed: string[] }
 
 const ids: Record<string, string[]> = { alpha: [], beta: [], gamma: [] };
@@ -63,7 +63,10 @@ async function backupAll(): Promise<void> {
 
 async function index(vm: string, extra: string[] = []): Promise<IndexJson> {
   const r = jsonLine<IndexJson>(await ok(['index', `${vm}@latest`, '--json', ...extra]));
-  process.stderr.write(`# index ${vm} ${r.backupId}: walked [${r.walked}] reused [${r.reused}] launch ${r.launchMs} ms, total ${r.durationMs} ms\n`);
+  // The extent digests decide what is reused: printed so that a wrong walk can be told apart
+  // (no extents found: null; the blocks differ: another digest).
+  const digests = r.filesystems.map((f) => `${f.id}=${f.extentDigest?.slice(0, 12) ?? 'null'}`).join(' ');
+  process.stderr.write(`# index ${vm} ${r.backupId}: walked [${r.walked}] reused [${r.reused}] base ${r.baseBackupId} digests ${digests} launch ${r.launchMs} ms, total ${r.durationMs} ms\n`);
   return r;
 }
 

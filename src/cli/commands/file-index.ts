@@ -39,7 +39,7 @@ export function registerIndexCommand(program: Command): void {
           process.stdout.write(`${JSON.stringify({
             backupId: backup.backupId, vm: backup.vm.name, baseBackupId: r.baseBackupId, walked: r.walked, reused: r.reused,
             launchMs: r.launchMs, durationMs: r.durationMs,
-            filesystems: fss.map((f) => ({ id: f.id, type: f.type, entries: f.entryCount, reusedFrom: f.reusedFrom, error: f.error, warnings: f.warnings ?? [] })),
+            filesystems: fss.map((f) => ({ id: f.id, type: f.type, entries: f.entryCount, reusedFrom: f.reusedFrom, error: f.error, warnings: f.warnings ?? [], extents: f.extents ?? null, extentDigest: f.extentDigest ?? null })),
           })}\n`);
         } else {
           for (const f of fss) {
