@@ -3,9 +3,11 @@
 // id; a job's follow-up request (encode after hash) goes to the worker that holds its data.
 //
 // A worker takes ~0.1-0.2 s to boot (a V8 isolate, its modules). Commands that will surely
-// need workers call prestartWorkers() first thing, so that boot overlaps with opening the
-// repository (the passphrase's scrypt, the chunk table) instead of following it; the pool
-// then adopts those workers and sends them the keys.
+// need workers (restore) call prestartWorkers() first thing, so that boot overlaps with
+// opening the repository (the passphrase's scrypt, the chunk table) instead of following it;
+// the pool then adopts those workers and sends them the keys. Backup does not: its unchanged
+// image files are skipped without workers, and booting them anyway cost that path 15% more
+// CPU (0.13 s) for no measured gain in a backup that reads.
 
 import { Worker } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';

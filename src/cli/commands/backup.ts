@@ -6,7 +6,6 @@
 import type { Command } from 'commander';
 import { VmbakError, formatBytes } from '../../core/index.ts';
 import {
-  prestartWorkers,
   backupVms, connectHypervisor, lazyRepoHandle, newProgress, type BackupSelection, type BackupVerdict, type VmOutcome,
 } from '../../services/index.ts';
 import { collect, openRepositoryAt, openRepositoryWith, repoLocations, withRepoOptions, type RepoOptions } from '../context.ts';
@@ -70,7 +69,6 @@ export function registerBackupCommand(program: Command): void {
       const copyTargets = opts.copyTo.map((location) => lazyRepoHandle(location, () => openRepositoryWith(location, opts.copyToPassphraseFile, 'VMBAK_TO_PASSPHRASE')));
       const maxPauseMs = parseDurationMs(opts.maxPause, '--max-pause');
       const selection = selectionOf(opts);
-      prestartWorkers();
       const progress = newProgress(Date.now());
       const control = startJobControl({ command: 'backup', vms: opts.vm.length > 0 ? opts.vm : opts.image, progress, maxPauseMs });
       let stopBar = (): void => {};
