@@ -28,6 +28,21 @@ test('partitions, whole disks and linear logical volumes map to disk extents; st
   assert.equal(found.get('/dev/sdc1'), null);
 });
 
+test('libguestfs names are translated to the kernel\'s when the appliance\'s own disk was probed first', () => {
+  // As a real appliance printed them: the guest's disk is the kernel's sdb, libguestfs's /dev/sda.
+  const probed = [
+    'blk sda 8:0 0 8388608', 'blk sdb 8:16 0 69632', 'blk sdb1 8:17 2048 32768', 'blk sdb2 8:18 34816 32768', 'dm No devices found',
+    'path /dev/sdb', 'path /dev/sda', 'root 8:0',
+  ];
+  const found = parseExtents(probed, ['/dev/sda1', '/dev/sda2', '/dev/sda'], new Map([['/dev/sda', 'alpha']]));
+  assert.deepEqual(found.get('/dev/sda1'), [{ disk: 'alpha', startByte: MiB, lengthBytes: 16 * MiB }]);
+  assert.deepEqual(found.get('/dev/sda2'), [{ disk: 'alpha', startByte: 17 * MiB, lengthBytes: 16 * MiB }]);
+  assert.deepEqual(found.get('/dev/sda'), [{ disk: 'alpha', startByte: 0, lengthBytes: 34 * MiB }]);
+  // The same disks in the usual order give the same extents.
+  const usual = ['blk sda 8:0 0 69632', 'blk sda1 8:1 2048 32768', 'blk sda2 8:2 34816 32768', 'blk sdb 8:16 0 8388608', 'path /dev/sda', 'path /dev/sdb', 'root 8:16'];
+  assert.deepEqual(parseExtents(usual, ['/dev/sda2'], new Map([['/dev/sda', 'alpha']])).get('/dev/sda2'), found.get('/dev/sda2'));
+});
+
 test('the digest changes with a chunk under the extent, not with one beside it', () => {
   const index = new DiskIndex(64 * MiB, MiB);
   for (let i = 0; i < index.count; i++) index.setId(i, Buffer.alloc(32, i + 1));

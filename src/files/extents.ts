@@ -4,6 +4,12 @@
 // these extents with the previous index's: equal ids mean equal blocks, so the filesystem's
 // listing cannot have changed and is reused without walking. Anything not understood
 // (striped or nested mappings) has no extents, and is always walked.
+//
+// The appliance's kernel names disks in the order it probes them, which is not always the
+// order they were added: its own root disk is sometimes sda and the guest's disk sdb. The
+// names libguestfs gives us (/dev/sdX) count the disks of /dev/disk/by-path in numeric order,
+// the root disk left out; sysfs and device-mapper speak the kernel's names, so each name is
+// translated before it is looked up.
 
 import { createHash } from 'node:crypto';
 import type { DiskExtent, DiskIndex } from '../repository/index.ts';
@@ -19,6 +25,9 @@ export async function findExtents(g: Guestfish, devices: readonly string[], disk
   const lines = await applianceSh(g, [
     'for d in /sys/class/block/*; do n=${d##*/}; echo "blk $n $(cat $d/dev) $(cat $d/start 2>/dev/null || echo 0) $(cat $d/size)"; done',
     'dmsetup table 2>/dev/null | sed "s/^/dm /"',
+    'for l in $(ls -1v /dev/disk/by-path 2>/dev/null); do case $l in *-part*) ;; *) echo "path $(readlink -f /dev/disk/by-path/$l)";; esac; done',
+    // mountinfo: id, parent, major:minor, root, mount point, ...; the last "/" is the one in use.
+    'while read -r id parent dev root at rest; do [ "$at" = / ] && r=$dev; done < /proc/self/mountinfo; echo "root $r"',
   ].join('\n'), 60_000);
   return parseExtents(lines, devices, diskOf);
 }
@@ -34,7 +43,32 @@ export function parseExtents(lines: readonly string[], devices: readonly string[
     const m = /^dm (\S+): (.*)$/.exec(l);
     if (m) tables.set(m[1]!, [...(tables.get(m[1]!) ?? []), m[2]!]);
   }
-  return new Map(devices.map((device) => [device, extentsOf(device, blocks, tables, diskOf)]));
+  const toKernel = kernelNames(lines, blocks);
+  const kernelDiskOf = new Map([...diskOf].map(([device, disk]) => [toKernel(device), disk]));
+  return new Map(devices.map((device) => [device, extentsOf(toKernel(device), blocks, tables, kernelDiskOf)]));
+}
+
+/** Translates libguestfs's `/dev/sdX[N]` to the appliance kernel's name for the same device. */
+function kernelNames(lines: readonly string[], blocks: readonly BlockDevice[]): (device: string) => string {
+  const root = lines.map((l) => /^root (\d+:\d+)$/.exec(l)?.[1]).find((r) => r !== undefined);
+  const disks = lines.flatMap((l) => {
+    const name = /^path \/dev\/(\S+)$/.exec(l)?.[1];
+    return name && blocks.find((b) => b.name === name)?.dev !== root ? [name] : [];
+  });
+  // No by-path links (an older appliance): libguestfs's names are the kernel's.
+  if (disks.length === 0) return (device) => device;
+  return (device) => {
+    const m = /^\/dev\/sd([a-z]+)(\d*)$/.exec(device);
+    const disk = m ? disks[driveIndex(m[1]!)] : undefined;
+    return disk ? `/dev/${disk}${m![2]}` : device;
+  };
+}
+
+/** `a` → 0, `z` → 25, `aa` → 26: the drive letters' numbering. */
+function driveIndex(letters: string): number {
+  let n = 0;
+  for (const c of letters) n = n * 26 + (c.charCodeAt(0) - 96);
+  return n - 1;
 }
 
 function extentsOf(device: string, blocks: readonly BlockDevice[], tables: ReadonlyMap<string, string[]>, diskOf: ReadonlyMap<string, string>): DiskExtent[] | null {
