@@ -9,12 +9,12 @@ import { execFile, spawn } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { VmbakError, formatBytes } from '../core/index.ts';
+import { PACKAGE_ROOT } from '../core/package-root.ts';
 
 const run = promisify(execFile);
-const BUILD_SCRIPT = fileURLToPath(new URL('../../scripts/build-guest.sh', import.meta.url));
+const BUILD_SCRIPT = join(PACKAGE_ROOT, 'scripts', 'build-guest.sh');
 const AGENT_CHANNEL = 'org.qemu.guest_agent.0';
 const NOTE = '/mnt/vmbak-demo.txt';
 

@@ -10,13 +10,12 @@ import { spawn } from 'node:child_process';
 import { mkdtemp, open, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { createCipheriv, createHash } from 'node:crypto';
 import { VmbakError, formatBytes } from '../../core/index.ts';
 import { guestDemoUnavailable, runGuestDemo, serveDemo } from '../demo-guest.ts';
 
-// The entry point beside this module: main.ts when run from the sources, main.js when compiled.
-const MAIN = fileURLToPath(new URL(import.meta.url.endsWith('.ts') ? '../main.ts' : '../main.js', import.meta.url));
+// The entry point this process runs (src/cli/main.ts, or the bundle's dist/cli/main.js).
+const MAIN = process.argv[1]!;
 
 export function registerDemoCommand(program: Command): void {
   program.command('demo')

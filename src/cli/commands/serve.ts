@@ -6,8 +6,9 @@
 
 import type { Command } from 'commander';
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { VmbakError } from '../../core/index.ts';
+import { PACKAGE_ROOT } from '../../core/package-root.ts';
 import { stopOnSignals } from '../service-lifetime.ts';
 
 interface ServeOptions {
@@ -28,8 +29,7 @@ interface ServeOptions {
   consoleDir: string;
 }
 
-// The same path from src/cli/commands (running from source) and dist/cli/commands (built).
-const BUILT_CONSOLE_DIR = fileURLToPath(new URL('../../../dist/web', import.meta.url));
+const BUILT_CONSOLE_DIR = join(PACKAGE_ROOT, 'dist', 'web');
 
 export function registerServeCommand(program: Command): void {
   program.command('serve')

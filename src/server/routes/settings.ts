@@ -2,20 +2,11 @@
 // keeps its state (data dir, catalog), how it runs jobs and on which hosts; and when each
 // repository is looked after next (verify new, verify all, gc), from the scheduler's cron.
 
-import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { listHosts } from '../../catalog/index.ts';
+import { packageVersion } from '../../core/package-root.ts';
 import { route } from '../routing.ts';
 import { hostSchema } from '../schemas.ts';
-
-/** package.json sits three levels up both from src/server/routes and dist/server/routes. */
-function packageVersion(): string {
-  try {
-    return (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version?: string }).version ?? 'unknown';
-  } catch {
-    return 'unknown';
-  }
-}
 
 const VERSION = packageVersion();
 const ms = z.number().describe('milliseconds since the Unix epoch');
