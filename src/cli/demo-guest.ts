@@ -10,11 +10,10 @@ import { chmodSync, chownSync, existsSync, mkdirSync, writeFileSync } from 'node
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { VmbakError, formatBytes } from '../core/index.ts';
-import { PACKAGE_ROOT } from '../core/package-root.ts';
+import { VmbakError, formatBytes, packageRoot } from '../core/index.ts';
 
 const run = promisify(execFile);
-const BUILD_SCRIPT = join(PACKAGE_ROOT, 'scripts', 'build-guest.sh');
+const BUILD_SCRIPT = join(packageRoot(), 'scripts', 'build-guest.sh');
 const AGENT_CHANNEL = 'org.qemu.guest_agent.0';
 const NOTE = '/mnt/vmbak-demo.txt';
 

@@ -2,7 +2,7 @@
 // the work and its decisions are the services' (src/services), shared with the API.
 
 import { Command } from 'commander';
-import { packageVersion } from '../core/package-root.ts';
+import { packageVersion } from '../core/index.ts';
 // Each module is imported only when its command runs: loading every command (the server, the
 // catalog, the console's API) cost a backup or restore ~0.35 CPU-s before any work, loading
 // one ~0.2. Help, --version and unknown commands load them all, so listings and suggestions

@@ -8,3 +8,4 @@ export * from './units.ts';
 export * from './buffers.ts';
 export * from './hypervisor.ts';
 export * from './loopback.ts';
+export * from './package-root.ts';

@@ -22,9 +22,14 @@ function packageName(path: string): string | null {
   }
 }
 
-export const PACKAGE_ROOT = findPackageRoot(dirname(fileURLToPath(import.meta.url)));
+let root: string | null = null;
+
+/** The folder holding vmbak's package.json (found once, on first use). */
+export function packageRoot(): string {
+  return root ??= findPackageRoot(dirname(fileURLToPath(import.meta.url)));
+}
 
 /** The version in vmbak's package.json. */
 export function packageVersion(): string {
-  return (JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version?: string }).version ?? 'unknown';
+  return (JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version?: string }).version ?? 'unknown';
 }

@@ -7,8 +7,7 @@
 import type { Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { VmbakError } from '../../core/index.ts';
-import { PACKAGE_ROOT } from '../../core/package-root.ts';
+import { VmbakError, packageRoot } from '../../core/index.ts';
 import { stopOnSignals } from '../service-lifetime.ts';
 
 interface ServeOptions {
@@ -29,7 +28,7 @@ interface ServeOptions {
   consoleDir: string;
 }
 
-const BUILT_CONSOLE_DIR = join(PACKAGE_ROOT, 'dist', 'web');
+const BUILT_CONSOLE_DIR = join(packageRoot(), 'dist', 'web');
 
 export function registerServeCommand(program: Command): void {
   program.command('serve')

@@ -4,7 +4,7 @@
 
 import { z } from 'zod';
 import { listHosts } from '../../catalog/index.ts';
-import { packageVersion } from '../../core/package-root.ts';
+import { packageVersion } from '../../core/index.ts';
 import { route } from '../routing.ts';
 import { hostSchema } from '../schemas.ts';
 
