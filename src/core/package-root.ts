@@ -7,29 +7,34 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-function findPackageRoot(from: string): string {
+interface PackageJson { readonly name?: string; readonly version?: string }
+
+/** The nearest folder above `from` holding vmbak's package.json, with that file read. */
+function findPackage(from: string): { readonly dir: string; readonly json: PackageJson } {
   for (let dir = from; ; dir = dirname(dir)) {
-    if (packageName(join(dir, 'package.json')) === 'vmbak') return dir;
+    const json = readPackageJson(join(dir, 'package.json'));
+    if (json?.name === 'vmbak') return { dir, json };
     if (dirname(dir) === dir) throw new Error(`vmbak's package.json is in no folder above ${from}`);
   }
 }
 
-function packageName(path: string): string | null {
+function readPackageJson(path: string): PackageJson | null {
   try {
-    return (JSON.parse(readFileSync(path, 'utf8')) as { name?: string }).name ?? null;
+    return JSON.parse(readFileSync(path, 'utf8')) as PackageJson;
   } catch {
     return null;
   }
 }
 
-let root: string | null = null;
+let found: ReturnType<typeof findPackage> | null = null;
+const ownPackage = () => found ??= findPackage(dirname(fileURLToPath(import.meta.url)));
 
 /** The folder holding vmbak's package.json (found once, on first use). */
 export function packageRoot(): string {
-  return root ??= findPackageRoot(dirname(fileURLToPath(import.meta.url)));
+  return ownPackage().dir;
 }
 
 /** The version in vmbak's package.json. */
 export function packageVersion(): string {
-  return (JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version?: string }).version ?? 'unknown';
+  return ownPackage().json.version ?? 'unknown';
 }
