@@ -8,7 +8,7 @@
 // target, and it keeps the concurrent batches of a backup from each taking a fresh pack
 // buffer while the full one waits for its slot.
 
-import { copyBytes, type Target } from '../core/index.ts';
+import { copyBytes, pageAlignedBuffer, type Target } from '../core/index.ts';
 import { sha256 } from './crypto.ts';
 import type { ChunkTable } from './chunk-table.ts';
 import { chunkKey } from './chunk-table.ts';
@@ -167,7 +167,8 @@ export class PackWriter {
     if (this.buffersLive >= this.maxUploads + 1) return null;
     this.buffersLive++;
     this.peakBuffers = Math.max(this.peakBuffers, this.buffersLive);
-    return Buffer.allocUnsafe(want);
+    // Page-aligned, so a local target can write the pack around the page cache.
+    return pageAlignedBuffer(want);
   }
 
   private giveBack(buffer: Buffer): void {

@@ -3,16 +3,21 @@
 // so a crash leaves either the old object or the new one, plus at worst a stray temp file
 // that listing ignores and gc removes.
 
+import { constants } from 'node:fs';
 import { mkdir, open, readdir, rename, rm, stat, statfs, link, unlink } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { dirname, join, relative, sep } from 'node:path';
-import { VmbakError, describeError, type ByteRange, type ObjectInfo, type Target, type TargetSpace } from '../core/index.ts';
+import { DIRECT_IO_ALIGN_BYTES, VmbakError, describeError, isPageAligned, type ByteRange, type ObjectInfo, type Target, type TargetSpace } from '../core/index.ts';
 
 export const TEMP_MARKER = '.vmbak-tmp-';
+/** Objects from this size up (packs) are written around the page cache when they can be. */
+const DIRECT_WRITE_MIN_BYTES = 1 << 20;
 
 export class LocalTarget implements Target {
   readonly displayUrl: string;
   private readonly root: string;
+  /** False once the filesystem refused an O_DIRECT write (tmpfs, some FUSE filesystems). */
+  private directWrites = true;
 
   constructor(root: string) {
     this.root = root;
@@ -121,22 +126,34 @@ export class LocalTarget implements Target {
     const tmp = `${final}${TEMP_MARKER}${randomBytes(6).toString('hex')}`;
     try {
       await mkdir(dirname(final), { recursive: true });
-      const fh = await open(tmp, 'wx');
-      try {
-        let done = 0;
-        while (done < data.length) {
-          const { bytesWritten } = await fh.write(data, done, data.length - done);
-          done += bytesWritten;
-        }
-        await fh.sync();
-      } finally {
-        await fh.close();
-      }
+      if (!(await this.writeDirect(tmp, data))) await writeFully(tmp, 'wx', data, 0, true);
       return tmp;
     } catch (err) {
       await rm(tmp, { force: true }).catch(() => {});
       throw this.ioError('put', name, err);
     }
+  }
+
+  /**
+   * Writes big page-aligned objects (packs) around the page cache: they are written once and
+   * read back rarely, so caching them only costs fresh pages and evicts what the host (its
+   * VMs) has cached. The aligned bulk goes out with O_DIRECT, the tail and the fsync through
+   * an ordinary descriptor. Returns false, leaving no file, when this does not apply or the
+   * filesystem refuses O_DIRECT (from then on this target writes through the cache).
+   */
+  private async writeDirect(tmp: string, data: Uint8Array): Promise<boolean> {
+    if (!this.directWrites || data.length < DIRECT_WRITE_MIN_BYTES || !isPageAligned(data)) return false;
+    const bulk = data.length - (data.length % DIRECT_IO_ALIGN_BYTES);
+    try {
+      await writeFully(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_DIRECT, data.subarray(0, bulk), 0);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EINVAL') throw err;
+      this.directWrites = false;
+      await rm(tmp, { force: true });
+      return false;
+    }
+    await writeFully(tmp, 'r+', data.subarray(bulk), bulk, true);
+    return true;
   }
 
   private async walk(dir: string, out: ObjectInfo[]): Promise<void> {
@@ -163,5 +180,20 @@ export class LocalTarget implements Target {
     if (code === 'ENOSPC' || code === 'EDQUOT') return new VmbakError('TARGET_FULL', { target: this.displayUrl, detail }, { cause: err });
     if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') return new VmbakError('TARGET_DENIED', { target: this.displayUrl, detail }, { cause: err });
     return new VmbakError('TARGET_IO', { target: this.displayUrl, op, object, detail }, { cause: err });
+  }
+}
+
+/** Writes all of data at position into path, opened with flags, fsyncs it when asked, and closes it. */
+async function writeFully(path: string, flags: string | number, data: Uint8Array, position: number, sync = false): Promise<void> {
+  const fh = await open(path, flags, 0o666);
+  try {
+    let done = 0;
+    while (done < data.length) {
+      const { bytesWritten } = await fh.write(data, done, data.length - done, position + done);
+      done += bytesWritten;
+    }
+    if (sync) await fh.sync();
+  } finally {
+    await fh.close();
   }
 }
