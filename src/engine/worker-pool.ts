@@ -11,7 +11,7 @@
 
 import { Worker } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
-import { VmbakError } from '../core/index.ts';
+import { VmbakError, pageAlignedSharedMemory } from '../core/index.ts';
 import type { Repository } from '../repository/index.ts';
 import type { InitMessage, SlotMessage, WorkerReply, WorkerRequest } from './worker-protocol.ts';
 
@@ -112,6 +112,8 @@ export class WorkerPool {
     this.ensureStarted();
     const i = this.freeSlots.findIndex((s) => s.input.length >= inputBytes && s.output.length >= outputBytes);
     if (i >= 0) return this.freeSlots.splice(i, 1)[0]!;
+    // Page-aligned, so a source can read into it with O_DIRECT (raw image files, see
+    // hypervisors/raw-file-reader.ts).
     const input = pageAlignedSharedMemory(inputBytes);
     const output = new SharedArrayBuffer(outputBytes);
     const slot: BatchSlot = { id: this.nextSlotId++, input: Buffer.from(input), output: Buffer.from(output) };
@@ -152,16 +154,3 @@ export class WorkerPool {
   }
 }
 
-const WASM_PAGE_BYTES = 64 * 1024;
-// Node has WebAssembly; the project's type libraries do not describe it.
-declare const WebAssembly: { Memory: new (descriptor: { initial: number; maximum: number; shared: boolean }) => { readonly buffer: SharedArrayBuffer } };
-
-/**
- * Shared memory whose start is page-aligned, so a source can read into it with O_DIRECT (raw
- * image files, see hypervisors/raw-file-reader.ts). A SharedArrayBuffer's memory comes from
- * malloc and is not aligned; a shared WebAssembly memory is mapped by V8 on page boundaries.
- */
-function pageAlignedSharedMemory(bytes: number): SharedArrayBuffer {
-  const pages = Math.max(1, Math.ceil(bytes / WASM_PAGE_BYTES));
-  return new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true }).buffer;
-}
