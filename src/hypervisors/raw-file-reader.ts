@@ -12,9 +12,7 @@
 
 import { constants } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
-import { VmbakError, describeError } from '../core/index.ts';
-
-const DIRECT_ALIGN_BYTES = 4096;
+import { DIRECT_IO_ALIGN_BYTES, VmbakError, describeError } from '../core/index.ts';
 
 export interface RawFileReader {
   read(offsetBytes: number, lengthBytes: number, into?: Buffer): Promise<Buffer>;
@@ -25,7 +23,7 @@ export async function openRawFileReader(absPath: string): Promise<RawFileReader>
   const buffered = await open(absPath, 'r');
   const direct = await open(absPath, constants.O_RDONLY | (constants.O_DIRECT ?? 0)).catch(() => null);
   let useDirect = direct !== null && constants.O_DIRECT !== undefined;
-  const aligned = (n: number): boolean => n % DIRECT_ALIGN_BYTES === 0;
+  const aligned = (n: number): boolean => n % DIRECT_IO_ALIGN_BYTES === 0;
   return {
     async read(offsetBytes, lengthBytes, into) {
       const dest = into ? into.subarray(0, lengthBytes) : Buffer.allocUnsafe(lengthBytes);
