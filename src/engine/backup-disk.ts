@@ -40,6 +40,8 @@ export interface DiskBackupInput {
   readonly previous: DiskIndex | null;
   /** True when source.mapDirty reports changes since `previous` was taken. */
   readonly useDirtyMap: boolean;
+  /** zstd level for the chunks the repository lacks (compressionLevelFor). */
+  readonly compressionLevel: number;
 }
 
 export interface DiskBackupResult {
@@ -83,7 +85,7 @@ export async function backupDisk(ctx: DiskBackupContext, input: DiskBackupInput)
       if (ctx.diskProgress) ctx.diskProgress.bytesRead += length;
       // The tee copies the batch before its promise is returned; it never rejects.
       const teed = ctx.tee?.batch(first, slot.input.subarray(0, length));
-      const stored = sumBytes(await storeBatch(ctx.pool, ctx.writer, slot, length, chunkSizeBytes, indexChunks(index, first)));
+      const stored = sumBytes(await storeBatch(ctx.pool, ctx.writer, slot, length, chunkSizeBytes, input.compressionLevel, indexChunks(index, first)));
       bytesNew += stored;
       ctx.progress.bytesNew += stored;
       ctx.progress.bytesStored = ctx.writer.bytesStored;

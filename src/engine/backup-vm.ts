@@ -7,7 +7,7 @@ import { hostName } from '../host/index.ts';
 import { createHash } from 'node:crypto';
 import { systemClock, type BackupSession, type Clock } from '../core/index.ts';
 import {
-  PackWriter, acquireLock, latestBackupOf, recordBackup, type ChunkTable, type DiskIndex, type Manifest, type ManifestDisk, type Repository,
+  PackWriter, acquireLock, compressionLevelFor, latestBackupOf, recordBackup, type ChunkTable, type DiskIndex, type Manifest, type ManifestDisk, type Repository,
 } from '../repository/index.ts';
 import { openChunkTableForWriting } from '../repository/index.ts';
 import { backupDisk } from './backup-disk.ts';
@@ -100,7 +100,7 @@ export async function backupVm(req: BackupVmRequest): Promise<Manifest> {
       req.progress.disks.push(diskProgress);
       const result = await backupDisk(
         { pool: req.pool, writer, chunkSizeBytes: repo.config.chunkSizeBytes, signal, progress: req.progress, gate: req.gate, tee: teeToAll(tees.filter((t): t is DiskTee => t !== undefined)), diskProgress },
-        { source: disk.source, previous: base, useDirtyMap },
+        { source: disk.source, previous: base, useDirtyMap, compressionLevel: compressionLevelFor(repo.config, base !== null) },
       );
       indexes.set(disk.source.name, result.index);
       disks.push({

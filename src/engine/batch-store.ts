@@ -17,8 +17,10 @@ export interface NewChunk {
   readonly lengthBytes: number;
 }
 
-/** Stores the chunks held in slot.input[0, lengthBytes); returns those that were new. */
-export async function storeBatch(pool: WorkerPool, writer: PackWriter, slot: BatchSlot, lengthBytes: number, chunkSizeBytes: number, chunks: BatchChunks): Promise<NewChunk[]> {
+/** Stores the chunks held in slot.input[0, lengthBytes), new ones compressed at zstd `level`; returns those that were new. */
+export async function storeBatch(
+  pool: WorkerPool, writer: PackWriter, slot: BatchSlot, lengthBytes: number, chunkSizeBytes: number, level: number, chunks: BatchChunks,
+): Promise<NewChunk[]> {
   const count = Math.ceil(lengthBytes / chunkSizeBytes);
   const worker = pool.pick();
   const jobId = pool.newJobId();
@@ -40,7 +42,7 @@ export async function storeBatch(pool: WorkerPool, writer: PackWriter, slot: Bat
     }
   }
   const wanted = Buffer.concat(toEncode.map(idOf));
-  const encoded = await pool.run(worker, { op: 'encode', jobId, indices: toEncode, ids: wanted.buffer.slice(wanted.byteOffset, wanted.byteOffset + wanted.length) as ArrayBuffer });
+  const encoded = await pool.run(worker, { op: 'encode', jobId, indices: toEncode, ids: wanted.buffer.slice(wanted.byteOffset, wanted.byteOffset + wanted.length) as ArrayBuffer, level });
   if (encoded.op !== 'encode') throw new VmbakError('INTERNAL', { detail: 'unexpected worker reply' });
   const added: NewChunk[] = [];
   let at = 0;

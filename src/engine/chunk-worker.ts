@@ -30,7 +30,6 @@ function allocated(bytes: number): void {
 
 // Set by the init message, which comes before any request.
 let keys: ReturnType<typeof splitMasterSecret> | null = null;
-let compressionLevel = 0;
 const slots = new Map<number, { input: Buffer; output: Buffer }>();
 const held = new Map<number, { data: Buffer; chunkSizeBytes: number; slot: number | null }>();
 let zeros = Buffer.alloc(0);
@@ -81,7 +80,7 @@ function handle(req: WorkerRequest): { reply: WorkerReply; transfer: ArrayBuffer
       let at = 0;
       const blobBytes = req.indices.map((index, n) => {
         const piece = pieceOf(batch.data, batch.chunkSizeBytes, index);
-        const written = encodeChunkInto(keys, idOf(n), piece, compressionLevel, out, at);
+        const written = encodeChunkInto(keys, idOf(n), piece, req.level, out, at);
         allocated(written);
         at += written;
         return written;
@@ -156,7 +155,6 @@ function writeFully(fd: number, data: Buffer, position: number): void {
 parentPort!.on('message', (req: WorkerRequest | SlotMessage | InitMessage) => {
   if (req.op === 'init') {
     keys = req.secret ? splitMasterSecret(Buffer.from(req.secret)) : null;
-    compressionLevel = req.compressionLevel;
     return;
   }
   if (req.op === 'slot') {

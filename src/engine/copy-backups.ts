@@ -13,7 +13,7 @@
 
 import { VmbakError } from '../core/index.ts';
 import {
-  PackWriter, acquireLock, listBackups, loadChunkTable, noteGcPlan, openChunkTableForWriting, operationLockName, recordBackup,
+  PackWriter, acquireLock, compressionLevelFor, listBackups, loadChunkTable, noteGcPlan, openChunkTableForWriting, operationLockName, recordBackup,
   type DiskIndex, type HeldLock, type Manifest, type Repository,
 } from '../repository/index.ts';
 import type { WorkerPool } from './worker-pool.ts';
@@ -115,10 +115,12 @@ async function copyOneBackup(
   const written: { id: Buffer; lengthBytes: number }[] = [];
   let bytesRead = 0;
   let bytesSent = 0;
+  // Incremental in B when B holds the backup this one was taken after.
+  const level = compressionLevelFor(to.config, m.parentBackupId !== null && inB.has(m.parentBackupId));
   for (const d of m.disks) {
     const source = await ctx.from.readDiskIndex(m.backupId, d.name);
     if (source.digest() !== d.digest) throw new VmbakError('INDEX_CORRUPT', { backupId: m.backupId, disk: d.name, detail: `does not match the digest in its manifest (in ${ctx.from.displayUrl})` });
-    const r = await copyDiskChunks(ctx, m.backupId, d.name, source);
+    const r = await copyDiskChunks(ctx, m.backupId, d.name, source, level);
     indexes.set(d.name, r.index);
     written.push(...r.written);
     bytesRead += r.bytesRead;

@@ -49,7 +49,8 @@ interface SourceChunk {
   readonly lengthBytes: number;
 }
 
-export async function copyDiskChunks(ctx: DiskCopyContext, backupId: string, disk: string, source: DiskIndex): Promise<DiskCopyResult> {
+/** level: zstd level for the chunks B lacks (compressionLevelFor B). */
+export async function copyDiskChunks(ctx: DiskCopyContext, backupId: string, disk: string, source: DiskIndex, level: number): Promise<DiskCopyResult> {
   const index = new DiskIndex(source.sizeBytes, source.chunkSizeBytes);
   const unique = new Map<string, SourceChunk>();
   for (let i = 0; i < source.count; i++) {
@@ -82,7 +83,7 @@ export async function copyDiskChunks(ctx: DiskCopyContext, backupId: string, dis
     const slot = ctx.toPool.acquireSlot(plain.length, members.length * maxBlobBytes(source.chunkSizeBytes));
     try {
       plain.copy(slot.input);
-      const added = await storeBatch(ctx.toPool, ctx.writer, slot, plain.length, source.chunkSizeBytes, {
+      const added = await storeBatch(ctx.toPool, ctx.writer, slot, plain.length, source.chunkSizeBytes, level, {
         setId: (k, id) => { for (const p of members[k]!.tag.positions) index.setId(p, id); },
         lengthOf: (k) => members[k]!.tag.lengthBytes,
       });

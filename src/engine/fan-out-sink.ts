@@ -30,10 +30,12 @@ export class DiskCopySink implements DiskTee {
   private readonly pool: WorkerPool;
   private readonly writer: PackWriter;
   private readonly base: DiskIndex | null;
+  private readonly compressionLevel: number;
   private toReadLater: number[] = [];
 
-  constructor(pool: WorkerPool, writer: PackWriter, sizeBytes: number, chunkSizeBytes: number, base: DiskIndex | null) {
+  constructor(pool: WorkerPool, writer: PackWriter, sizeBytes: number, chunkSizeBytes: number, base: DiskIndex | null, compressionLevel: number) {
     this.pool = pool;
+    this.compressionLevel = compressionLevel;
     this.writer = writer;
     this.base = base;
     this.index = new DiskIndex(sizeBytes, chunkSizeBytes);
@@ -56,7 +58,7 @@ export class DiskCopySink implements DiskTee {
     const chunk = this.index.chunkSizeBytes;
     const slot = this.pool.acquireSlot(data.length, Math.ceil(data.length / chunk) * maxBlobBytes(chunk));
     data.copy(slot.input);
-    return storeBatch(this.pool, this.writer, slot, data.length, chunk, indexChunks(this.index, first))
+    return storeBatch(this.pool, this.writer, slot, data.length, chunk, this.compressionLevel, indexChunks(this.index, first))
       .then((added) => { this.bytesNew += sumBytes(added); }, (err: unknown) => this.fail(err))
       .finally(() => this.pool.releaseSlot(slot));
   }

@@ -7,7 +7,7 @@
 import { hostName } from '../host/index.ts';
 import { VmbakError, describeError } from '../core/index.ts';
 import {
-  PackWriter, acquireLock, latestBackupOf, openChunkTableForWriting, recordBackup,
+  PackWriter, acquireLock, compressionLevelFor, latestBackupOf, openChunkTableForWriting, recordBackup,
   type DiskIndex, type HeldLock, type Manifest, type Repository,
 } from '../repository/index.ts';
 import type { BackupSession } from '../core/index.ts';
@@ -69,8 +69,8 @@ export class FanOutCopy {
     const p = this.prepared;
     if (!p || this.failure) return undefined;
     let base: DiskIndex | null = null;
+    const prev = p.previous?.disks.find((d) => d.name === disk);
     try {
-      const prev = p.previous?.disks.find((d) => d.name === disk);
       if (p.previous && prev && incrementalFrom !== null && p.previous.checkpointId === incrementalFrom
           && prev.sizeBytes === sizeBytes && prev.chunkSizeBytes === chunkSizeBytes) {
         const index = await p.repo.readDiskIndex(p.previous.backupId, disk);
@@ -80,7 +80,8 @@ export class FanOutCopy {
     } catch {
       base = null;
     }
-    const sink = new DiskCopySink(p.pool, p.writer, sizeBytes, chunkSizeBytes, base);
+    // The copy's new chunks are incremental when it holds this disk's previous backup.
+    const sink = new DiskCopySink(p.pool, p.writer, sizeBytes, chunkSizeBytes, base, compressionLevelFor(p.repo.config, prev !== undefined));
     this.sinks.set(disk, sink);
     return sink;
   }

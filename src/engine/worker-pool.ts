@@ -52,15 +52,15 @@ export class WorkerPool {
   private readonly freeSlots: BatchSlot[] = [];
   private nextSlotId = 0;
 
-  /** A pool that encodes for this repository: its key (when encrypted) and compression level. */
+  /** A pool that encodes for this repository (with its key, when encrypted). */
   static forRepository(repo: Repository, size?: number): WorkerPool {
-    return new WorkerPool(repo.keys ? repo.masterSecret : null, repo.config.compression.level, size);
+    return new WorkerPool(repo.keys ? repo.masterSecret : null, size);
   }
 
   private readonly start: (() => void) | null;
   private started = false;
 
-  constructor(secret: Buffer | null, compressionLevel: number, size = availableParallelism()) {
+  constructor(secret: Buffer | null, size = availableParallelism()) {
     const count = Math.max(1, size);
     for (let i = 0; i < count; i++) this.load.push(0);
     this.start = () => {
@@ -68,7 +68,7 @@ export class WorkerPool {
         const worker = prestarted.shift() ?? new Worker(WORKER_URL);
         worker.removeAllListeners('error').removeAllListeners('exit').ref();
         // Messages arrive in order: the keys come before any request.
-        worker.postMessage({ op: 'init', secret: secret ? new Uint8Array(secret) : null, compressionLevel } satisfies InitMessage);
+        worker.postMessage({ op: 'init', secret: secret ? new Uint8Array(secret) : null } satisfies InitMessage);
         worker.on('message', (reply: WorkerReply) => this.settle(reply));
         worker.on('error', (err) => this.failAll(err));
         this.workers.push(worker);

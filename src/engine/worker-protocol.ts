@@ -6,8 +6,8 @@ export type WorkerRequest =
    * longer than the batch: lengthBytes says how much counts.
    */
   | { op: 'hash'; jobId: number; data?: ArrayBuffer; slot?: number; lengthBytes?: number; chunkSizeBytes: number; keep: boolean }
-  /** Encodes chunks of a batch held in a slot (by `hash` with keep) into the slot's output. */
-  | { op: 'encode'; jobId: number; indices: number[]; ids: ArrayBuffer }
+  /** Encodes chunks of a batch held in a slot (by `hash` with keep) into the slot's output, compressed at zstd `level`. */
+  | { op: 'encode'; jobId: number; indices: number[]; ids: ArrayBuffer; level: number }
   /**
    * Authenticates and decompresses blobs. output 'discard' only checks them (verify); a file
    * output has the worker write each chunk at its disk offset itself (restore), so decoded
@@ -25,14 +25,13 @@ export interface DecodeItem {
 }
 
 /**
- * A worker's first message: the repository's master secret (null: unencrypted) and
- * compression level. Workers are spawned without them, so they can boot while the
- * repository is still being opened (see prestartWorkers).
+ * A worker's first message: the repository's master secret (null: unencrypted). Workers are
+ * spawned without it, so they can boot while the repository is still being opened (see
+ * prestartWorkers).
  */
 export interface InitMessage {
   readonly op: 'init';
   readonly secret: Uint8Array | null;
-  readonly compressionLevel: number;
 }
 
 /** Registers a shared slot with a worker (no reply); sent once, before the slot's first use. */

@@ -9,6 +9,16 @@ export const FORMAT_VERSION = 1;
 export const DEFAULT_CHUNK_SIZE_BYTES = 64 * 1024;
 export const DEFAULT_PACK_SIZE_BYTES = 16 * 1024 * 1024;
 export const DEFAULT_COMPRESSION_LEVEL = 1;
+/**
+ * The level for the new chunks of a backup that builds on a previous one of the same disk. A
+ * first backup stores everything and is bound by compression, so it uses the fast level; a
+ * later one stores few chunks, so compressing them harder costs little time, and they are
+ * what a repository grows by day after day. Level 4 is the last before zstd's lazy
+ * strategies halve the speed (docs/format.md, "Compression level").
+ */
+export const DEFAULT_INCREMENTAL_COMPRESSION_LEVEL = 4;
+
+const levelSchema = z.number().int().min(-7).max(22);
 
 const configSchema = z.object({
   format: z.literal('vmbak-repository'),
@@ -17,11 +27,17 @@ const configSchema = z.object({
   createdAt: z.string(),
   chunkSizeBytes: z.number().int().min(4096).max(16 * 1024 * 1024),
   packSizeBytes: z.number().int().min(1024 * 1024),
-  compression: z.object({ algorithm: z.literal('zstd'), level: z.number().int().min(-7).max(22) }),
+  // incrementalLevel is absent in repositories made before it existed: `level` throughout.
+  compression: z.object({ algorithm: z.literal('zstd'), level: levelSchema, incrementalLevel: levelSchema.optional() }),
   encryption: z.object({ algorithm: z.literal('aes-256-gcm'), chunkId: z.literal('hmac-sha256'), kdf: z.literal('scrypt') }).nullable(),
 });
 
 export type RepositoryConfig = z.infer<typeof configSchema>;
+
+/** The zstd level for new chunks; incremental: the repository holds a previous backup of the disk. */
+export function compressionLevelFor(config: RepositoryConfig, incremental: boolean): number {
+  return incremental ? config.compression.incrementalLevel ?? config.compression.level : config.compression.level;
+}
 
 export function encodeConfig(config: RepositoryConfig): Buffer {
   return Buffer.from(JSON.stringify(config, null, 2) + '\n');

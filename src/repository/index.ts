@@ -11,7 +11,9 @@ export { acquireLock, operationLockName, listLocks, describeOwner, type HeldLock
 export { recordBackup, unusedBackupId } from './record-backup.ts';
 export { type Manifest, type ManifestDisk } from './manifest.ts';
 export { encodeExportedKey } from './keys.ts';
-export { DEFAULT_CHUNK_SIZE_BYTES, DEFAULT_COMPRESSION_LEVEL, DEFAULT_PACK_SIZE_BYTES, type RepositoryConfig } from './config.ts';
+export {
+  DEFAULT_CHUNK_SIZE_BYTES, DEFAULT_COMPRESSION_LEVEL, DEFAULT_INCREMENTAL_COMPRESSION_LEVEL, DEFAULT_PACK_SIZE_BYTES, compressionLevelFor, type RepositoryConfig,
+} from './config.ts';
 export { listBackups, listBackupIds, resolveBackupRef, latestBackupOf, newBackupId, matchesVm, type BackupListing } from './backup-list.ts';
 export { openChunkTableForWriting, noteGcPlan, readGcPlan, GC_LOCK } from './gc-plan.ts';
 export { planPrune, executePrune, type RetentionPolicy, type PrunePlan } from './prune.ts';

@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { VmbakError, isVmbakError, type Target } from '../core/index.ts';
 import {
-  DEFAULT_CHUNK_SIZE_BYTES, DEFAULT_COMPRESSION_LEVEL, DEFAULT_PACK_SIZE_BYTES, FORMAT_VERSION,
+  DEFAULT_CHUNK_SIZE_BYTES, DEFAULT_COMPRESSION_LEVEL, DEFAULT_INCREMENTAL_COMPRESSION_LEVEL, DEFAULT_PACK_SIZE_BYTES, FORMAT_VERSION,
   decodeConfig, encodeConfig, type RepositoryConfig,
 } from './config.ts';
 import { splitMasterSecret, type MasterKeys } from './crypto.ts';
@@ -22,6 +22,8 @@ export interface InitOptions {
   readonly chunkSizeBytes?: number;
   readonly packSizeBytes?: number;
   readonly compressionLevel?: number;
+  /** For incremental backups' new chunks; default: the larger of compressionLevel and DEFAULT_INCREMENTAL_COMPRESSION_LEVEL. */
+  readonly incrementalCompressionLevel?: number;
 }
 
 /** How to unlock: a passphrase, or the master key printed by `vmbak key export`. */
@@ -59,6 +61,8 @@ export class Repository {
     // Only init makes the location (an S3 bucket): elsewhere a missing one is an error.
     await target.prepare?.();
     if (await target.stat(CONFIG_OBJECT)) throw new VmbakError('REPO_EXISTS', { repo: target.displayUrl });
+    const level = options.compressionLevel ?? DEFAULT_COMPRESSION_LEVEL;
+    const incrementalLevel = options.incrementalCompressionLevel ?? Math.max(level, DEFAULT_INCREMENTAL_COMPRESSION_LEVEL);
     const config: RepositoryConfig = {
       format: 'vmbak-repository',
       version: FORMAT_VERSION,
@@ -66,7 +70,7 @@ export class Repository {
       createdAt: new Date().toISOString(),
       chunkSizeBytes: options.chunkSizeBytes ?? DEFAULT_CHUNK_SIZE_BYTES,
       packSizeBytes: options.packSizeBytes ?? DEFAULT_PACK_SIZE_BYTES,
-      compression: { algorithm: 'zstd', level: options.compressionLevel ?? DEFAULT_COMPRESSION_LEVEL },
+      compression: { algorithm: 'zstd', level, incrementalLevel },
       encryption: options.passphrase === null ? null : { algorithm: 'aes-256-gcm', chunkId: 'hmac-sha256', kdf: 'scrypt' },
     };
     let secret: Buffer | null = null;
