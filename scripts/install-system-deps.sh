@@ -7,7 +7,7 @@ set -euo pipefail
 PKGS=(
   qemu-utils qemu-system-x86 libvirt-daemon-system libvirt-clients libnbd-bin
   libguestfs-tools libguestfs-xfs xfsprogs lvm2 ntfs-3g dosfstools mtools zip unzip cryptsetup-bin
-  fdisk e2fsprogs openssl procps time psmisc
+  fdisk e2fsprogs openssl procps time psmisc strace
   openssh-server openssh-client vsftpd radosgw ceph-mon ceph-osd
   restic borgbackup zstd faketime
   postgresql redis-server

@@ -9,7 +9,7 @@ import { promisify } from 'node:util';
 import { VmbakError, describeError } from '../core/index.ts';
 import { acquireLock, loadChunkTable, noteGcPlan, operationLockName, type Manifest, type Repository } from '../repository/index.ts';
 import type { WorkerPool } from './worker-pool.ts';
-import { restoreDiskToRaw, temporaryPathFor } from './restore-disk.ts';
+import { restoreDiskToRaw, syncDirectory, syncFile, temporaryPathFor } from './restore-disk.ts';
 import { digestRawImage } from './disk-digest.ts';
 import type { ProgressCounters } from './progress.ts';
 
@@ -56,7 +56,7 @@ export async function restoreBackup(req: RestoreRequest): Promise<RestoredDisk[]
       const finalPath = join(req.toDir, `${d.name}.${req.format}`);
       const rawPath = req.format === 'raw' ? finalPath : temporaryPathFor(join(req.toDir, `${d.name}.raw`));
       try {
-        await restoreDiskToRaw({ repo, table, pool: req.pool, backupId: manifest.backupId, disk: d.name, index, outputPath: rawPath, signal, progress: req.progress });
+        await restoreDiskToRaw({ repo, table, pool: req.pool, backupId: manifest.backupId, disk: d.name, index, outputPath: rawPath, signal, progress: req.progress, durable: rawPath === finalPath });
         if (req.verify) {
           const digest = await digestRawImage(rawPath, d.sizeBytes, d.chunkSizeBytes, req.pool, signal);
           if (digest !== d.digest) throw new VmbakError('DIGEST_MISMATCH', { disk: d.name, backupId: manifest.backupId });
@@ -86,7 +86,10 @@ async function convertToQcow2(rawPath: string, qcow2Path: string): Promise<void>
   const tmp = temporaryPathFor(qcow2Path);
   try {
     await run('qemu-img', ['convert', '-q', '-f', 'raw', '-O', 'qcow2', rawPath, tmp]);
+    // On disk before it takes the final name, as the raw restore is (restore-disk.ts).
+    await syncFile(tmp);
     await rename(tmp, qcow2Path);
+    await syncDirectory(dirname(qcow2Path));
   } catch (err) {
     await rm(tmp, { force: true });
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new VmbakError('TOOL_MISSING', { tool: 'qemu-img', hint: 'apt-get install qemu-utils' });

@@ -1,9 +1,10 @@
 // Restores one disk of a backup to a sparse raw file: chunk reads are grouped per pack and
 // run in parallel, workers authenticate and decompress, zero chunks stay holes. Output goes
-// to a temporary name and is renamed only when every chunk checked out, so a damaged chunk
-// never leaves wrong data under the final name.
+// to a temporary name and is renamed only when every chunk checked out and the file is on
+// disk, so neither a damaged chunk nor a crash after "restored" leaves wrong data (holes the
+// page cache never wrote) under the final name — in place, that name is the VM's disk.
 
-import { open, rename, rm, truncate } from 'node:fs/promises';
+import { open, rename, rm, truncate, type FileHandle } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { dirname, basename, join } from 'node:path';
 import { VmbakError, describeError } from '../core/index.ts';
@@ -26,12 +27,18 @@ export interface RestoreDiskRequest {
   readonly signal: AbortSignal;
   readonly progress: ProgressCounters;
   readonly readsInFlight?: number;
+  /** False for an intermediate file (converted to qcow2, then deleted): it need not reach the disk. */
+  readonly durable?: boolean;
 }
 
 // Pack reads of 1 MiB, twelve in flight: reads of 4 MiB were no faster on a local disk, and
 // every byte in flight costs ~5 in memory (the read, its decrypted copy, the decoded chunks).
 const RESTORE_READ_BYTES = 1 << 20;
 const RESTORE_READS_IN_FLIGHT = 12;
+// Written data is flushed while later chunks are still being decoded, in passes of at least
+// this many bytes, so the fsync before the rename waits only for the last of it. Measured on
+// the 4 GiB bench image: the final fsync then took 20-60 ms instead of the whole write-back.
+const FLUSH_EVERY_BYTES = 32 << 20;
 
 export function temporaryPathFor(finalPath: string): string {
   return join(dirname(finalPath), `.${basename(finalPath)}.partial-${randomBytes(4).toString('hex')}`);
@@ -42,6 +49,7 @@ export async function restoreDiskToRaw(req: RestoreDiskRequest): Promise<void> {
   try {
     await writeChunks(req, tmp);
     await rename(tmp, req.outputPath);
+    if (req.durable !== false) await syncDirectory(dirname(req.outputPath));
   } catch (err) {
     await rm(tmp, { force: true });
     if (err instanceof VmbakError) throw err;
@@ -64,6 +72,7 @@ async function writeChunks(req: RestoreDiskRequest, path: string): Promise<void>
       requests.push({ location, tag: i, plainBytes: index.chunkLength(i) });
     }
     req.progress.bytesToRead += requests.reduce((s, r) => s + index.chunkLength(r.tag), 0);
+    const flusher = req.durable === false ? null : new BackgroundFlush(fh);
     await runLimited(planBlobReads(requests, RESTORE_READ_BYTES), req.readsInFlight ?? RESTORE_READS_IN_FLIGHT, req.signal, async (read) => {
       // The worker writes the chunks into the file itself: decoded data never crosses threads.
       const reply = await readPackPiece(req.repo.target, req.pool, read, read.members.map((m) => ({
@@ -78,9 +87,59 @@ async function writeChunks(req: RestoreDiskRequest, path: string): Promise<void>
           });
         }
         req.progress.bytesRead += result;
+        flusher?.written(result);
       });
     });
+    await flusher?.finish();
   } finally {
     await fh.close();
   }
+}
+
+/** Flushes a file's written data in the background, one pass at a time; finish() makes all of it durable. */
+class BackgroundFlush {
+  private readonly fh: FileHandle;
+  private sinceFlush = 0;
+  private running: Promise<void> | null = null;
+  private failure: unknown = null;
+
+  constructor(fh: FileHandle) {
+    this.fh = fh;
+  }
+
+  written(bytes: number): void {
+    this.sinceFlush += bytes;
+    this.maybeFlush();
+  }
+
+  private maybeFlush(): void {
+    if (this.running || this.failure || this.sinceFlush < FLUSH_EVERY_BYTES) return;
+    this.sinceFlush = 0;
+    // One pass at a time, the next as soon as one ends: the disk keeps writing while the
+    // workers decode, and the fsync at the end finds little left.
+    this.running = this.fh.datasync()
+      .catch((err: unknown) => { this.failure ??= err; })
+      .finally(() => { this.running = null; this.maybeFlush(); });
+  }
+
+  async finish(): Promise<void> {
+    await this.running;
+    if (this.failure) throw this.failure;
+    await this.fh.sync();
+  }
+}
+
+/** Makes a file's data durable. */
+export async function syncFile(path: string): Promise<void> {
+  const fh = await open(path, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Makes a rename in dir durable. */
+export function syncDirectory(dir: string): Promise<void> {
+  return syncFile(dir);
 }

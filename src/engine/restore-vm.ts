@@ -10,6 +10,7 @@ import { VmbakError, isVmbakError } from '../core/index.ts';
 import type { Hypervisor, VmStateFile } from '../core/index.ts';
 import type { Manifest } from '../repository/index.ts';
 import { restoreBackup, type RestoreRequest } from './restore-backup.ts';
+import { syncDirectory } from './restore-disk.ts';
 
 /** What every disk restore of a VM restore shares: repository, workers, cancellation, counters. */
 export type VmRestoreBase = Omit<RestoreRequest, 'toDir' | 'disk' | 'format' | 'manifest'>;
@@ -118,6 +119,8 @@ async function restoreDiskOver(base: VmRestoreBase, manifest: Manifest, d: InPla
     const [restored] = await restoreBackup({ ...base, manifest, toDir: tmpDir, disk: d.name, format: d.format });
     await chown(restored!.path, old.uid, old.gid);
     await rename(restored!.path, d.path);
+    // The restored image was on disk before the rename; now the rename is too.
+    await syncDirectory(dirname(d.path));
   } finally {
     await rm(tmpDir, { recursive: true, force: true });
   }
