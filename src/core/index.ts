@@ -7,6 +7,7 @@ export * from './disk-source.ts';
 export * from './units.ts';
 export * from './buffers.ts';
 export * from './aligned-buffers.ts';
+export * from './durable-files.ts';
 export * from './hypervisor.ts';
 export * from './loopback.ts';
 export * from './package-root.ts';

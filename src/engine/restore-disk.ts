@@ -7,7 +7,7 @@
 import { open, rename, rm, truncate, type FileHandle } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { dirname, basename, join } from 'node:path';
-import { VmbakError, describeError } from '../core/index.ts';
+import { VmbakError, describeError, syncPath } from '../core/index.ts';
 import { planBlobReads, type ChunkTable, type Repository } from '../repository/index.ts';
 import type { DiskIndex } from '../repository/index.ts';
 import type { WorkerPool } from './worker-pool.ts';
@@ -49,7 +49,7 @@ export async function restoreDiskToRaw(req: RestoreDiskRequest): Promise<void> {
   try {
     await writeChunks(req, tmp);
     await rename(tmp, req.outputPath);
-    if (req.durable !== false) await syncDirectory(dirname(req.outputPath));
+    if (req.durable !== false) await syncPath(dirname(req.outputPath));
   } catch (err) {
     await rm(tmp, { force: true });
     if (err instanceof VmbakError) throw err;
@@ -129,17 +129,4 @@ class BackgroundFlush {
   }
 }
 
-/** Makes a file's data durable. */
-export async function syncFile(path: string): Promise<void> {
-  const fh = await open(path, 'r');
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-}
 
-/** Makes a rename in dir durable. */
-export function syncDirectory(dir: string): Promise<void> {
-  return syncFile(dir);
-}

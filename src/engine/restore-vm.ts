@@ -6,11 +6,10 @@
 
 import { chown, mkdtemp, rename, rm, rmdir, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { VmbakError, isVmbakError } from '../core/index.ts';
+import { VmbakError, isVmbakError, syncPath } from '../core/index.ts';
 import type { Hypervisor, VmStateFile } from '../core/index.ts';
 import type { Manifest } from '../repository/index.ts';
 import { restoreBackup, type RestoreRequest } from './restore-backup.ts';
-import { syncDirectory } from './restore-disk.ts';
 
 /** What every disk restore of a VM restore shares: repository, workers, cancellation, counters. */
 export type VmRestoreBase = Omit<RestoreRequest, 'toDir' | 'disk' | 'format' | 'manifest'>;
@@ -120,7 +119,7 @@ async function restoreDiskOver(base: VmRestoreBase, manifest: Manifest, d: InPla
     await chown(restored!.path, old.uid, old.gid);
     await rename(restored!.path, d.path);
     // The restored image was on disk before the rename; now the rename is too.
-    await syncDirectory(dirname(d.path));
+    await syncPath(dirname(d.path));
   } finally {
     await rm(tmpDir, { recursive: true, force: true });
   }

@@ -1,13 +1,13 @@
 // A repository in a local directory (also NFS and SMB mounts). Atomic writes: the data goes
-// to a temporary name in the same directory, is fsynced, then renamed over the final name,
-// so a crash leaves either the old object or the new one, plus at worst a stray temp file
-// that listing ignores and gc removes.
+// to a temporary name in the same directory, is fsynced, then renamed over the final name and
+// the directory fsynced, so a crash leaves either the old object or the new one, plus at worst
+// a stray temp file that listing ignores and gc removes, and a put that returned stays.
 
 import { constants } from 'node:fs';
 import { mkdir, open, readdir, rename, rm, stat, statfs, link, unlink } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { dirname, join, relative, sep } from 'node:path';
-import { DIRECT_IO_ALIGN_BYTES, VmbakError, describeError, isPageAligned, type ByteRange, type ObjectInfo, type Target, type TargetSpace } from '../core/index.ts';
+import { DIRECT_IO_ALIGN_BYTES, VmbakError, describeError, isPageAligned, syncPath, type ByteRange, type ObjectInfo, type Target, type TargetSpace } from '../core/index.ts';
 
 export const TEMP_MARKER = '.vmbak-tmp-';
 /** Objects from this size up (packs) are written around the page cache when they can be. */
@@ -32,6 +32,7 @@ export class LocalTarget implements Target {
       await rm(tmp, { force: true });
       throw this.ioError('put', name, err);
     }
+    await this.syncFolderOf(name, 'put');
   }
 
   async create(name: string, data: Uint8Array): Promise<boolean> {
@@ -39,12 +40,25 @@ export class LocalTarget implements Target {
     try {
       // link() fails with EEXIST instead of replacing: an atomic create-if-absent.
       await link(tmp, this.path(name));
-      return true;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
       throw this.ioError('create', name, err);
     } finally {
       await unlink(tmp).catch(() => {});
+    }
+    await this.syncFolderOf(name, 'create');
+    return true;
+  }
+
+  /**
+   * A new name is durable only once its folder is synced: without it, a power cut seconds
+   * after a backup reported success could take its manifest (the name, not the data).
+   */
+  private async syncFolderOf(name: string, op: string): Promise<void> {
+    try {
+      await syncPath(dirname(this.path(name)));
+    } catch (err) {
+      throw this.ioError(op, name, err);
     }
   }
 

@@ -1,14 +1,16 @@
-// A restore is on disk before vmbak reports it: the image is fsynced under its temporary name,
+// What vmbak reports done is on disk. A restored image is fsynced under its temporary name,
 // renamed, and the rename made durable with an fsync of the folder — otherwise a crash after
 // "restored" could leave a file of the right size holding holes the page cache never wrote,
-// and in place that file is the VM's disk. Watched with strace on the real command.
+// and in place that file is the VM's disk. A backup's objects in a local repository get the
+// same: a power cut after "backed up" must not take the manifest's name. Watched with strace
+// on the real command.
 
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { MAIN, tempDir, vmbak } from './support/vmbak-cli.ts';
 
 const tmp = tempDir('durable');
@@ -18,10 +20,10 @@ const repo = join(tmp.dir, 'repo');
 /** The system calls of a traced command that matter here, in order, with paths for descriptors. */
 interface Call { readonly op: string; readonly path: string; readonly to?: string }
 
-function traceRestore(args: string[]): Call[] {
+function traceVmbak(args: string[]): Call[] {
   const log = join(tmp.dir, `strace-${randomBytes(4).toString('hex')}.log`);
-  const r = spawnSync('strace', ['-f', '-qq', '-o', log, '-e', 'trace=openat,fsync,fdatasync,rename,renameat,renameat2',
-    process.execPath, MAIN, 'restore', '--repo', repo, ...args], { env: { ...process.env, VMBAK_CACHE_DIR: join(tmp.dir, 'cache') }, encoding: 'utf8' });
+  const r = spawnSync('strace', ['-f', '-qq', '-o', log, '-e', 'trace=openat,fsync,fdatasync,rename,renameat,renameat2,link,linkat',
+    process.execPath, MAIN, ...args], { env: { ...process.env, VMBAK_CACHE_DIR: join(tmp.dir, 'cache') }, encoding: 'utf8' });
   assert.equal(r.error, undefined, `strace: ${r.error?.message}`);
   assert.equal(r.status, 0, r.stderr);
   // Descriptors are per process; the workers are threads of the one traced node process.
@@ -39,7 +41,8 @@ function traceRestore(args: string[]): Call[] {
     if (m) { open.set(m[2]!, m[1]!); continue; }
     m = /^\d+\s+(fsync|fdatasync)\((\d+)\)\s+= 0$/.exec(line);
     if (m) { calls.push({ op: m[1]!, path: open.get(m[2]!) ?? `fd ${m[2]}` }); continue; }
-    m = /^\d+\s+rename(?:at2?)?\((?:AT_FDCWD, )?"([^"]+)", (?:AT_FDCWD, )?"([^"]+)"[^)]*\)\s+= 0$/.exec(line);
+    // A new name: rename over, or link (create-if-absent, for manifests).
+    m = /^\d+\s+(?:rename|link)(?:at2?)?\((?:AT_FDCWD, )?"([^"]+)", (?:AT_FDCWD, )?"([^"]+)"[^)]*\)\s+= 0$/.exec(line);
     if (m) calls.push({ op: 'rename', path: m[1]!, to: m[2]! });
   }
   return calls;
@@ -53,20 +56,21 @@ function assertDurable(calls: Call[], finalPath: string, dir: string): void {
   assert.ok(calls.slice(renamed + 1).some((c) => c.op === 'fsync' && c.path === dir), `${dir} was not fsynced after the rename`);
 }
 
-test('restore fsyncs the image before its rename and the folder after, raw and qcow2', async () => {
+test('backup and restore fsync each file before its rename and the folder after (manifest; raw and qcow2 image)', async () => {
   const image = join(tmp.dir, 'disk.raw');
   // 40 MiB of data: more than one background flush pass (32 MiB).
   writeFileSync(image, Buffer.concat([randomBytes(20 << 20), Buffer.alloc(4 << 20), randomBytes(20 << 20)]));
   assert.equal((await vmbak(['repo', 'init', '--no-encryption', '--repo', repo])).code, 0);
-  const b = await vmbak(['backup', '--repo', repo, '--image', image, '--vm', 'durable']);
-  assert.equal(b.code, 0, b.stderr);
+  const backup = traceVmbak(['backup', '--repo', repo, '--image', image, '--vm', 'durable']);
+  const manifest = backup.find((c) => c.op === 'rename' && c.to!.endsWith('/manifest'))!.to!;
+  assertDurable(backup, manifest, dirname(manifest));
 
   const rawDir = join(tmp.dir, 'raw');
-  const raw = traceRestore(['latest', '--to', rawDir, '--format', 'raw']);
+  const raw = traceVmbak(['restore', '--repo', repo, 'latest', '--to', rawDir, '--format', 'raw']);
   assertDurable(raw, join(rawDir, 'disk.raw'), rawDir);
   assert.ok(raw.some((c) => c.op === 'fdatasync'), 'written data is flushed while the restore runs');
   assert.ok(readFileSync(join(rawDir, 'disk.raw')).equals(readFileSync(image)));
 
   const qcowDir = join(tmp.dir, 'qcow2');
-  assertDurable(traceRestore(['latest', '--to', qcowDir, '--format', 'qcow2']), join(qcowDir, 'disk.qcow2'), qcowDir);
+  assertDurable(traceVmbak(['restore', '--repo', repo, 'latest', '--to', qcowDir, '--format', 'qcow2']), join(qcowDir, 'disk.qcow2'), qcowDir);
 });
