@@ -22,6 +22,8 @@ interface Row {
   verify: string;
   restoredAlloc: number | null;
   quietWaitS: number;
+  /** Restore only: seconds a `sync` right after the tool took (its data still in the page cache). */
+  syncS: number | null;
   toolJson: unknown;
   mbpsLogical: number;
   mbpsAlloc: number;
@@ -98,6 +100,7 @@ function reportImage(imgDir: string): ImageReport {
       verify: f[11] ?? '',
       restoredAlloc: num(f[12]),
       quietWaitS: Number(f[13]),
+      syncS: num(f[15]),
       toolJson,
       mbpsLogical: wallS > 0 ? logical / 1e6 / wallS : 0,
       mbpsAlloc: wallS > 0 ? alloc / 1e6 / wallS : 0,
@@ -158,6 +161,7 @@ function reportImage(imgDir: string): ImageReport {
         note.push(`own report: ${(Number(j.durationMs) / 1000).toFixed(2)} s, bytesNew ${MB(Number(j.bytesNew))} MB`);
       }
       if (r.verify) note.push(`restore sha256 ${r.verify}, restored file allocates ${MB(r.restoredAlloc)} MB`);
+      if (r.syncS !== null) note.push(`sync after it ${r.syncS.toFixed(2)} s`);
       if (r.newBytes !== null && r.mutatedBytes) note.push(`${(r.newBytes / r.mutatedBytes).toFixed(2)}x bytes changed`);
       body.push([
         t,
@@ -242,6 +246,13 @@ function reportImage(imgDir: string): ImageReport {
     tgt('c2-changed', '(c2) new stored after 1% in 64 KiB runs <= 2x bytes changed', ratio(v('c2')?.newBytes, mut2), (x) => `${MB(v('c2')?.newBytes ?? null)} MB vs ${MB(mut2)} MB changed = ${fx(x)}`, (x) => x <= 2);
     tgt('d-restic', '(d) restore throughput >= 2x restic', ratio(v('d')?.mbpsLogical, get('restic', 'd')?.mbpsLogical), (x) => `${fx(x)} (vmbak ${wall('vmbak', 'd')}; restic ${wall('restic', 'd')})`, (x) => x >= 2);
     tgt('d-borg', '(d) restore faster than borg zstd,3 extract', ratio(get('borg-zstd3', 'd')?.wallS, v('d')?.wallS), (x) => `${fx(x)} faster (borg ${wall('borg-zstd3', 'd')})`, (x) => x > 1);
+    // vmbak's restore ends with its data on disk; the peers' data is still being written back.
+    const durable = (tool: string): number | null => { const r = get(tool, 'd'); return r && r.syncS !== null ? r.wallS + r.syncS : null; };
+    for (const peer of ['restic', 'borg-zstd3']) {
+      tgt(`d-durable-${peer}`, `(d) restore until on disk (wall + sync after it), ${peer} / vmbak (reported, no target)`, ratio(durable(peer), durable('vmbak')),
+        (x) => `${fx(x)} faster (vmbak ${durable('vmbak')?.toFixed(2)} s, ${peer} ${durable(peer)?.toFixed(2)} s)`, () => true);
+      targets[targets.length - 1]!.met = null;
+    }
     tgt('d-cpu-limit', '(d) restore cpu-s <= 1.5x its limit (AES-GCM open + zstd decompress + HMAC id check of the non-zero data)', ratio(v('d')?.cpuS, limits?.restoreCpuS), (x) => `${fx(x)} (${v('d')?.cpuS.toFixed(2)} cpu-s vs ${limits?.restoreCpuS.toFixed(2)} cpu-s)`, (x) => x <= 1.5);
     tgt('d-cpu-strict', '(d) restore cpu-s vs open + decompress alone (reported, no target)', ratio(v('d')?.cpuS, limits?.restoreStrictCpuS), (x) => `${fx(x)} (vs ${limits?.restoreStrictCpuS.toFixed(2)} cpu-s)`, () => true);
     targets[targets.length - 1]!.met = null;

@@ -146,7 +146,7 @@ prepare_image() {
     printf 'drop_caches\t%s\n' "$( [ -w /proc/sys/vm/drop_caches ] && [ "${DROP_CACHES:-1}" = 1 ] && echo yes || echo no)"
   } > "$META"
   log "image: logical=$LOGICAL allocated=$ALLOC; tools: $(sed -n 's/^tools\t//p' "$META"); results: $RES"
-  printf 'tool\tstep\twall_s\tcpu_s\tother_cpu_s\trss_kB\ttree_rss_kB\trepo_bytes\tnew_bytes\tmutated_bytes\trc\tverify\trestored_alloc\tquiet_wait_s\ttool_json\n' > "$TSV"
+  printf 'tool\tstep\twall_s\tcpu_s\tother_cpu_s\trss_kB\ttree_rss_kB\trepo_bytes\tnew_bytes\tmutated_bytes\trc\tverify\trestored_alloc\tquiet_wait_s\ttool_json\tsync_s\n' > "$TSV"
 }
 
 # limits_step: cold read of the allocated data, then limits.ts's per-byte costs (limits.tsv)
@@ -211,12 +211,19 @@ repo_bytes() { du -sb "$W/repo" 2>/dev/null | cut -f1; }
 # step TOOL STEP CMD [MUTATED_BYTES]: cache drop, idle wait, timed run, one TSV row
 PREV_REPO=0
 step() {
-  local tool=$1 st=$2 cmd=$3 mut=${4:-} repo new json="" verify="" ralloc=""
+  local tool=$1 st=$2 cmd=$3 mut=${4:-} repo new json="" verify="" ralloc="" sync_s=""
   rm -f "$W/out.json"
   drop_caches
   wait_quiet
   echo "== $tool $st: $cmd" >> "$LOG"
   timed "cd '$W' && { $cmd ; } >> '$LOG' 2>&1"
+  # How long the restored data then takes to reach the disk: vmbak fsyncs before it reports
+  # a restore, restic and borg leave it to the page cache.
+  if [ "$st" = d ]; then
+    local s0
+    s0=$(date +%s.%N); sync
+    sync_s=$(awk -v a="$s0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }')
+  fi
   repo=$(repo_bytes)
   if [ "$st" = d ]; then
     new=""
@@ -230,8 +237,8 @@ step() {
     if [ -n "$got" ] && [ "$got" = "$WANT_SHA" ]; then verify=OK; else verify=MISMATCH; fi
     ralloc=$(du -B1 "$RESTORED" 2>/dev/null | cut -f1 || true)
   fi
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$tool" "$st" "$T_WALL" "$T_CPU" "$T_OTHER" \
-    "$T_RSS" "$T_TREE" "$repo" "$new" "$mut" "$T_RC" "$verify" "$ralloc" "$QUIET_WAITED" "$json" >> "$TSV"
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$tool" "$st" "$T_WALL" "$T_CPU" "$T_OTHER" \
+    "$T_RSS" "$T_TREE" "$repo" "$new" "$mut" "$T_RC" "$verify" "$ralloc" "$QUIET_WAITED" "$json" "$sync_s" >> "$TSV"
   printf '[bench] %-14s %-3s wall=%6ss cpu=%6ss rss=%7skB tree=%7skB repo=%12s new=%12s%s%s\n' "$tool" "$st" "$T_WALL" "$T_CPU" \
     "$T_RSS" "$T_TREE" "$repo" "${new:--}" "${verify:+ verify=$verify}" "$( [ "$T_RC" = 0 ] || echo " rc=$T_RC (see $LOG)")" | tee -a "$LOG" >&2
   [ "$T_RC" = 0 ]
