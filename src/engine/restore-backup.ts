@@ -99,7 +99,12 @@ async function convertToQcow2(rawPath: string, qcow2Path: string): Promise<void>
 
 /** domain.xml, and the VM's state files (nvram/…, tpm/…) readable by the owner only: TPM state holds secrets. */
 async function writeVmFiles(dir: string, manifest: Manifest, repo: string): Promise<void> {
-  if (manifest.domainXml) await writeFile(join(dir, 'domain.xml'), manifest.domainXml);
+  // On disk before the restore reports, like the images: files, then the folders naming them.
+  const written: string[] = [];
+  if (manifest.domainXml) {
+    await writeFile(join(dir, 'domain.xml'), manifest.domainXml);
+    written.push(join(dir, 'domain.xml'));
+  }
   const root = resolve(dir);
   for (const f of manifest.stateFiles) {
     const path = resolve(root, f.name);
@@ -108,5 +113,9 @@ async function writeVmFiles(dir: string, manifest: Manifest, repo: string): Prom
     }
     await mkdir(dirname(path), { recursive: true, mode: 0o700 });
     await writeFile(path, Buffer.from(f.dataBase64, 'base64'), { mode: 0o600 });
+    written.push(path);
   }
+  for (const path of written) await syncPath(path);
+  if (written.length === 0) return;
+  for (const folder of new Set([...written.map((p) => dirname(p)), root])) await syncPath(folder);
 }

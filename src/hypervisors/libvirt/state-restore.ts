@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { chmod, chown, mkdir, mkdtemp, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { VmbakError, describeError, isVmbakError } from '../../core/index.ts';
+import { VmbakError, describeError, isVmbakError, syncPath } from '../../core/index.ts';
 import type { VmStateFile } from '../../core/index.ts';
 import { removeTree } from '../../host/index.ts';
 import { SWTPM_STATE_ROOT, isSafeRelativePath, sortStateFiles, tpmStateDir } from './state-files.ts';
@@ -52,7 +52,10 @@ export async function writeNvramFile(path: string, data: Buffer, replace: boolea
     await writeFile(tmp, data, { flag: 'wx', mode: 0o600 });
     await chown(tmp, owner.uid, owner.gid);
     await chmod(tmp, old ? old.mode & 0o7777 : 0o600);
+    // On disk before it replaces the VM's own, which holds the Secure Boot keys.
+    await syncPath(tmp);
     await rename(tmp, path);
+    await syncPath(dirname(path));
   } catch (err) {
     await rm(tmp, { force: true });
     throw new VmbakError('OUTPUT_IO', { path, detail: describeError(err) }, { cause: err });
@@ -82,7 +85,10 @@ export async function writeTpmState(uuid: string, files: readonly VmStateFile[],
       await makeOwnedDirs(staging, dirname(path), owner);
       await writeFile(path, f.data, { flag: 'wx', mode: 0o600 });
       await chown(path, owner.uid, owner.gid);
+      await syncPath(path);
     }
+    // The new state is on disk before it replaces the old (sealed secrets live there).
+    await syncTree(staging);
     await swapIn(staging, dir);
     staging = null;
     return dir;
@@ -92,6 +98,14 @@ export async function writeTpmState(uuid: string, files: readonly VmStateFile[],
   } finally {
     if (staging) await removeTree(staging).catch(() => undefined);
   }
+}
+
+/** fsyncs every directory under and including top (the files were synced as written). */
+async function syncTree(top: string): Promise<void> {
+  for (const entry of await readdir(top, { withFileTypes: true })) {
+    if (entry.isDirectory()) await syncTree(join(top, entry.name));
+  }
+  await syncPath(top);
 }
 
 /** The owner of the first entry in the old state directory, or null if there is none. */
@@ -114,11 +128,12 @@ async function makeOwnedDirs(top: string, dir: string, owner: FileOwner): Promis
   if (made) await chown(dir, owner.uid, owner.gid);
 }
 
-/** The old directory is moved aside, not deleted, until the new one is in its place. */
+/** The old directory is moved aside, not deleted, until the new one is in its place, durably. */
 async function swapIn(staging: string, dir: string): Promise<void> {
   const old = await stat(dir).catch(missingIsNull);
   if (!old) {
     await rename(staging, dir);
+    await syncPath(dirname(dir));
     return;
   }
   const aside = `${dirname(dir)}/.vmbak-old-${randomBytes(4).toString('hex')}`;
@@ -129,6 +144,7 @@ async function swapIn(staging: string, dir: string): Promise<void> {
     await rename(aside, dir);
     throw err;
   }
+  await syncPath(dirname(dir));
   await removeTree(aside);
 }
 
