@@ -2,7 +2,7 @@ import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { listDeliveries, SecretsBox, upsertAlertChannel, upsertAlertRule, type WebhookChannelSpec } from '../catalog/index.ts';
-import { tempCatalog, testClock } from '../catalog/catalog-test-support.ts';
+import { beforeCatalogRemoval, tempCatalog, testClock } from '../catalog/catalog-test-support.ts';
 import { AlertNotifier } from './notifier.ts';
 import type { AlertEvent } from './alert-message.ts';
 import { startReceiver, type ReceivedRequest } from './alerts-test-support.ts';
@@ -12,13 +12,14 @@ const box = new SecretsBox(Buffer.alloc(32, 8));
 
 async function setup(t: TestContext, channels: Record<string, Partial<WebhookChannelSpec> & { url: string }>, rules: Record<string, string[]> = { all: ['*'] }) {
   const clock = testClock();
+  const cleanup = beforeCatalogRemoval(t);
   const catalog = await tempCatalog(t, clock);
   for (const [name, spec] of Object.entries(channels)) await upsertAlertChannel(catalog, box, { name, secret: SECRET, spec: { type: 'webhook', ...spec } });
   for (const [name, events] of Object.entries(rules)) {
     await upsertAlertRule(catalog, name, { events: events as never, channels: name === 'all' ? Object.keys(channels) : [name.replace(/^to-/, '')] });
   }
   const notifier = new AlertNotifier({ catalog, box, retryBaseMs: 40, retryMaxMs: 400 });
-  t.after(() => notifier.close());
+  cleanup(() => notifier.close());
   return { catalog, clock, notifier };
 }
 

@@ -35,6 +35,19 @@ export async function tempCatalogLocation(t: TestContext): Promise<string> {
   return url;
 }
 
+/**
+ * Cleanups that run before the test's catalogs are removed, last added first. t.after hooks run
+ * in the order they were added, and tempCatalog adds its own when called (close, and on
+ * PostgreSQL DROP DATABASE … WITH (FORCE)): a runner still polling or a second connection
+ * closed after it would meet a terminated connection ("terminating connection due to
+ * administrator command") and fail the test after it passed.
+ */
+export function beforeCatalogRemoval(t: TestContext): (fn: () => Promise<unknown>) => void {
+  const fns: (() => Promise<unknown>)[] = [];
+  t.after(async () => { for (const fn of fns.reverse()) await fn(); });
+  return (fn) => { fns.push(fn); };
+}
+
 export async function tempCatalog(t: TestContext, clock: Clock = testClock()): Promise<OpenCatalog & { url: string }> {
   const { url, remove } = await newLocation();
   const catalog = await openCatalog(url, { clock });

@@ -7,7 +7,7 @@ import { upsertRepository } from './repositories.ts';
 import { SecretsBox } from './secrets.ts';
 import { openCatalog } from './open.ts';
 import { upsertPolicy } from './policies.ts';
-import { tempCatalog, tempCatalogLocation } from './catalog-test-support.ts';
+import { beforeCatalogRemoval, tempCatalog, tempCatalogLocation } from './catalog-test-support.ts';
 
 const spec = { vms: ['web*'], repositories: ['local'], schedule: '*/20 * * * * *' };
 const FIRINGS = 150;
@@ -62,9 +62,10 @@ test('two processes racing over the same firings: each firing is claimed exactly
 });
 
 test('two connections in one process: the second claim of a firing loses', async (t) => {
+  const cleanup = beforeCatalogRemoval(t);
   const first = await tempCatalog(t);
   const second = await openCatalog(first.url);
-  t.after(() => second.close());
+  cleanup(() => second.close());
   await upsertPolicy(first, { name: 'web', spec });
   const results = await Promise.all([claimFiring(first, 'web', 1000, 'a'), claimFiring(second, 'web', 1000, 'b')]);
   assert.deepEqual(results.sort(), [false, true]);

@@ -7,18 +7,19 @@ import assert from 'node:assert/strict';
 import { AlertNotifier } from '../alerts/index.ts';
 import { startReceiver } from '../alerts/alerts-test-support.ts';
 import { SecretsBox, listHosts, recordHostSeen, upsertAlertChannel, upsertAlertRule } from '../catalog/index.ts';
-import { tempCatalog, testClock } from '../catalog/catalog-test-support.ts';
+import { beforeCatalogRemoval, tempCatalog, testClock } from '../catalog/catalog-test-support.ts';
 import { checkHosts } from './host-watch.ts';
 
 test('a silent host raises host.lost once and comes back online when it reports', async (t) => {
   const clock = testClock();
+  const cleanup = beforeCatalogRemoval(t);
   const catalog = await tempCatalog(t, clock);
   const box = new SecretsBox(Buffer.alloc(32, 3));
   const hook = await startReceiver(t);
   await upsertAlertChannel(catalog, box, { name: 'hook', spec: { type: 'webhook', url: hook.url, retries: 0 } });
   await upsertAlertRule(catalog, 'hosts', { events: ['host.lost'], channels: ['hook'] });
   const notifier = new AlertNotifier({ catalog, box, dedupWindowMs: 10 * 60_000 });
-  t.after(() => notifier.close());
+  cleanup(() => notifier.close());
 
   await recordHostSeen(catalog, 'kvm1');
   await recordHostSeen(catalog, 'kvm2');

@@ -8,7 +8,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { countWriters, getJob, openCatalog, requestJobControl, setJobState, takeWriterSlots, type Catalog, type CatalogJob } from '../catalog/index.ts';
-import { tempCatalog } from '../catalog/catalog-test-support.ts';
+import { beforeCatalogRemoval, tempCatalog } from '../catalog/catalog-test-support.ts';
 import { JobRunner, type JobExecutor } from './job-runner.ts';
 
 async function until(what: string, check: () => boolean | Promise<boolean>, ms = 30_000): Promise<void> {
@@ -41,14 +41,15 @@ function sharedExecutor() {
 }
 
 test('two controllers on one catalog never have more writers on a repository than its limit', async (t) => {
+  const cleanup = beforeCatalogRemoval(t);
   const first = await tempCatalog(t);
   const second = await openCatalog(first.url, { clock: first.clock });
-  t.after(() => second.close());
+  cleanup(() => second.close());
   const shared = sharedExecutor();
   const runners = [first, second].map((catalog: Catalog, i) => new JobRunner({
     catalog, host: `ctl${i}`, holder: `ctl${i}`, streams: 10, maxWritersPerRepository: 3, executors: { backup: shared.executor }, windowCheckEveryMs: 20,
   }));
-  t.after(() => Promise.all(runners.map((r) => r.stop('test over'))));
+  cleanup(() => Promise.all(runners.map((r) => r.stop('test over'))));
 
   const jobs: CatalogJob[] = [];
   for (let i = 0; i < 5; i++) for (const runner of runners) jobs.push(await runner.submit({ kind: 'backup', trigger: 'manual' }, { writes: ['shared'] }));
@@ -67,9 +68,10 @@ test('two controllers on one catalog never have more writers on a repository tha
 });
 
 test('a slot held by a job that ended without releasing it (its controller killed) is free again', async (t) => {
+  const cleanup = beforeCatalogRemoval(t);
   const catalog = await tempCatalog(t);
   const runner = new JobRunner({ catalog, host: 'h', streams: 1, executors: {} });
-  t.after(() => runner.stop('test over'));
+  cleanup(() => runner.stop('test over'));
   // Jobs recorded but never started here: only their catalog state matters for the slots.
   const [a, b, c] = await Promise.all([0, 1, 2].map(() => runner.submit({ kind: 'verify', trigger: 'manual' })));
   await runner.stop('test over');
@@ -83,13 +85,14 @@ test('a slot held by a job that ended without releasing it (its controller kille
 });
 
 test('a busy host does not starve another host\'s jobs, and a host has no more jobs in flight than its agent\'s streams', async (t) => {
+  const cleanup = beforeCatalogRemoval(t);
   const catalog = await tempCatalog(t);
   const shared = sharedExecutor();
   const runner = new JobRunner({
     catalog, host: 'ctl', streams: 100, maxWritersPerRepository: 2, executors: { backup: shared.executor },
     hostLimit: (host) => (host === 'busy' ? 2 : null),
   });
-  t.after(() => runner.stop('test over'));
+  cleanup(() => runner.stop('test over'));
   const busy: CatalogJob[] = [];
   for (let i = 0; i < 6; i++) busy.push(await runner.submit({ kind: 'backup', trigger: 'manual', host: 'busy' }, { writes: ['r'] }));
   await until('the busy host to fill the slots', () => shared.started.length === 2);
@@ -120,9 +123,10 @@ test('a busy host does not starve another host\'s jobs, and a host has no more j
 });
 
 test('pause, resume and abort asked through another controller reach the runner that holds the job', async (t) => {
+  const cleanup = beforeCatalogRemoval(t);
   const catalog = await tempCatalog(t);
   const other = await openCatalog(catalog.url, { clock: catalog.clock });
-  t.after(() => other.close());
+  cleanup(() => other.close());
   let steps = 0;
   const runner = new JobRunner({
     catalog, host: 'a', streams: 1, windowCheckEveryMs: 20,
@@ -137,7 +141,7 @@ test('pause, resume and abort asked through another controller reach the runner 
       },
     },
   });
-  t.after(() => runner.stop('test over'));
+  cleanup(() => runner.stop('test over'));
   const running = await runner.submit({ kind: 'backup', trigger: 'manual' });
   const queued = await runner.submit({ kind: 'backup', trigger: 'manual' });
   await until('the job to run', () => steps > 0);
