@@ -2,11 +2,11 @@
 // after the disks, with the VM's domain XML and state files beside them; optionally proves
 // each restored disk against the digest in the manifest.
 
-import { mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { VmbakError, describeError, syncPath } from '../core/index.ts';
+import { VmbakError, describeError, renameDurably, syncPath } from '../core/index.ts';
 import { acquireLock, loadChunkTable, noteGcPlan, operationLockName, type Manifest, type Repository } from '../repository/index.ts';
 import type { WorkerPool } from './worker-pool.ts';
 import { restoreDiskToRaw, temporaryPathFor } from './restore-disk.ts';
@@ -88,8 +88,7 @@ async function convertToQcow2(rawPath: string, qcow2Path: string): Promise<void>
     await run('qemu-img', ['convert', '-q', '-f', 'raw', '-O', 'qcow2', rawPath, tmp]);
     // On disk before it takes the final name, as the raw restore is (restore-disk.ts).
     await syncPath(tmp);
-    await rename(tmp, qcow2Path);
-    await syncPath(dirname(qcow2Path));
+    await renameDurably(tmp, qcow2Path);
   } catch (err) {
     await rm(tmp, { force: true });
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new VmbakError('TOOL_MISSING', { tool: 'qemu-img', hint: 'apt-get install qemu-utils' });

@@ -7,7 +7,7 @@
 import { open, rename, rm, truncate, type FileHandle } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { dirname, basename, join } from 'node:path';
-import { VmbakError, describeError, syncPath } from '../core/index.ts';
+import { VmbakError, describeError, renameDurably } from '../core/index.ts';
 import { planBlobReads, type ChunkTable, type Repository } from '../repository/index.ts';
 import type { DiskIndex } from '../repository/index.ts';
 import type { WorkerPool } from './worker-pool.ts';
@@ -48,8 +48,7 @@ export async function restoreDiskToRaw(req: RestoreDiskRequest): Promise<void> {
   const tmp = temporaryPathFor(req.outputPath);
   try {
     await writeChunks(req, tmp);
-    await rename(tmp, req.outputPath);
-    if (req.durable !== false) await syncPath(dirname(req.outputPath));
+    await (req.durable === false ? rename : renameDurably)(tmp, req.outputPath);
   } catch (err) {
     await rm(tmp, { force: true });
     if (err instanceof VmbakError) throw err;
@@ -128,5 +127,3 @@ class BackgroundFlush {
     await this.fh.sync();
   }
 }
-
-

@@ -4,9 +4,9 @@
 // restored beside it and renamed over it only when complete, and the VM must be shut off —
 // checked when the plan is made and again right before anything is overwritten.
 
-import { chown, mkdtemp, rename, rm, rmdir, stat } from 'node:fs/promises';
+import { chown, mkdtemp, rm, rmdir, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { VmbakError, isVmbakError, syncPath } from '../core/index.ts';
+import { VmbakError, isVmbakError, renameDurably } from '../core/index.ts';
 import type { Hypervisor, VmStateFile } from '../core/index.ts';
 import type { Manifest } from '../repository/index.ts';
 import { restoreBackup, type RestoreRequest } from './restore-backup.ts';
@@ -117,9 +117,8 @@ async function restoreDiskOver(base: VmRestoreBase, manifest: Manifest, d: InPla
   try {
     const [restored] = await restoreBackup({ ...base, manifest, toDir: tmpDir, disk: d.name, format: d.format });
     await chown(restored!.path, old.uid, old.gid);
-    await rename(restored!.path, d.path);
-    // The restored image was on disk before the rename; now the rename is too.
-    await syncPath(dirname(d.path));
+    // The restored image is on disk already; the rename over the VM's disk is made so too.
+    await renameDurably(restored!.path, d.path);
   } finally {
     await rm(tmpDir, { recursive: true, force: true });
   }

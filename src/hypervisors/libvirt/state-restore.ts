@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { chmod, chown, mkdir, mkdtemp, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { VmbakError, describeError, isVmbakError, syncPath } from '../../core/index.ts';
+import { VmbakError, describeError, isVmbakError, renameDurably, syncPath } from '../../core/index.ts';
 import type { VmStateFile } from '../../core/index.ts';
 import { removeTree } from '../../host/index.ts';
 import { SWTPM_STATE_ROOT, isSafeRelativePath, sortStateFiles, tpmStateDir } from './state-files.ts';
@@ -54,8 +54,7 @@ export async function writeNvramFile(path: string, data: Buffer, replace: boolea
     await chmod(tmp, old ? old.mode & 0o7777 : 0o600);
     // On disk before it replaces the VM's own, which holds the Secure Boot keys.
     await syncPath(tmp);
-    await rename(tmp, path);
-    await syncPath(dirname(path));
+    await renameDurably(tmp, path);
   } catch (err) {
     await rm(tmp, { force: true });
     throw new VmbakError('OUTPUT_IO', { path, detail: describeError(err) }, { cause: err });
@@ -132,8 +131,7 @@ async function makeOwnedDirs(top: string, dir: string, owner: FileOwner): Promis
 async function swapIn(staging: string, dir: string): Promise<void> {
   const old = await stat(dir).catch(missingIsNull);
   if (!old) {
-    await rename(staging, dir);
-    await syncPath(dirname(dir));
+    await renameDurably(staging, dir);
     return;
   }
   const aside = `${dirname(dir)}/.vmbak-old-${randomBytes(4).toString('hex')}`;
