@@ -60,8 +60,11 @@ interface HostRun {
 function onHost(host: string, args: string[], env: Record<string, string>, clockOffset?: string): HostRun {
   const node = [process.execPath, MAIN, ...args];
   const cmd = clockOffset ? ['faketime', '-f', clockOffset, ...node] : node;
+  // Each host's job records in a state folder of its own: a killed run's record names a host
+  // that exists only in this test, so this host's `vmbak jobs` would list it for ever.
+  const stateDir = join(tmp.dir, `state-${host}`);
   const child = spawn('unshare', ['-u', 'sh', '-c', `hostname ${host} && exec "$@"`, 'sh', ...cmd], {
-    env: { ...process.env, ...serverEnv, FAKETIME_DONT_FAKE_MONOTONIC: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...serverEnv, FAKETIME_DONT_FAKE_MONOTONIC: '1', VMBAK_STATE_DIR: stateDir, ...env }, stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';
   let stderr = '';

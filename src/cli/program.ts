@@ -5,8 +5,8 @@ import { Command } from 'commander';
 import { packageVersion } from '../core/index.ts';
 // Each module is imported only when its command runs: loading every command (the server, the
 // catalog, the console's API) cost a backup or restore ~0.35 CPU-s before any work, loading
-// one ~0.2. Help, --version and unknown commands load them all, so listings and suggestions
-// stay complete. `names` are the top-level commands a module registers, in help order.
+// one ~0.2. Help and unknown commands load them all, so listings and suggestions stay
+// complete; --version needs none. `names` are the top-level commands a module registers, in help order.
 type Register = (program: Command) => void;
 const COMMAND_MODULES: readonly { readonly names: readonly string[]; readonly load: () => Promise<Register> }[] = [
   { names: ['repo'], load: async () => (await import('./commands/repo.ts')).registerRepoCommands },
@@ -31,7 +31,8 @@ const COMMAND_MODULES: readonly { readonly names: readonly string[]; readonly lo
 /** The command tree for this argv: only the named command's module, or all of them. */
 export async function buildProgram(argv: readonly string[] = []): Promise<Command> {
   const wanted = COMMAND_MODULES.filter((m) => m.names.includes(argv[0] ?? ''));
-  const modules = wanted.length > 0 ? wanted : COMMAND_MODULES;
+  const versionOnly = argv[0] === '--version' || argv[0] === '-V';
+  const modules = versionOnly ? [] : wanted.length > 0 ? wanted : COMMAND_MODULES;
   const registers = await Promise.all(modules.map((m) => m.load()));
   const program = new Command('vmbak')
     .description('agentless, image-level backup for virtual machines')
