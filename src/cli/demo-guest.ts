@@ -11,6 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { VmbakError, formatBytes, packageRoot } from '../core/index.ts';
+import { ensureLocalLibvirt } from '../services/index.ts';
 
 const run = promisify(execFile);
 const BUILD_SCRIPT = join(packageRoot(), 'scripts', 'build-guest.sh');
@@ -23,13 +24,14 @@ export interface GuestDemoSteps {
   vmbak(args: string[]): Promise<string>;
 }
 
-/** Why the guest demo cannot run here (no libvirt, or no guest to build), or null. */
-export async function guestDemoUnavailable(): Promise<string | null> {
-  try {
-    await virsh(['version']);
-  } catch {
-    return 'libvirt (qemu:///system) is not reachable';
-  }
+/**
+ * Why the guest demo cannot run here (no libvirt, or no guest to build), or null. Libvirt that
+ * is installed but not running is started (a machine without systemd starts nothing itself).
+ */
+export async function guestDemoUnavailable(say: (text: string) => void): Promise<string | null> {
+  const libvirt = await ensureLocalLibvirt();
+  if (!libvirt.ok) return libvirt.reason;
+  if (libvirt.started.length > 0) say(`started ${libvirt.started.join(' and ')}: libvirt was installed but not running`);
   return existsSync(BUILD_SCRIPT) ? null : 'scripts/build-guest.sh is missing';
 }
 

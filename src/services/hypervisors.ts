@@ -7,6 +7,8 @@ import type { VmIdentity } from '../engine/index.ts';
 import { imageFileSource, type ImageSpec } from '../hypervisors/index.ts';
 import { LibvirtHypervisor, imagesFromDomainXml } from '../hypervisors/libvirt/index.ts';
 
+export { ensureLocalLibvirt, type LocalLibvirt } from '../hypervisors/libvirt/index.ts';
+
 export interface HypervisorConnection {
   /** libvirt URI; default VMBAK_CONNECT or qemu:///system. */
   readonly uri?: string;

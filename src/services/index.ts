@@ -6,7 +6,7 @@
 export { backupVms, lazyRepoHandle, type BackupRequest, type BackupSelection, type BackupRunControl, type BackupResult } from './backup.ts';
 export { judgeBackupRun, type BackupVerdict, type RunStatus, type VmFailure } from './backup-verdict.ts';
 export { findVms, selectVms, matchesVmPattern, type VmSelection, type Selectable } from './vm-selection.ts';
-export { connectHypervisor, listVms, imageFilesVm, domainXmlVm, type HypervisorConnection, type OfflineVm } from './hypervisors.ts';
+export { connectHypervisor, listVms, imageFilesVm, domainXmlVm, ensureLocalLibvirt, type HypervisorConnection, type LocalLibvirt, type OfflineVm } from './hypervisors.ts';
 export { sweepLeftovers, describeLeftover } from './leftovers.ts';
 export { withWorkerPool, prestartWorkers, type PoolLimits } from './worker-pools.ts';
 export {

@@ -3,12 +3,13 @@
 // itself (HMP qemu-io on the disk's virtio backend), and teardown that also runs on failure.
 // Under CI=true a missing libvirt fails the test instead of skipping it.
 
-import { execFile, spawnSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { chownSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
+import { ensureLocalLibvirt } from '../../src/hypervisors/libvirt/index.ts';
 
 const run = promisify(execFile);
 export const TEST_URI = 'qemu:///system';
@@ -20,31 +21,13 @@ export async function virshTest(...args: string[]): Promise<string> {
   return stdout;
 }
 
-function daemonRunning(name: string): boolean {
-  return spawnSync('pgrep', ['-x', name]).status === 0;
-}
-
 /**
- * Starts virtlogd/libvirtd if needed and waits for `virsh list`. Returns null when libvirt
+ * Starts virtlogd/libvirtd if needed (ensureLocalLibvirt) and waits for them. Returns null when libvirt
  * works, else the reason; under CI=true the reason is thrown instead (a test never skips in CI).
  */
 export async function ensureLibvirt(): Promise<string | null> {
-  let reason: string | null = null;
-  try {
-    if (process.getuid?.() !== 0) throw new Error('libvirt tests need root (qemu:///system)');
-    if (spawnSync('which', ['virsh', 'libvirtd']).status !== 0) throw new Error('libvirt is not installed (scripts/install-system-deps.sh)');
-    if (!daemonRunning('virtlogd')) spawnSync('virtlogd', ['-d']);
-    if (!daemonRunning('libvirtd')) spawnSync('libvirtd', ['-d']);
-    const deadline = Date.now() + 30_000;
-    for (;;) {
-      try { await virshTest('list'); break; } catch (err) {
-        if (Date.now() > deadline) throw err;
-        await new Promise((r) => setTimeout(r, 250));
-      }
-    }
-  } catch (err) {
-    reason = err instanceof Error ? err.message.split('\n')[0]! : String(err);
-  }
+  const libvirt = await ensureLocalLibvirt();
+  const reason = libvirt.ok ? null : libvirt.reason;
   if (reason && process.env.CI === 'true') throw new Error(`libvirt unavailable under CI: ${reason}`);
   return reason;
 }

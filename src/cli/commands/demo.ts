@@ -29,7 +29,7 @@ export function registerDemoCommand(program: Command): void {
       const sizeBytes = Number(opts.size) * 1024 * 1024;
       if (!Number.isInteger(sizeBytes) || sizeBytes < 16 << 20) throw new VmbakError('USAGE', { detail: '--size: give at least 16 (MiB)' });
       const env = { ...process.env, VMBAK_REPO: join(dir, 'repo'), VMBAK_PASSPHRASE: process.env.VMBAK_PASSPHRASE ?? 'demo passphrase' };
-      const why = opts.image ? 'asked for (--image)' : await guestDemoUnavailable();
+      const why = opts.image ? 'asked for (--image)' : await guestDemoUnavailable(say);
       if (!why) {
         try {
           const { vms } = await runGuestDemo(dir, { say, vmbak: (args) => vmbak(env, args) }, opts.serve === true);

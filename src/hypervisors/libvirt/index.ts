@@ -4,6 +4,7 @@
 // boot state (UEFI NVRAM, TPM). Reached only through this file.
 export { LibvirtHypervisor, DEFAULT_POOL_ROOT, type LibvirtHypervisorOptions } from './hypervisor.ts';
 export { DEFAULT_CONNECT_URI, connectUri } from './virsh.ts';
+export { ensureLocalLibvirt, type LocalLibvirt } from './local-daemons.ts';
 export { listVms, getVm } from './inventory.ts';
 export type { LibvirtVm, ConnectOptions } from './inventory.ts';
 export { VMBAK_XMLNS, parseDomainXml } from './domain-xml.ts';
