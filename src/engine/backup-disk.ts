@@ -114,13 +114,19 @@ export async function backupDisk(ctx: DiskBackupContext, input: DiskBackupInput)
 export async function runLimited<T>(items: Iterable<T>, limit: number, signal: AbortSignal, fn: (item: T) => Promise<void>): Promise<void> {
   const running = new Set<Promise<void>>();
   let failure: unknown = null;
-  for (const item of items) {
-    if (failure) break;
-    if (signal.aborted) { failure = signal.reason; break; }
-    while (running.size >= limit) await Promise.race(running);
-    if (failure) break;
-    const p: Promise<void> = fn(item).catch((err: unknown) => { failure ??= err; }).finally(() => running.delete(p));
-    running.add(p);
+  try {
+    for (const item of items) {
+      if (failure) break;
+      if (signal.aborted) { failure = signal.reason; break; }
+      while (running.size >= limit) await Promise.race(running);
+      if (failure) break;
+      const p: Promise<void> = fn(item).catch((err: unknown) => { failure ??= err; }).finally(() => running.delete(p));
+      running.add(p);
+    }
+  } catch (err) {
+    // The items may be produced as they are taken (a generator): its failure still waits for
+    // the calls in flight.
+    failure ??= err;
   }
   await Promise.all(running);
   if (!failure && signal.aborted) failure = signal.reason;

@@ -39,6 +39,8 @@ const RESTORE_READS_IN_FLIGHT = 12;
 // this many bytes, so the fsync before the rename waits only for the last of it. Measured on
 // the 4 GiB bench image: the final fsync then took 20-60 ms instead of the whole write-back.
 const FLUSH_EVERY_BYTES = 32 << 20;
+// Chunks whose pack locations are looked up at once: 128 MiB of disk at 64 KiB chunks.
+const PLAN_WINDOW_CHUNKS = 2048;
 
 export function temporaryPathFor(finalPath: string): string {
   return join(dirname(finalPath), `.${basename(finalPath)}.partial-${randomBytes(4).toString('hex')}`);
@@ -57,22 +59,13 @@ export async function restoreDiskToRaw(req: RestoreDiskRequest): Promise<void> {
 }
 
 async function writeChunks(req: RestoreDiskRequest, path: string): Promise<void> {
-  const { index, table, backupId, disk } = req;
+  const { index, backupId, disk } = req;
   const fh = await open(path, 'wx');
   try {
     await truncate(path, index.sizeBytes);
-    const requests = [];
-    for (let i = 0; i < index.count; i++) {
-      if (index.isZero(i)) continue;
-      const location = table.get(index.id(i));
-      if (!location) {
-        throw new VmbakError('CHUNK_MISSING', { chunkId: index.id(i).toString('hex').slice(0, 16), backupId, disk, offset: i * index.chunkSizeBytes, repo: req.repo.displayUrl });
-      }
-      requests.push({ location, tag: i, plainBytes: index.chunkLength(i) });
-    }
-    req.progress.bytesToRead += requests.reduce((s, r) => s + index.chunkLength(r.tag), 0);
+    for (let i = 0; i < index.count; i++) if (!index.isZero(i)) req.progress.bytesToRead += index.chunkLength(i);
     const flusher = req.durable === false ? null : new BackgroundFlush(fh);
-    await runLimited(planBlobReads(requests, RESTORE_READ_BYTES), req.readsInFlight ?? RESTORE_READS_IN_FLIGHT, req.signal, async (read) => {
+    await runLimited(planReads(req), req.readsInFlight ?? RESTORE_READS_IN_FLIGHT, req.signal, async (read) => {
       // The worker writes the chunks into the file itself: decoded data never crosses threads.
       const reply = await readPackPiece(req.repo.target, req.pool, read, read.members.map((m) => ({
         location: m.location, chunkId: index.id(m.tag), plainBytes: index.chunkLength(m.tag), diskOffsetBytes: m.tag * index.chunkSizeBytes,
@@ -92,6 +85,26 @@ async function writeChunks(req: RestoreDiskRequest, path: string): Promise<void>
     await flusher?.finish();
   } finally {
     await fh.close();
+  }
+}
+
+/**
+ * The pack reads for a disk, planned a window of chunks at a time as the reads are started:
+ * looking up where 30k chunks live takes ~0.1 s, and the first reads need not wait for it.
+ */
+function* planReads(req: RestoreDiskRequest) {
+  const { index, table, backupId, disk } = req;
+  for (let start = 0; start < index.count; start += PLAN_WINDOW_CHUNKS) {
+    const requests = [];
+    for (let i = start; i < Math.min(index.count, start + PLAN_WINDOW_CHUNKS); i++) {
+      if (index.isZero(i)) continue;
+      const location = table.get(index.id(i));
+      if (!location) {
+        throw new VmbakError('CHUNK_MISSING', { chunkId: index.id(i).toString('hex').slice(0, 16), backupId, disk, offset: i * index.chunkSizeBytes, repo: req.repo.displayUrl });
+      }
+      requests.push({ location, tag: i, plainBytes: index.chunkLength(i) });
+    }
+    yield* planBlobReads(requests, RESTORE_READ_BYTES);
   }
 }
 
