@@ -90,7 +90,8 @@ async function writeChunks(req: RestoreDiskRequest, path: string): Promise<void>
 
 /**
  * The pack reads for a disk, planned a window of chunks at a time as the reads are started:
- * looking up where 30k chunks live takes ~0.1 s, and the first reads need not wait for it.
+ * looking up where the 20k chunks of a 2 GiB image live took 0.1 s, which the first reads
+ * need not wait for.
  */
 function* planReads(req: RestoreDiskRequest) {
   const { index, table, backupId, disk } = req;
